@@ -30,12 +30,18 @@ for (const c of g.cases) {
     if (c.bbox === null) {
       assert.equal(box, null);
     } else {
-      assert.deepEqual([box!.start[0], box!.end[0], box!.start[1], box!.end[1], box!.start[2], box!.end[2]], c.bbox);
+      assert.deepEqual(
+        [box!.start[0], box!.end[0], box!.start[1], box!.end[1], box!.start[2], box!.end[2]],
+        c.bbox,
+      );
       const cropped = cropToNonzero(core, channels, shape);
       assert.deepEqual(cropped.shape, [c.bbox[1] - c.bbox[0], c.bbox[3] - c.bbox[2], c.bbox[5] - c.bbox[4]]);
       // The cropped mask is the golden mask's box region.
       const total = cropped.mask.reduce((a, b) => a + b, 0);
-      assert.equal(total, Array.from(expected).reduce((a, b) => a + b, 0));
+      assert.equal(
+        total,
+        Array.from(expected).reduce((a, b) => a + b, 0),
+      );
     }
   });
 }

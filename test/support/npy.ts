@@ -4,7 +4,15 @@ import { readFileSync } from 'node:fs';
 export interface NpyArray {
   shape: number[];
   dtype: string;
-  data: Float32Array | Float64Array | Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array;
+  data:
+    | Float32Array
+    | Float64Array
+    | Uint8Array
+    | Int8Array
+    | Int16Array
+    | Uint16Array
+    | Int32Array
+    | Uint32Array;
 }
 
 const DTYPES = {
@@ -41,7 +49,10 @@ export function readNpy(path: string): NpyArray {
     .map(Number);
   const count = shape.reduce((a, b) => a * b, 1);
   const offset = headerStart + headerLen;
-  const copy = bytes.buffer.slice(bytes.byteOffset + offset, bytes.byteOffset + offset + count * ctor.BYTES_PER_ELEMENT);
+  const copy = bytes.buffer.slice(
+    bytes.byteOffset + offset,
+    bytes.byteOffset + offset + count * ctor.BYTES_PER_ELEMENT,
+  );
   return { shape, dtype: descr, data: new ctor(copy) };
 }
 

@@ -21,7 +21,12 @@ export function nonzeroMask(core: KernelCore, channels: readonly Float32Array[],
     channels.forEach((c, i) => heap.view(Float32Array, data + i * n * 4, n).set(c));
     const mask = heap.alloc(n);
     const queue = heap.alloc(n * 4);
-    core.fn<(o: number, d: number, n: number, c: number) => void>('nonzero_mask_f32')(mask, data, n, channels.length);
+    core.fn<(o: number, d: number, n: number, c: number) => void>('nonzero_mask_f32')(
+      mask,
+      data,
+      n,
+      channels.length,
+    );
     core.fn<(m: number, x: number, y: number, z: number, q: number) => void>('fill_holes_u8')(
       mask,
       shape[0],
@@ -87,7 +92,11 @@ export interface CropResult {
 }
 
 /** nnU-Net's `crop_to_nonzero`: crops every channel to the box of their hole-filled non-zero mask. */
-export function cropToNonzero(core: KernelCore, channels: readonly Float32Array[], shape: Shape3): CropResult {
+export function cropToNonzero(
+  core: KernelCore,
+  channels: readonly Float32Array[],
+  shape: Shape3,
+): CropResult {
   const mask = nonzeroMask(core, channels, shape);
   const box = boundingBox(core, mask, shape) ?? { start: [0, 0, 0], end: [shape[0], shape[1], shape[2]] };
   const cropShape: Shape3 = [box.end[0] - box.start[0], box.end[1] - box.start[1], box.end[2] - box.start[2]];

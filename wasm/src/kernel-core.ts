@@ -13,14 +13,7 @@ const ALIGN = 16;
 
 /** Element types that cross the JS/WASM boundary. */
 export type KernelArray =
-  | Float32Array
-  | Float64Array
-  | Int32Array
-  | Uint32Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Int8Array;
+  Float32Array | Float64Array | Int32Array | Uint32Array | Uint8Array | Int16Array | Uint16Array | Int8Array;
 
 type ArrayCtor<T extends KernelArray> = {
   new (buffer: ArrayBuffer, byteOffset: number, length: number): T;

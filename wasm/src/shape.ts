@@ -16,7 +16,10 @@ export function voxelCount(shape: Shape3): number {
 /** Throws unless `shape` holds positive integers and `data` has exactly that many elements. */
 export function checkVolume(shape: Shape3, data: ArrayLike<number>, what = 'volume'): void {
   if (shape.length !== 3 || !shape.every((n) => Number.isInteger(n) && n >= 1)) {
-    throw new KernelArgumentError('kernel_shape', `${what} shape must be three positive integers, got [${shape.join(', ')}]`);
+    throw new KernelArgumentError(
+      'kernel_shape',
+      `${what} shape must be three positive integers, got [${shape.join(', ')}]`,
+    );
   }
   if (data.length !== voxelCount(shape)) {
     throw new KernelArgumentError(
@@ -29,6 +32,9 @@ export function checkVolume(shape: Shape3, data: ArrayLike<number>, what = 'volu
 /** Throws unless every spacing is finite and positive. */
 export function checkSpacing(spacing: Spacing3, what = 'spacing'): void {
   if (spacing.length !== 3 || !spacing.every((s) => Number.isFinite(s) && s > 0)) {
-    throw new KernelArgumentError('kernel_spacing', `${what} must be three positive numbers, got [${spacing.join(', ')}]`);
+    throw new KernelArgumentError(
+      'kernel_spacing',
+      `${what} must be three positive numbers, got [${spacing.join(', ')}]`,
+    );
   }
 }

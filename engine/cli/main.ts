@@ -1,0 +1,75 @@
+/**
+ * @module
+ * `nnsam`: the command-line entry point. Parses the subcommand, runs it, and turns every expected
+ * error into a one-line message on stderr with a non-zero exit (2 for usage, 1 otherwise).
+ */
+import { AppError } from '../errors.js';
+import { commandHelp, parseCommandArgs, UsageError, type Command, type CommandIO } from './command.js';
+import { componentsCommand } from './commands/components.js';
+import { cropCommand } from './commands/crop.js';
+import { edtCommand } from './commands/edt.js';
+import { infoCommand } from './commands/info.js';
+import { metricsCommand } from './commands/metrics.js';
+import { normalizeCommand } from './commands/normalize.js';
+import { resampleCommand } from './commands/resample.js';
+import { smoothCommand } from './commands/smooth.js';
+
+/** Every subcommand, in --help order. */
+export const COMMANDS: readonly Command[] = [
+  infoCommand,
+  resampleCommand,
+  normalizeCommand,
+  cropCommand,
+  edtCommand,
+  componentsCommand,
+  smoothCommand,
+  metricsCommand,
+];
+
+function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'nnsam: nnSAM / nnU-Net image kernels and segmentation tools',
+    '',
+    'usage: nnsam <command> [options]   (nnsam <command> --help for its options)',
+    '',
+    'commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+  ].join('\n');
+}
+
+/** Runs the CLI on `argv` (without node and script); resolves to the exit code. */
+export async function runCli(argv: string[], io: CommandIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    const topic = name === 'help' ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
+    io.stdout(topic ? commandHelp(topic) : mainHelp());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  try {
+    if (!command) throw new UsageError(`unknown command '${name}'\n${mainHelp()}`);
+    const args = parseCommandArgs(command, rest);
+    if (args.values.help) {
+      io.stdout(commandHelp(command));
+      return 0;
+    }
+    await command.run(args, io);
+    return 0;
+  } catch (err) {
+    if (err instanceof AppError) {
+      io.stderr(`nnsam${command ? ` ${command.name}` : ''}: error [${err.code}]: ${err.message}\n`);
+      return err instanceof UsageError ? 2 : 1;
+    }
+    if (err instanceof RangeError && 'code' in err) {
+      // Kernel argument errors: the input reached a kernel in a shape it cannot take.
+      io.stderr(
+        `nnsam ${command?.name}: error [${String((err as { code: unknown }).code)}]: ${err.message}\n`,
+      );
+      return 1;
+    }
+    io.stderr(`nnsam ${command?.name ?? ''}: internal error: ${(err as Error).stack ?? err}\n`);
+    return 70;
+  }
+}

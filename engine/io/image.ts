@@ -1,0 +1,79 @@
+/**
+ * @module
+ * The common result of every reader. Conventions (shared with the kernels):
+ * - `shape` is `[nx, ny, nz]` in NIfTI axis order i, j, k; `data` is stored x fastest, i.e. the
+ *   same bytes as a numpy C-order array of shape `(nz, ny, nx)`.
+ * - With `channels` > 1, `data` holds `channels` whole volumes one after another (channel-blocked,
+ *   numpy `(c, nz, ny, nx)`), which is nnU-Net's layout and NIfTI's on-disk order for dim[4].
+ * - `affine` maps voxel indices (i, j, k, 1) to world RAS+ millimetres, as nibabel's `img.affine`.
+ * - 2D images (PNG, JPEG, one DICOM slice) are `[w, h, 1]`: x = column, y = row, row 0 the top row.
+ */
+
+/** Voxel extents `[nx, ny, nz]`. */
+export type Shape3 = [number, number, number];
+/** Voxel size in mm, same axis order as {@link Shape3}. */
+export type Spacing3 = [number, number, number];
+/** A 4x4 row-major matrix. */
+export type Matrix4 = number[][];
+
+/** Source formats a volume can come from. */
+export type ImageFormat = 'nifti1' | 'nifti2' | 'png' | 'jpeg' | 'dicom';
+
+/** The raw NIfTI header fields a writer needs to reproduce the input's geometry and metadata. */
+export interface NiftiHeaderInfo {
+  version: 1 | 2;
+  littleEndian: boolean;
+  /** dim[0..7] as stored. */
+  dim: number[];
+  /** pixdim[0..7] as stored (pixdim[0] is qfac). */
+  pixdim: number[];
+  datatypeCode: number;
+  bitpix: number;
+  voxOffset: number;
+  sclSlope: number;
+  sclInter: number;
+  calMax: number;
+  calMin: number;
+  dimInfo: number;
+  sliceStart: number;
+  sliceEnd: number;
+  sliceCode: number;
+  sliceDuration: number;
+  toffset: number;
+  xyztUnits: number;
+  intentCode: number;
+  intentP: [number, number, number];
+  intentName: string;
+  descrip: string;
+  auxFile: string;
+  qformCode: number;
+  sformCode: number;
+  /** quatern_b, quatern_c, quatern_d. */
+  quatern: [number, number, number];
+  /** qoffset_x, qoffset_y, qoffset_z. */
+  qoffset: [number, number, number];
+  /** srow_x, srow_y, srow_z (3 rows of 4). */
+  srow: number[][];
+}
+
+/** A decoded image: geometry plus float32 intensities with any rescaling applied. */
+export interface ImageVolume {
+  shape: Shape3;
+  spacing: Spacing3;
+  affine: Matrix4;
+  data: Float32Array;
+  /** Source datatype name, e.g. 'uint8', 'int16', 'float32'. */
+  datatype: string;
+  format: ImageFormat;
+  /** Number of channel volumes in `data` (absent means 1). */
+  channels?: number;
+  /** Present for NIfTI input: what {@link writeNifti} copies to keep the geometry. */
+  nifti?: NiftiHeaderInfo;
+}
+
+/** The geometry part of a volume, as returned by the geometry helpers. */
+export interface Geometry {
+  shape: Shape3;
+  spacing: Spacing3;
+  affine: Matrix4;
+}

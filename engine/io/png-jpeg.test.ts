@@ -1,0 +1,101 @@
+// PNG/JPEG against PIL (test/fixtures/shared-2d.json). PNG: exact. JPEG: IDCT implementations
+// differ (jpeg-js vs libjpeg-turbo): |Δ| ≤ 4 grey levels per pixel and ≤ 0.1 on the mean.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { encode } from 'fast-png';
+import { REPO_ROOT, SHARED_DATA } from '../../test/support/goldens.js';
+import { readImage } from './index.js';
+import { assertCode } from './test-helpers.js';
+
+const load = (path: string): Uint8Array => new Uint8Array(readFileSync(path));
+const golden = JSON.parse(readFileSync(`${REPO_ROOT}test/fixtures/shared-2d.json`, 'utf8')) as Record<
+  string,
+  { width: number; height: number; sum: number; top_left_rows: number[][]; center: number; mode: string }
+>;
+
+describe('PNG and JPEG agree with PIL', () => {
+  for (const [rel, exp] of Object.entries(golden)) {
+    it(rel, () => {
+      const v = readImage(load(SHARED_DATA + rel), { name: rel });
+      const jpeg = rel.endsWith('.jpg');
+      const tol = jpeg ? 4 : 0;
+      assert.deepEqual(v.shape, [exp.width, exp.height, 1]);
+      assert.deepEqual(v.spacing, [1, 1, 1]);
+      assert.equal(v.format, jpeg ? 'jpeg' : 'png');
+      const w = exp.width;
+      // row 0 is the top row; x = column is fastest in memory
+      exp.top_left_rows.forEach((row, y) =>
+        row.forEach((value, x) =>
+          assert.ok(Math.abs(v.data[y * w + x] - value) <= tol, `pixel (${x}, ${y})`),
+        ),
+      );
+      const c = v.data[Math.floor(exp.height / 2) * w + Math.floor(w / 2)];
+      assert.ok(Math.abs(c - exp.center) <= tol);
+      const sum = v.data.reduce((s, x) => s + x, 0);
+      assert.ok(
+        Math.abs(sum - exp.sum) / (w * exp.height) <= (jpeg ? 0.1 : 1e-6),
+        `mean differs: ${sum} vs ${exp.sum}`,
+      );
+    });
+  }
+  it("rgb: 'channels' keeps the three colour planes, channel-blocked", () => {
+    const bytes = load(`${SHARED_DATA}fixtures/mr-aniso/BrainT1Slice.png`);
+    const grey = readImage(bytes);
+    const rgb = readImage(bytes, { rgb: 'channels' });
+    assert.equal(rgb.channels, 3);
+    const n = grey.data.length;
+    for (let i = 0; i < n; i += 97) {
+      const y = (299 * rgb.data[i] + 587 * rgb.data[n + i] + 114 * rgb.data[2 * n + i]) / 1000;
+      assert.ok(Math.abs(y - grey.data[i]) < 1e-4);
+    }
+    const jpg = readImage(load(`${SHARED_DATA}fixtures/chest-xray/1.jpg`), { rgb: 'channels' });
+    assert.equal(jpg.channels, undefined, 'a greyscale JPEG stays one channel');
+  });
+});
+
+describe('PNG variants and errors', () => {
+  const pixels = new Uint16Array([0, 1000, 65535, 7, 8, 9]);
+  it('16-bit, 1-bit and palette PNGs', () => {
+    const v16 = readImage(encode({ width: 3, height: 2, data: pixels, depth: 16, channels: 1 }));
+    assert.deepEqual(Array.from(v16.data), Array.from(pixels));
+    assert.equal(v16.datatype, 'uint16');
+    const bits = new Uint8Array([0b10100000, 0b01100000]);
+    const v1 = readImage(encode({ width: 3, height: 2, data: bits, depth: 1, channels: 1 }));
+    assert.deepEqual(Array.from(v1.data), [1, 0, 1, 0, 1, 1]);
+    const pal = readImage(
+      encode({
+        width: 2,
+        height: 1,
+        data: new Uint8Array([0b00010000]),
+        depth: 4,
+        channels: 1,
+        palette: [
+          [10, 20, 30],
+          [100, 100, 100],
+        ],
+      }),
+    );
+    // high nibble first: indices 1, 0
+    assert.deepEqual(Array.from(pal.data), [100, Math.fround((299 * 10 + 587 * 20 + 114 * 30) / 1000)]);
+  });
+  it('size limits apply to IHDR before decoding, and an IDAT bomb is stopped', () => {
+    const big = encode({ width: 2000, height: 2000, data: new Uint8Array(4e6), depth: 8, channels: 1 });
+    assertCode(() => readImage(big, { limits: { maxVoxels: 1e6 } }), 'too_many_voxels');
+    assertCode(() => readImage(big, { limits: { maxDimension: 1000 } }), 'dimension_too_large');
+    // Claim 10x10 in IHDR while IDAT inflates to 4 MB: counted and refused, never decoded.
+    const bomb = big.slice();
+    const dv = new DataView(bomb.buffer);
+    dv.setUint32(16, 10);
+    dv.setUint32(20, 10);
+    assertCode(() => readImage(bomb), 'decompressed_too_large');
+  });
+  it('corrupt and truncated PNG/JPEG are InputErrors', () => {
+    const png = load(`${SHARED_DATA}fixtures/chest-xray/1-mask.png`);
+    assertCode(() => readImage(png.subarray(0, 20)), 'png_corrupt');
+    assertCode(() => readImage(png.subarray(0, png.length - 200)), 'png_corrupt');
+    const jpg = load(`${SHARED_DATA}fixtures/chest-xray/1.jpg`);
+    assertCode(() => readImage(jpg.subarray(0, 10)), 'jpeg_corrupt');
+    assertCode(() => readImage(jpg, { limits: { maxVoxels: 1000 } }), 'too_many_voxels');
+  });
+});

@@ -1,0 +1,202 @@
+/**
+ * @module
+ * PNG and JPEG as 2D volumes `[w, h, 1]`: x = column, y = row, row 0 = the top row of the picture
+ * (memory order is the file's row order). Spacing is [1, 1, 1] and the affine the identity — pixel
+ * size metadata (pHYs, JFIF density) is not a physical spacing and is ignored.
+ *
+ * Colour: by default RGB(A) becomes luminance Y = (299·R + 587·G + 114·B) / 1000 (ITU-R BT.601,
+ * the weights of PIL's `convert('L')`, kept as float, not rounded); alpha is dropped. With
+ * `rgb: 'channels'` the three colour planes are kept as `channels: 3` (channel-blocked). Grey PNGs
+ * of 1/2/4 bits keep their sample values (0..2^bits − 1); palette PNGs are expanded to RGB first.
+ */
+import { decode as decodePngLib, convertIndexedToRgb } from 'fast-png';
+import jpeg from 'jpeg-js';
+import { InputError, UnsupportedError } from '../errors.js';
+import { identity4 } from './affine.js';
+import { LimitedInflater } from './gzip.js';
+import type { ImageVolume } from './image.js';
+import { checkDecompressedBytes, checkExtents, checkInputBytes, type ReadLimits } from './limits.js';
+
+/** How colour images are returned. */
+export type RgbMode = 'luminance' | 'channels';
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+/** True when `bytes` starts with the PNG signature. */
+export function isPng(bytes: Uint8Array): boolean {
+  return bytes.length >= 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b);
+}
+
+/** True when `bytes` starts with a JPEG SOI marker. */
+export function isJpeg(bytes: Uint8Array): boolean {
+  return bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
+}
+
+function u32be(b: Uint8Array, at: number): number {
+  return ((b[at] << 24) >>> 0) + (b[at + 1] << 16) + (b[at + 2] << 8) + b[at + 3];
+}
+
+/**
+ * Checks IHDR against the limits, then inflates the IDAT stream once, counting but not keeping
+ * its output, so an IDAT bomb fails before fast-png buffers it.
+ */
+function checkPng(bytes: Uint8Array, limits: ReadLimits): void {
+  if (bytes.length < 33 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'IHDR') {
+    throw new InputError('png_corrupt', 'PNG has no IHDR chunk');
+  }
+  const [w, h, depth, colour] = [u32be(bytes, 16), u32be(bytes, 20), bytes[24], bytes[25]];
+  const channels = PNG_CHANNELS[colour];
+  if (!channels || ![1, 2, 4, 8, 16].includes(depth)) {
+    throw new InputError('png_corrupt', `PNG colour type ${colour} with bit depth ${depth} is invalid`);
+  }
+  checkExtents([w, h], limits, 'PNG');
+  const expected = h * (1 + Math.ceil((w * channels * depth) / 8));
+  checkDecompressedBytes(expected, limits, 'PNG');
+  const idat: Uint8Array[] = [];
+  let total = 0;
+  for (let at = 8; at + 8 <= bytes.length;) {
+    const len = u32be(bytes, at);
+    const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
+    if (at + 12 + len > bytes.length) break;
+    if (type === 'IDAT') {
+      idat.push(bytes.subarray(at + 8, at + 8 + len));
+      total += len;
+    }
+    if (type === 'IEND') break;
+    at += 12 + len;
+  }
+  const stream = new Uint8Array(total);
+  idat.reduce((pos, chunk) => (stream.set(chunk, pos), pos + chunk.length), 0);
+  // Adam7 adds at most one filter byte and one padding byte per pass row: < 4 bytes per row + 64.
+  new LimitedInflater(stream, expected + 4 * h + 64, 'zlib', 'PNG image data').drain();
+}
+
+/** Decodes a PNG into a `[w, h, 1]` volume. */
+export function readPng(bytes: Uint8Array, limits: ReadLimits, rgb: RgbMode = 'luminance'): ImageVolume {
+  checkInputBytes(bytes.length, limits);
+  checkPng(bytes, limits);
+  let png: ReturnType<typeof decodePngLib>;
+  try {
+    png = decodePngLib(bytes);
+  } catch (err) {
+    throw new InputError(
+      'png_corrupt',
+      `PNG could not be decoded: ${(err as Error).message ?? String(err)}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  let { data, channels, depth } = png;
+  if (png.palette) {
+    data = convertIndexedToRgb(png);
+    channels = png.palette[0]?.length ?? 3;
+    depth = 8;
+  } else if (depth < 8) {
+    data = unpackBits(data as Uint8Array, png.width, png.height, depth);
+  }
+  return toVolume(
+    png.width,
+    png.height,
+    data,
+    channels,
+    channels >= 3,
+    depth === 16 ? 'uint16' : 'uint8',
+    'png',
+    rgb,
+  );
+}
+
+function unpackBits(packed: Uint8Array, w: number, h: number, depth: number): Uint8Array {
+  const out = new Uint8Array(w * h);
+  const rowBytes = Math.ceil((w * depth) / 8);
+  const mask = (1 << depth) - 1;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const bit = x * depth;
+      out[y * w + x] = (packed[y * rowBytes + (bit >> 3)] >> (8 - depth - (bit & 7))) & mask;
+    }
+  }
+  return out;
+}
+
+/** Width, height and component count from the first SOF marker, so limits apply before decoding. */
+function jpegFrame(bytes: Uint8Array): [number, number, number] {
+  for (let at = 2; at + 9 < bytes.length;) {
+    if (bytes[at] !== 0xff) throw new InputError('jpeg_corrupt', 'JPEG marker expected');
+    const marker = bytes[at + 1];
+    if (marker === 0xff) {
+      at += 1;
+      continue;
+    }
+    const len = (bytes[at + 2] << 8) + bytes[at + 3];
+    const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+    if (isSof)
+      return [(bytes[at + 7] << 8) + bytes[at + 8], (bytes[at + 5] << 8) + bytes[at + 6], bytes[at + 9]];
+    if (marker === 0xda || len < 2) break;
+    at += 2 + len;
+  }
+  throw new InputError('jpeg_corrupt', 'JPEG has no frame header (SOF)');
+}
+
+/** Decodes a baseline or progressive JPEG into a `[w, h, 1]` volume. */
+export function readJpeg(bytes: Uint8Array, limits: ReadLimits, rgb: RgbMode = 'luminance'): ImageVolume {
+  checkInputBytes(bytes.length, limits);
+  const [w, h, components] = jpegFrame(bytes);
+  const pixels = checkExtents([w, h], limits, 'JPEG');
+  checkDecompressedBytes(pixels * 4, limits, 'JPEG');
+  let img: { width: number; height: number; data: Uint8Array };
+  try {
+    img = jpeg.decode(bytes, {
+      useTArray: true,
+      formatAsRGBA: false,
+      maxResolutionInMP: Math.max(1, pixels / 1e6 + 1),
+      maxMemoryUsageInMB: Math.max(16, Math.ceil(limits.maxDecompressedBytes / 2 ** 20)),
+    });
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    if (/unsupported|not supported/i.test(msg))
+      throw new UnsupportedError('jpeg_unsupported', `JPEG: ${msg}`);
+    throw new InputError('jpeg_corrupt', `JPEG could not be decoded: ${msg}`, { cause: err });
+  }
+  if (img.width !== w || img.height !== h)
+    throw new InputError('jpeg_corrupt', 'JPEG size changed while decoding');
+  // jpeg-js always returns RGB; a one-component JPEG has R = G = B = Y.
+  return toVolume(w, h, img.data, 3, components >= 3, 'uint8', 'jpeg', rgb);
+}
+
+function toVolume(
+  w: number,
+  h: number,
+  data: ArrayLike<number>,
+  channels: number,
+  colour: boolean,
+  datatype: string,
+  format: 'png' | 'jpeg',
+  rgb: RgbMode,
+): ImageVolume {
+  const n = w * h;
+  const keep = colour && rgb === 'channels' ? 3 : 1;
+  const out = new Float32Array(n * keep);
+  if (!colour) {
+    for (let i = 0; i < n; i++) out[i] = data[i * channels];
+  } else if (keep === 3) {
+    for (let c = 0; c < 3; c++) for (let i = 0; i < n; i++) out[c * n + i] = data[i * channels + c];
+  } else {
+    for (let i = 0; i < n; i++) {
+      const p = i * channels;
+      out[i] = (299 * data[p] + 587 * data[p + 1] + 114 * data[p + 2]) / 1000;
+    }
+  }
+  const volume: ImageVolume = {
+    shape: [w, h, 1],
+    spacing: [1, 1, 1],
+    affine: identity4(),
+    data: out,
+    datatype,
+    format,
+  };
+  if (keep > 1) volume.channels = keep;
+  return volume;
+}

@@ -1,0 +1,61 @@
+// The edge router running in workerd itself (Miniflare), bundled by wrangler exactly as `npm start`
+// and a deploy bundle it: proves the kernel module loads as a pre-compiled module and computes there.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { Miniflare } from 'miniflare';
+import { REPO_ROOT } from '../support/goldens.js';
+
+const OUT_DIR = `${REPO_ROOT}dist/workerd-bundle`;
+let mf: Miniflare;
+
+before(async () => {
+  const built = spawnSync(
+    process.execPath,
+    [`${REPO_ROOT}node_modules/wrangler/bin/wrangler.js`, 'deploy', '--dry-run', '--outdir', OUT_DIR],
+    { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
+  );
+  assert.equal(built.status, 0, `wrangler bundle failed:\n${built.stdout}\n${built.stderr}`);
+  const wasm = readdirSync(OUT_DIR).filter((f) => f.endsWith('.wasm'));
+  assert.equal(wasm.length, 1, 'the bundle carries the kernel module as a separate compiled module');
+  mf = new Miniflare({
+    modulesRoot: OUT_DIR,
+    modules: [
+      { type: 'ESModule', path: `${OUT_DIR}/index.js` },
+      { type: 'CompiledWasm', path: `${OUT_DIR}/${wasm[0]}` },
+    ],
+    compatibilityDate: '2026-04-20',
+    compatibilityFlags: ['nodejs_compat'],
+    bindings: { KERNEL_MEMORY_MB: '64' },
+  });
+});
+
+after(async () => {
+  await mf?.dispose();
+});
+
+test('GET /healthz runs a WASM kernel inside workerd', async () => {
+  const res = await mf.dispatchFetch('http://localhost/healthz');
+  assert.equal(res.status, 200);
+  const body = (await res.json()) as { status: string; kernels: { ok: boolean; detail: string } };
+  assert.equal(body.status, 'ok');
+  assert.deepEqual(body.kernels, { ok: true, detail: 'bbox 1,2,1,3,4,2' });
+});
+
+test('GET /v1/version reports the package version', async () => {
+  const res = await mf.dispatchFetch('http://localhost/v1/version');
+  assert.equal(res.status, 200);
+  const body = (await res.json()) as { name: string; version: string };
+  assert.equal(body.name, 'nnsam-edge');
+  assert.match(body.version, /^\d+\.\d+\.\d+/);
+});
+
+test('unknown routes answer problem+json 404', async () => {
+  const res = await mf.dispatchFetch('http://localhost/nope');
+  assert.equal(res.status, 404);
+  assert.equal(res.headers.get('content-type'), 'application/problem+json');
+  const body = (await res.json()) as { type: string; status: number };
+  assert.equal(body.status, 404);
+  assert.match(body.type, /route_not_found$/);
+});
