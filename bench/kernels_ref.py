@@ -52,16 +52,20 @@ LOGITS = np.stack([(IMAGE32 - 60) / 40, (60 - IMAGE32) / 50]).astype(np.float32)
 STEPS = compute_steps(SHAPE, (128, 128, 128), 0.5)
 
 
+WINDOWS = [(slice(z, z + 128), slice(y, y + 128), slice(x, x + 128))
+           for z in STEPS[0] for y in STEPS[1] for x in STEPS[2]]
+# Patches are cut once, outside the timing, on both sides: only the weighting is timed.
+PATCHES = [np.ascontiguousarray(LOGITS[(slice(None),) + sl]) for sl in WINDOWS]
+
+
 def accumulate():
+    # nnU-Net's _internal_predict_sliding_window_return_logits aggregation (Gaussian included)
     g = compute_gaussian((128, 128, 128)).astype(np.float32)
     acc = np.zeros((2,) + SHAPE, np.float32)
     weight = np.zeros(SHAPE, np.float32)
-    for z in STEPS[0]:
-        for y in STEPS[1]:
-            for x in STEPS[2]:
-                sl = (slice(z, z + 128), slice(y, y + 128), slice(x, x + 128))
-                acc[(slice(None),) + sl] += LOGITS[(slice(None),) + sl] * g
-                weight[sl] += g
+    for sl, patch in zip(WINDOWS, PATCHES):
+        acc[(slice(None),) + sl] += patch * g
+        weight[sl] += g
     return acc / weight
 
 

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { distanceTransform, signedDistance } from '../../wasm/src/edt.js';
 import { sharedKernels } from '../../wasm/src/node-loader.js';
+import { maxAbsDiff } from '../support/compare.js';
 import { goldens } from '../support/goldens.js';
 import { niftiShape } from '../support/npy.js';
 
@@ -18,31 +19,15 @@ interface EdtCase {
 const TOLERANCE_MM = 1e-4;
 const g = goldens<EdtCase>('edt');
 
-/** Largest finite difference; Infinity when an infinity is not matched by the same infinity. */
-function maxError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  assert.equal(actual.length, expected.length);
-  let m = 0;
-  for (let i = 0; i < actual.length; i++) {
-    const a = actual[i];
-    const e = expected[i];
-    if (!Number.isFinite(e) || !Number.isFinite(a)) {
-      if (a !== e) return Infinity;
-      continue;
-    }
-    m = Math.max(m, Math.abs(a - e));
-  }
-  return m;
-}
-
 for (const c of g.cases) {
   test(`edt parity: ${c.name}`, async () => {
     const core = await sharedKernels();
     const m = g.npy(c.mask);
     const shape = niftiShape(m.shape);
     const mask = m.data as Uint8Array;
-    const dErr = maxError(distanceTransform(core, mask, shape, c.spacing), g.npy(c.edt).data);
+    const dErr = maxAbsDiff(distanceTransform(core, mask, shape, c.spacing), g.npy(c.edt).data);
     assert.ok(dErr <= TOLERANCE_MM, `edt max error ${dErr} mm`);
-    const sErr = maxError(signedDistance(core, mask, shape, c.spacing), g.npy(c.sdf).data);
+    const sErr = maxAbsDiff(signedDistance(core, mask, shape, c.spacing), g.npy(c.sdf).data);
     assert.ok(sErr <= TOLERANCE_MM, `sdf max error ${sErr} mm`);
   });
 }

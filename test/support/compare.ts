@@ -1,9 +1,12 @@
-/** Largest absolute element-wise difference; throws if lengths differ. */
+/**
+ * Largest absolute element-wise difference; equal values (matching infinities too) differ by 0, and
+ * a NaN or an unmatched infinity makes the result NaN or Infinity. Throws if lengths differ.
+ */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
   let m = 0;
   for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
+    const d = a[i] === b[i] ? 0 : Math.abs(a[i] - b[i]);
     if (!(d <= m)) m = d; // NaN propagates as a failure
   }
   return m;

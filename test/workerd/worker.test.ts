@@ -1,34 +1,16 @@
 // The edge router running in workerd itself (Miniflare), bundled by wrangler exactly as `npm start`
 // and a deploy bundle it: proves the kernel module loads as a pre-compiled module and computes there.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { Miniflare } from 'miniflare';
+import type { Miniflare } from 'miniflare';
 import { REPO_ROOT } from '../support/goldens.js';
+import { startBundledWorker } from './miniflare-bundle.js';
 
 const OUT_DIR = `${REPO_ROOT}dist/workerd-bundle`;
 let mf: Miniflare;
 
-before(async () => {
-  const built = spawnSync(
-    process.execPath,
-    [`${REPO_ROOT}node_modules/wrangler/bin/wrangler.js`, 'deploy', '--dry-run', '--outdir', OUT_DIR],
-    { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
-  );
-  assert.equal(built.status, 0, `wrangler bundle failed:\n${built.stdout}\n${built.stderr}`);
-  const wasm = readdirSync(OUT_DIR).filter((f) => f.endsWith('.wasm'));
-  assert.equal(wasm.length, 1, 'the bundle carries the kernel module as a separate compiled module');
-  mf = new Miniflare({
-    modulesRoot: OUT_DIR,
-    modules: [
-      { type: 'ESModule', path: `${OUT_DIR}/index.js` },
-      { type: 'CompiledWasm', path: `${OUT_DIR}/${wasm[0]}` },
-    ],
-    compatibilityDate: '2026-04-20',
-    compatibilityFlags: ['nodejs_compat'],
-    bindings: { KERNEL_MEMORY_MB: '64' },
-  });
+before(() => {
+  mf = startBundledWorker(`${REPO_ROOT}wrangler.toml`, OUT_DIR, { KERNEL_MEMORY_MB: '64' });
 });
 
 after(async () => {
