@@ -5,6 +5,7 @@
  */
 export * from './errors.js';
 export * from './io/index.js';
+export * from './client/index.js';
 export { KernelCore, KernelHeap, type KernelCoreOptions } from '../wasm/src/kernel-core.js';
 export { KernelArgumentError } from '../wasm/src/kernel-errors.js';
 export { loadKernelsForNode, sharedKernels } from '../wasm/src/node-loader.js';

@@ -1,18 +1,73 @@
-import { Hono } from 'hono';
-import { NotFoundError } from '../engine/errors.js';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { LimitError, NotFoundError } from '../engine/errors.js';
 import type { KernelCore } from '../wasm/src/kernel-core.js';
 import type { AppEnv, Bindings } from './app-env.js';
-import { renderProblem } from './problem.js';
+import type { ApiConfig } from './config.js';
+import { requestLogger } from './middleware/logger.js';
+import { requestId } from './middleware/request-id.js';
+import { problemResponses, renderProblem } from './problem.js';
+import { newRouter } from './router.js';
 import { healthRoutes } from './routes/health.js';
+import { modelRoutes } from './routes/models.js';
+import { uploadRoutes } from './routes/uploads.js';
+import { usageRoutes } from './routes/usage.js';
+import { SERVICE_VERSION } from './version.js';
 
-/** Builds the edge router around a way to obtain the isolate's kernel core. */
-export function createApp(kernels: (env: Bindings) => Promise<KernelCore>): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  app.use('*', async (c, next) => {
-    c.set('kernels', () => kernels(c.env));
+/** What the edge router needs from its entry point, per isolate. */
+export interface AppDeps {
+  kernels: (env: Bindings) => Promise<KernelCore>;
+  config: (env: Bindings) => ApiConfig;
+}
+
+/** Builds the edge router: middleware, the `/v1` routes, `/openapi.json` and the one error renderer. */
+export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const app = newRouter();
+  app.use('*', requestId, requestLogger, async function context(c, next) {
+    c.set('kernels', () => deps.kernels(c.env));
+    c.set('config', deps.config(c.env));
     await next();
   });
+  app.use('*', (c, next) =>
+    bodyLimit({
+      maxSize: c.get('config').maxBodyBytes,
+      onError: () => {
+        throw new LimitError(
+          'body_too_large',
+          `A request body may hold at most ${c.get('config').maxBodyBytes} bytes.`,
+        );
+      },
+    })(c, next),
+  );
   app.route('/', healthRoutes);
+  app.route('/', modelRoutes);
+  app.route('/', uploadRoutes);
+  app.route('/', usageRoutes);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API key made with `nnsam keys create`.',
+  });
+  // Hono answers HEAD with the GET route minus its body; the document says so explicitly.
+  app.openAPIRegistry.registerPath({
+    method: 'head',
+    path: '/v1/uploads/{id}',
+    summary: 'The current offset in headers (tus HEAD)',
+    security: [{ bearer: [] }],
+    responses: {
+      200: { description: 'Upload-Offset, Upload-Length and Upload-Expires headers' },
+      ...problemResponses('unauthorized', 'insufficient_scope', 'upload_not_found'),
+    },
+  });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'nnsam-edge API',
+      version: SERVICE_VERSION,
+      description: 'nnSAM / nnU-Net segmentation at the edge. Every error is application/problem+json.',
+    },
+  });
   app.notFound((c) =>
     renderProblem(new NotFoundError('route_not_found', `No route for ${c.req.method} ${c.req.path}`), c),
   );

@@ -2,15 +2,23 @@ import kernelsModule from '../wasm/build/kernels.wasm';
 import { KernelCore } from '../wasm/src/kernel-core.js';
 import type { Bindings } from './app-env.js';
 import { createApp } from './app.js';
+import { readConfig, type ApiConfig } from './config.js';
+
+export { TenantLedger } from './durable-objects/tenant-ledger.js';
+export { UploadSession } from './durable-objects/upload-session.js';
 
 let kernels: Promise<KernelCore> | undefined;
+let config: ApiConfig | undefined;
 
-// One kernel core per isolate, created on first use; its memory cap leaves room in the 128 MB isolate.
-const app = createApp((env: Bindings) => {
-  kernels ??= KernelCore.create(kernelsModule, {
-    maxMemoryBytes: Number(env.KERNEL_MEMORY_MB ?? '64') * 2 ** 20,
-  });
-  return kernels;
+// One kernel core and one parsed configuration per isolate: bindings do not change within it.
+const app = createApp({
+  kernels: (env: Bindings) => {
+    kernels ??= KernelCore.create(kernelsModule, {
+      maxMemoryBytes: Number(env.KERNEL_MEMORY_MB ?? '64') * 2 ** 20,
+    });
+    return kernels;
+  },
+  config: (env: Bindings) => (config ??= readConfig(env)),
 });
 
 export default app;

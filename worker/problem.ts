@@ -1,20 +1,95 @@
+/**
+ * @module
+ * RFC 9457 problem+json: the catalogue of stable problem types, their OpenAPI description, and the
+ * one renderer every error goes through (`app.onError` and `app.notFound`).
+ */
+import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import { AppError } from '../engine/errors.js';
+import { HttpError } from './http-errors.js';
+import { log } from './middleware/logger.js';
 
 /** Base URI of our problem types; `type` is this plus the error's stable code. */
 export const PROBLEM_BASE = 'https://nnsam-edge.dev/problems/';
 
-/** Renders any thrown value as RFC 9457 problem+json: AppErrors with their status, the rest as 500. */
+/** Every problem code the API can answer with, and its HTTP status. */
+export const PROBLEM_TYPES = {
+  invalid_request: 400,
+  unauthorized: 401,
+  budget_exceeded: 402,
+  insufficient_scope: 403,
+  route_not_found: 404,
+  upload_not_found: 404,
+  upload_offset_conflict: 409,
+  body_too_large: 413,
+  chunk_too_large: 413,
+  upload_too_large: 413,
+  unsupported_media_type: 415,
+  chunk_checksum_mismatch: 422,
+  chunk_beyond_length: 422,
+  upload_checksum_mismatch: 422,
+  internal: 500,
+} as const;
+/** One problem code. */
+export type ProblemCode = keyof typeof PROBLEM_TYPES;
+
+/** The problem+json body. */
+export const ProblemSchema = z
+  .object({
+    type: z
+      .string()
+      .url()
+      .openapi({ example: `${PROBLEM_BASE}upload_not_found` }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    instance: z.string(),
+  })
+  .openapi('Problem');
+
+/** Problems any route can produce (authentication aside). */
+const COMMON: ProblemCode[] = ['invalid_request', 'body_too_large', 'internal'];
+
+/** OpenAPI `responses` entries for the problem codes a route may answer with, grouped by status. */
+export function problemResponses(...codes: ProblemCode[]) {
+  const byStatus = new Map<number, string[]>();
+  for (const code of [...codes, ...COMMON]) {
+    const status = PROBLEM_TYPES[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const out: Record<
+    number,
+    { description: string; content: Record<string, { schema: typeof ProblemSchema }> }
+  > = {};
+  for (const [status, list] of byStatus) {
+    out[status] = {
+      description: `Problem types: ${[...new Set(list)].map((c) => PROBLEM_BASE + c).join(', ')}`,
+      content: { 'application/problem+json': { schema: ProblemSchema } },
+    };
+  }
+  return out;
+}
+
+/** Renders any thrown value as problem+json: AppErrors with their status, the rest as 500. */
 export function renderProblem(err: unknown, c: Context): Response {
-  const known = err instanceof AppError;
-  const status = known ? err.status : 500;
-  const body = {
-    type: PROBLEM_BASE + (known ? err.code : 'internal'),
-    title: known ? err.name : 'Internal error',
-    status,
-    detail: known ? err.message : 'An unexpected error occurred.',
-    instance: new URL(c.req.url).pathname,
-  };
-  if (!known) console.error(JSON.stringify({ level: 'error', msg: 'unhandled', error: String(err) }));
-  return c.json(body, status as 500, { 'content-type': 'application/problem+json' });
+  let code: string = 'internal';
+  let status = 500;
+  let title = 'Internal error';
+  let detail = 'An unexpected error occurred.';
+  let headers: Record<string, string> = {};
+  if (err instanceof AppError) {
+    ({ code, status, message: detail, name: title } = err);
+    if (err instanceof HttpError) headers = err.headers;
+  } else if (err instanceof HTTPException && err.status < 500) {
+    // Hono's own parsers (malformed JSON and the like) throw these.
+    status = err.status;
+    code = status === 413 ? 'body_too_large' : 'invalid_request';
+    title = 'HTTPException';
+    detail = err.message;
+  } else {
+    log('error', 'unhandled', { request_id: c.get('requestId'), error: String(err) });
+  }
+  const body = { type: PROBLEM_BASE + code, title, status, detail, instance: new URL(c.req.url).pathname };
+  return c.json(body, status as 500, { ...headers, 'content-type': 'application/problem+json' });
 }

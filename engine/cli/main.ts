@@ -9,6 +9,7 @@ import { componentsCommand } from './commands/components.js';
 import { cropCommand } from './commands/crop.js';
 import { edtCommand } from './commands/edt.js';
 import { infoCommand } from './commands/info.js';
+import { keysCommand } from './commands/keys.js';
 import { metricsCommand } from './commands/metrics.js';
 import { normalizeCommand } from './commands/normalize.js';
 import { resampleCommand } from './commands/resample.js';
@@ -24,6 +25,7 @@ export const COMMANDS: readonly Command[] = [
   componentsCommand,
   smoothCommand,
   metricsCommand,
+  keysCommand,
 ];
 
 function mainHelp(): string {

@@ -1,18 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
-import { Miniflare } from 'miniflare';
+import { Miniflare, type WorkerOptions } from 'miniflare';
 import { REPO_ROOT } from '../support/goldens.js';
 
+/** Compatibility settings shared by every Worker the tests run (those of wrangler.toml). */
+export const COMPAT = { compatibilityDate: '2026-04-20', compatibilityFlags: ['nodejs_compat'] };
+
 /**
- * Bundles a Worker with wrangler (as a deploy would) and serves it in workerd through Miniflare.
- * Miniflare wants the bundle's modules listed: the script and its pre-compiled WASM module.
+ * Bundles a Worker with wrangler (as a deploy would) and returns the Miniflare options naming its
+ * modules: Miniflare wants them listed, the script and any pre-compiled WASM module.
  */
-export function startBundledWorker(
-  config: string,
-  outDir: string,
-  bindings: Record<string, string> = {},
-): Miniflare {
+export function bundleWorker(config: string, outDir: string): Pick<WorkerOptions, 'modulesRoot' | 'modules'> {
   rmSync(outDir, { recursive: true, force: true });
   const built = spawnSync(
     process.execPath,
@@ -29,18 +28,30 @@ export function startBundledWorker(
   );
   assert.equal(built.status, 0, `wrangler bundle failed:\n${built.stdout}\n${built.stderr}`);
   const files = readdirSync(outDir);
-  const wasm = files.filter((f) => f.endsWith('.wasm'));
   const script = files.filter((f) => f.endsWith('.js'));
   assert.equal(script.length, 1, `one bundled script expected in ${outDir}, found ${script.join(', ')}`);
-  assert.equal(wasm.length, 1, 'the bundle carries the kernel module as a separate compiled module');
-  return new Miniflare({
+  return {
     modulesRoot: outDir,
     modules: [
       { type: 'ESModule', path: `${outDir}/${script[0]}` },
-      { type: 'CompiledWasm', path: `${outDir}/${wasm[0]}` },
+      ...files
+        .filter((f) => f.endsWith('.wasm'))
+        .map((f) => ({ type: 'CompiledWasm' as const, path: `${outDir}/${f}` })),
     ],
-    compatibilityDate: '2026-04-20',
-    compatibilityFlags: ['nodejs_compat'],
-    bindings,
-  });
+  };
+}
+
+/** Bundles a Worker that carries the kernel module and serves it in workerd through Miniflare. */
+export function startBundledWorker(
+  config: string,
+  outDir: string,
+  bindings: Record<string, string> = {},
+): Miniflare {
+  const bundle = bundleWorker(config, outDir);
+  assert.equal(
+    (bundle.modules as { type: string }[]).filter((m) => m.type === 'CompiledWasm').length,
+    1,
+    'the bundle carries the kernel module as a separate compiled module',
+  );
+  return new Miniflare({ ...bundle, ...COMPAT, bindings });
 }

@@ -1,14 +1,57 @@
-import { Hono } from 'hono';
+import { createRoute, z } from '@hono/zod-openapi';
 import { kernelSelfCheck } from '../../engine/kernel-self-check.js';
-import type { AppEnv } from '../app-env.js';
+import { problemResponses } from '../problem.js';
+import { newRouter } from '../router.js';
 import { SERVICE_VERSION } from '../version.js';
 
-/** `GET /healthz` and `GET /v1/version`. */
-export const healthRoutes = new Hono<AppEnv>()
-  .get('/healthz', async (c) => {
-    const check = kernelSelfCheck(await c.get('kernels')());
-    return c.json({ status: check.ok ? 'ok' : 'degraded', kernels: check }, check.ok ? 200 : 503);
+const Health = z
+  .object({
+    status: z.enum(['ok', 'degraded']),
+    kernels: z.object({ ok: z.boolean(), detail: z.string() }),
   })
-  .get('/v1/version', (c) =>
-    c.json({ name: 'nnsam-edge', version: SERVICE_VERSION, runtime: 'workerd', kernels: { simd: true } }),
+  .openapi('Health');
+
+const Version = z
+  .object({
+    name: z.literal('nnsam-edge'),
+    version: z.string(),
+    runtime: z.string(),
+    kernels: z.object({ simd: z.boolean() }),
+  })
+  .openapi('Version');
+
+const healthz = createRoute({
+  method: 'get',
+  path: '/healthz',
+  summary: 'Liveness: runs one WASM kernel',
+  responses: {
+    200: { description: 'Healthy', content: { 'application/json': { schema: Health } } },
+    503: { description: 'A kernel self-check failed', content: { 'application/json': { schema: Health } } },
+    ...problemResponses(),
+  },
+});
+
+const version = createRoute({
+  method: 'get',
+  path: '/v1/version',
+  summary: 'Service version',
+  responses: {
+    200: { description: 'The version', content: { 'application/json': { schema: Version } } },
+    ...problemResponses(),
+  },
+});
+
+/** `GET /healthz` and `GET /v1/version`. */
+export const healthRoutes = newRouter()
+  .openapi(healthz, async (c) => {
+    const check = kernelSelfCheck(await c.get('kernels')());
+    return check.ok
+      ? c.json({ status: 'ok' as const, kernels: check }, 200)
+      : c.json({ status: 'degraded' as const, kernels: check }, 503);
+  })
+  .openapi(version, (c) =>
+    c.json(
+      { name: 'nnsam-edge' as const, version: SERVICE_VERSION, runtime: 'workerd', kernels: { simd: true } },
+      200,
+    ),
   );

@@ -1,0 +1,183 @@
+/**
+ * @module
+ * A typed client of the nnsam-edge HTTP API, including the resumable upload loop: chunks with
+ * checksums, and after a dropped connection or a refused chunk, asking the server for its offset and
+ * going on from there.
+ */
+import type { ApiModel, ApiProblem, ApiUpload, ApiUploadCreate, ApiUsage } from './api-types.js';
+
+/** An error answer of the API, with its problem+json body. */
+export class ApiProblemError extends Error {
+  /** The stable code: the last segment of the problem `type`. */
+  readonly code: string;
+  constructor(
+    readonly problem: ApiProblem,
+    readonly headers: Headers,
+  ) {
+    super(`${problem.status} ${problem.type}: ${problem.detail}`);
+    this.name = 'ApiProblemError';
+    this.code = problem.type.slice(problem.type.lastIndexOf('/') + 1);
+  }
+}
+
+/** Where the API is and how to reach it. */
+export interface NnsamClientOptions {
+  baseUrl: string;
+  apiKey?: string;
+  /** A fetch implementation (default: the global one). */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
+}
+
+/** Options of {@link NnsamClient.upload}. */
+export interface ResumableUploadOptions {
+  contentType: string;
+  /** Bytes per PATCH (default 4 MiB; the server caps it). */
+  chunkBytes?: number;
+  /** Failed chunk attempts tolerated in a row before giving up (default 5). */
+  retries?: number;
+}
+
+const hex = (buf: ArrayBuffer) =>
+  [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, '0')).join('');
+const base64 = (buf: ArrayBuffer) => btoa(String.fromCharCode(...new Uint8Array(buf)));
+
+// Worth retrying from the server's offset: a lost connection, a server error, a chunk corrupted in
+// transit, an offset the server does not have. Everything else is the caller's to fix.
+function retryable(err: unknown): boolean {
+  if (!(err instanceof ApiProblemError)) return err instanceof TypeError;
+  return (
+    err.problem.status >= 500 ||
+    err.code === 'chunk_checksum_mismatch' ||
+    err.code === 'upload_offset_conflict'
+  );
+}
+
+/** The nnsam-edge API. */
+export class NnsamClient {
+  private readonly fetcher: (url: string, init: RequestInit) => Promise<Response>;
+
+  constructor(private readonly options: NnsamClientOptions) {
+    this.fetcher = options.fetch ?? ((url, init) => fetch(url, init));
+  }
+
+  private async call(method: string, path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.options.apiKey) headers.set('Authorization', `Bearer ${this.options.apiKey}`);
+    const res = await this.fetcher(this.options.baseUrl.replace(/\/$/, '') + path, {
+      ...init,
+      method,
+      headers,
+    });
+    if (res.ok) return res;
+    const text = await res.text();
+    let problem: ApiProblem;
+    try {
+      problem = JSON.parse(text) as ApiProblem;
+    } catch {
+      problem = {
+        type: 'about:blank',
+        title: res.statusText,
+        status: res.status,
+        detail: text,
+        instance: path,
+      };
+    }
+    throw new ApiProblemError(problem, res.headers);
+  }
+
+  /** `GET /v1/models`. */
+  async models(): Promise<ApiModel[]> {
+    return ((await (await this.call('GET', '/v1/models')).json()) as { models: ApiModel[] }).models;
+  }
+
+  /** `POST /v1/uploads`. */
+  async createUpload(body: ApiUploadCreate): Promise<ApiUpload> {
+    const res = await this.call('POST', '/v1/uploads', {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return (await res.json()) as ApiUpload;
+  }
+
+  /** `GET /v1/uploads/{id}`. */
+  async uploadStatus(id: string): Promise<ApiUpload> {
+    return (await (await this.call('GET', `/v1/uploads/${id}`)).json()) as ApiUpload;
+  }
+
+  /** `HEAD /v1/uploads/{id}`: the server's offset. */
+  async uploadOffset(id: string): Promise<number> {
+    return Number((await this.call('HEAD', `/v1/uploads/${id}`)).headers.get('Upload-Offset'));
+  }
+
+  /** `PATCH /v1/uploads/{id}`: one chunk at `offset`; resolves to the new offset. */
+  async sendChunk(id: string, offset: number, chunk: Uint8Array<ArrayBuffer>): Promise<number> {
+    const digest = await crypto.subtle.digest('SHA-256', chunk);
+    const res = await this.call('PATCH', `/v1/uploads/${id}`, {
+      headers: {
+        'content-type': 'application/offset+octet-stream',
+        'upload-offset': String(offset),
+        'upload-checksum': `sha256 ${base64(digest)}`,
+      },
+      body: chunk,
+    });
+    return Number(res.headers.get('Upload-Offset'));
+  }
+
+  /** `DELETE /v1/uploads/{id}`. */
+  async deleteUpload(id: string): Promise<void> {
+    await this.call('DELETE', `/v1/uploads/${id}`);
+  }
+
+  /** Uploads `bytes` resumably; after a failed chunk it resumes from the server's offset. */
+  async upload(bytes: Uint8Array<ArrayBuffer>, options: ResumableUploadOptions): Promise<ApiUpload> {
+    const sha256 = hex(await crypto.subtle.digest('SHA-256', bytes));
+    const upload = await this.createUpload({
+      length: bytes.byteLength,
+      content_type: options.contentType,
+      sha256,
+    });
+    return this.resume(upload.id, bytes, options);
+  }
+
+  /** Sends the rest of `bytes` to an existing upload, from the server's offset. */
+  async resume(
+    id: string,
+    bytes: Uint8Array<ArrayBuffer>,
+    options: ResumableUploadOptions,
+  ): Promise<ApiUpload> {
+    const size = options.chunkBytes ?? 4 * 2 ** 20;
+    let failures = 0;
+    let offset = await this.uploadOffset(id);
+    while (offset < bytes.byteLength) {
+      try {
+        offset = await this.sendChunk(id, offset, bytes.subarray(offset, offset + size));
+        failures = 0;
+      } catch (err) {
+        if (!retryable(err) || ++failures > (options.retries ?? 5)) throw err;
+        offset = await this.uploadOffset(id);
+      }
+    }
+    return this.uploadStatus(id);
+  }
+
+  /** `GET /v1/usage` as JSON. */
+  async usage(range: { from?: string; to?: string } = {}): Promise<ApiUsage> {
+    const res = await this.call('GET', `/v1/usage${query(range)}`, {
+      headers: { accept: 'application/json' },
+    });
+    return (await res.json()) as ApiUsage;
+  }
+
+  /** `GET /v1/usage` as CSV. */
+  async usageCsv(range: { from?: string; to?: string } = {}): Promise<string> {
+    return (await this.call('GET', `/v1/usage${query(range)}`, { headers: { accept: 'text/csv' } })).text();
+  }
+}
+
+function query(params: Record<string, string | undefined>): string {
+  const q = new URLSearchParams(
+    Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined),
+  );
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}

@@ -1,0 +1,90 @@
+/**
+ * Shared checks of the API tests: problem+json bodies whose type and status the OpenAPI document
+ * declares for the operation, and a request id on every response.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import type { ApiWorld } from './api-world.js';
+
+/** Base URI of problem types (worker/problem.ts). */
+export const PROBLEM_BASE = 'https://nnsam-edge.dev/problems/';
+
+/** The part of an OpenAPI document the checks read. */
+export interface OpenApiDoc {
+  openapi: string;
+  paths: Record<
+    string,
+    Record<string, { responses: Record<string, { description: string; content?: Record<string, unknown> }> }>
+  >;
+  components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
+}
+
+/** Fetches `/openapi.json`. */
+export async function openApiDoc(w: ApiWorld): Promise<OpenApiDoc> {
+  const res = await w.fetch('/openapi.json');
+  assert.equal(res.status, 200);
+  return (await res.json()) as OpenApiDoc;
+}
+
+/**
+ * Asserts `res` is problem+json of `code` with `status`, carries X-Request-Id, and that `doc`
+ * documents that problem type for `operation` ("patch /v1/uploads/{id}"). Returns the body.
+ */
+export async function expectProblem(
+  res: Response,
+  status: number,
+  code: string,
+  doc: OpenApiDoc,
+  operation: string,
+): Promise<{ type: string; status: number; detail: string }> {
+  const text = await res.text();
+  assert.equal(res.status, status, `${operation}: ${text}`);
+  assert.equal(res.headers.get('content-type'), 'application/problem+json');
+  assert.ok(res.headers.get('x-request-id'), 'X-Request-Id on an error response');
+  const body = JSON.parse(text) as { type: string; status: number; detail: string };
+  assert.equal(body.type, PROBLEM_BASE + code);
+  assert.equal(body.status, status);
+  const [method, path] = operation.split(' ');
+  const documented = doc.paths[path]?.[method]?.responses[String(status)];
+  assert.ok(
+    documented?.content?.['application/problem+json'],
+    `${operation} documents ${status} problem+json`,
+  );
+  assert.ok(documented.description.includes(PROBLEM_BASE + code), `${operation} documents ${code}`);
+  return body;
+}
+
+/** `sha256 <base64>` of bytes, the Upload-Checksum header value. */
+export const checksumHeader = (bytes: Uint8Array) =>
+  `sha256 ${createHash('sha256').update(bytes).digest('base64')}`;
+
+/** Lower-case hex SHA-256. */
+export const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** A tus-like client over one key. */
+export function uploadClient(w: ApiWorld, key: string) {
+  const auth = { authorization: `Bearer ${key}` };
+  return {
+    auth,
+    create: (body: unknown) =>
+      w.fetch('/v1/uploads', {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
+    patch: (id: string, offset: number, chunk: Uint8Array, checksum = checksumHeader(chunk)) =>
+      w.fetch(`/v1/uploads/${id}`, {
+        method: 'PATCH',
+        headers: {
+          ...auth,
+          'content-type': 'application/offset+octet-stream',
+          'upload-offset': String(offset),
+          'upload-checksum': checksum,
+        },
+        body: chunk as unknown as BodyInit,
+      }),
+    head: (id: string) => w.fetch(`/v1/uploads/${id}`, { method: 'HEAD', headers: auth }),
+    get: (id: string) => w.fetch(`/v1/uploads/${id}`, { headers: auth }),
+    delete: (id: string) => w.fetch(`/v1/uploads/${id}`, { method: 'DELETE', headers: auth }),
+  };
+}

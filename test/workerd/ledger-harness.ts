@@ -1,0 +1,41 @@
+// A test-only Worker bound to the API Worker's TenantLedger class: it calls the ledger's RPC methods
+// and the 402 budget check exactly as the API's own code does, inside workerd.
+import type { Bindings } from '../../worker/app-env.js';
+import { assertWithinBudget } from '../../worker/billing/budget.js';
+import type { ChargeInput } from '../../worker/billing/ledger-types.js';
+import { AppError } from '../../engine/errors.js';
+
+/** One call (see test/workerd/ledger-call.ts); `record` runs `times` times concurrently inside workerd. */
+type HarnessCall =
+  | { op: 'record'; tenant: string; input: ChargeInput; times?: number }
+  | { op: 'usage'; tenant: string; from: number; to: number }
+  | { op: 'setBudget'; tenant: string; micros: number | null }
+  | { op: 'assertBudget'; tenant: string; estimate: number; now: number };
+
+export default {
+  async fetch(request: Request, env: Bindings): Promise<Response> {
+    const call = (await request.json()) as HarnessCall;
+    const ledger = env.LEDGER.getByName(call.tenant);
+    switch (call.op) {
+      case 'record': {
+        const runs = Array.from({ length: call.times ?? 1 }, () => ledger.record(call.input));
+        return Response.json(await Promise.all(runs));
+      }
+      case 'usage':
+        return Response.json(await ledger.usage(call.from, call.to));
+      case 'setBudget':
+        await ledger.setBudget(call.micros);
+        return Response.json({ ok: true });
+      case 'assertBudget':
+        try {
+          return Response.json({
+            status: 200,
+            budget: await assertWithinBudget(env, call.tenant, call.estimate, call.now),
+          });
+        } catch (err) {
+          if (!(err instanceof AppError)) throw err;
+          return Response.json({ status: err.status, code: err.code });
+        }
+    }
+  },
+};

@@ -1,0 +1,181 @@
+"""Turn a run folder into a shipped model: ONNX (+ fp16), parity goldens, model card, manifest.
+
+Run: /usr/bin/python3 -m training.release --run training/runs/brain-wm-2d \
+        --ablation-run training/runs/brain-wm-2d-no-ls --dataset ../shared/data/brain-wm --out models/brain-wm-2d
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import time
+
+import numpy as np
+import torch
+
+from .export import OUT_LEVELSET, OUT_LOGITS, InferenceGraph, manifest_dict, round_to_fp16, unet_cfg, write_manifest
+from .importer import build_from_checkpoint, import_folder, read_folder
+from .io_utils import load_case
+from .error_analysis import components
+from .kmeans_baseline import brain_mask, kmeans_wm
+from .metrics import evaluate
+from .model_card import write_card
+from .predict import predict_volume
+from .preprocessing import preprocess_case
+
+MAX_ONNX_BYTES = 25 * 1024 * 1024
+# Where the shared training cases come from (../shared/data/README.md); their notices travel with the weights.
+DATA_SOURCES = {
+    'fsA': 'FreeSurfer norm.mgz + aseg WM labels; GitHub niivue/niivue demos (BSD-2-Clause)',
+    'fsB': 'FreeSurfer brainmask.mgz + wm.mgz; GitHub niivue/niivue demos (BSD-2-Clause)',
+    'mni152': 'ICBM152 2009a symmetric T1 + WM probability >= 0.5; via GitHub nilearn/nilearn (McGill notice)',
+}
+
+
+def _read_json(path: str):
+    with open(path) as f:
+        return json.load(f)
+
+
+def real_patches(plans: dict, dataset: str, case: str, n: int = 2) -> np.ndarray:
+    """n centred, preprocessed patches from evenly spaced slices of a case (for parity on real data)."""
+    img, _, sp, _ = load_case(dataset, case)
+    data, _, _ = preprocess_case(img, None, sp, plans)
+    ps = plans['configurations']['2d']['patch_size']
+    out = []
+    for z in np.linspace(0, data.shape[1] - 1, n + 2)[1:-1].astype(int):
+        sl = data[:, z]
+        pad = [(0, 0)] + [(max(p - s, 0) // 2, max(p - s, 0) - max(p - s, 0) // 2) for s, p in zip(sl.shape[1:], ps)]
+        sl = np.pad(sl, pad)
+        y0, x0 = (sl.shape[1] - ps[0]) // 2, (sl.shape[2] - ps[1]) // 2
+        out.append(sl[:, y0:y0 + ps[0], x0:x0 + ps[1]])
+    return np.stack(out).astype(np.float32)
+
+
+@torch.no_grad()
+def write_goldens(net, x: np.ndarray, out: str) -> dict:
+    """PyTorch outputs for x, stored so CI can check the ONNX files without the checkpoint."""
+    os.makedirs(os.path.join(out, 'parity'), exist_ok=True)
+    cfg = unet_cfg(net)
+    ds = cfg.deep_supervision
+    cfg.deep_supervision = False
+    try:
+        lo, ls = InferenceGraph(net.eval())(torch.from_numpy(x))
+    finally:
+        cfg.deep_supervision = ds
+    np.save(os.path.join(out, 'parity', 'input.npy'), x)
+    np.save(os.path.join(out, 'parity', OUT_LOGITS + '.npy'), lo.numpy())
+    files = {'parity/input.npy': {'role': 'parity golden input'},
+             'parity/logits.npy': {'role': 'parity golden (PyTorch, fp32 weights of model.onnx)'}}
+    if ls is not None:
+        np.save(os.path.join(out, 'parity', OUT_LEVELSET + '.npy'), ls.numpy())
+        files['parity/levelset.npy'] = {'role': 'parity golden (PyTorch)'}
+    return files
+
+
+def _onnx_params(path: str) -> int:
+    """Number of weights stored in an ONNX file (its initializers)."""
+    import onnx
+
+    return int(sum(np.prod(i.dims) for i in onnx.load(path).graph.initializer))
+
+
+def release(run: str, out: str, model_id: str, dataset: str | None = None, val_case: str | None = None,
+            ablation_run: str | None = None, stand_in: bool = False, tol: float = 1e-4) -> dict:
+    """Export, check, document. Returns the manifest."""
+    os.makedirs(out, exist_ok=True)
+    plans, ds, ck = read_folder(run, 0)
+    val_path = os.path.join(run, 'fold_0', 'validation.json')
+    validation = _read_json(val_path) if os.path.exists(val_path) else None
+    val_case = val_case or (validation or {}).get('val_case')
+    # One real patch is enough for the stand-in (a TinyViT forward costs seconds); two for trained models.
+    x_real = real_patches(plans, dataset, val_case, n=1 if stand_in else 2) if dataset and val_case else None
+    if x_real is None:
+        x_real = np.random.default_rng(1).standard_normal((1, 1, *plans['configurations']['2d']['patch_size']))
+        x_real = x_real.astype(np.float32)
+    r = import_folder(run, out, (0,), fp16=True, fp16_only=stand_in, real_patches=x_real, tol=tol)
+    files = r['files']
+    if stand_in:  # the only file: fp16-stored weights under the primary name
+        os.replace(os.path.join(out, 'model.fp16.onnx'), os.path.join(out, 'model.onnx'))
+        files = {'model.onnx': files['model.fp16.onnx']}
+        r['parity'] = {'model.onnx': r['parity']['model.fp16.onnx']}
+    net32 = build_from_checkpoint(plans, ds, ck)  # unrounded weights for the goldens of model.onnx
+    files.update(write_goldens(net32, x_real, out))
+    for name in ('plans.json', 'dataset.json'):
+        shutil.copyfile(os.path.join(run, name), os.path.join(out, name))
+        files[name] = {'role': 'nnU-Net v2 ' + name}
+    metrics = None
+    if validation and 'model' in validation and not stand_in:
+        metrics = {'validation_case': val_case, 'model_fp32': validation['model'], 'kmeans_3class': validation['kmeans'],
+                   'train_time_s': validation['train_time_s'], 'iterations': validation['iters']}
+        if ablation_run:
+            metrics['ablation_no_levelset_loss'] = _read_json(
+                os.path.join(ablation_run, 'fold_0', 'validation.json'))['model']
+        img, lab, sp, aff = load_case(dataset, val_case)
+        pred32 = predict_volume(net32, img, sp, plans, len(ds['labels'])) == 1
+        metrics['model_fp32_recomputed'] = evaluate(pred32, lab == 1, sp)  # must equal validation.json
+        metrics['error_components'] = {
+            'model': components(pred32, lab == 1, aff, img),
+            'kmeans_3class': components(kmeans_wm(img, brain_mask(img)), lab == 1, aff, img),
+        }
+        net16 = build_from_checkpoint(plans, ds, ck)
+        round_to_fp16(net16)
+        t = time.time()
+        metrics['model_fp16'] = evaluate(predict_volume(net16, img, sp, plans, len(ds['labels'])) == 1, lab == 1, sp)
+        metrics['model_fp16']['predict_time_s'] = round(time.time() - t, 1)
+    log = os.path.join(run, 'fold_0', 'training_log.jsonl')
+    history = []
+    if os.path.exists(log):
+        with open(log) as f:
+            history = [json.loads(line) for line in f]
+    sizes = {k: os.path.getsize(os.path.join(out, k)) for k in files if k.endswith('.onnx')}
+    for k, v in sizes.items():
+        if v > MAX_ONNX_BYTES:
+            raise AssertionError(f'{k} is {v} bytes, over the 25 MB edge budget')
+    info = {'model_id': model_id, 'plans': plans, 'dataset': ds, 'metrics': metrics, 'parity': r['parity'],
+            'sizes': sizes, 'history': history, 'stand_in': stand_in, 'checkpoint': ck, 'tol': tol,
+            'n_params': sum(p.numel() for p in net32.parameters()),
+            'n_params_onnx': _onnx_params(os.path.join(out, 'model.onnx'))}
+    write_card(out, info)
+    files['README.md'] = {'role': 'model card'}
+    extra = {
+        'name': model_id, 'stand_in': stand_in, 'mirroring_axes': r['mirroring'], 'folds': [0],
+        'license': {'model': 'Apache-2.0 (nnsam-edge)',
+                    'data_notices': 'see README.md: training-data notices travel with the weights'},
+        'provenance': {'code': 'nnsam-edge training/ (PyTorch %s)' % torch.__version__,
+                       'trainer': ck.get('trainer_name'), 'init_args': ck.get('init_args'),
+                       'train_cases': (history[0].get('train_cases') if history else None),
+                       'data_sources': {c: DATA_SOURCES.get(c, 'unknown')
+                                        for c in (history[0].get('train_cases', []) if history else [])},
+                       'validation_case': val_case,
+                       'command': (history[0].get('args') if history else None)},
+        'sam_branch': ('random TinyViT vit_t (frozen), architecture stand-in' if stand_in else None),
+        'intended_use': ('architecture stand-in for integration tests and benchmarks; outputs are meaningless'
+                         if stand_in else 'research and integration tests; NOT FOR CLINICAL USE'),
+        'metrics': metrics,
+        'variants': {k: v['precision'] for k, v in files.items() if k.endswith('.onnx')},
+    }
+    m = manifest_dict(model_id, plans, ds, files, r['net'], extra)
+    m['parity_onnxruntime_node_max_abs_diff'] = r['parity']
+    m['parity_tolerance'] = tol
+    write_manifest(out, m)
+    return m
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--run', required=True)
+    ap.add_argument('--out', required=True)
+    ap.add_argument('--dataset', default=None)
+    ap.add_argument('--val-case', default=None)
+    ap.add_argument('--ablation-run', default=None)
+    a = ap.parse_args()
+    torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '1')))
+    m = release(a.run, a.out, os.path.basename(os.path.normpath(a.out)), a.dataset, a.val_case, a.ablation_run)
+    print(json.dumps({'metrics': m.get('metrics'), 'parity': m['parity_onnxruntime_node_max_abs_diff']}, indent=2))
+
+
+if __name__ == '__main__':
+    main()

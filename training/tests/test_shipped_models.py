@@ -1,0 +1,67 @@
+"""The models in models/: manifests complete, SHA-256 and size budget hold, ONNX matches the PyTorch
+goldens (parity/) with onnxruntime-node, max abs diff <= 1e-4 on logits for the fp32 graph."""
+
+import json
+import os
+import unittest
+
+import numpy as np
+import onnx
+
+from training.export import run_onnx_node, sha256
+from training.tests.helpers import REPO
+
+MODELS = os.path.join(REPO, 'models')
+SHIPPED = ['brain-wm-2d', 'nnsam-tinyvit-random']
+PLANS_FIELDS = ['patch_size', 'spacing', 'transpose_forward', 'transpose_backward', 'normalization_schemes',
+                'use_mask_for_norm', 'foreground_intensity_properties_per_channel']
+
+
+class ShippedModelsTest(unittest.TestCase):
+    def check_model(self, mid: str):
+        d = os.path.join(MODELS, mid)
+        self.assertTrue(os.path.isfile(os.path.join(d, 'manifest.json')), f'{mid} has no manifest')
+        with open(os.path.join(d, 'manifest.json')) as f:
+            man = json.load(f)
+        for k in PLANS_FIELDS:
+            self.assertIn(k, man['plans'], k)
+        for k in ('labels', 'channel_names'):
+            self.assertIn(k, man['dataset'])
+        for k in ('mirroring_axes', 'folds'):
+            self.assertIn(k, man['inference'])
+        self.assertIn('license', man)
+        self.assertIn('provenance', man)
+        with open(os.path.join(d, 'README.md')) as f:
+            self.assertIn('not for clinical use', f.read().lower())
+        for rel, meta in man['files'].items():
+            p = os.path.join(d, rel)
+            self.assertEqual(sha256(p), meta['sha256'], rel)
+            if rel.endswith('.onnx'):
+                self.assertLessEqual(os.path.getsize(p), 25 * 1024 * 1024, rel)
+                g = onnx.load(p).graph
+                self.assertEqual([i.name for i in g.input], [i['name'] for i in man['onnx']['inputs']])
+                self.assertEqual([o.name for o in g.output], [o['name'] for o in man['onnx']['outputs']])
+        x = np.load(os.path.join(d, 'parity', 'input.npy'))
+        got = run_onnx_node(os.path.join(d, 'model.onnx'), x)
+        tol = man.get('parity_tolerance', 1e-4)  # 1e-4 unless the manifest documents why not
+        for name in got:
+            ref = np.load(os.path.join(d, 'parity', name + '.npy'))
+            self.assertLessEqual(float(np.abs(got[name] - ref).max()), tol, f'{mid} {name}')
+        if os.path.exists(os.path.join(d, 'model.fp16.onnx')):
+            got = run_onnx_node(os.path.join(d, 'model.fp16.onnx'), x)
+            ref = np.load(os.path.join(d, 'parity', 'logits.npy'))
+            # fp16-rounded weights: not bit-parity, but the decision must barely move.
+            agree = (got['logits'].argmax(1) == ref.argmax(1)).mean()
+            self.assertGreater(agree, 0.995, f'{mid} fp16 argmax agreement {agree}')
+
+    def test_brain_wm_2d(self):
+        self.check_model('brain-wm-2d')
+        with open(os.path.join(MODELS, 'brain-wm-2d', 'manifest.json')) as f:
+            self.assertEqual(json.load(f).get('parity_tolerance', 1e-4), 1e-4)
+
+    def test_nnsam_tinyvit_random(self):
+        self.check_model('nnsam-tinyvit-random')
+
+
+if __name__ == '__main__':
+    unittest.main()

@@ -1,0 +1,57 @@
+/**
+ * @module
+ * The public description of a model (`GET /v1/models`), derived from its manifest.
+ */
+import { z } from '@hono/zod-openapi';
+
+/** The parts of a model manifest (`nnsam-edge-model/1`) the API reads. */
+const Manifest = z.object({
+  format: z.literal('nnsam-edge-model/1'),
+  id: z.string(),
+  name: z.string().optional(),
+  configuration: z.string(),
+  stand_in: z.boolean().optional(),
+  dataset: z.object({
+    labels: z.record(z.string(), z.union([z.number(), z.array(z.number())])),
+    channel_names: z.record(z.string(), z.string()),
+  }),
+  plans: z.object({ patch_size: z.array(z.number()), spacing: z.array(z.number()) }),
+  files: z.record(z.string(), z.object({ sha256: z.string() }).passthrough()),
+});
+
+/** A model as the API lists it (price aside). */
+export interface ModelInfo {
+  id: string;
+  name: string;
+  /** `sha256-<first 12 hex of model.onnx>`: manifests carry no version field, the weights' digest names them. */
+  version: string;
+  configuration: string;
+  /** The manifest's channel names, e.g. `T1` or `CT`. */
+  modality: string[];
+  labels: Record<string, number | number[]>;
+  accepted_inputs: string[];
+  spacing: number[];
+  stand_in: boolean;
+}
+
+// 2D models take single images too; 3D ones need volumes.
+const INPUTS_3D = ['application/x-nifti', 'application/gzip', 'application/dicom', 'application/zip'];
+const INPUTS_2D = [...INPUTS_3D, 'image/png', 'image/jpeg'];
+
+/** Validates a bundled manifest and describes its model; throws on a manifest the API cannot read. */
+export function describeModel(manifest: unknown): ModelInfo {
+  const m = Manifest.parse(manifest);
+  const onnx = m.files['model.onnx'];
+  if (!onnx) throw new Error(`manifest ${m.id}: no model.onnx entry`);
+  return {
+    id: m.id,
+    name: m.name ?? m.id,
+    version: `sha256-${onnx.sha256.slice(0, 12)}`,
+    configuration: m.configuration,
+    modality: Object.values(m.dataset.channel_names),
+    labels: m.dataset.labels,
+    accepted_inputs: m.configuration.startsWith('2d') ? INPUTS_2D : INPUTS_3D,
+    spacing: m.plans.spacing,
+    stand_in: m.stand_in ?? false,
+  };
+}

@@ -1,0 +1,179 @@
+/**
+ * @module
+ * One Durable Object per resumable upload: the offset, the accepted chunks and the expiry live in its
+ * storage, the bytes in R2 (one object per chunk, then one assembled object). Chunks are applied one
+ * at a time (an in-object queue), so a duplicate racing its original sees the committed state.
+ *
+ * Per-chunk objects rather than R2 multipart: multipart parts must be at least 5 MiB and, but the
+ * last, all the same size, while clients on bad links want small chunks whose size they may change
+ * after an interruption. Once the last byte arrives the chunks are streamed, in order, through a
+ * SHA-256 digest into the assembled object (memory: one chunk), then deleted.
+ */
+import { DurableObject } from 'cloudflare:workers';
+import type { Bindings } from '../app-env.js';
+import {
+  toHex,
+  uploadDataKey,
+  uploadPrefix,
+  type AppendResult,
+  type UploadInit,
+  type UploadState,
+} from '../uploads/upload-types.js';
+
+const chunkKey = (s: UploadState, offset: number) =>
+  `${uploadPrefix(s.tenant, s.id)}chunk/${String(offset).padStart(16, '0')}`;
+
+/** The state and bytes of one resumable upload; gone at its expiry (an alarm deletes everything). */
+export class UploadSession extends DurableObject<Bindings> {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /** Runs `fn` after every earlier queued operation of this upload. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Declares the upload; a second create of the same id returns the first. */
+  async create(init: UploadInit): Promise<UploadState> {
+    return this.serial(async () => {
+      const existing = await this.ctx.storage.get<UploadState>('upload');
+      if (existing) return existing;
+      const state: UploadState = {
+        id: init.id,
+        tenant: init.tenant,
+        length: init.length,
+        content_type: init.content_type,
+        sha256: init.sha256,
+        created_at: init.now,
+        expires_at: init.now + init.ttl_seconds * 1000,
+        offset: 0,
+        state: 'receiving',
+        chunks: [],
+      };
+      await this.ctx.storage.put('upload', state);
+      await this.ctx.storage.setAlarm(state.expires_at);
+      return state;
+    });
+  }
+
+  /** The upload as `tenant` sees it: null when absent, another tenant's, or expired. */
+  async describe(tenant: string, now: number): Promise<UploadState | null> {
+    return this.serial(async () => {
+      const s = await this.live(tenant, now);
+      if (s?.state === 'verifying') {
+        // The object was evicted between the last chunk and the check: finish it now.
+        const r = await this.finish(s);
+        return r.kind === 'stored' ? r.upload : null;
+      }
+      return s;
+    });
+  }
+
+  /** Applies one chunk whose SHA-256 the caller has already checked against the client's checksum. */
+  async append(
+    tenant: string,
+    chunk: { offset: number; sha256: string; bytes: Uint8Array },
+    now: number,
+  ): Promise<AppendResult> {
+    return this.serial(async () => {
+      const s = await this.live(tenant, now);
+      if (!s) return { kind: 'not_found' };
+      const length = chunk.bytes.byteLength;
+      if (chunk.offset < s.offset || s.state !== 'receiving') {
+        const same = s.chunks.some(
+          (c) => c.offset === chunk.offset && c.length === length && c.sha256 === chunk.sha256,
+        );
+        if (!same) return { kind: 'offset_conflict', offset: s.offset };
+        return s.state === 'verifying' ? this.finish(s) : { kind: 'duplicate', upload: s };
+      }
+      if (chunk.offset > s.offset) return { kind: 'offset_conflict', offset: s.offset };
+      if (chunk.offset + length > s.length) return { kind: 'beyond_length', length: s.length };
+      await this.env.UPLOADS.put(chunkKey(s, chunk.offset), chunk.bytes, {
+        customMetadata: { sha256: chunk.sha256 },
+      });
+      s.offset += length;
+      s.chunks.push({ offset: chunk.offset, length, sha256: chunk.sha256 });
+      if (s.offset === s.length) s.state = 'verifying';
+      await this.ctx.storage.put('upload', s);
+      return s.state === 'verifying' ? this.finish(s) : { kind: 'stored', upload: s };
+    });
+  }
+
+  /** Deletes the upload and its bytes; false when `tenant` has no such upload. */
+  async remove(tenant: string, now: number): Promise<boolean> {
+    return this.serial(async () => {
+      const s = await this.live(tenant, now);
+      if (s) await this.purge(s);
+      return s !== null;
+    });
+  }
+
+  /** Expiry: nothing outlives `expires_at`. */
+  override async alarm(): Promise<void> {
+    await this.serial(async () => {
+      const s = await this.ctx.storage.get<UploadState>('upload');
+      if (s) await this.purge(s);
+    });
+  }
+
+  private async live(tenant: string, now: number): Promise<UploadState | null> {
+    const s = await this.ctx.storage.get<UploadState>('upload');
+    if (!s) return null;
+    if (now >= s.expires_at) {
+      // The alarm may lag: an expired upload is purged on first touch as well.
+      await this.purge(s);
+      return null;
+    }
+    return s.tenant === tenant ? s : null;
+  }
+
+  /** Streams the chunks in order through SHA-256 into the assembled object; purges on mismatch. */
+  private async finish(s: UploadState): Promise<AppendResult> {
+    const bucket = this.env.UPLOADS;
+    const { readable, writable } = new FixedLengthStream(s.length);
+    const put = bucket.put(uploadDataKey(s.tenant, s.id), readable, {
+      httpMetadata: { contentType: s.content_type },
+      customMetadata: { sha256: s.sha256, tenant: s.tenant },
+    });
+    const digest = new crypto.DigestStream('SHA-256');
+    const dataWriter = writable.getWriter();
+    const digestWriter = digest.getWriter();
+    try {
+      for (const c of s.chunks) {
+        const obj = await bucket.get(chunkKey(s, c.offset));
+        if (!obj) throw new Error(`upload ${s.id}: chunk at ${c.offset} is missing from R2`);
+        const bytes = new Uint8Array(await obj.arrayBuffer());
+        await digestWriter.write(bytes);
+        await dataWriter.write(bytes);
+      }
+      await Promise.all([digestWriter.close(), dataWriter.close()]);
+      await put;
+    } catch (err) {
+      // The state stays `verifying` and the chunks stay in R2: the next call finishes it again.
+      await Promise.allSettled([dataWriter.abort(err), digestWriter.abort(err), put]);
+      throw err;
+    }
+    const actual = toHex(await digest.digest);
+    if (actual !== s.sha256) {
+      await this.purge(s);
+      return { kind: 'whole_checksum_mismatch', actual };
+    }
+    await bucket.delete(s.chunks.map((c) => chunkKey(s, c.offset)));
+    s.state = 'complete';
+    await this.ctx.storage.put('upload', s);
+    return { kind: 'stored', upload: s };
+  }
+
+  private async purge(s: UploadState): Promise<void> {
+    const prefix = uploadPrefix(s.tenant, s.id);
+    let cursor: string | undefined;
+    do {
+      const page = await this.env.UPLOADS.list({ prefix, cursor });
+      if (page.objects.length) await this.env.UPLOADS.delete(page.objects.map((o) => o.key));
+      cursor = page.truncated ? page.cursor : undefined;
+    } while (cursor);
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+  }
+}

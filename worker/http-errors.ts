@@ -1,0 +1,56 @@
+/**
+ * @module
+ * HTTP-only failures (authentication, conflicts, payment), in the one {@link AppError} hierarchy so
+ * that the one error renderer handles them. Headers travel with the error (WWW-Authenticate,
+ * Upload-Offset) because the renderer builds the response.
+ */
+import { AppError } from '../engine/errors.js';
+
+/** An AppError that also sets response headers. */
+export class HttpError extends AppError {
+  constructor(
+    code: string,
+    status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(code, status, message);
+  }
+}
+
+/** The request is malformed (schema validation, bad header syntax). */
+export class BadRequestError extends HttpError {
+  constructor(message: string, code = 'invalid_request') {
+    super(code, 400, message);
+  }
+}
+
+/** No valid API key. */
+export class UnauthorizedError extends HttpError {
+  constructor(message: string) {
+    super('unauthorized', 401, message, { 'WWW-Authenticate': 'Bearer realm="nnsam-edge"' });
+  }
+}
+
+/** The key is valid but lacks the scope the route needs. */
+export class ForbiddenError extends HttpError {
+  constructor(scope: string) {
+    super('insufficient_scope', 403, `This API key lacks the '${scope}' scope.`, {
+      'WWW-Authenticate': `Bearer realm="nnsam-edge", error="insufficient_scope", scope="${scope}"`,
+    });
+  }
+}
+
+/** The request conflicts with the resource's current state (e.g. an upload offset). */
+export class ConflictError extends HttpError {
+  constructor(code: string, message: string, headers: Record<string, string> = {}) {
+    super(code, 409, message, headers);
+  }
+}
+
+/** The tenant's monthly budget would be exceeded. */
+export class PaymentRequiredError extends HttpError {
+  constructor(message: string) {
+    super('budget_exceeded', 402, message);
+  }
+}

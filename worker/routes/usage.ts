@@ -1,0 +1,131 @@
+/**
+ * @module
+ * `GET /v1/usage`: the tenant's charges in a time range, as JSON or (by `Accept: text/csv`) CSV.
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import { monthOf, type UsageReport } from '../billing/ledger-types.js';
+import { BadRequestError } from '../http-errors.js';
+import { requireScope, tenantOf } from '../middleware/auth.js';
+import { problemResponses } from '../problem.js';
+import { BEARER, newRouter } from '../router.js';
+
+const MAX_RANGE_MS = 366 * 24 * 3600 * 1000;
+
+const Charge = z
+  .object({
+    job_id: z.string(),
+    idempotency_key: z.string().nullable(),
+    model: z.string(),
+    voxels: z.number().int(),
+    amount_micros: z.number().int(),
+    currency: z.string(),
+    charged_at: z.string().datetime(),
+  })
+  .openapi('Charge');
+
+const Usage = z
+  .object({
+    from: z.string().datetime(),
+    to: z.string().datetime(),
+    charges: z.array(Charge),
+    totals: z.array(
+      z.object({ currency: z.string(), amount_micros: z.number().int(), count: z.number().int() }),
+    ),
+  })
+  .openapi('Usage');
+
+const instant = z
+  .string()
+  .refine(
+    (s) => /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(s) && !Number.isNaN(Date.parse(s)),
+    {
+      message: 'an ISO 8601 date or date-time',
+    },
+  );
+
+const usage = createRoute({
+  method: 'get',
+  path: '/v1/usage',
+  summary: "The tenant's charges in [from, to) (default: the current UTC month)",
+  security: BEARER,
+  middleware: [requireScope('usage')] as const,
+  request: {
+    query: z.object({
+      from: instant.optional().openapi({ example: '2026-11-01' }),
+      to: instant.optional().openapi({ example: '2026-12-01' }),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'Charges and totals',
+      content: {
+        'application/json': { schema: Usage },
+        'text/csv': { schema: z.string().openapi({ description: 'One charge per row, with a header row' }) },
+      },
+    },
+    ...problemResponses('unauthorized', 'insufficient_scope'),
+  },
+});
+
+const CSV_COLUMNS = [
+  'job_id',
+  'idempotency_key',
+  'model',
+  'voxels',
+  'amount_micros',
+  'currency',
+  'charged_at',
+];
+
+// Fields are quoted when they hold a separator, a quote or a line break (RFC 4180).
+const csvField = (v: string | number | null) => {
+  const s = v === null ? '' : String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+};
+
+function toCsv(report: UsageReport): string {
+  const rows = report.charges.map((ch) =>
+    [
+      ch.job_id,
+      ch.idempotency_key,
+      ch.model,
+      ch.voxels,
+      ch.amount_micros,
+      ch.currency,
+      new Date(ch.charged_at).toISOString(),
+    ]
+      .map(csvField)
+      .join(','),
+  );
+  return [CSV_COLUMNS.join(','), ...rows].join('\r\n') + '\r\n';
+}
+
+// The first of the two media types the Accept header names wins (clients list their preference first).
+function wantsCsv(accept: string | undefined): boolean {
+  const types = (accept ?? '').split(',').map((t) => t.split(';')[0].trim().toLowerCase());
+  return types.find((t) => t === 'text/csv' || t === 'application/json') === 'text/csv';
+}
+
+/** `GET /v1/usage`. */
+export const usageRoutes = newRouter().openapi(usage, async (c) => {
+  const q = c.req.valid('query');
+  const month = monthOf(Date.now());
+  const from = q.from ? Date.parse(q.from) : month.start;
+  const to = q.to ? Date.parse(q.to) : month.end;
+  if (!(from < to) || to - from > MAX_RANGE_MS) {
+    throw new BadRequestError('`from` must be before `to`, at most 366 days apart.');
+  }
+  const report = await c.env.LEDGER.getByName(tenantOf(c)).usage(from, to);
+  if (wantsCsv(c.req.header('Accept'))) {
+    return c.text(toCsv(report), 200, { 'content-type': 'text/csv; charset=utf-8' });
+  }
+  return c.json(
+    {
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      charges: report.charges.map((ch) => ({ ...ch, charged_at: new Date(ch.charged_at).toISOString() })),
+      totals: report.totals,
+    },
+    200,
+  );
+});
