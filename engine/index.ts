@@ -19,3 +19,17 @@ export * from '../wasm/src/components.js';
 export * from '../wasm/src/edt.js';
 export * from '../wasm/src/levelset.js';
 export * from '../wasm/src/metrics.js';
+export * from './models/manifest.js';
+export * from './models/registry.js';
+export * from './runtime/runtime.js';
+export { createOrtNodeCpu, createOrtNodeWebGpu } from './runtime/ort-node.js';
+export { createOrtWeb, type OrtWebSessionOptions } from './runtime/ort-web.js';
+export { createOrtWebForNode, ortWasmModule } from './runtime/ort-web-node.js';
+export { nodeRuntimeFactory } from './runtime/node-factory.js';
+export {
+  segment,
+  type SegmentOptions,
+  type SegmentProgress,
+  type SegmentResult,
+} from './pipeline/segment.js';
+export type { LabelStats } from './postprocessing/label-stats.js';

@@ -12,10 +12,11 @@ from .preprocessing import preprocess_case
 
 
 def gaussian_map(patch) -> np.ndarray:
-    """Importance map: Gaussian with sigma = patch/8 per axis, max 1, zeros replaced by the smallest value."""
+    """Importance map as nnU-Net's compute_gaussian: centred at patch // 2, sigma = patch/8 per axis, max 1,
+    zeros replaced by the smallest value. (A product of 1D Gaussians equals gaussian_filter of a delta.)"""
     g = np.ones(patch, np.float64)
     for a, p in enumerate(patch):
-        x = np.arange(p) - (p - 1) / 2
+        x = np.arange(p) - p // 2
         shape = [1] * len(patch)
         shape[a] = p
         g = g * np.exp(-0.5 * (x / (p / 8)) ** 2).reshape(shape)

@@ -11,8 +11,10 @@ import { edtCommand } from './commands/edt.js';
 import { infoCommand } from './commands/info.js';
 import { keysCommand } from './commands/keys.js';
 import { metricsCommand } from './commands/metrics.js';
+import { modelsCommand } from './commands/models.js';
 import { normalizeCommand } from './commands/normalize.js';
 import { resampleCommand } from './commands/resample.js';
+import { segmentCommand } from './commands/segment.js';
 import { smoothCommand } from './commands/smooth.js';
 
 /** Every subcommand, in --help order. */
@@ -25,6 +27,8 @@ export const COMMANDS: readonly Command[] = [
   componentsCommand,
   smoothCommand,
   metricsCommand,
+  segmentCommand,
+  modelsCommand,
   keysCommand,
 ];
 

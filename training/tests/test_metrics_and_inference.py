@@ -54,6 +54,13 @@ class PreprocessingTest(unittest.TestCase):
         g = gaussian_map([16, 16])
         self.assertAlmostEqual(float(g.max()), 1.0)
         self.assertGreater(float(g.min()), 0.0)
+        # nnU-Net centres the map at patch // 2 (a delta there, blurred by gaussian_filter).
+        self.assertEqual(np.unravel_index(int(np.argmax(g)), g.shape), (8, 8))
+        from scipy.ndimage import gaussian_filter
+        delta = np.zeros((16, 16))
+        delta[8, 8] = 1
+        ref = gaussian_filter(delta, [2, 2], 0, mode='constant', cval=0)
+        np.testing.assert_allclose(g, ref / ref.max(), rtol=1e-6)
 
     def test_predict_volume_round_trip_shape(self):
         torch.manual_seed(0)

@@ -79,6 +79,26 @@ export function cropVolume<T extends Float32Array | Uint8Array | Int16Array | In
   return out;
 }
 
+/** Copies a cropped volume into `full` (of `shape`) at `box`: the inverse of {@link cropVolume}. */
+export function pasteCrop<T extends Uint8Array | Float32Array>(
+  full: T,
+  shape: Shape3,
+  crop: T,
+  box: BoundingBox,
+): void {
+  const [nx, ny] = shape;
+  const [x0, y0, z0] = box.start;
+  const [x1, y1, z1] = box.end;
+  const w = x1 - x0;
+  let o = 0;
+  for (let z = z0; z < z1; z++) {
+    for (let y = y0; y < y1; y++) {
+      full.set(crop.subarray(o, o + w), (z * ny + y) * nx + x0);
+      o += w;
+    }
+  }
+}
+
 /** Result of {@link cropToNonzero}. */
 export interface CropResult {
   /** Box in the input volume; the whole volume when it is all zero. */

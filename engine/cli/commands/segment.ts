@@ -1,0 +1,150 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { sharedKernels } from '../../../wasm/src/node-loader.js';
+import { readDicomSeries, writeNifti, type ImageVolume } from '../../io/index.js';
+import { segment, type SegmentProgress } from '../../pipeline/segment.js';
+import type { Device } from '../../runtime/runtime.js';
+import { parseChoice, report, UsageError, type Command, type CommandIO } from '../command.js';
+import { readImageFile, wantsGzip, writeOutputFile } from '../files.js';
+import { cliRegistry } from '../models-root.js';
+
+/** Reads a NIfTI/PNG/JPEG/DICOM file, or a folder holding one DICOM series. */
+async function readInput(path: string): Promise<ImageVolume> {
+  const info = await stat(path).catch(() => null);
+  if (info?.isDirectory()) {
+    const names = (await readdir(path)).sort();
+    const files = await Promise.all(names.map(async (n) => new Uint8Array(await readFile(join(path, n)))));
+    return readDicomSeries(files);
+  }
+  return readImageFile(path);
+}
+
+/** A one-line progress bar on a terminal's stderr; nothing otherwise. */
+function progressBar(io: CommandIO): (p: SegmentProgress) => void {
+  if (!io.isTTY) return () => {};
+  return (p) => {
+    const width = 30;
+    const filled = p.total ? Math.round((p.done / p.total) * width) : 0;
+    io.stderr(
+      `\r${p.stage.padEnd(11)} [${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${p.done}/${p.total}`,
+    );
+    if (p.stage === 'done') io.stderr('\n');
+  };
+}
+
+/** `nnsam segment`: an image in, a label map in the image's geometry out. */
+export const segmentCommand: Command = {
+  name: 'segment',
+  summary: 'segment an image (NIfTI, DICOM series folder, PNG/JPEG) with an installed model',
+  usage:
+    'segment IN -o OUT --model ID [--tta|--no-tta] [--device cpu|webgpu|wasm] [--threads N] [--refine] [--stats stats.json] [--probabilities P.nii.gz] [--models DIR] [--json]',
+  help: [
+    ['IN', 'NIfTI, PNG/JPEG, a DICOM file, or a folder with one DICOM series'],
+    ['-o, --output OUT', 'label map (.nii or .nii.gz) with the input geometry'],
+    ['--model ID', 'model id under the models folder (nnsam models lists them)'],
+    ['--tta, --no-tta', 'mirroring test-time augmentation (default on)'],
+    [
+      '--device D',
+      'cpu (onnxruntime-node), webgpu (falls back to cpu without an adapter), wasm (onnxruntime-web)',
+    ],
+    ['--threads N', 'intra-op threads for cpu/webgpu (default 1)'],
+    ['--refine', 'level-set refinement with the model level-set head'],
+    ['--stats FILE', 'write per-label statistics (voxels, mL, bounding box) as JSON'],
+    ['--probabilities FILE', 'also write the softmax probabilities (float32, one volume per class)'],
+    ['--models DIR', 'model folder (default: the package models/)'],
+  ],
+  options: {
+    output: { type: 'string', short: 'o' },
+    model: { type: 'string' },
+    tta: { type: 'boolean' },
+    'no-tta': { type: 'boolean' },
+    device: { type: 'string' },
+    threads: { type: 'string' },
+    refine: { type: 'boolean', default: false },
+    stats: { type: 'string' },
+    probabilities: { type: 'string' },
+    models: { type: 'string' },
+  },
+  positionals: 1,
+  async run(args, io) {
+    const [input] = args.positionals;
+    const v = args.values;
+    const output = v.output as string | undefined;
+    const modelId = v.model as string | undefined;
+    if (!output) throw new UsageError('-o OUT is required');
+    if (!modelId) throw new UsageError('--model ID is required');
+    if (v.tta && v['no-tta']) throw new UsageError('--tta and --no-tta exclude each other');
+    const device = parseChoice<Device>(
+      v.device as string | undefined,
+      'device',
+      ['cpu', 'webgpu', 'wasm'],
+      'cpu',
+    );
+    const threads = v.threads === undefined ? 1 : Number(v.threads);
+    if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+      throw new UsageError(`--threads wants an integer from 1 to 256, got '${String(v.threads)}'`);
+    }
+    const registry = cliRegistry(v.models as string | undefined);
+    try {
+      const model = await registry.load(modelId);
+      const folds = await registry.runtimes(modelId, device, {
+        threads,
+        log: (line) => io.stderr(`nnsam segment: ${line}\n`),
+      });
+      const image = await readInput(input);
+      const result = await segment(await sharedKernels(), image, model.manifest, folds, {
+        tta: !v['no-tta'],
+        refine: v.refine === true,
+        probabilities: v.probabilities !== undefined,
+        onProgress: progressBar(io),
+      });
+      await writeOutputFile(
+        output,
+        writeNifti(image, result.labels, { gzip: wantsGzip(output), datatype: 'uint8' }),
+      );
+      const probPath = v.probabilities as string | undefined;
+      if (probPath && result.probabilities) {
+        await writeOutputFile(
+          probPath,
+          writeNifti(image, result.probabilities, { gzip: wantsGzip(probPath), datatype: 'float32' }),
+        );
+      }
+      const summary = {
+        input,
+        output,
+        model: modelId,
+        runtime: result.runtime,
+        tta: !v['no-tta'],
+        refine: v.refine === true,
+        shape: image.shape,
+        labels: result.stats,
+        timings_ms: {
+          total: Math.round(result.timings.totalMs),
+          model: Math.round(result.timings.modelMs),
+          model_calls: result.timings.modelCalls,
+        },
+      };
+      if (v.stats)
+        await writeOutputFile(
+          v.stats as string,
+          new TextEncoder().encode(`${JSON.stringify(summary, null, 2)}\n`),
+        );
+      const lines = result.stats.map(
+        (s) =>
+          `  ${s.label} ${s.name}: ${s.voxels} voxels, ${s.volume_ml.toFixed(2)} mL${s.bbox ? `, bbox [${s.bbox.start.join(',')}]-[${s.bbox.end.join(',')})` : ''}`,
+      );
+      const fallback = result.runtime.fallbackReason ? ` (webgpu fell back to cpu)` : '';
+      report(
+        io,
+        args,
+        summary,
+        [
+          `${input} -> ${output}: ${modelId} on ${result.runtime.provider}${fallback}, ${summary.timings_ms.total} ms (model ${summary.timings_ms.model} ms)`,
+          ...lines,
+        ].join('\n'),
+      );
+    } finally {
+      await registry.dispose();
+    }
+  },
+};

@@ -1,0 +1,35 @@
+/**
+ * @module
+ * Mirroring test-time augmentation: the flip combinations nnU-Net averages, and the flip itself.
+ */
+
+/** Every combination of `axes` (spatial axes of a 2D patch: 0 = rows, 1 = columns), the identity first, as the reference orders them. */
+export function mirrorCombinations(axes: readonly number[]): number[][] {
+  const combos: number[][] = [[]];
+  for (const a of axes) combos.push([a]);
+  if (axes.length === 2) combos.push([axes[0], axes[1]]);
+  return combos;
+}
+
+/** Flips a `[planes][rows][cols]` batch (cols fastest) along the given spatial axes; returns a new array. */
+export function flipPlanes(
+  data: Float32Array,
+  planes: number,
+  rows: number,
+  cols: number,
+  axes: readonly number[],
+): Float32Array {
+  const out = new Float32Array(data.length);
+  const flipRows = axes.includes(0);
+  const flipCols = axes.includes(1);
+  const plane = rows * cols;
+  for (let p = 0; p < planes; p++) {
+    for (let r = 0; r < rows; r++) {
+      const src = p * plane + (flipRows ? rows - 1 - r : r) * cols;
+      const dst = p * plane + r * cols;
+      if (flipCols) for (let c = 0; c < cols; c++) out[dst + c] = data[src + cols - 1 - c];
+      else out.set(data.subarray(src, src + cols), dst);
+    }
+  }
+  return out;
+}

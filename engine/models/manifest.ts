@@ -1,0 +1,117 @@
+/**
+ * @module
+ * The `models/<id>/manifest.json` contract (format `nnsam-edge-model/1`, written by `training/`):
+ * the fields inference needs, checked once when a model is loaded.
+ */
+import { InputError } from '../errors.js';
+
+/** Dataset statistics per channel (nnU-Net's foreground_intensity_properties_per_channel). */
+export interface IntensityProperties {
+  mean: number;
+  std: number;
+  percentile_00_5: number;
+  percentile_99_5: number;
+}
+
+/** Resampling kwargs of one kind (data, seg, probabilities). */
+export interface ResamplingKwargs {
+  order: 0 | 1 | 3;
+  order_z: 0 | 1 | 3;
+  force_separate_z: boolean | null;
+}
+
+/** The plans fields inference reads. */
+export interface ManifestPlans {
+  patch_size: number[];
+  spacing: number[];
+  batch_size: number;
+  transpose_forward: number[];
+  transpose_backward: number[];
+  normalization_schemes: string[];
+  use_mask_for_norm: boolean[];
+  foreground_intensity_properties_per_channel: Record<string, IntensityProperties>;
+  resampling_fn_data_kwargs: ResamplingKwargs;
+  resampling_fn_probabilities_kwargs: ResamplingKwargs;
+}
+
+/** One ONNX output as the manifest describes it. */
+export interface ManifestOutput {
+  name: string;
+  shape: (number | string)[];
+  kind: string;
+  tau?: number;
+}
+
+/** A file of the model folder with its checksum. */
+export interface ManifestFile {
+  bytes?: number;
+  sha256?: string;
+  fold?: number;
+  precision?: string;
+  role?: string;
+}
+
+/** The parsed manifest. */
+export interface ModelManifest {
+  format: string;
+  id: string;
+  version?: string;
+  configuration: string;
+  onnx: { inputs: { name: string; shape: (number | string)[] }[]; outputs: ManifestOutput[] };
+  plans: ManifestPlans;
+  dataset: {
+    labels: Record<string, number | number[]>;
+    regions_class_order: number[] | null;
+    channel_names: Record<string, string>;
+  };
+  inference: {
+    mirroring_axes: number[];
+    folds: number[];
+    tile_step_size: number;
+    gaussian_sigma_scale: number;
+    postprocessing: unknown;
+  };
+  files: Record<string, ManifestFile>;
+  stand_in?: boolean;
+  provenance?: { validation_case?: string | null };
+  metrics?: unknown;
+}
+
+const FORMAT = 'nnsam-edge-model/1';
+
+/** Parses and checks `text` as a model manifest; `where` names it in errors. */
+export function parseManifest(text: string, where: string): ModelManifest {
+  let m: ModelManifest;
+  try {
+    m = JSON.parse(text) as ModelManifest;
+  } catch (err) {
+    throw new InputError('bad_manifest', `${where}: not JSON (${(err as Error).message})`);
+  }
+  const fail = (what: string): never => {
+    throw new InputError('bad_manifest', `${where}: ${what}`);
+  };
+  if (m.format !== FORMAT) fail(`format must be ${FORMAT}, got ${String(m.format)}`);
+  if (m.configuration !== '2d') fail(`only 2d configurations run here, got ${m.configuration}`);
+  const p = m.plans;
+  if (!p || p.patch_size?.length !== 2 || p.spacing?.length !== 3) fail('plans need a 2D patch_size and 3 spacings');
+  if (p.normalization_schemes.length !== 1) fail('only single-channel models are supported');
+  if (m.dataset.regions_class_order) fail('region-based models are not supported yet');
+  if (!m.onnx.outputs.some((o) => o.kind === 'segmentation_logits')) fail('no segmentation_logits output');
+  if (modelFiles(m).length === 0) fail('no ONNX file listed under files');
+  return m;
+}
+
+/** The ONNX files of the fold ensemble, in fold order. */
+export function modelFiles(m: ModelManifest): string[] {
+  const folds = m.inference.folds;
+  return Object.entries(m.files)
+    .filter(([name, f]) => name.endsWith('.onnx') && !name.includes('/') && f.fold !== undefined && folds.includes(f.fold))
+    .filter(([name]) => !name.endsWith('.fp16.onnx') || !(name.replace('.fp16.onnx', '.onnx') in m.files))
+    .sort((a, b) => (a[1].fold ?? 0) - (b[1].fold ?? 0))
+    .map(([name]) => name);
+}
+
+/** Number of output classes (background included). */
+export function classCount(m: ModelManifest): number {
+  return Object.keys(m.dataset.labels).length;
+}

@@ -1,0 +1,56 @@
+/**
+ * @module
+ * Axis order between the image (`[nx, ny, nz]`, x fastest) and the array the model was trained on.
+ *
+ * `training/` (the reference) works on the nibabel array `A[x, y, z]` (C-order, z fastest) after
+ * `transpose_forward`, and a 2D configuration slices along A's first axis. The same bytes in the
+ * kernels' fastest-first convention are a volume of shape `[s2, s1, s0]`: the slab axis is the
+ * slowest, so every slab is one contiguous plane.
+ */
+import type { Shape3 } from '../../wasm/src/shape.js';
+
+/** Axis `a` of the result is axis `perm[a]` of the input (both fastest-first). */
+export function permute3<T extends Float32Array | Uint8Array>(
+  data: T,
+  shape: Shape3,
+  perm: readonly number[],
+): T {
+  const out = new (data.constructor as new (n: number) => T)(data.length);
+  const outShape = perm.map((p) => shape[p]);
+  const stride = [1, shape[0], shape[0] * shape[1]];
+  const [s0, s1, s2] = perm.map((p) => stride[p]);
+  const [n0, n1, n2] = outShape;
+  let o = 0;
+  for (let k = 0; k < n2; k++) {
+    for (let j = 0; j < n1; j++) {
+      let i = k * s2 + j * s1;
+      for (let a = 0; a < n0; a++, i += s0) out[o++] = data[i];
+    }
+  }
+  return out;
+}
+
+/** The inverse of a permutation. */
+export function invertPermutation(perm: readonly number[]): number[] {
+  const inv = [0, 0, 0];
+  perm.forEach((p, a) => (inv[p] = a));
+  return inv;
+}
+
+/**
+ * Permutation from the image layout to the model layout for `transposeForward` (see the module
+ * notes). A 2D image (`nz` = 1: PNG, JPEG, one DICOM slice) is one slab, as nnU-Net's 2D image
+ * reader gives it (`(1, rows, cols)`): its layout is kept.
+ */
+export function modelAxes(
+  transposeForward: readonly number[],
+  shape: readonly number[],
+): [number, number, number] {
+  if (shape[2] === 1) return [0, 1, 2];
+  return [transposeForward[2], transposeForward[1], transposeForward[0]];
+}
+
+/** `values` (one per image axis) reordered by `perm`. */
+export function permuteTuple(values: readonly number[], perm: readonly number[]): [number, number, number] {
+  return [values[perm[0]], values[perm[1]], values[perm[2]]];
+}

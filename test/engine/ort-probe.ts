@@ -1,0 +1,29 @@
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- the *.wasm module shim lives in worker/, outside the Node tsconfig
+/// <reference path="../../worker/wasm.d.ts" />
+// A test-only Worker (test/engine/ort-workerd.test.ts): onnxruntime-web loaded inside workerd from
+// the pre-compiled module, as DESIGN.md §3 prescribes. POST body: u32 model length, the model, then
+// the float32 input; `?dims=1,1,128,128[&runs=N]`. Answers the first output's float32 data after N
+// runs (default 1): timers do not advance inside workerd, so callers time runs=N+1 against runs=1.
+import ortWasm from '../../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm';
+import { createOrtWeb } from '../../engine/runtime/ort-web.js';
+
+export default {
+  async fetch(request: Request): Promise<Response> {
+    const params = new URL(request.url).searchParams;
+    const dims = (params.get('dims') ?? '').split(',').map(Number);
+    const runs = Number(params.get('runs') ?? '1');
+    const body = new Uint8Array(await request.arrayBuffer());
+    const n = new DataView(body.buffer).getUint32(0, true);
+    const model = body.slice(4, 4 + n);
+    const input = new Float32Array(body.slice(4 + n).buffer);
+    const rt = await createOrtWeb(model, ortWasm);
+    try {
+      let out = await rt.run(input, dims);
+      for (let i = 1; i < runs; i++) out = await rt.run(input, dims);
+      const first = out[rt.outputNames[0]].data;
+      return new Response(first.slice().buffer, { headers: { 'x-provider': rt.info.provider } });
+    } finally {
+      await rt.dispose();
+    }
+  },
+};
