@@ -1,6 +1,7 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { AppError, LimitError, NotFoundError } from '../errors.js';
 import { DEFAULT_READ_LIMITS, readImage, type ImageVolume, type ReadLimits } from '../io/index.js';
+import { requireSingleChannel } from './volumes.js';
 
 /** Reads an image file, refusing it by size before reading it into memory. */
 export async function readImageFile(
@@ -27,6 +28,13 @@ export async function readImageFile(
   }
   const bytes = new Uint8Array(await readFile(path));
   return readImage(bytes, { name: path, limits });
+}
+
+/** Reads an image file that must hold one volume (one channel), for the single-volume commands. */
+export async function readVolumeFile(path: string): Promise<ImageVolume> {
+  const image = await readImageFile(path);
+  requireSingleChannel(image, path);
+  return image;
 }
 
 /** Writes `bytes` to `path`, turning file-system failures into a clear error. */

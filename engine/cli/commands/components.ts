@@ -2,8 +2,8 @@ import { keepLargestComponent, labelComponents } from '../../../wasm/src/compone
 import { sharedKernels } from '../../../wasm/src/node-loader.js';
 import { writeNifti } from '../../io/index.js';
 import { report, type Command } from '../command.js';
-import { readImageFile, wantsGzip, writeOutputFile } from '../files.js';
-import { labelDatatype, maskOf, requireSingleChannel } from '../volumes.js';
+import { readVolumeFile, wantsGzip, writeOutputFile } from '../files.js';
+import { labelDatatype, maskOf } from '../volumes.js';
 
 /** `nnsam components`: connected components with full connectivity. */
 export const componentsCommand: Command = {
@@ -18,8 +18,7 @@ export const componentsCommand: Command = {
   positionals: 2,
   async run(args, io) {
     const [input, output] = args.positionals;
-    const image = await readImageFile(input);
-    requireSingleChannel(image, input);
+    const image = await readVolumeFile(input);
     const core = await sharedKernels();
     const mask = maskOf(image);
     const found = labelComponents(core, mask, image.shape);

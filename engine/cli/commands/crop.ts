@@ -2,8 +2,7 @@ import { cropToNonzero } from '../../../wasm/src/crop.js';
 import { sharedKernels } from '../../../wasm/src/node-loader.js';
 import { cropGeometry, writeNifti } from '../../io/index.js';
 import { report, type Command } from '../command.js';
-import { readImageFile, wantsGzip, writeOutputFile } from '../files.js';
-import { requireSingleChannel } from '../volumes.js';
+import { readVolumeFile, wantsGzip, writeOutputFile } from '../files.js';
 
 /** `nnsam crop`: crop to the bounding box of the hole-filled non-zero mask. */
 export const cropCommand: Command = {
@@ -15,8 +14,7 @@ export const cropCommand: Command = {
   positionals: 2,
   async run(args, io) {
     const [input, output] = args.positionals;
-    const image = await readImageFile(input);
-    requireSingleChannel(image, input);
+    const image = await readVolumeFile(input);
     const cropped = cropToNonzero(await sharedKernels(), [image.data], image.shape);
     const geometry = cropGeometry(image, cropped.box);
     const datatype = image.datatype === 'float64' ? 'float32' : undefined;

@@ -2,8 +2,8 @@ import { distanceTransform, signedDistance } from '../../../wasm/src/edt.js';
 import { sharedKernels } from '../../../wasm/src/node-loader.js';
 import { writeNifti } from '../../io/index.js';
 import { report, type Command } from '../command.js';
-import { readImageFile, wantsGzip, writeOutputFile } from '../files.js';
-import { maskOf, requireSingleChannel } from '../volumes.js';
+import { readVolumeFile, wantsGzip, writeOutputFile } from '../files.js';
+import { maskOf } from '../volumes.js';
 
 /** `nnsam edt`: exact Euclidean distance transform in mm. */
 export const edtCommand: Command = {
@@ -18,8 +18,7 @@ export const edtCommand: Command = {
   positionals: 2,
   async run(args, io) {
     const [input, output] = args.positionals;
-    const image = await readImageFile(input);
-    requireSingleChannel(image, input);
+    const image = await readVolumeFile(input);
     const core = await sharedKernels();
     const mask = maskOf(image);
     const signed = args.values.signed === true;

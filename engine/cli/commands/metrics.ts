@@ -2,8 +2,8 @@ import { labelMetrics } from '../../../wasm/src/metrics.js';
 import { sharedKernels } from '../../../wasm/src/node-loader.js';
 import { InputError } from '../../errors.js';
 import { parseNumberList, report, UsageError, type Command } from '../command.js';
-import { readImageFile } from '../files.js';
-import { labelsOf, requireSingleChannel } from '../volumes.js';
+import { readVolumeFile } from '../files.js';
+import { labelsOf } from '../volumes.js';
 
 /** `nnsam metrics`: Dice, ASD and HD95 per label. */
 export const metricsCommand: Command = {
@@ -24,9 +24,7 @@ export const metricsCommand: Command = {
         ? undefined
         : parseNumberList(args.values.labels as string, 'labels', 0);
     if (requested?.some((l) => !Number.isInteger(l))) throw new UsageError('--labels wants integers');
-    const [pred, ref] = await Promise.all([readImageFile(predPath), readImageFile(refPath)]);
-    requireSingleChannel(pred, predPath);
-    requireSingleChannel(ref, refPath);
+    const [pred, ref] = await Promise.all([readVolumeFile(predPath), readVolumeFile(refPath)]);
     if (pred.shape.join() !== ref.shape.join()) {
       throw new InputError(
         'shape_mismatch',

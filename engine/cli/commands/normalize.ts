@@ -3,8 +3,7 @@ import { sharedKernels } from '../../../wasm/src/node-loader.js';
 import { ctNormalize, zscoreNormalize } from '../../../wasm/src/normalize.js';
 import { writeNifti } from '../../io/index.js';
 import { parseChoice, parseNumberList, report, UsageError, type Command } from '../command.js';
-import { readImageFile, wantsGzip, writeOutputFile } from '../files.js';
-import { requireSingleChannel } from '../volumes.js';
+import { readVolumeFile, wantsGzip, writeOutputFile } from '../files.js';
 
 /** `nnsam normalize`: nnU-Net's Z-score or CT intensity normalisation. */
 export const normalizeCommand: Command = {
@@ -39,8 +38,7 @@ export const normalizeCommand: Command = {
     if (stats && !(stats[1] >= 0 && stats[2] <= stats[3])) {
       throw new UsageError('--ct-stats wants MEAN,STD,P00_5,P99_5 with STD >= 0 and P00_5 <= P99_5');
     }
-    const image = await readImageFile(input);
-    requireSingleChannel(image, input);
+    const image = await readVolumeFile(input);
     const core = await sharedKernels();
     const mask = args.values['use-mask'] ? nonzeroMask(core, [image.data], image.shape) : undefined;
     const data = stats

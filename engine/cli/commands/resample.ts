@@ -9,8 +9,8 @@ import { sharedKernels } from '../../../wasm/src/node-loader.js';
 import type { Shape3, Spacing3 } from '../../../wasm/src/shape.js';
 import { resampleGeometry, writeNifti } from '../../io/index.js';
 import { parseChoice, parseNumberList, report, UsageError, type Command } from '../command.js';
-import { readImageFile, wantsGzip, writeOutputFile } from '../files.js';
-import { labelDatatype, labelsOf, requireSingleChannel } from '../volumes.js';
+import { readVolumeFile, wantsGzip, writeOutputFile } from '../files.js';
+import { labelDatatype, labelsOf } from '../volumes.js';
 
 const ORDERS = ['0', '1', '3'] as const;
 
@@ -57,8 +57,7 @@ export const resampleCommand: Command = {
       'auto',
     );
 
-    const image = await readImageFile(input);
-    requireSingleChannel(image, input);
+    const image = await readVolumeFile(input);
     const newSpacing = target as unknown as Spacing3;
     const newShape: Shape3 = computeNewShape(image.shape, image.spacing, newSpacing);
     const separateZAxis = chooseSeparateZ(image.spacing, newSpacing, separate);

@@ -2,8 +2,8 @@ import { smoothMask } from '../../../wasm/src/levelset.js';
 import { sharedKernels } from '../../../wasm/src/node-loader.js';
 import { writeNifti } from '../../io/index.js';
 import { report, UsageError, type Command } from '../command.js';
-import { readImageFile, wantsGzip, writeOutputFile } from '../files.js';
-import { maskOf, requireSingleChannel } from '../volumes.js';
+import { readVolumeFile, wantsGzip, writeOutputFile } from '../files.js';
+import { maskOf } from '../volumes.js';
 
 /** `nnsam smooth`: level-set curvature-flow smoothing of a binary mask. */
 export const smoothCommand: Command = {
@@ -23,8 +23,7 @@ export const smoothCommand: Command = {
     if (text === undefined || !Number.isInteger(iterations) || iterations < 0 || iterations > 10000) {
       throw new UsageError(`--iterations wants an integer from 0 to 10000, got '${text ?? ''}'`);
     }
-    const image = await readImageFile(input);
-    requireSingleChannel(image, input);
+    const image = await readVolumeFile(input);
     const mask = maskOf(image);
     const smoothed = smoothMask(await sharedKernels(), mask, image.shape, image.spacing, { iterations });
     await writeOutputFile(
