@@ -33,3 +33,4 @@ export {
   type SegmentResult,
 } from './pipeline/segment.js';
 export type { LabelStats } from './postprocessing/label-stats.js';
+export * from './server/index.js';

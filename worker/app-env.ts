@@ -1,6 +1,7 @@
 import type { ApiKeyRecord } from '../engine/auth/api-key.js';
 import type { KernelCore } from '../wasm/src/kernel-core.js';
 import type { ApiConfig } from './config.js';
+import type { JobRunner } from './durable-objects/job-runner.js';
 import type { TenantLedger } from './durable-objects/tenant-ledger.js';
 import type { UploadSession } from './durable-objects/upload-session.js';
 
@@ -11,12 +12,25 @@ export interface Bindings {
   MAX_CHUNK_BYTES?: string;
   MAX_UPLOAD_BYTES?: string;
   UPLOAD_TTL_SECONDS?: string;
+  RESULT_TTL_SECONDS?: string;
+  MAX_JOB_SECONDS?: string;
+  MAX_CONCURRENT_JOBS?: string;
+  /** Comma-separated origins of the inference nodes. */
+  INFERENCE_NODES?: string;
+  /** JSON price table used while KV has none. */
+  DEFAULT_PRICES?: string;
+  /** A secret: the nodes' bearer token. */
+  NODE_TOKEN?: string;
   /** API key records and the price table. */
   KEYS: KVNamespace;
   /** Upload chunks and assembled uploads. */
   UPLOADS: R2Bucket;
   /** One object per resumable upload. */
   UPLOAD_SESSIONS: DurableObjectNamespace<UploadSession>;
+  /** Job results (label maps). */
+  RESULTS: R2Bucket;
+  /** One object per job: its state, and the run itself (in its alarm). */
+  JOBS: DurableObjectNamespace<JobRunner>;
   /** One billing ledger per tenant. */
   LEDGER: DurableObjectNamespace<TenantLedger>;
 }

@@ -9,7 +9,9 @@ import { requestId } from './middleware/request-id.js';
 import { problemResponses, renderProblem } from './problem.js';
 import { newRouter } from './router.js';
 import { healthRoutes } from './routes/health.js';
+import { jobRoutes } from './routes/jobs.js';
 import { modelRoutes } from './routes/models.js';
+import { segmentRoutes } from './routes/segment.js';
 import { uploadRoutes } from './routes/uploads.js';
 import { usageRoutes } from './routes/usage.js';
 import { SERVICE_VERSION } from './version.js';
@@ -42,6 +44,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/', healthRoutes);
   app.route('/', modelRoutes);
   app.route('/', uploadRoutes);
+  app.route('/', jobRoutes);
+  app.route('/', segmentRoutes);
   app.route('/', usageRoutes);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

@@ -3,6 +3,7 @@
  * The API's configuration, read once from the Worker's bindings into one typed object.
  */
 import type { Bindings } from './app-env.js';
+import { parsePriceTable, type PriceTable } from './billing/price.js';
 
 /** Limits and lifetimes, all in bytes or seconds. */
 export interface ApiConfig {
@@ -14,6 +15,18 @@ export interface ApiConfig {
   maxUploadBytes: number;
   /** How long an upload and its data live. */
   uploadTtlSeconds: number;
+  /** How long a finished job's state and result live. */
+  resultTtlSeconds: number;
+  /** Wall time a job may take, queueing for a node included, before it fails (uncharged). */
+  maxJobSeconds: number;
+  /** Jobs and one-shot requests a tenant may have running at once (429 beyond). */
+  maxConcurrentJobs: number;
+  /** Base URLs of the inference nodes, in the order of preference. */
+  inferenceNodes: string[];
+  /** Bearer token the nodes expect, if they expect one. */
+  nodeToken: string | undefined;
+  /** Prices used while KV holds no `prices` table. */
+  defaultPrices: PriceTable | null;
 }
 
 function positiveInt(value: string | undefined, fallback: number, name: string): number {
@@ -24,13 +37,34 @@ function positiveInt(value: string | undefined, fallback: number, name: string):
   return n;
 }
 
-/** Parses the limits from wrangler vars; defaults: 32 MiB body, 8 MiB chunk, 2 GiB upload, 24 h. */
+function nodeList(value: string | undefined): string[] {
+  const nodes = (value ?? '')
+    .split(',')
+    .map((s) => s.trim().replace(/\/+$/, ''))
+    .filter(Boolean);
+  for (const n of nodes) {
+    if (!/^https?:\/\/[^/\s]+$/.test(n))
+      throw new RangeError(`INFERENCE_NODES: '${n}' is not an http(s) origin`);
+  }
+  return nodes;
+}
+
+/**
+ * Parses the limits from wrangler vars; defaults: 32 MiB body, 8 MiB chunk, 2 GiB upload, 24 h for
+ * uploads and results, 15 min per job, 4 concurrent jobs per tenant.
+ */
 export function readConfig(env: Bindings): ApiConfig {
   const config: ApiConfig = {
     maxBodyBytes: positiveInt(env.MAX_BODY_BYTES, 32 * 2 ** 20, 'MAX_BODY_BYTES'),
     maxChunkBytes: positiveInt(env.MAX_CHUNK_BYTES, 8 * 2 ** 20, 'MAX_CHUNK_BYTES'),
     maxUploadBytes: positiveInt(env.MAX_UPLOAD_BYTES, 2 * 2 ** 30, 'MAX_UPLOAD_BYTES'),
     uploadTtlSeconds: positiveInt(env.UPLOAD_TTL_SECONDS, 24 * 3600, 'UPLOAD_TTL_SECONDS'),
+    resultTtlSeconds: positiveInt(env.RESULT_TTL_SECONDS, 24 * 3600, 'RESULT_TTL_SECONDS'),
+    maxJobSeconds: positiveInt(env.MAX_JOB_SECONDS, 900, 'MAX_JOB_SECONDS'),
+    maxConcurrentJobs: positiveInt(env.MAX_CONCURRENT_JOBS, 4, 'MAX_CONCURRENT_JOBS'),
+    inferenceNodes: nodeList(env.INFERENCE_NODES),
+    nodeToken: env.NODE_TOKEN || undefined,
+    defaultPrices: env.DEFAULT_PRICES ? parsePriceTable(env.DEFAULT_PRICES) : null,
   };
   if (config.maxChunkBytes > config.maxBodyBytes)
     throw new RangeError('MAX_CHUNK_BYTES exceeds MAX_BODY_BYTES');

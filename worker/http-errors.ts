@@ -54,3 +54,26 @@ export class PaymentRequiredError extends HttpError {
     super('budget_exceeded', 402, message);
   }
 }
+
+/** The tenant already runs as many jobs as it may. */
+export class TooManyRequestsError extends HttpError {
+  constructor(message: string, retryAfterSeconds: number) {
+    super('concurrency_limit', 429, message, { 'Retry-After': String(retryAfterSeconds) });
+  }
+}
+
+/** No inference node can take the request now. */
+export class ServiceUnavailableError extends HttpError {
+  constructor(code: string, message: string, retryAfterSeconds: number) {
+    super(code, 503, message, { 'Retry-After': String(retryAfterSeconds) });
+  }
+}
+
+/** A byte range outside the resource. */
+export class RangeNotSatisfiableError extends HttpError {
+  constructor(size: number) {
+    super('range_not_satisfiable', 416, `The result has ${size} bytes.`, {
+      'Content-Range': `bytes */${size}`,
+    });
+  }
+}

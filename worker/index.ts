@@ -4,6 +4,7 @@ import type { Bindings } from './app-env.js';
 import { createApp } from './app.js';
 import { readConfig, type ApiConfig } from './config.js';
 
+export { JobRunner } from './durable-objects/job-runner.js';
 export { TenantLedger } from './durable-objects/tenant-ledger.js';
 export { UploadSession } from './durable-objects/upload-session.js';
 

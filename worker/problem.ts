@@ -21,7 +21,13 @@ export const PROBLEM_TYPES = {
   insufficient_scope: 403,
   route_not_found: 404,
   upload_not_found: 404,
+  model_not_found: 404,
+  job_not_found: 404,
   upload_offset_conflict: 409,
+  upload_incomplete: 409,
+  model_not_priced: 409,
+  result_not_ready: 409,
+  upload_gone: 410,
   body_too_large: 413,
   chunk_too_large: 413,
   upload_too_large: 413,
@@ -29,7 +35,13 @@ export const PROBLEM_TYPES = {
   chunk_checksum_mismatch: 422,
   chunk_beyond_length: 422,
   upload_checksum_mismatch: 422,
+  idempotency_key_reused: 422,
+  range_not_satisfiable: 416,
+  not_acceptable: 406,
+  concurrency_limit: 429,
   internal: 500,
+  no_inference_node: 503,
+  job_timeout: 504,
 } as const;
 /** One problem code. */
 export type ProblemCode = keyof typeof PROBLEM_TYPES;

@@ -15,6 +15,7 @@ import { modelsCommand } from './commands/models.js';
 import { normalizeCommand } from './commands/normalize.js';
 import { resampleCommand } from './commands/resample.js';
 import { segmentCommand } from './commands/segment.js';
+import { serveCommand } from './commands/serve.js';
 import { smoothCommand } from './commands/smooth.js';
 
 /** Every subcommand, in --help order. */
@@ -30,6 +31,7 @@ export const COMMANDS: readonly Command[] = [
   segmentCommand,
   modelsCommand,
   keysCommand,
+  serveCommand,
 ];
 
 function mainHelp(): string {

@@ -73,6 +73,50 @@ export interface ApiUsage {
   totals: { currency: string; amount_micros: number; count: number }[];
 }
 
+/** What `POST /v1/jobs` takes. */
+export interface ApiJobCreate {
+  upload_id: string;
+  model: string;
+  options?: { tta?: boolean; refine?: boolean };
+}
+
+/** Per-label statistics of a label map. */
+export interface ApiLabelStats {
+  label: number;
+  name: string;
+  voxels: number;
+  volume_ml: number;
+  bbox: { start: number[]; end: number[] } | null;
+}
+
+/** A job. */
+export interface ApiJob {
+  id: string;
+  status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  model: string;
+  upload_id: string;
+  options: { tta: boolean; refine: boolean };
+  progress: { stage: string; done: number; total: number; fraction: number };
+  attempts: number;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  expires_at: string;
+  error: { type: string; status: number; detail: string } | null;
+  result: { href: string; bytes: number; content_type: string } | null;
+  shape: number[] | null;
+  voxels: number | null;
+  stats: ApiLabelStats[] | null;
+  charge: { amount_micros: number; currency: string } | null;
+  timings_ms: { total: number; model: number; queued: number } | null;
+}
+
+/** One server-sent event of `GET /v1/jobs/{id}/events`: `progress`, a final status, or `deleted`. */
+export interface ApiJobEvent {
+  event: 'progress' | 'succeeded' | 'failed' | 'cancelled' | 'deleted';
+  job: ApiJob | null;
+}
+
 /** Every operation the client calls, as `method path` in the OpenAPI document. */
 export const CLIENT_OPERATIONS = [
   'get /v1/models',
@@ -82,4 +126,10 @@ export const CLIENT_OPERATIONS = [
   'patch /v1/uploads/{id}',
   'delete /v1/uploads/{id}',
   'get /v1/usage',
+  'post /v1/jobs',
+  'get /v1/jobs/{id}',
+  'get /v1/jobs/{id}/events',
+  'get /v1/jobs/{id}/result',
+  'delete /v1/jobs/{id}',
+  'post /v1/segment',
 ] as const;

@@ -4,7 +4,17 @@
  * checksums, and after a dropped connection or a refused chunk, asking the server for its offset and
  * going on from there.
  */
-import type { ApiModel, ApiProblem, ApiUpload, ApiUploadCreate, ApiUsage } from './api-types.js';
+import type {
+  ApiJob,
+  ApiJobCreate,
+  ApiJobEvent,
+  ApiModel,
+  ApiProblem,
+  ApiUpload,
+  ApiUploadCreate,
+  ApiUsage,
+} from './api-types.js';
+import { parseServerSentEvents } from './server-sent-events.js';
 
 /** An error answer of the API, with its problem+json body. */
 export class ApiProblemError extends Error {
@@ -158,6 +168,81 @@ export class NnsamClient {
       }
     }
     return this.uploadStatus(id);
+  }
+
+  /** `POST /v1/jobs`; with `idempotencyKey`, a retry returns the first job. */
+  async createJob(body: ApiJobCreate, idempotencyKey?: string): Promise<ApiJob> {
+    const res = await this.call('POST', '/v1/jobs', {
+      headers: {
+        'content-type': 'application/json',
+        ...(idempotencyKey !== undefined && { 'idempotency-key': idempotencyKey }),
+      },
+      body: JSON.stringify(body),
+    });
+    return (await res.json()) as ApiJob;
+  }
+
+  /** `GET /v1/jobs/{id}`. */
+  async job(id: string): Promise<ApiJob> {
+    return (await (await this.call('GET', `/v1/jobs/${id}`)).json()) as ApiJob;
+  }
+
+  /** `GET /v1/jobs/{id}/events`: the job's progress until its final event. */
+  async *jobEvents(id: string): AsyncGenerator<ApiJobEvent> {
+    const res = await this.call('GET', `/v1/jobs/${id}/events`, { headers: { accept: 'text/event-stream' } });
+    for await (const e of parseServerSentEvents(res.body!)) {
+      yield {
+        event: e.event as ApiJobEvent['event'],
+        job: e.event === 'deleted' ? null : (JSON.parse(e.data) as ApiJob),
+      };
+    }
+  }
+
+  /** `GET /v1/jobs/{id}/result`: the label map (.nii.gz) or, with `range`, bytes `[start, end]`. */
+  async jobResult(id: string, range?: { start: number; end?: number }): Promise<Uint8Array> {
+    const headers: Record<string, string> = {};
+    if (range) headers.range = `bytes=${range.start}-${range.end ?? ''}`;
+    return new Uint8Array(await (await this.call('GET', `/v1/jobs/${id}/result`, { headers })).arrayBuffer());
+  }
+
+  /** `DELETE /v1/jobs/{id}`: cancels the job and deletes it and its result. */
+  async deleteJob(id: string): Promise<void> {
+    await this.call('DELETE', `/v1/jobs/${id}`);
+  }
+
+  /** Follows a job's events until it ends; resolves to the final job. */
+  async waitForJob(id: string, onProgress?: (job: ApiJob) => void): Promise<ApiJob> {
+    for await (const e of this.jobEvents(id)) {
+      if (e.event === 'progress' && e.job) onProgress?.(e.job);
+      else if (e.job) return e.job;
+      else break;
+    }
+    return this.job(id);
+  }
+
+  /**
+   * `POST /v1/segment`: one small image in, the label map (`accept` 'application/gzip', the default),
+   * a PNG ('image/png', 2D) or the statistics ('application/json') out.
+   */
+  async segment(
+    model: string,
+    image: Uint8Array<ArrayBuffer>,
+    options: { accept?: 'application/gzip' | 'image/png' | 'application/json'; idempotencyKey?: string } = {},
+  ): Promise<{ body: Uint8Array; contentType: string; chargeMicros: number; voxels: number }> {
+    const res = await this.call('POST', `/v1/segment${query({ model })}`, {
+      headers: {
+        'content-type': 'application/octet-stream',
+        accept: options.accept ?? 'application/gzip',
+        ...(options.idempotencyKey !== undefined && { 'idempotency-key': options.idempotencyKey }),
+      },
+      body: image,
+    });
+    return {
+      body: new Uint8Array(await res.arrayBuffer()),
+      contentType: res.headers.get('content-type') ?? '',
+      chargeMicros: Number(res.headers.get('x-charge-micros')),
+      voxels: Number(res.headers.get('x-voxels')),
+    };
   }
 
   /** `GET /v1/usage` as JSON. */

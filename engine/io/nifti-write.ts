@@ -79,6 +79,32 @@ export function writeNifti(
   data: WritableArray,
   options: WriteNiftiOptions = {},
 ): Uint8Array {
+  const { header, datatype } = planHeader(like, data.length, options, () => datatypeOf(data));
+  const values = convert(data, datatype);
+  const bytes = new Uint8Array(header.byteLength + values.byteLength);
+  bytes.set(header);
+  bytes.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), header.byteLength);
+  return options.gzip ? gzipBytes(bytes) : bytes;
+}
+
+/**
+ * The bytes {@link writeNifti} writes before the voxel data of `count` values of `datatype`
+ * (header, extension flag, padding up to vox_offset), so a caller can stream the data after them.
+ */
+export function niftiHeaderBytes(
+  like: ImageVolume,
+  count: number,
+  options: Omit<WriteNiftiOptions, 'gzip'> & { datatype: WriteDatatype },
+): Uint8Array {
+  return planHeader(like, count, options, () => options.datatype).header;
+}
+
+function planHeader(
+  like: ImageVolume,
+  count: number,
+  options: WriteNiftiOptions,
+  arrayDatatype: () => WriteDatatype,
+): { header: Uint8Array; datatype: WriteDatatype } {
   const shape = options.shape ?? like.shape;
   if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((n) => Number.isSafeInteger(n) && n >= 1)) {
     throw new InputError(
@@ -87,26 +113,24 @@ export function writeNifti(
     );
   }
   const nvox = shape[0] * shape[1] * shape[2];
-  const channels = data.length / nvox;
+  const channels = count / nvox;
   if (!Number.isInteger(channels) || channels < 1) {
     throw new InputError(
       'nifti_write_bad_data',
-      `data has ${data.length} values; shape [${shape}] needs a multiple of ${nvox}`,
+      `data has ${count} values; shape [${shape}] needs a multiple of ${nvox}`,
     );
   }
-  const datatype = options.datatype ?? datatypeOf(data);
+  const datatype = options.datatype ?? arrayDatatype();
   if (!(datatype in RANGES))
     throw new InputError('nifti_write_bad_datatype', `cannot write datatype ${datatype}`);
   const affine = options.affine ?? like.affine;
   checkAffine(affine);
 
   const version = shape.some((n) => n > 32767) || channels > 32767 ? 2 : 1;
-  const header = headerFor(like, shape, channels, affine, datatype, version);
-  const values = convert(data, datatype);
-  const bytes = new Uint8Array(header.voxOffset + values.byteLength);
-  bytes.set(encodeNiftiHeader(header));
-  bytes.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), header.voxOffset);
-  return options.gzip ? gzipBytes(bytes) : bytes;
+  const info = headerFor(like, shape, channels, affine, datatype, version);
+  const header = new Uint8Array(info.voxOffset);
+  header.set(encodeNiftiHeader(info));
+  return { header, datatype };
 }
 
 function checkAffine(affine: Matrix4): void {

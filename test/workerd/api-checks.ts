@@ -88,3 +88,32 @@ export function uploadClient(w: ApiWorld, key: string) {
     delete: (id: string) => w.fetch(`/v1/uploads/${id}`, { method: 'DELETE', headers: auth }),
   };
 }
+
+/** Uploads `bytes` in `chunk`-sized PATCHes and returns the complete upload's id. */
+export async function uploadWhole(
+  client: ReturnType<typeof uploadClient>,
+  bytes: Uint8Array,
+  chunk = 2 ** 20,
+  contentType = 'application/gzip',
+): Promise<string> {
+  const res = await client.create({
+    length: bytes.byteLength,
+    content_type: contentType,
+    sha256: sha256Hex(bytes),
+  });
+  assert.equal(res.status, 201, await res.clone().text());
+  const { id } = (await res.json()) as { id: string };
+  for (let at = 0; at < bytes.byteLength; at += chunk) {
+    const r = await client.patch(id, at, bytes.subarray(at, at + chunk));
+    assert.equal(r.status, 204, await r.text());
+  }
+  return id;
+}
+
+/** Asserts `value` has exactly the properties of component schema `name`, and all its required ones. */
+export function conforms(doc: OpenApiDoc, value: object, name: string): void {
+  const schema = doc.components.schemas[name] as { properties: Record<string, unknown>; required?: string[] };
+  assert.ok(schema, `schema ${name}`);
+  assert.deepEqual(Object.keys(value).sort(), Object.keys(schema.properties).sort(), `${name} fields`);
+  for (const r of schema.required ?? []) assert.ok(r in value, `${name}.${r} is present`);
+}

@@ -31,6 +31,12 @@ const OPERATIONS = [
   'patch /v1/uploads/{id}',
   'delete /v1/uploads/{id}',
   'get /v1/usage',
+  'post /v1/jobs',
+  'get /v1/jobs/{id}',
+  'get /v1/jobs/{id}/events',
+  'get /v1/jobs/{id}/result',
+  'delete /v1/jobs/{id}',
+  'post /v1/segment',
 ];
 
 const operations = () =>

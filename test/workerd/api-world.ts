@@ -40,9 +40,10 @@ export function apiWorkerOptions(vars: Record<string, string>, outDir: string): 
     ...COMPAT,
     bindings: { KERNEL_MEMORY_MB: '64', ...vars },
     kvNamespaces: { KEYS: KEYS_NAMESPACE },
-    r2Buckets: { UPLOADS: 'nnsam-uploads' },
+    r2Buckets: { UPLOADS: 'nnsam-uploads', RESULTS: 'nnsam-results' },
     durableObjects: {
       UPLOAD_SESSIONS: { className: 'UploadSession', useSQLite: true },
+      JOBS: { className: 'JobRunner', useSQLite: true },
       LEDGER: { className: 'TenantLedger', useSQLite: true },
     },
   };

@@ -51,6 +51,24 @@ export interface BudgetStatus {
   allowed: boolean;
 }
 
+/** A job asking for one of the tenant's concurrency slots. */
+export interface AdmitInput {
+  job_id: string;
+  idempotency_key: string | null;
+  /** What the request asked for, so that a reused key with another request is told apart. */
+  fingerprint: string;
+  limit: number;
+  now: number;
+  stale_after_ms: number;
+}
+
+/** The outcome of `admit`. */
+export type AdmitResult =
+  | { kind: 'admitted' }
+  | { kind: 'replay'; job_id: string }
+  | { kind: 'key_reused' }
+  | { kind: 'busy'; active: number };
+
 /** UTC month `[start, end)` containing `now` (epoch ms). */
 export function monthOf(now: number): { start: number; end: number } {
   const d = new Date(now);

@@ -20,9 +20,22 @@ export interface PriceTable {
 /** KV key of the price table. */
 export const PRICE_TABLE_KEY = 'prices';
 
-/** Reads the price table; an absent table prices nothing. */
-export async function readPriceTable(kv: KVNamespace): Promise<PriceTable> {
-  return (await kv.get<PriceTable>(PRICE_TABLE_KEY, 'json')) ?? { currency: 'USD', models: {} };
+/** Reads the price table from KV; without one, `fallback` (wrangler's DEFAULT_PRICES), else nothing is priced. */
+export async function readPriceTable(kv: KVNamespace, fallback: PriceTable | null): Promise<PriceTable> {
+  return (await kv.get<PriceTable>(PRICE_TABLE_KEY, 'json')) ?? fallback ?? { currency: 'USD', models: {} };
+}
+
+/** Parses a price table from JSON text, checking that every amount is a non-negative integer. */
+export function parsePriceTable(text: string): PriceTable {
+  const table = JSON.parse(text) as PriceTable;
+  const amount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  const ok =
+    typeof table?.currency === 'string' &&
+    typeof table.models === 'object' &&
+    Object.values(table.models).every((p) => amount(p?.base_micros) && amount(p?.per_megavoxel_micros));
+  if (!ok)
+    throw new RangeError('a price table is {currency, models: {id: {base_micros, per_megavoxel_micros}}}');
+  return table;
 }
 
 /** The price of `model`, or null when the table has none. */

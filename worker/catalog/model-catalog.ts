@@ -3,6 +3,8 @@
  * The public description of a model (`GET /v1/models`), derived from its manifest.
  */
 import { z } from '@hono/zod-openapi';
+import { NotFoundError } from '../../engine/errors.js';
+import { MANIFESTS } from './manifests.js';
 
 /** The parts of a model manifest (`nnsam-edge-model/1`) the API reads. */
 const Manifest = z.object({
@@ -54,4 +56,14 @@ export function describeModel(manifest: unknown): ModelInfo {
     spacing: m.plans.spacing,
     stand_in: m.stand_in ?? false,
   };
+}
+
+/** Every bundled model, parsed once per isolate. */
+export const CATALOG: readonly ModelInfo[] = MANIFESTS.map(describeModel);
+
+/** The bundled model `id`; 404 `model_not_found` otherwise. */
+export function findModel(id: string): ModelInfo {
+  const model = CATALOG.find((m) => m.id === id);
+  if (!model) throw new NotFoundError('model_not_found', `No model '${id}'; GET /v1/models lists them.`);
+  return model;
 }

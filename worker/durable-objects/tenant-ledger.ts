@@ -9,6 +9,8 @@ import { DurableObject } from 'cloudflare:workers';
 import type { Bindings } from '../app-env.js';
 import {
   monthOf,
+  type AdmitInput,
+  type AdmitResult,
   type BudgetStatus,
   type Charge,
   type ChargeInput,
@@ -28,7 +30,14 @@ CREATE TABLE IF NOT EXISTS charges (
   charged_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS charges_by_time ON charges (charged_at);
-CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);`;
+CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS active_jobs (job_id TEXT PRIMARY KEY, started_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS job_keys (
+  idempotency_key TEXT PRIMARY KEY,
+  job_id TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);`;
 
 /** A tenant's charges, usage and monthly budget. */
 export class TenantLedger extends DurableObject<Bindings> {
@@ -72,6 +81,46 @@ export class TenantLedger extends DurableObject<Bindings> {
       );
       return { charge, duplicate: false };
     });
+  }
+
+  /**
+   * Admits a job (or one-shot request) against the tenant's concurrency limit, and maps its
+   * `Idempotency-Key` to it: a key seen before replays its job, or is refused when the request
+   * differs. Slots older than `stale_after_ms` are taken back (their runner died without releasing).
+   */
+  admit(input: AdmitInput): AdmitResult {
+    return this.ctx.storage.transactionSync(() => {
+      if (input.idempotency_key !== null) {
+        const seen = this.sql<{ job_id: string; fingerprint: string }>(
+          'SELECT job_id, fingerprint FROM job_keys WHERE idempotency_key = ?',
+          input.idempotency_key,
+        )[0];
+        if (seen) {
+          return seen.fingerprint === input.fingerprint
+            ? { kind: 'replay', job_id: seen.job_id }
+            : { kind: 'key_reused' };
+        }
+      }
+      this.sql('DELETE FROM active_jobs WHERE started_at < ?', input.now - input.stale_after_ms);
+      const active = this.sql<{ n: number }>('SELECT COUNT(*) AS n FROM active_jobs')[0].n;
+      if (active >= input.limit) return { kind: 'busy', active };
+      this.sql('INSERT OR REPLACE INTO active_jobs VALUES (?, ?)', input.job_id, input.now);
+      if (input.idempotency_key !== null) {
+        this.sql(
+          'INSERT INTO job_keys VALUES (?, ?, ?, ?)',
+          input.idempotency_key,
+          input.job_id,
+          input.fingerprint,
+          input.now,
+        );
+      }
+      return { kind: 'admitted' };
+    });
+  }
+
+  /** Frees the job's concurrency slot (a repeat is harmless). */
+  release(jobId: string): void {
+    this.sql('DELETE FROM active_jobs WHERE job_id = ?', jobId);
   }
 
   /** Charges with `from <= charged_at < to` (epoch ms), oldest first, with totals per currency. */

@@ -1,7 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { modelPrice, readPriceTable } from '../billing/price.js';
-import { describeModel } from '../catalog/model-catalog.js';
-import { MANIFESTS } from '../catalog/manifests.js';
+import { CATALOG } from '../catalog/model-catalog.js';
 import { problemResponses } from '../problem.js';
 import { newRouter } from '../router.js';
 
@@ -37,11 +36,8 @@ const list = createRoute({
   },
 });
 
-// Manifests are bundled, so they are parsed once per isolate.
-const MODELS = MANIFESTS.map(describeModel);
-
 /** `GET /v1/models`. */
 export const modelRoutes = newRouter().openapi(list, async (c) => {
-  const table = await readPriceTable(c.env.KEYS);
-  return c.json({ models: MODELS.map((m) => ({ ...m, price: modelPrice(table, m.id) })) }, 200);
+  const table = await readPriceTable(c.env.KEYS, c.get('config').defaultPrices);
+  return c.json({ models: CATALOG.map((m) => ({ ...m, price: modelPrice(table, m.id) })) }, 200);
 });

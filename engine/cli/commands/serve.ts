@@ -1,0 +1,121 @@
+/**
+ * @module
+ * `nnsam serve`: runs this machine as an inference node for the edge Worker until SIGINT/SIGTERM.
+ */
+import { DEFAULT_READ_LIMITS } from '../../io/index.js';
+import type { Device } from '../../runtime/runtime.js';
+import { startNode } from '../../server/serve.js';
+import { parseChoice, UsageError, type Command } from '../command.js';
+import { cliRegistry } from '../models-root.js';
+
+function parseInteger(
+  text: string | boolean | undefined,
+  option: string,
+  min: number,
+  fallback: number,
+): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (typeof text !== 'string' || !Number.isInteger(n) || n < min || n > 65535) {
+    throw new UsageError(`--${option} wants an integer from ${min} to 65535, got '${String(text)}'`);
+  }
+  return n;
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function shutdownSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (signal: string): void => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(signal);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+/** `nnsam serve`: the inference node's HTTP server. */
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'run an inference node (POST /v1/run, /healthz, /metrics) for the edge Worker',
+  usage:
+    'serve [--host 127.0.0.1] [--port 8788] [--models DIR] [--device cpu|webgpu|wasm] [--threads N] [--concurrency N] [--queue N] [--max-input-mb N] [--token-env NAME]',
+  help: [
+    ['--host H', 'interface to listen on (default 127.0.0.1)'],
+    ['--port P', 'port (default 8788; 0 picks a free one)'],
+    ['--models DIR', 'model folder (default: the package models/)'],
+    ['--device D', 'cpu, webgpu (falls back to cpu without an adapter) or wasm (default cpu)'],
+    ['--threads N', 'intra-op threads per model session (default 1)'],
+    ['--concurrency N', 'runs at once (default 1)'],
+    ['--queue N', 'runs waiting beyond that before 503 node_saturated (default 8)'],
+    [
+      '--max-input-mb N',
+      `largest request body in MiB (default ${DEFAULT_READ_LIMITS.maxInputBytes / 2 ** 20})`,
+    ],
+    ['--token-env NAME', 'require Authorization: Bearer <the value of env var NAME> (all but /healthz)'],
+  ],
+  options: {
+    host: { type: 'string' },
+    port: { type: 'string' },
+    models: { type: 'string' },
+    device: { type: 'string' },
+    threads: { type: 'string' },
+    concurrency: { type: 'string' },
+    queue: { type: 'string' },
+    'max-input-mb': { type: 'string' },
+    'token-env': { type: 'string' },
+  },
+  positionals: 0,
+  async run(args, io) {
+    const v = args.values;
+    const host = (v.host as string | undefined) ?? '127.0.0.1';
+    const port = parseInteger(v.port, 'port', 0, 8788);
+    const device = parseChoice<Device>(
+      v.device as string | undefined,
+      'device',
+      ['cpu', 'webgpu', 'wasm'],
+      'cpu',
+    );
+    const threads = parseInteger(v.threads, 'threads', 1, 1);
+    const concurrency = parseInteger(v.concurrency, 'concurrency', 1, 1);
+    const queue = parseInteger(v.queue, 'queue', 0, 8);
+    const maxInputMb = parseInteger(
+      v['max-input-mb'],
+      'max-input-mb',
+      1,
+      DEFAULT_READ_LIMITS.maxInputBytes / 2 ** 20,
+    );
+    const tokenEnv = v['token-env'] as string | undefined;
+    let token: string | undefined;
+    if (tokenEnv !== undefined) {
+      token = process.env[tokenEnv];
+      if (!token) throw new UsageError(`--token-env ${tokenEnv}: that environment variable is not set`);
+    }
+    const registry = cliRegistry(v.models as string | undefined);
+    const log = (line: Record<string, unknown>): void =>
+      io.stderr(`${JSON.stringify({ time: new Date().toISOString(), ...line })}\n`);
+    try {
+      const node = await startNode({
+        host,
+        port,
+        registry,
+        device,
+        threads,
+        concurrency,
+        queue,
+        token,
+        limits: { maxInputBytes: maxInputMb * 2 ** 20 },
+        log,
+      });
+      // Handlers go in only once listening, so a failed start still exits on its own.
+      const stopped = shutdownSignal();
+      io.stdout(`nnsam serve: listening on ${node.url}\n`);
+      const signal = await stopped;
+      log({ msg: 'shutdown', signal });
+      await node.close();
+    } finally {
+      await registry.dispose();
+    }
+  },
+};

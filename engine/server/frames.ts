@@ -1,0 +1,126 @@
+/**
+ * @module
+ * The wire format between the edge Worker and an inference node's `POST /v1/run`: one HTTP response
+ * carries progress, the result's bytes and the outcome, so that the mask streams back slab by slab
+ * while the Worker keeps the job's progress current. Each frame is a 1-byte type, a 4-byte
+ * big-endian payload length and the payload (JSON, or raw bytes for `data`). A response that ends
+ * without an `end` or `error` frame means the node died: the Worker retries elsewhere.
+ *
+ * Runs in Node and workerd alike (no `node:` imports).
+ */
+
+import type { LabelStats } from '../postprocessing/label-stats.js';
+
+/** Frame types. */
+export const FrameType = { progress: 1, meta: 2, data: 3, end: 4, error: 5 } as const;
+export type FrameKind = keyof typeof FrameType;
+
+/** Content type of a framed response. */
+export const FRAMES_CONTENT_TYPE = 'application/vnd.nnsam.frames';
+
+/** Largest payload of one frame; larger results are split into several `data` frames. */
+export const MAX_FRAME_PAYLOAD = 4 * 2 ** 20;
+
+/** Where the node is with a run. `queued` repeats while it waits for a free slot. */
+export interface RunProgress {
+  stage: 'queued' | 'reading' | 'preprocess' | 'predict' | 'postprocess' | 'encode';
+  done: number;
+  total: number;
+}
+
+/** Sent once, before the first `data` frame: what the result is. */
+export interface RunMeta {
+  /** Content type of the result bytes: `application/gzip` (NIfTI .nii.gz), `image/png` or `application/json`. */
+  content_type: string;
+  /** `[nx, ny, nz]` of the input. */
+  shape: number[];
+  /** Voxels of the input (what a job is priced on). */
+  voxels: number;
+}
+
+/** Sent last on success. */
+export interface RunEnd {
+  /** Bytes of the result, the sum of every `data` payload (checked by the receiver). */
+  bytes: number;
+  stats: LabelStats[];
+  runtime: { provider: string; device?: string; fallbackReason?: string } & Record<string, unknown>;
+  timings_ms: { total: number; model: number; queued: number };
+}
+
+/** Sent last on failure: a problem (RFC 9457 fields) whose status says whose fault it is (4xx: the input's). */
+export interface RunError {
+  status: number;
+  code: string;
+  detail: string;
+}
+
+/** One decoded frame. */
+export type Frame =
+  | { type: 'progress'; body: RunProgress }
+  | { type: 'meta'; body: RunMeta }
+  | { type: 'data'; body: Uint8Array }
+  | { type: 'end'; body: RunEnd }
+  | { type: 'error'; body: RunError };
+
+const KIND_OF: Record<number, FrameKind> = Object.fromEntries(
+  Object.entries(FrameType).map(([k, v]) => [v, k as FrameKind]),
+);
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Encodes one frame. */
+export function encodeFrame(frame: Frame): Uint8Array {
+  const payload = frame.type === 'data' ? frame.body : encoder.encode(JSON.stringify(frame.body));
+  if (payload.byteLength > MAX_FRAME_PAYLOAD) {
+    throw new RangeError(`frame payload of ${payload.byteLength} bytes exceeds ${MAX_FRAME_PAYLOAD}`);
+  }
+  const out = new Uint8Array(5 + payload.byteLength);
+  out[0] = FrameType[frame.type];
+  new DataView(out.buffer).setUint32(1, payload.byteLength);
+  out.set(payload, 5);
+  return out;
+}
+
+/** A malformed or truncated frame stream. */
+export class FrameStreamError extends Error {}
+
+/**
+ * Decodes a frame stream as it arrives. Buffers at most one frame (≤ {@link MAX_FRAME_PAYLOAD} + 5
+ * bytes). A stream that stops inside a frame throws {@link FrameStreamError}.
+ */
+export async function* decodeFrames(stream: ReadableStream<Uint8Array>): AsyncGenerator<Frame> {
+  const reader = stream.getReader();
+  let buf: Uint8Array = new Uint8Array(0);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf = buf.byteLength ? concat(buf, value) : value;
+      for (;;) {
+        if (buf.byteLength < 5) break;
+        const length = new DataView(buf.buffer, buf.byteOffset, 5).getUint32(1);
+        const kind = KIND_OF[buf[0]];
+        if (!kind) throw new FrameStreamError(`unknown frame type ${buf[0]}`);
+        if (length > MAX_FRAME_PAYLOAD) throw new FrameStreamError(`frame of ${length} bytes is too large`);
+        if (buf.byteLength < 5 + length) break;
+        const payload = buf.slice(5, 5 + length);
+        buf = buf.subarray(5 + length);
+        yield kind === 'data'
+          ? { type: 'data', body: payload }
+          : ({ type: kind, body: JSON.parse(decoder.decode(payload)) } as Frame);
+      }
+    }
+    if (buf.byteLength)
+      throw new FrameStreamError(`stream ended inside a frame (${buf.byteLength} bytes left)`);
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(a);
+  out.set(b, a.byteLength);
+  return out;
+}

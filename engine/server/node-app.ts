@@ -1,0 +1,245 @@
+/**
+ * @module
+ * The inference node's HTTP app: `GET /healthz`, `GET /metrics` and `POST /v1/run`, which checks a
+ * request synchronously (auth, query, model, declared size, admission) and then answers 200 with a
+ * framed stream (frames.ts) that carries the run's progress, its result and its outcome. Everything
+ * that can only fail after the body is read goes into an `error` frame.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Hono, type Context } from 'hono';
+import { resolveLimits, type ReadLimits } from '../io/index.js';
+import type { ModelRegistry } from '../models/registry.js';
+import type { Device } from '../runtime/runtime.js';
+import { FRAMES_CONTENT_TYPE } from './frames.js';
+import { createNodeMetrics, type NodeMetrics } from './node-metrics.js';
+import { executeRun, type RunFormat, type RunSettings } from './node-run.js';
+import { RunQueue } from './run-queue.js';
+
+/** One structured log line (scalars; never image bytes or the token). */
+export type NodeLog = (line: Record<string, unknown>) => void;
+
+/** Options of {@link createNodeApp}. */
+export interface NodeAppOptions {
+  registry: ModelRegistry;
+  /** Where models run (default 'cpu'). */
+  device?: Device;
+  /** Intra-op threads per session (default 1). */
+  threads?: number;
+  /** Runs at once (default 1). */
+  concurrency?: number;
+  /** Admitted runs waiting beyond `concurrency` (default 8). */
+  queue?: number;
+  /** When set, every route but /healthz needs `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Read limits; `maxInputBytes` caps the request body. */
+  limits?: Partial<ReadLimits>;
+  /** `Retry-After` of a 503 `node_saturated`, in seconds (default 2). */
+  retryAfterSeconds?: number;
+  log?: NodeLog;
+  /** Interval of the `queued` heartbeat frames, in ms (default 2000). */
+  heartbeatMs?: number;
+  /** z-planes per compressed NIfTI slab (default 8). */
+  slabPlanes?: number;
+}
+
+type NodeEnv = { Variables: { requestId: string; started: number; deferred: boolean } };
+
+/** Base URI of problem types, shared with the Worker. */
+export const PROBLEM_BASE = 'https://nnsam-edge.dev/problems/';
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  413: 'Content Too Large',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+const ROUTES = new Set(['/healthz', '/metrics', '/v1/run']);
+const SAFE_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const FORMATS: readonly RunFormat[] = ['nifti', 'png', 'json'];
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+const routeOf = (path: string): string => (ROUTES.has(path) ? path : 'other');
+
+/** The node's Hono app; its metrics registry is the app's own (see node-metrics.ts). */
+export function createNodeApp(options: NodeAppOptions): Hono<NodeEnv> {
+  if (options.token === '') throw new RangeError('token must not be empty');
+  const queue = new RunQueue(options.concurrency ?? 1, options.queue ?? 8);
+  const metrics = createNodeMetrics(queue);
+  const limits = resolveLimits(options.limits);
+  const log: NodeLog = options.log ?? (() => {});
+  const device = options.device ?? 'cpu';
+  const expected = options.token === undefined ? null : digest(`Bearer ${options.token}`);
+  const bootedAt = performance.now();
+  const app = new Hono<NodeEnv>();
+
+  app.use('*', async (c, next) => {
+    const given = c.req.header('X-Request-Id');
+    const requestId = given && SAFE_ID.test(given) ? given : crypto.randomUUID();
+    c.set('requestId', requestId);
+    c.set('started', performance.now());
+    c.set('deferred', false);
+    await next();
+    c.res.headers.set('X-Request-Id', requestId);
+    // A started run logs and counts itself when its stream ends.
+    if (!c.get('deferred')) {
+      finish(metrics, log, c, c.res.status, c.req.path === '/v1/run' ? { model: c.req.query('model') } : {});
+    }
+  });
+
+  app.use('*', async (c, next) => {
+    if (!expected || c.req.path === '/healthz') return next();
+    const got = digest(c.req.header('Authorization') ?? '');
+    if (!timingSafeEqual(got, expected)) {
+      return reject(c, metrics, 401, 'unauthorized', 'missing or wrong bearer token', {
+        'WWW-Authenticate': 'Bearer',
+      });
+    }
+    return next();
+  });
+
+  app.get('/healthz', async (c) =>
+    c.json({
+      status: 'ok',
+      running: queue.running,
+      queued: queue.queued,
+      concurrency: queue.concurrency,
+      queue: queue.capacity,
+      device,
+      models: await options.registry.ids(),
+      uptime_s: Math.round((performance.now() - bootedAt) / 1000),
+    }),
+  );
+
+  app.get('/metrics', async (c) =>
+    c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
+  );
+
+  app.post('/v1/run', async (c) => {
+    const q = c.req.query();
+    const model = q.model;
+    const format = (q.format ?? 'nifti') as RunFormat;
+    if (!model || !MODEL_ID.test(model)) {
+      return reject(c, metrics, 400, 'invalid_request', 'query parameter model=ID is required');
+    }
+    if (!FORMATS.includes(format)) {
+      return reject(c, metrics, 400, 'invalid_request', `format must be one of ${FORMATS.join('|')}`);
+    }
+    const flags: Record<'tta' | 'refine', boolean> = { tta: true, refine: false };
+    for (const name of ['tta', 'refine'] as const) {
+      const v = q[name];
+      if (v === undefined) continue;
+      if (v !== 'true' && v !== 'false') {
+        return reject(c, metrics, 400, 'invalid_request', `${name} must be true or false, got '${v}'`);
+      }
+      flags[name] = v === 'true';
+    }
+    if (!(await options.registry.ids()).includes(model)) {
+      return reject(c, metrics, 404, 'model_not_found', `no model '${model}' on this node`);
+    }
+    const declared = c.req.header('Content-Length');
+    if (declared !== undefined && Number(declared) > limits.maxInputBytes) {
+      return reject(
+        c,
+        metrics,
+        413,
+        'input_too_large',
+        `input is ${declared} bytes; the limit is ${limits.maxInputBytes}`,
+      );
+    }
+    const slot = queue.tryAcquire();
+    if (!slot) {
+      const retry = String(options.retryAfterSeconds ?? 2);
+      return reject(c, metrics, 503, 'node_saturated', 'every run slot and queue place is taken', {
+        'Retry-After': retry,
+      });
+    }
+    c.set('deferred', true);
+    const settings: RunSettings = {
+      registry: options.registry,
+      device,
+      threads: options.threads ?? 1,
+      limits,
+      heartbeatMs: options.heartbeatMs ?? 2000,
+      slabPlanes: options.slabPlanes ?? 8,
+      metrics,
+      log,
+    };
+    const stream = executeRun(settings, {
+      model,
+      format,
+      tta: flags.tta,
+      refine: flags.refine,
+      slot,
+      body: c.req.raw.body,
+      declaredBytes: declared === undefined ? undefined : Number(declared),
+      requestSignal: c.req.raw.signal,
+      started: c.get('started'),
+      onEnd: (fields) => finish(metrics, log, c, 200, { model, format, ...fields }),
+    });
+    return c.body(stream, 200, { 'content-type': FRAMES_CONTENT_TYPE, 'cache-control': 'no-store' });
+  });
+
+  app.notFound((c) => reject(c, metrics, 404, 'route_not_found', `no route ${c.req.method} ${c.req.path}`));
+  app.onError((err, c) => {
+    log({ msg: 'unhandled', request_id: c.get('requestId'), error: String(err) });
+    return problem(c, 500, 'internal', 'an unexpected error occurred');
+  });
+  return app;
+}
+
+/** A problem+json response. */
+function problem(
+  c: Context<NodeEnv>,
+  status: number,
+  code: string,
+  detail: string,
+  headers: Record<string, string> = {},
+): Response {
+  const body = {
+    type: PROBLEM_BASE + code,
+    title: TITLES[status] ?? 'Error',
+    status,
+    detail,
+    instance: c.req.path,
+  };
+  return c.json(body, status as 400, { ...headers, 'content-type': 'application/problem+json' });
+}
+
+/** A refused request: counted by its problem code, then rendered. */
+function reject(
+  c: Context<NodeEnv>,
+  metrics: NodeMetrics,
+  status: number,
+  code: string,
+  detail: string,
+  headers: Record<string, string> = {},
+): Response {
+  metrics.rejected.inc({ reason: code });
+  return problem(c, status, code, detail, headers);
+}
+
+/** Counts, times and logs one finished request. */
+function finish(
+  metrics: NodeMetrics,
+  log: NodeLog,
+  c: Context<NodeEnv>,
+  status: number,
+  fields: Record<string, unknown>,
+): void {
+  const route = routeOf(c.req.path);
+  const seconds = (performance.now() - c.get('started')) / 1000;
+  metrics.requests.inc({ route, status: String(status) });
+  metrics.requestDuration.observe({ route }, seconds);
+  log({
+    msg: 'request',
+    method: c.req.method,
+    path: c.req.path,
+    status,
+    ms: Math.round(seconds * 1000),
+    request_id: c.get('requestId'),
+    ...fields,
+  });
+}

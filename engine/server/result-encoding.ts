@@ -1,0 +1,54 @@
+/**
+ * @module
+ * The one encoder of a segmentation result (NIfTI label map, PNG, JSON statistics), shared by the
+ * inference node and the Worker's in-isolate runs so that both answer byte for byte alike.
+ */
+import { encode as encodePng } from 'fast-png';
+import { InputError } from '../errors.js';
+import type { ImageVolume } from '../io/index.js';
+import type { SegmentResult } from '../pipeline/segment.js';
+import { niftiGzipChunks } from './nifti-stream.js';
+
+/** Result encodings of a run. */
+export type RunFormat = 'nifti' | 'png' | 'json';
+
+/** The media type of each encoding. */
+export const RESULT_CONTENT_TYPES: Readonly<Record<RunFormat, string>> = Object.freeze({
+  nifti: 'application/gzip',
+  png: 'image/png',
+  json: 'application/json',
+});
+
+/** Throws `png_needs_2d` when `format` cannot carry `image`'s label map (a PNG is one plane). */
+export function checkEncodable(format: RunFormat, image: ImageVolume): void {
+  if (format === 'png' && image.shape[2] !== 1) {
+    throw new InputError('png_needs_2d', `format=png needs a 2D input, got shape [${image.shape}]`);
+  }
+}
+
+/**
+ * The result's bytes in `format`, in pieces as they are produced; `timings` is called once, when
+ * the JSON summary is written; `planes` is the z-planes per NIfTI gzip flush.
+ */
+export function* encodeResult(
+  format: RunFormat,
+  image: ImageVolume,
+  result: SegmentResult,
+  timings: () => object,
+  planes: number,
+): Generator<Uint8Array, void, undefined> {
+  if (format === 'nifti') {
+    yield* niftiGzipChunks(image, result.labels, { planes });
+  } else if (format === 'png') {
+    const [width, height] = image.shape;
+    yield encodePng({ width, height, data: result.labels, depth: 8, channels: 1 });
+  } else {
+    const summary = {
+      labels: result.stats,
+      shape: image.shape,
+      runtime: result.runtime,
+      timings_ms: timings(),
+    };
+    yield new TextEncoder().encode(JSON.stringify(summary));
+  }
+}

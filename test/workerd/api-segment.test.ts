@@ -1,0 +1,107 @@
+// POST /v1/segment: a 2D slice through the Worker (workerd) and a real inference node, answered as
+// PNG, NIfTI or JSON by Accept; each equals the engine run directly. Billing: one charge per
+// success, none for a retry with the same Idempotency-Key, none for refused inputs.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { decode } from 'fast-png';
+import { readImage } from '../../engine/io/index.js';
+import { expectProblem, openApiDoc, type OpenApiDoc } from './api-checks.js';
+import { startApi, type ApiWorld } from './api-world.js';
+import { startNode, type InferenceNode } from './inference-nodes.js';
+import { directLabels, labelsOfNiftiGz, priceOf, PRICES, SLICE } from './job-fixtures.js';
+
+let w: ApiWorld;
+let node: InferenceNode;
+let doc: OpenApiDoc;
+let auth: Record<string, string>;
+let direct: Uint8Array;
+const VOXELS = readImage(SLICE).shape.reduce((a, b) => a * b, 1);
+const OP = 'post /v1/segment';
+
+before(async () => {
+  node = await startNode();
+  w = await startApi('segment', {
+    vars: {
+      INFERENCE_NODES: node.url,
+      DEFAULT_PRICES: JSON.stringify(PRICES),
+      MAX_BODY_BYTES: String(2 ** 20),
+      MAX_CHUNK_BYTES: String(2 ** 20),
+    },
+  });
+  doc = await openApiDoc(w);
+  auth = { authorization: `Bearer ${await w.key('acme')}` };
+  direct = (await directLabels(SLICE, true)).labels;
+});
+
+after(async () => {
+  await w?.dispose();
+  await node?.kill();
+});
+
+const post = (body: Uint8Array, headers: Record<string, string> = {}, model = 'brain-wm-2d') =>
+  w.fetch(`/v1/segment?model=${model}`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/octet-stream', ...headers },
+    body: body as unknown as BodyInit,
+  });
+
+async function charges(): Promise<
+  { job_id: string; idempotency_key: string | null; amount_micros: number }[]
+> {
+  const res = await w.fetch('/v1/usage', { headers: auth });
+  return (
+    (await res.json()) as {
+      charges: { job_id: string; idempotency_key: string | null; amount_micros: number }[];
+    }
+  ).charges;
+}
+
+test('Accept: image/png gives the label map as PNG pixels, charged at the price of its voxels', async () => {
+  const res = await post(SLICE, { accept: 'image/png' });
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.equal(res.headers.get('content-type'), 'image/png');
+  assert.equal(res.headers.get('x-voxels'), String(VOXELS));
+  assert.equal(res.headers.get('x-charge-micros'), String(priceOf(VOXELS)));
+  const png = decode(new Uint8Array(await res.arrayBuffer()));
+  assert.deepEqual(Array.from(png.data), Array.from(direct));
+});
+
+test('no Accept gives NIfTI (.nii.gz); application/json gives per-label statistics', async () => {
+  const nifti = await post(SLICE);
+  assert.equal(nifti.status, 200);
+  assert.equal(nifti.headers.get('content-type'), 'application/gzip');
+  assert.ok(labelsOfNiftiGz(new Uint8Array(await nifti.arrayBuffer())).labels.equals(direct));
+  const json = await post(SLICE, { accept: 'application/json' });
+  assert.equal(json.status, 200);
+  const body = (await json.json()) as { labels: { label: number; voxels: number }[] };
+  const wm = direct.reduce((n, v) => n + (v === 1 ? 1 : 0), 0);
+  assert.deepEqual(
+    body.labels.map((l) => [l.label, l.voxels]),
+    [[1, wm]],
+  );
+});
+
+test('a retry with the same Idempotency-Key is answered again but charged once', async () => {
+  const first = await post(SLICE, { accept: 'image/png', 'idempotency-key': 'seg-1' });
+  const second = await post(SLICE, { accept: 'image/png', 'idempotency-key': 'seg-1' });
+  assert.equal(first.status, 200);
+  assert.equal(second.status, 200);
+  assert.deepEqual(new Uint8Array(await second.arrayBuffer()), new Uint8Array(await first.arrayBuffer()));
+  assert.equal((await charges()).filter((c) => c.idempotency_key === 'seg-1').length, 1);
+});
+
+test('refusals: unreadable body, unknown model, unacceptable Accept, body over the cap; none charged', async () => {
+  const before = (await charges()).length;
+  const garbage = await post(new TextEncoder().encode('plain text, not an image'));
+  assert.equal(garbage.status, 415);
+  assert.equal(garbage.headers.get('content-type'), 'application/problem+json');
+  assert.equal(
+    ((await garbage.json()) as { type: string }).type,
+    'https://nnsam-edge.dev/problems/unknown_format',
+  );
+  await expectProblem(await post(SLICE, {}, 'no-such-model'), 404, 'model_not_found', doc, OP);
+  const html = await post(SLICE, { accept: 'text/html' });
+  assert.equal(html.status, 406);
+  await expectProblem(await post(new Uint8Array(2 ** 20 + 1)), 413, 'body_too_large', doc, OP);
+  assert.equal((await charges()).length, before);
+});

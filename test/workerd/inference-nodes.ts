@@ -1,0 +1,57 @@
+/**
+ * Inference nodes for the API tests: real `nnsam serve` processes on loopback ports, which the
+ * tests can kill like a crashed machine.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { REPO_ROOT } from '../support/goldens.js';
+
+/** A running `nnsam serve`. */
+export interface InferenceNode {
+  url: string;
+  child: ChildProcess;
+  /** Every stderr line (the node's JSON logs). */
+  logs: string[];
+  /** Kills the process (SIGKILL by default, as a crash) and waits for it to exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `nnsam serve --port 0 ...args` and resolves once it listens. */
+export async function startNode(args: string[] = []): Promise<InferenceNode> {
+  const child = spawn(
+    process.execPath,
+    [`${REPO_ROOT}bin/nnsam.js`, 'serve', '--host', '127.0.0.1', '--port', '0', ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const logs: string[] = [];
+  createInterface({ input: child.stderr! }).on('line', (line) => logs.push(line));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`nnsam serve did not start:\n${logs.join('\n')}`)),
+      60_000,
+    );
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const m = /listening on (http:\/\/\S+)/.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`nnsam serve exited with ${code}:\n${logs.join('\n')}`));
+    });
+  });
+  return {
+    url,
+    child,
+    logs,
+    async kill(signal = 'SIGKILL') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill(signal);
+      await exited;
+    },
+  };
+}

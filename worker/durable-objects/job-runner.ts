@@ -1,0 +1,275 @@
+/**
+ * @module
+ * One Durable Object per job. It stores the job's state and runs the job from its alarm, so that a
+ * run interrupted by an eviction is started again by the platform. A run streams the upload from R2
+ * to the best inference node and the node's framed answer back into R2; a node that dies or errs
+ * sends the run to the next node. Only a finished result is charged, once (the ledger is keyed by
+ * the job id), and the tenant's concurrency slot is released on every way out.
+ */
+import { DurableObject } from 'cloudflare:workers';
+import type { RunProgress } from '../../engine/server/frames.js';
+import type { Bindings } from '../app-env.js';
+import { readConfig, type ApiConfig } from '../config.js';
+import { fractionOf, isFinal, resultKey, type JobInit, type JobState } from '../jobs/job-types.js';
+import { ResultWriter } from '../jobs/result-writer.js';
+import { log } from '../middleware/logger.js';
+import { readRun, startRun, type RunOutcome } from '../nodes/remote-run.js';
+import { rankNodes } from '../nodes/placement.js';
+import type { ModelPrice } from '../billing/price.js';
+
+/** Node failures (died, 5xx, unreachable) a job survives before it fails. */
+const MAX_NODE_FAILURES = 3;
+/** Least time between two progress writes to storage. */
+const PROGRESS_WRITE_MS = 300;
+
+interface RunContext {
+  input_key: string;
+  price: ModelPrice;
+  request_id: string;
+}
+
+/** The state of one job, and its runner. */
+export class JobRunner extends DurableObject<Bindings> {
+  private readonly config: ApiConfig;
+  private abort: AbortController | undefined;
+  private removed = false;
+
+  constructor(ctx: DurableObjectState, env: Bindings) {
+    super(ctx, env);
+    this.config = readConfig(env);
+  }
+
+  /** Creates the job and schedules its run; a repeat returns the first. */
+  async create(init: JobInit): Promise<JobState> {
+    const existing = await this.ctx.storage.get<JobState>('job');
+    if (existing) return existing;
+    const job: JobState = {
+      id: init.id,
+      tenant: init.tenant,
+      model: init.model,
+      upload_id: init.upload_id,
+      options: init.options,
+      idempotency_key: init.idempotency_key,
+      status: 'queued',
+      progress: { stage: 'queued', done: 0, total: 1, fraction: 0 },
+      created_at: init.now,
+      started_at: null,
+      finished_at: null,
+      expires_at: init.now + this.config.maxJobSeconds * 1000,
+      attempts: 0,
+      error: null,
+      result: null,
+      shape: null,
+      voxels: null,
+      stats: null,
+      charge: null,
+      timings_ms: null,
+    };
+    const run: RunContext = { input_key: init.input_key, price: init.price, request_id: init.request_id };
+    await this.ctx.storage.put({ job, run });
+    await this.ctx.storage.setAlarm(init.now);
+    return job;
+  }
+
+  /** The job as `tenant` sees it; null when absent or another tenant's. */
+  async describe(tenant: string): Promise<JobState | null> {
+    const job = await this.ctx.storage.get<JobState>('job');
+    return job && job.tenant === tenant ? job : null;
+  }
+
+  /** Cancels the job if it is still going (uncharged), then deletes it and its result. */
+  async remove(tenant: string): Promise<JobState | null> {
+    const job = await this.describe(tenant);
+    if (!job) return null;
+    this.removed = true;
+    this.abort?.abort(new Error('job deleted'));
+    if (!isFinal(job.status)) job.status = 'cancelled';
+    await this.purge(job);
+    return job;
+  }
+
+  /** Runs a queued job, or deletes a finished one past its lifetime. */
+  override async alarm(): Promise<void> {
+    const job = await this.ctx.storage.get<JobState>('job');
+    if (!job) return;
+    const now = Date.now();
+    if (isFinal(job.status)) {
+      if (now >= job.expires_at) await this.purge(job);
+      else await this.ctx.storage.setAlarm(job.expires_at);
+      return;
+    }
+    if (now >= job.expires_at) {
+      return this.finishFailed(job, { status: 504, code: 'job_timeout', detail: 'The job ran out of time.' });
+    }
+    const run = (await this.ctx.storage.get<RunContext>('run'))!;
+    await this.run(job, run);
+  }
+
+  private async run(job: JobState, run: RunContext): Promise<void> {
+    job.status = 'running';
+    job.started_at ??= Date.now();
+    await this.save(job);
+    const abort = (this.abort = new AbortController());
+    const timer = setTimeout(
+      () => abort.abort(new Error('job deadline')),
+      Math.max(0, job.expires_at - Date.now()),
+    );
+    try {
+      await this.place(job, run, abort.signal);
+    } catch (err) {
+      if (this.removed) return;
+      if (!abort.signal.aborted) throw err;
+      await this.finishFailed(job, { status: 504, code: 'job_timeout', detail: 'The job ran out of time.' });
+    } finally {
+      clearTimeout(timer);
+      this.abort = undefined;
+    }
+  }
+
+  /** Tries the nodes, best first, until one finishes the run, the input is refused, or all fail. */
+  private async place(job: JobState, run: RunContext, signal: AbortSignal): Promise<void> {
+    const nodes = await rankNodes(this.config.inferenceNodes, this.config.nodeToken);
+    let saturated: number | null = null;
+    let failures = 0;
+    for (const node of nodes) {
+      if (this.removed) return;
+      const input = await this.env.UPLOADS.get(run.input_key);
+      if (!input) {
+        return this.finishFailed(job, {
+          status: 410,
+          code: 'upload_gone',
+          detail: 'The upload expired or was deleted before the job ran.',
+        });
+      }
+      job.attempts++;
+      const start = await startRun(
+        node,
+        { model: job.model, format: 'nifti', ...job.options, requestId: run.request_id },
+        input.body,
+        this.config.nodeToken,
+        signal,
+      );
+      if (start.kind === 'saturated') {
+        job.attempts--;
+        saturated = Math.max(saturated ?? 0, start.retryAfterSeconds);
+        continue;
+      }
+      if (start.kind === 'rejected') return this.finishFailed(job, start.error);
+      if (start.kind === 'failed') {
+        log('warn', 'node_failed', { job_id: job.id, reason: start.reason, attempt: job.attempts });
+        if (++failures >= MAX_NODE_FAILURES) break;
+        continue;
+      }
+      const outcome = await this.receive(job, run, start.response);
+      if (this.removed) return;
+      if (signal.aborted) throw signal.reason;
+      if (outcome.kind === 'done') return;
+      if (outcome.kind === 'rejected') return this.finishFailed(job, outcome.error);
+      log('warn', 'node_failed', { job_id: job.id, reason: outcome.reason, attempt: job.attempts });
+      if (++failures >= MAX_NODE_FAILURES) break;
+    }
+    if (saturated !== null && failures < MAX_NODE_FAILURES) {
+      // Every reachable node is full: wait for the busiest's hint, within the job's deadline.
+      job.status = 'queued';
+      job.progress = { stage: 'waiting', done: 0, total: 1, fraction: 0 };
+      await this.save(job);
+      await this.ctx.storage.setAlarm(Date.now() + saturated * 1000);
+      return;
+    }
+    return this.finishFailed(job, {
+      status: 503,
+      code: 'no_inference_node',
+      detail:
+        nodes.length === 0
+          ? 'No inference node is configured.'
+          : `No inference node could run the job (${failures} failed); it was not charged.`,
+    });
+  }
+
+  /** Reads one node's answer into R2; on success charges the job and marks it succeeded. */
+  private async receive(job: JobState, run: RunContext, response: Response): Promise<RunOutcome> {
+    const key = resultKey(job.tenant, job.id);
+    const writer = new ResultWriter(this.env.RESULTS, key, {
+      httpMetadata: { contentType: 'application/gzip' },
+      customMetadata: { tenant: job.tenant, job: job.id },
+    });
+    let lastWrite = 0;
+    const outcome = await readRun(response, {
+      progress: async (p: RunProgress) => {
+        job.progress = { ...p, fraction: fractionOf(p) };
+        const now = Date.now();
+        if (now - lastWrite >= PROGRESS_WRITE_MS) {
+          lastWrite = now;
+          await this.save(job);
+        }
+      },
+      meta: (m) => {
+        job.shape = m.shape;
+        job.voxels = m.voxels;
+      },
+      data: (bytes) => writer.write(bytes),
+    });
+    if (outcome.kind !== 'done' || this.removed) {
+      await writer.abort();
+      return outcome;
+    }
+    await writer.finish();
+    if (this.removed) {
+      await this.env.RESULTS.delete(key);
+      return { kind: 'failed', reason: 'job deleted' };
+    }
+    // Charged before the job is marked succeeded: a crash in between re-runs the job, and the
+    // ledger's job-id key turns the second charge into a no-op.
+    const charged = await this.env.LEDGER.getByName(job.tenant).record({
+      job_id: job.id,
+      idempotency_key: job.idempotency_key,
+      model: job.model,
+      voxels: outcome.meta.voxels,
+      price: run.price,
+      at: Date.now(),
+    });
+    job.status = 'succeeded';
+    job.progress = { stage: 'done', done: 1, total: 1, fraction: 1 };
+    job.result = { bytes: writer.bytes, content_type: outcome.meta.content_type };
+    job.stats = outcome.end.stats;
+    job.timings_ms = outcome.end.timings_ms;
+    job.charge = { amount_micros: charged.charge.amount_micros, currency: charged.charge.currency };
+    await this.finish(job);
+    return outcome;
+  }
+
+  private async finishFailed(job: JobState, error: JobState['error']): Promise<void> {
+    if (this.removed) return;
+    job.status = 'failed';
+    job.error = error;
+    await this.env.RESULTS.delete(resultKey(job.tenant, job.id));
+    await this.finish(job);
+  }
+
+  /** Final state: release the slot, keep the job for its result lifetime. */
+  private async finish(job: JobState): Promise<void> {
+    job.finished_at = Date.now();
+    job.expires_at = job.finished_at + this.config.resultTtlSeconds * 1000;
+    await this.env.LEDGER.getByName(job.tenant).release(job.id);
+    await this.save(job);
+    await this.ctx.storage.delete('run');
+    await this.ctx.storage.setAlarm(job.expires_at);
+    log('info', 'job_finished', {
+      job_id: job.id,
+      status: job.status,
+      attempts: job.attempts,
+      ...(job.error && { code: job.error.code }),
+    });
+  }
+
+  private async save(job: JobState): Promise<void> {
+    if (!this.removed) await this.ctx.storage.put('job', job);
+  }
+
+  private async purge(job: JobState): Promise<void> {
+    await this.env.RESULTS.delete(resultKey(job.tenant, job.id));
+    await this.env.LEDGER.getByName(job.tenant).release(job.id);
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+  }
+}

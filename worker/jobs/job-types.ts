@@ -1,0 +1,86 @@
+/**
+ * @module
+ * A job as its {@link JobRunner} Durable Object stores it, and what the job routes send it.
+ */
+import type { LabelStats } from '../../engine/postprocessing/label-stats.js';
+import type { RunProgress } from '../../engine/server/frames.js';
+import type { ModelPrice } from '../billing/price.js';
+
+/** Where a job is; the last three are final. */
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/** What the route asks for. */
+export interface JobInit {
+  id: string;
+  tenant: string;
+  model: string;
+  upload_id: string;
+  /** R2 key (UPLOADS) of the complete upload. */
+  input_key: string;
+  options: { tta: boolean; refine: boolean };
+  idempotency_key: string | null;
+  price: ModelPrice;
+  request_id: string;
+  now: number;
+}
+
+/** A job's stored state. */
+export interface JobState extends Omit<JobInit, 'now' | 'input_key' | 'price' | 'request_id'> {
+  status: JobStatus;
+  progress: {
+    stage: RunProgress['stage'] | 'waiting' | 'done';
+    done: number;
+    total: number;
+    fraction: number;
+  };
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  /** When the job and its result are deleted: the job deadline until it ends, then its result lifetime. */
+  expires_at: number;
+  /** Runs started on a node (a retry after a node failure adds one). */
+  attempts: number;
+  error: { status: number; code: string; detail: string } | null;
+  result: { bytes: number; content_type: string } | null;
+  shape: number[] | null;
+  voxels: number | null;
+  stats: LabelStats[] | null;
+  charge: { amount_micros: number; currency: string } | null;
+  timings_ms: { total: number; model: number; queued: number } | null;
+}
+
+/** Whether no more change will happen to a job in `status`. */
+export function isFinal(status: JobStatus): boolean {
+  return status === 'succeeded' || status === 'failed' || status === 'cancelled';
+}
+
+/** Overall completion from a node's stage report: prediction is most of the work. */
+export function fractionOf(p: { stage: string; done: number; total: number }): number {
+  const within = p.total > 0 ? Math.min(1, p.done / p.total) : 0;
+  switch (p.stage) {
+    case 'reading':
+      return 0.02;
+    case 'preprocess':
+      return 0.05;
+    case 'predict':
+      return 0.05 + 0.85 * within;
+    case 'postprocess':
+      return 0.9;
+    case 'encode':
+      return 0.95;
+    case 'done':
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+/** R2 key (RESULTS) of a job's label map; the tenant is part of it so that no key crosses tenants. */
+export function resultKey(tenant: string, id: string): string {
+  return `results/${tenant}/${id}/labels`;
+}
+
+/** The Durable Object name of a job: another tenant's id names another (empty) object. */
+export function jobObjectName(tenant: string, id: string): string {
+  return `${tenant}/${id}`;
+}

@@ -1,0 +1,330 @@
+/**
+ * @module
+ * Jobs over complete uploads: create (202, idempotent with `Idempotency-Key`), read, follow as
+ * server-sent events, download the label map (with Range), and cancel-and-delete. Each job lives in
+ * one {@link JobRunner} Durable Object named by tenant and id, so another tenant's id finds nothing.
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import { NotFoundError } from '../../engine/errors.js';
+import type { AppEnv } from '../app-env.js';
+import { ConflictError } from '../http-errors.js';
+import { admitJob, idempotencyKeyOf, priceFor } from '../jobs/admission.js';
+import { parseByteRange } from '../jobs/byte-range.js';
+import { isFinal, jobObjectName, resultKey, type JobState } from '../jobs/job-types.js';
+import { requireScope, tenantOf } from '../middleware/auth.js';
+import { problemResponses } from '../problem.js';
+import { BEARER, newRouter } from '../router.js';
+import { uploadDataKey } from '../uploads/upload-types.js';
+
+/** How often the event stream looks at the job. */
+const EVENT_POLL_MS = 250;
+
+const JobCreate = z
+  .object({
+    upload_id: z.string().uuid(),
+    model: z.string().min(1).openapi({ example: 'brain-wm-2d' }),
+    options: z
+      .object({
+        tta: z.boolean().default(true).openapi({ description: 'Mirroring test-time augmentation' }),
+        refine: z.boolean().default(false).openapi({ description: 'Level-set refinement' }),
+      })
+      .default({ tta: true, refine: false }),
+  })
+  .openapi('JobCreate');
+
+const Job = z
+  .object({
+    id: z.string().uuid(),
+    status: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']),
+    model: z.string(),
+    upload_id: z.string(),
+    options: z.object({ tta: z.boolean(), refine: z.boolean() }),
+    progress: z.object({
+      stage: z.string(),
+      done: z.number(),
+      total: z.number(),
+      fraction: z.number().openapi({ description: '0 to 1' }),
+    }),
+    attempts: z.number().int(),
+    created_at: z.string().datetime(),
+    started_at: z.string().datetime().nullable(),
+    finished_at: z.string().datetime().nullable(),
+    expires_at: z.string().datetime(),
+    error: z.object({ type: z.string(), status: z.number().int(), detail: z.string() }).nullable(),
+    result: z.object({ href: z.string(), bytes: z.number().int(), content_type: z.string() }).nullable(),
+    shape: z.array(z.number().int()).nullable(),
+    voxels: z.number().int().nullable(),
+    stats: z.array(z.any()).nullable(),
+    charge: z.object({ amount_micros: z.number().int(), currency: z.string() }).nullable(),
+    timings_ms: z.object({ total: z.number(), model: z.number(), queued: z.number() }).nullable(),
+  })
+  .openapi('Job');
+
+const IdParam = z.object({
+  id: z
+    .string()
+    .uuid()
+    .openapi({ param: { name: 'id', in: 'path' } }),
+});
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** The public view of a job. */
+function view(j: JobState): z.infer<typeof Job> {
+  return {
+    id: j.id,
+    status: j.status,
+    model: j.model,
+    upload_id: j.upload_id,
+    options: j.options,
+    progress: j.progress,
+    attempts: j.attempts,
+    created_at: iso(j.created_at)!,
+    started_at: iso(j.started_at),
+    finished_at: iso(j.finished_at),
+    expires_at: iso(j.expires_at)!,
+    error: j.error && {
+      type: `https://nnsam-edge.dev/problems/${j.error.code}`,
+      status: j.error.status,
+      detail: j.error.detail,
+    },
+    result: j.result && { href: `/v1/jobs/${j.id}/result`, ...j.result },
+    shape: j.shape,
+    voxels: j.voxels,
+    stats: j.stats,
+    charge: j.charge,
+    timings_ms: j.timings_ms,
+  };
+}
+
+const notFound = (id: string) => new NotFoundError('job_not_found', `No job ${id}.`);
+
+function stubOf(c: Context<AppEnv>, id: string) {
+  return c.env.JOBS.getByName(jobObjectName(tenantOf(c), id));
+}
+
+async function jobOf(c: Context<AppEnv>, id: string): Promise<JobState> {
+  const job = await stubOf(c, id).describe(tenantOf(c));
+  if (!job) throw notFound(id);
+  return job;
+}
+
+const create = createRoute({
+  method: 'post',
+  path: '/v1/jobs',
+  summary: 'Segment a complete upload (asynchronous)',
+  description:
+    'Answers 202 with the job. A repeat with the same `Idempotency-Key` answers 200 with the first job ' +
+    '(and `Idempotent-Replayed: true`); the same key with another request is refused.',
+  security: BEARER,
+  middleware: [requireScope('jobs')] as const,
+  request: {
+    headers: z.object({ 'idempotency-key': z.string().optional() }),
+    body: { required: true, content: { 'application/json': { schema: JobCreate } } },
+  },
+  responses: {
+    202: { description: 'Accepted', content: { 'application/json': { schema: Job } } },
+    200: { description: 'A replay of an earlier request', content: { 'application/json': { schema: Job } } },
+    ...problemResponses(
+      'unauthorized',
+      'insufficient_scope',
+      'budget_exceeded',
+      'model_not_found',
+      'upload_not_found',
+      'upload_incomplete',
+      'model_not_priced',
+      'idempotency_key_reused',
+      'concurrency_limit',
+    ),
+  },
+});
+
+const describe = createRoute({
+  method: 'get',
+  path: '/v1/jobs/{id}',
+  summary: 'A job: state, progress, result, charge',
+  security: BEARER,
+  middleware: [requireScope('jobs')] as const,
+  request: { params: IdParam },
+  responses: {
+    200: { description: 'The job', content: { 'application/json': { schema: Job } } },
+    ...problemResponses('unauthorized', 'insufficient_scope', 'job_not_found'),
+  },
+});
+
+const events = createRoute({
+  method: 'get',
+  path: '/v1/jobs/{id}/events',
+  summary: 'Progress as server-sent events',
+  description:
+    'Events `progress` (the job, whenever it changes) until one final event named after the final ' +
+    'status (`succeeded`, `failed`, `cancelled`) or `deleted`; then the stream ends.',
+  security: BEARER,
+  middleware: [requireScope('jobs')] as const,
+  request: { params: IdParam },
+  responses: {
+    200: { description: 'An event stream', content: { 'text/event-stream': { schema: z.string() } } },
+    ...problemResponses('unauthorized', 'insufficient_scope', 'job_not_found'),
+  },
+});
+
+const result = createRoute({
+  method: 'get',
+  path: '/v1/jobs/{id}/result',
+  summary: 'The label map (NIfTI .nii.gz), with Range support',
+  security: BEARER,
+  middleware: [requireScope('jobs')] as const,
+  request: { params: IdParam },
+  responses: {
+    200: {
+      description: 'The label map',
+      content: { 'application/gzip': { schema: z.string().openapi({ format: 'binary' }) } },
+    },
+    206: {
+      description: 'A byte range of it',
+      content: { 'application/gzip': { schema: z.string().openapi({ format: 'binary' }) } },
+    },
+    ...problemResponses(
+      'unauthorized',
+      'insufficient_scope',
+      'job_not_found',
+      'result_not_ready',
+      'range_not_satisfiable',
+    ),
+  },
+});
+
+const remove = createRoute({
+  method: 'delete',
+  path: '/v1/jobs/{id}',
+  summary: 'Cancel a job (uncharged unless it had finished) and delete it and its result',
+  security: BEARER,
+  middleware: [requireScope('jobs')] as const,
+  request: { params: IdParam },
+  responses: {
+    204: { description: 'Cancelled and deleted' },
+    ...problemResponses('unauthorized', 'insufficient_scope', 'job_not_found'),
+  },
+});
+
+/** The `/v1/jobs` routes. */
+export const jobRoutes = newRouter()
+  .openapi(create, async (c) => {
+    const body = c.req.valid('json');
+    const tenant = tenantOf(c);
+    const config = c.get('config');
+    const idempotencyKey = idempotencyKeyOf(c.req.header('Idempotency-Key'));
+    const price = await priceFor(c.env, config, body.model);
+    const upload = await c.env.UPLOAD_SESSIONS.getByName(body.upload_id).describe(tenant, Date.now());
+    if (!upload) throw new NotFoundError('upload_not_found', `No upload ${body.upload_id}.`);
+    if (upload.state !== 'complete') {
+      throw new ConflictError(
+        'upload_incomplete',
+        `Upload ${upload.id} has ${upload.offset} of ${upload.length} bytes.`,
+      );
+    }
+    const id = crypto.randomUUID();
+    const now = Date.now();
+    const admitted = await admitJob(c.env, {
+      tenant,
+      jobId: id,
+      idempotencyKey,
+      fingerprint: JSON.stringify(body),
+      price,
+      limit: config.maxConcurrentJobs,
+      staleAfterMs: config.maxJobSeconds * 1000 * 2,
+      now,
+    });
+    if (admitted.kind === 'replay') {
+      const first = await c.env.JOBS.getByName(jobObjectName(tenant, admitted.job_id)).describe(tenant);
+      if (!first) throw notFound(admitted.job_id);
+      c.header('Idempotent-Replayed', 'true');
+      c.header('Location', `/v1/jobs/${first.id}`);
+      return c.json(view(first), 200);
+    }
+    let job: JobState;
+    try {
+      job = await c.env.JOBS.getByName(jobObjectName(tenant, id)).create({
+        id,
+        tenant,
+        model: body.model,
+        upload_id: body.upload_id,
+        input_key: uploadDataKey(tenant, body.upload_id),
+        options: body.options,
+        idempotency_key: idempotencyKey,
+        price,
+        request_id: c.get('requestId'),
+        now,
+      });
+    } catch (err) {
+      await c.env.LEDGER.getByName(tenant).release(id);
+      throw err;
+    }
+    c.header('Location', `/v1/jobs/${id}`);
+    return c.json(view(job), 202);
+  })
+  .openapi(describe, async (c) => c.json(view(await jobOf(c, c.req.valid('param').id)), 200))
+  .openapi(events, async (c) => {
+    const { id } = c.req.valid('param');
+    const tenant = tenantOf(c);
+    const stub = stubOf(c, id);
+    let job: JobState | null = await jobOf(c, id);
+    const deadline = Date.now() + c.get('config').maxJobSeconds * 1000;
+    return streamSSE(c, async (stream) => {
+      let last = '';
+      let seq = 0;
+      while (!stream.aborted && Date.now() < deadline) {
+        if (!job) {
+          await stream.writeSSE({ event: 'deleted', data: JSON.stringify({ id }), id: String(seq++) });
+          return;
+        }
+        const data = JSON.stringify(view(job));
+        if (isFinal(job.status)) {
+          await stream.writeSSE({ event: job.status, data, id: String(seq++) });
+          return;
+        }
+        if (data !== last) {
+          last = data;
+          await stream.writeSSE({ event: 'progress', data, id: String(seq++) });
+        }
+        await stream.sleep(EVENT_POLL_MS);
+        job = await stub.describe(tenant);
+      }
+    }) as never;
+  })
+  .openapi(result, async (c) => {
+    const { id } = c.req.valid('param');
+    const job = await jobOf(c, id);
+    if (job.status !== 'succeeded' || !job.result) {
+      throw new ConflictError('result_not_ready', `Job ${id} is ${job.status}; it has no result.`);
+    }
+    const size = job.result.bytes;
+    const range = parseByteRange(c.req.header('Range'), size);
+    const object = await c.env.RESULTS.get(resultKey(tenantOf(c), id), {
+      ...(range && { range: { offset: range.start, length: range.end - range.start + 1 } }),
+    });
+    if (!object) throw notFound(id);
+    const headers: Record<string, string> = {
+      'Content-Type': job.result.content_type,
+      'Content-Disposition': `attachment; filename="${id}.nii.gz"`,
+      'Accept-Ranges': 'bytes',
+      ETag: object.httpEtag,
+      'Cache-Control': 'private, no-store',
+    };
+    if (!range) {
+      return c.body(object.body, 200, { ...headers, 'Content-Length': String(size) }) as never;
+    }
+    return c.body(object.body, 206, {
+      ...headers,
+      'Content-Length': String(range.end - range.start + 1),
+      'Content-Range': `bytes ${range.start}-${range.end}/${size}`,
+    }) as never;
+  })
+  .openapi(remove, async (c) => {
+    const { id } = c.req.valid('param');
+    const removed = await stubOf(c, id).remove(tenantOf(c));
+    if (!removed) throw notFound(id);
+    return c.body(null, 204);
+  });
