@@ -70,7 +70,7 @@ def main() -> None:
     build_run(a.plans_from, a.run, a.seed, a.sam_checkpoint)
     from .release import release
 
-    release(a.run, a.out, model_id=os.path.basename(os.path.normpath(a.out)), dataset=a.dataset,
+    release(a.run, a.out, model_id=os.path.basename(os.path.normpath(a.out)), dataset=a.dataset, version='1.0.0',
             val_case=a.val_case if a.dataset else None, stand_in=True, tol=STAND_IN_TOL)
 
 

@@ -178,6 +178,8 @@ def manifest_dict(model_id: str, plans: dict, ds: dict, files: dict, net: nn.Mod
     m = {
         'format': 'nnsam-edge-model/1',
         'id': model_id,
+        'version': extra.get('version', '0.0.0'),
+        'modality': list(ds['channel_names'].values()),
         'configuration': '2d',
         'onnx': {'opset': OPSET, 'inputs': [{'name': INPUT, 'shape': ['batch', cfg.input_channels, *c['patch_size']],
                                               'dtype': 'float32', 'kind': 'normalised_patch'}],
@@ -197,10 +199,16 @@ def manifest_dict(model_id: str, plans: dict, ds: dict, files: dict, net: nn.Mod
                     'channel_names': ds['channel_names'], 'file_ending': ds.get('file_ending', '.nii.gz')},
         'inference': {'mirroring_axes': extra.get('mirroring_axes', [0, 1]), 'folds': extra.get('folds', [0]),
                       'tile_step_size': 0.5, 'gaussian_sigma_scale': 0.125,
-                      'postprocessing': extra.get('postprocessing')},
+                      # Explicit even when nothing is done, so readers need no default.
+                      'postprocessing': extra.get('postprocessing') or
+                      {'keep_largest_foreground': False, 'keep_largest_labels': []},
+                      # The array the plans' axes refer to: training/ reads nibabel's A[x, y, z];
+                      # nnU-Net's readers give A[z, y, x] (imported models say 'nnunet').
+                      'array_axes': extra.get('array_axes', 'nibabel')},
         'files': files,
     }
-    for k in ('name', 'stand_in', 'intended_use', 'license', 'provenance', 'metrics', 'sam_branch', 'variants'):
+    for k in ('name', 'stand_in', 'intended_use', 'license', 'provenance', 'metrics', 'sam_branch', 'variants',
+              'edge'):
         if k in extra:
             m[k] = extra[k]
     return m

@@ -85,8 +85,21 @@ def import_folder(folder: str, out: str, folds=(0,), fp16: bool = True, fp16_onl
     return {'files': files, 'parity': par, 'plans': plans, 'dataset': ds, 'net': net, 'mirroring': mirror}
 
 
+def imported_manifest(mid: str, r: dict, folds: list, source: str, license: str, version: str) -> dict:
+    """The manifest of an imported folder: nnU-Net's readers give A[z, y, x], so its axes are 'nnunet'."""
+    from .export import manifest_dict
+
+    extra = {'folds': folds, 'mirroring_axes': r['mirroring'], 'license': license, 'array_axes': 'nnunet',
+             'version': version,
+             'provenance': {'imported_from': os.path.abspath(source), 'importer': 'training.importer'},
+             'parity_max_abs_diff': r['parity']}
+    m = manifest_dict(mid, r['plans'], r['dataset'], r['files'], r['net'], extra)
+    m['parity_onnxruntime_node'] = r['parity']
+    return m
+
+
 def main() -> None:
-    from .export import manifest_dict, write_manifest
+    from .export import write_manifest
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--folder', required=True)
@@ -94,16 +107,12 @@ def main() -> None:
     ap.add_argument('--folds', default='0')
     ap.add_argument('--id', default=None)
     ap.add_argument('--license', default='see the source result folder')
+    ap.add_argument('--version', default='0.0.0', help='the release version written to the manifest')
     a = ap.parse_args()
     folds = [int(f) for f in a.folds.split(',')]
     r = import_folder(a.folder, a.out, folds)
     mid = a.id or os.path.basename(os.path.normpath(a.out))
-    extra = {'folds': folds, 'mirroring_axes': r['mirroring'], 'license': a.license,
-             'provenance': {'imported_from': os.path.abspath(a.folder), 'importer': 'training.importer'},
-             'parity_max_abs_diff': r['parity']}
-    m = manifest_dict(mid, r['plans'], r['dataset'], r['files'], r['net'], extra)
-    m['parity_onnxruntime_node'] = r['parity']
-    write_manifest(a.out, m)
+    write_manifest(a.out, imported_manifest(mid, r, folds, a.folder, a.license, a.version))
     print(json.dumps(r['parity'], indent=2))
 
 

@@ -72,6 +72,32 @@ def _notes(model_id: str) -> str:
         return f.read()
 
 
+CASES = {
+    'fsA': 'FreeSurfer `norm.mgz` + aseg WM labels (2, 41, 7, 46); GitHub `niivue/niivue` demo images, '
+           'repository BSD-2-Clause, origin of the scan not stated',
+    'fsB': 'FreeSurfer `brainmask.mgz` + `wm.mgz` >= 5 excluding 250; `niivue/niivue`, BSD-2-Clause',
+    'mni152': 'ICBM152 2009a symmetric T1 + WM probability >= 0.5; via GitHub `nilearn/nilearn`',
+}
+
+
+def _data_rows(val_case: str) -> str:
+    rows = [f"| {c} | {'**validation only** (never trained on; plans computed without it)' if c == val_case else 'training'} "
+            f"| {desc} |" for c, desc in CASES.items()]
+    return '\n'.join(rows)
+
+
+def _pp_text(m: dict) -> str:
+    e = m.get('postprocessing_decision')
+    if not e:
+        return ''
+    on = e['mean_dice_keep_largest'] > e['mean_dice_raw']
+    return (f"Post-processing, decided by nnU-Net's rule on the training cases only ({', '.join(e['cases'])}; never "
+            f"on {m['validation_case']}): keeping the largest foreground component (full connectivity) moves their mean "
+            f"Dice from {e['mean_dice_raw']:.4f} to {e['mean_dice_keep_largest']:.4f}, so it is "
+            f"**{'enabled' if on else 'disabled'}** in `manifest.json` (`inference.postprocessing`); the engine "
+            f"applies it, and the ablation row uses the same post-processing.")
+
+
 def trained_card(info: dict) -> str:
     p, m = info['plans'], info['metrics']
     c = p['configurations']['2d']
@@ -129,21 +155,20 @@ weights cannot be obtained here); the graph is the nnSAM decoder minus the TinyV
 ## Data
 | case | role | source / licence |
 |---|---|---|
-| fsA | training | FreeSurfer `norm.mgz` + aseg WM labels (2, 41, 7, 46); GitHub `niivue/niivue` demo images, repository BSD-2-Clause, origin of the scan not stated |
-| mni152 | training | ICBM152 2009a symmetric T1 + WM probability >= 0.5; via GitHub `nilearn/nilearn` |
-| {m['validation_case']} | **validation only** (never trained on; plans computed without it) | FreeSurfer `brainmask.mgz` + `wm.mgz` >= 5 excluding 250; `niivue/niivue`, BSD-2-Clause |
+{_data_rows(m['validation_case'])}
 
 Labels come from automatic tools with slightly different definitions (fsB excludes filled deep grey
 matter, fsA includes cerebellar WM, mni152 is a smooth average), which caps any model's agreement.
 
 Notices that travel with these weights:
-- ICBM152 2009a (McGill): "Copyright (C) 1993-2009 Louis Collins, McConnell Brain Imaging Centre,
-  Montreal Neurological Institute, McGill University. Permission to use, copy, modify, and distribute
-  this software and its documentation for any purpose and without fee is hereby granted, provided that
-  the above copyright notice appear in all copies. The authors and McGill University make no
-  representations about the suitability of this software for any purpose. It is provided 'as is'
-  without express or implied warranty." (reproduced from the template's distribution notice; check it
-  against the copy shipped with nilearn before redistribution).
+- ICBM152 2009a (McGill), the notice distributed with the template (http://nist.mni.mcgill.ca/):
+  "Copyright (C) 1993-2009 Louis Collins, McConnell Brain Imaging Centre, Montreal Neurological
+  Institute, McGill University. Permission to use, copy, modify, and distribute this software and its
+  documentation for any purpose and without fee is hereby granted, provided that the above copyright
+  notice appear in all copies. The authors and McGill University make no representations about the
+  suitability of this software for any purpose. It is provided "as is" without express or implied
+  warranty. The authors are not responsible for any data loss, equipment damage, property loss, or
+  injury to subjects or patients resulting from the use or misuse of this software package."
 - niivue demo images: BSD-2-Clause (niivue repository).
 - The model weights and code: Apache-2.0 (nnsam-edge).
 
@@ -177,12 +202,15 @@ connectivity; distances pooled both ways, in mm).
 
 | model | Dice | ASD (mm) | HD95 (mm) |
 |---|---:|---:|---:|
-| **{info['model_id']}** (fp32, `model.onnx`) | {_fmt(model)} |
+| **{info['model_id']}** (fp32, `model.onnx`, shipped post-processing) | {_fmt(model)} |
+| {info['model_id']} without post-processing (argmax only) | {_fmt(m.get('model_fp32_raw'))} |
 | {info['model_id']} fp16 weights (`model.fp16.onnx`) | {_fmt(f16)} |
 | ablation: same run without the level-set loss (`--w-ls 0`) | {_fmt(abl)} |
 | 3-class k-means of the brain voxels, WM = brightest cluster | {_fmt(km)} |
 
 {verdict}
+
+{_pp_text(m)}
 
 Ablation: {abl_txt}
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import torch
+from scipy import ndimage
 from skimage.transform import resize
 
 from .preprocessing import preprocess_case
@@ -89,3 +90,25 @@ def predict_volume(net, image: np.ndarray, spacing, plans: dict, num_classes: in
     full = np.zeros([image.shape[t] for t in plans['transpose_forward']], np.uint8)
     full[tuple(slice(a, b) for a, b in props['bbox'])] = lab
     return full.transpose(plans['transpose_backward'])
+
+
+def _keep_largest(mask: np.ndarray) -> np.ndarray:
+    """The largest connected component (full connectivity) of a mask; every one tied for largest is kept."""
+    lab, n = ndimage.label(mask, structure=np.ones((3,) * mask.ndim))
+    if n <= 1:
+        return mask
+    sizes = np.bincount(lab.ravel())[1:]
+    return np.isin(lab, np.flatnonzero(sizes == sizes.max()) + 1)
+
+
+def postprocess(labels: np.ndarray, pp: dict | None) -> np.ndarray:
+    """nnU-Net's remove-all-but-largest-component, as a manifest's `inference.postprocessing` asks:
+    first over the whole foreground (`keep_largest_foreground`), then per label (`keep_largest_labels`)."""
+    out = labels.copy()
+    if not pp:
+        return out
+    if pp.get('keep_largest_foreground'):
+        out[(out > 0) & ~_keep_largest(out > 0)] = 0
+    for lab in pp.get('keep_largest_labels', []):
+        out[(out == lab) & ~_keep_largest(out == lab)] = 0
+    return out

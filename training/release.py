@@ -22,7 +22,7 @@ from .error_analysis import components
 from .kmeans_baseline import brain_mask, kmeans_wm
 from .metrics import evaluate
 from .model_card import write_card
-from .predict import predict_volume
+from .predict import postprocess, predict_volume
 from .preprocessing import preprocess_case
 
 MAX_ONNX_BYTES = 25 * 1024 * 1024
@@ -82,8 +82,26 @@ def _onnx_params(path: str) -> int:
     return int(sum(np.prod(i.dims) for i in onnx.load(path).graph.initializer))
 
 
+def decide_postprocessing(net, plans: dict, ds: dict, dataset: str, cases: list) -> dict:
+    """nnU-Net's rule, on the training cases only (never the validation case): keep the largest
+    foreground component if that raises the mean Dice over the cases."""
+    pp = {'keep_largest_foreground': True, 'keep_largest_labels': []}
+    raw, kept = [], []
+    for case in cases:
+        img, lab, sp, _ = load_case(dataset, case)
+        pred = predict_volume(net, img, sp, plans, len(ds['labels']))
+        raw.append(evaluate(pred == 1, lab == 1, sp))
+        kept.append(evaluate(postprocess(pred, pp) == 1, lab == 1, sp))
+    mean = lambda rs: float(np.mean([r['dice'] for r in rs]))  # noqa: E731
+    enabled = mean(kept) > mean(raw)
+    return {'postprocessing': pp if enabled else {'keep_largest_foreground': False, 'keep_largest_labels': []},
+            'evidence': {'cases': cases, 'mean_dice_raw': mean(raw), 'mean_dice_keep_largest': mean(kept),
+                         'per_case': {c: {'raw': r, 'keep_largest': k} for c, r, k in zip(cases, raw, kept)}}}
+
+
 def release(run: str, out: str, model_id: str, dataset: str | None = None, val_case: str | None = None,
-            ablation_run: str | None = None, stand_in: bool = False, tol: float = 1e-4) -> dict:
+            ablation_run: str | None = None, stand_in: bool = False, tol: float = 1e-4,
+            version: str = '0.0.0', edge: dict | None = None) -> dict:
     """Export, check, document. Returns the manifest."""
     os.makedirs(out, exist_ok=True)
     plans, ds, ck = read_folder(run, 0)
@@ -107,15 +125,31 @@ def release(run: str, out: str, model_id: str, dataset: str | None = None, val_c
         shutil.copyfile(os.path.join(run, name), os.path.join(out, name))
         files[name] = {'role': 'nnU-Net v2 ' + name}
     metrics = None
+    pp = None
+    log = os.path.join(run, 'fold_0', 'training_log.jsonl')
+    history = []
+    if os.path.exists(log):
+        with open(log) as f:
+            history = [json.loads(line) for line in f]
     if validation and 'model' in validation and not stand_in:
-        metrics = {'validation_case': val_case, 'model_fp32': validation['model'], 'kmeans_3class': validation['kmeans'],
+        decision = decide_postprocessing(net32, plans, ds, dataset, history[0]['train_cases'])
+        pp = decision['postprocessing']
+        metrics = {'validation_case': val_case, 'model_fp32_raw': validation['model'],
+                   'kmeans_3class': validation['kmeans'], 'postprocessing_decision': decision['evidence'],
                    'train_time_s': validation['train_time_s'], 'iterations': validation['iters']}
-        if ablation_run:
-            metrics['ablation_no_levelset_loss'] = _read_json(
-                os.path.join(ablation_run, 'fold_0', 'validation.json'))['model']
         img, lab, sp, aff = load_case(dataset, val_case)
-        pred32 = predict_volume(net32, img, sp, plans, len(ds['labels'])) == 1
-        metrics['model_fp32_recomputed'] = evaluate(pred32, lab == 1, sp)  # must equal validation.json
+        raw32 = predict_volume(net32, img, sp, plans, len(ds['labels']))
+        metrics['model_fp32_raw_recomputed'] = evaluate(raw32 == 1, lab == 1, sp)  # must equal validation.json
+        pred32 = postprocess(raw32, pp) == 1
+        metrics['model_fp32'] = evaluate(pred32, lab == 1, sp)
+        if ablation_run:
+            # Same pipeline for the ablation: its own predictions, the same post-processing.
+            a_plans, a_ds, a_ck = read_folder(ablation_run, 0)
+            a_net = build_from_checkpoint(a_plans, a_ds, a_ck)
+            a_raw = predict_volume(a_net, img, sp, a_plans, len(a_ds['labels']))
+            metrics['ablation_no_levelset_loss'] = evaluate(postprocess(a_raw, pp) == 1, lab == 1, sp)
+            metrics['ablation_no_levelset_loss_raw'] = _read_json(
+                os.path.join(ablation_run, 'fold_0', 'validation.json'))['model']
         metrics['error_components'] = {
             'model': components(pred32, lab == 1, aff, img),
             'kmeans_3class': components(kmeans_wm(img, brain_mask(img)), lab == 1, aff, img),
@@ -123,13 +157,9 @@ def release(run: str, out: str, model_id: str, dataset: str | None = None, val_c
         net16 = build_from_checkpoint(plans, ds, ck)
         round_to_fp16(net16)
         t = time.time()
-        metrics['model_fp16'] = evaluate(predict_volume(net16, img, sp, plans, len(ds['labels'])) == 1, lab == 1, sp)
+        metrics['model_fp16'] = evaluate(
+            postprocess(predict_volume(net16, img, sp, plans, len(ds['labels'])), pp) == 1, lab == 1, sp)
         metrics['model_fp16']['predict_time_s'] = round(time.time() - t, 1)
-    log = os.path.join(run, 'fold_0', 'training_log.jsonl')
-    history = []
-    if os.path.exists(log):
-        with open(log) as f:
-            history = [json.loads(line) for line in f]
     sizes = {k: os.path.getsize(os.path.join(out, k)) for k in files if k.endswith('.onnx')}
     for k, v in sizes.items():
         if v > MAX_ONNX_BYTES:
@@ -142,6 +172,7 @@ def release(run: str, out: str, model_id: str, dataset: str | None = None, val_c
     files['README.md'] = {'role': 'model card'}
     extra = {
         'name': model_id, 'stand_in': stand_in, 'mirroring_axes': r['mirroring'], 'folds': [0],
+        'version': version, 'postprocessing': pp,
         'license': {'model': 'Apache-2.0 (nnsam-edge)',
                     'data_notices': 'see README.md: training-data notices travel with the weights'},
         'provenance': {'code': 'nnsam-edge training/ (PyTorch %s)' % torch.__version__,
@@ -157,6 +188,8 @@ def release(run: str, out: str, model_id: str, dataset: str | None = None, val_c
         'metrics': metrics,
         'variants': {k: v['precision'] for k, v in files.items() if k.endswith('.onnx')},
     }
+    if edge:
+        extra['edge'] = edge
     m = manifest_dict(model_id, plans, ds, files, r['net'], extra)
     m['parity_onnxruntime_node_max_abs_diff'] = r['parity']
     m['parity_tolerance'] = tol
@@ -171,9 +204,15 @@ def main() -> None:
     ap.add_argument('--dataset', default=None)
     ap.add_argument('--val-case', default=None)
     ap.add_argument('--ablation-run', default=None)
+    ap.add_argument('--version', default='0.0.0', help='the release version written to the manifest')
+    ap.add_argument('--edge-max-voxels', type=int, default=0,
+                    help='mark the model edge-capable (run inside the Worker on model.fp16.onnx) up to this many '
+                         'voxels; 0: nodes only')
     a = ap.parse_args()
     torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '1')))
-    m = release(a.run, a.out, os.path.basename(os.path.normpath(a.out)), a.dataset, a.val_case, a.ablation_run)
+    edge = {'file': 'model.fp16.onnx', 'max_voxels': a.edge_max_voxels} if a.edge_max_voxels > 0 else None
+    m = release(a.run, a.out, os.path.basename(os.path.normpath(a.out)), a.dataset, a.val_case, a.ablation_run,
+                version=a.version, edge=edge)
     print(json.dumps({'metrics': m.get('metrics'), 'parity': m['parity_onnxruntime_node_max_abs_diff']}, indent=2))
 
 

@@ -18,9 +18,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--dataset', required=True)
     ap.add_argument('--model-id', required=True)
-    ap.add_argument('--val-case', default='fsB')
+    ap.add_argument('--val-case', default='fsA')
     ap.add_argument('--iters', type=int, default=2500)
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--version', default='1.1.0', help='the release version written to the manifest')
+    ap.add_argument('--edge-max-voxels', type=int, default=262144,
+                    help='edge-capable up to this many voxels (0: nodes only)')
     a = ap.parse_args()
     common = [sys.executable, '-m', 'training.train', '--dataset', a.dataset, '--val-case', a.val_case,
               '--iters', str(a.iters), '--seed', str(a.seed), '--threads', '1']
@@ -32,7 +35,8 @@ def main() -> None:
     runs = os.path.join(REPO, 'training', 'runs')
     subprocess.run([sys.executable, '-m', 'training.release', '--run', os.path.join(runs, a.model_id),
                     '--ablation-run', os.path.join(runs, a.model_id + '-no-ls'), '--dataset', a.dataset,
-                    '--out', os.path.join(REPO, 'models', a.model_id)], cwd=REPO, env=env, check=True)
+                    '--out', os.path.join(REPO, 'models', a.model_id), '--version', a.version,
+                    '--edge-max-voxels', str(a.edge_max_voxels)], cwd=REPO, env=env, check=True)
 
 
 if __name__ == '__main__':

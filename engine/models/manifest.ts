@@ -4,6 +4,7 @@
  * the fields inference needs, checked once when a model is loaded.
  */
 import { InputError } from '../errors.js';
+import type { ArrayAxes } from '../preprocessing/axes.js';
 
 /** Dataset statistics per channel (nnU-Net's foreground_intensity_properties_per_channel). */
 export interface IntensityProperties {
@@ -55,7 +56,10 @@ export interface ManifestFile {
 export interface ModelManifest {
   format: string;
   id: string;
+  /** The model's release version (older manifests have none). */
   version?: string;
+  /** The input channels' imaging modalities, e.g. `["T1"]`. */
+  modality?: string[];
   configuration: string;
   onnx: { inputs: { name: string; shape: (number | string)[] }[]; outputs: ManifestOutput[] };
   plans: ManifestPlans;
@@ -69,7 +73,10 @@ export interface ModelManifest {
     folds: number[];
     tile_step_size: number;
     gaussian_sigma_scale: number;
+    /** `{keep_largest_foreground, keep_largest_labels}`; null: none. */
     postprocessing: unknown;
+    /** The array the plans' axes refer to (absent: `nibabel`, training/'s convention). */
+    array_axes?: ArrayAxes;
   };
   files: Record<string, ManifestFile>;
   stand_in?: boolean;
@@ -98,6 +105,10 @@ export function parseManifest(text: string, where: string): ModelManifest {
   if (m.dataset.regions_class_order) fail('region-based models are not supported yet');
   if (!m.onnx.outputs.some((o) => o.kind === 'segmentation_logits')) fail('no segmentation_logits output');
   if (modelFiles(m).length === 0) fail('no ONNX file listed under files');
+  const axes = m.inference.array_axes;
+  if (axes !== undefined && axes !== 'nibabel' && axes !== 'nnunet') {
+    fail(`inference.array_axes must be 'nibabel' or 'nnunet', got ${JSON.stringify(axes)}`);
+  }
   return m;
 }
 

@@ -38,16 +38,26 @@ export function invertPermutation(perm: readonly number[]): number[] {
 }
 
 /**
- * Permutation from the image layout to the model layout for `transposeForward` (see the module
- * notes). A 2D image (`nz` = 1: PNG, JPEG, one DICOM slice) is one slab, as nnU-Net's 2D image
- * reader gives it (`(1, rows, cols)`): its layout is kept.
+ * The array a model was trained on, before `transpose_forward`: `nibabel` is `A[x, y, z]` as
+ * training/ reads it; `nnunet` is `A[z, y, x]`, what nnU-Net's NibabelIO / SimpleITK readers give
+ * (so an imported official model slices along z where ours slice along x).
+ */
+export type ArrayAxes = 'nibabel' | 'nnunet';
+
+/**
+ * Permutation from the image layout to the model layout for `transposeForward` applied to the
+ * `arrayAxes` array (see the module notes). A 2D image (`nz` = 1: PNG, JPEG, one DICOM slice) is
+ * one slab, as nnU-Net's 2D image reader gives it (`(1, rows, cols)`): its layout is kept.
  */
 export function modelAxes(
   transposeForward: readonly number[],
   shape: readonly number[],
+  arrayAxes: ArrayAxes = 'nibabel',
 ): [number, number, number] {
   if (shape[2] === 1) return [0, 1, 2];
-  return [transposeForward[2], transposeForward[1], transposeForward[0]];
+  // Axis a of the transposed array is axis tf[a] of the read array, i.e. nibabel axis 2 - tf[a] for nnunet.
+  const onNibabel = arrayAxes === 'nnunet' ? transposeForward.map((t) => 2 - t) : transposeForward;
+  return [onNibabel[2], onNibabel[1], onNibabel[0]];
 }
 
 /** `values` (one per image axis) reordered by `perm`. */

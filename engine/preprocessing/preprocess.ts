@@ -56,7 +56,7 @@ export function preprocess(
       'unsupported_normalization',
       `normalisation scheme ${scheme} is not supported`,
     );
-  const perm = modelAxes(plans.transpose_forward, shape);
+  const perm = modelAxes(plans.transpose_forward, shape, manifest.inference.array_axes ?? 'nibabel');
   return {
     box: crop.box,
     cropShape: crop.shape,

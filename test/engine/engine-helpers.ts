@@ -3,7 +3,7 @@
  * Shared pieces of the engine's cross-folder tests: the model under test, a small crop of a shared
  * volume, and layout conversion from numpy's nibabel arrays.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,19 @@ export const MODELS_DIR = join(REPO, 'models');
 export const MODEL_ID = 'brain-wm-2d';
 export const FSB_IMAGE = join(REPO, '../shared/data/brain-wm/imagesTr/fsB_0000.nii.gz');
 export const FSB_LABEL = join(REPO, '../shared/data/brain-wm/labelsTr/fsB.nii.gz');
+/** The shipped model's validation case (never trained on), as its manifest names it. */
+export function validationCase(): { id: string; image: string; label: string; dice: number } {
+  const manifest = JSON.parse(readFileSync(join(MODELS_DIR, MODEL_ID, 'manifest.json'), 'utf8')) as {
+    metrics: { validation_case: string; model_fp32: { dice: number } };
+  };
+  const id = manifest.metrics.validation_case;
+  return {
+    id,
+    image: join(REPO, `../shared/data/brain-wm/imagesTr/${id}_0000.nii.gz`),
+    label: join(REPO, `../shared/data/brain-wm/labelsTr/${id}.nii.gz`),
+    dice: manifest.metrics.model_fp32.dice,
+  };
+}
 
 /** A registry over the repository's models with the Node adapters. */
 export function testRegistry(): ModelRegistry {

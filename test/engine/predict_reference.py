@@ -21,7 +21,7 @@ from skimage.transform import resize
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 sys.path.insert(0, REPO)
-from training.predict import predict_slices, predict_volume  # noqa: E402
+from training.predict import postprocess, predict_slices, predict_volume  # noqa: E402
 from training.preprocessing import preprocess_case  # noqa: E402
 
 
@@ -73,7 +73,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         net = OnnxNet(os.path.join(model_dir, onnx_file), tmp)
         try:
-            labels = predict_volume(net, img, sp, plans, nc, mirror)
+            labels = postprocess(predict_volume(net, img, sp, plans, nc, mirror),
+                                 manifest['inference'].get('postprocessing'))
             # Probabilities: predict_volume's own steps up to its argmax (the net calls are memoised).
             cfg = plans['configurations']['2d']
             data, _, props = preprocess_case(img, None, sp, plans, '2d')

@@ -120,9 +120,11 @@ test('GET /v1/models describes every models/*/manifest.json, priced from the KV 
   for (const m of models) {
     const manifest = JSON.parse(readFileSync(`${REPO_ROOT}models/${m.id}/manifest.json`, 'utf8'));
     assert.deepEqual(m.labels, manifest.dataset.labels);
+    assert.deepEqual(m.modality, manifest.modality);
     assert.deepEqual(m.modality, Object.values(manifest.dataset.channel_names));
     const weights = readFileSync(`${REPO_ROOT}models/${m.id}/model.onnx`);
-    assert.equal(m.version, `sha256-${createHash('sha256').update(weights).digest('hex').slice(0, 12)}`);
+    const digest = createHash('sha256').update(weights).digest('hex').slice(0, 12);
+    assert.equal(m.version, `${manifest.version}+sha256.${digest}`);
     assert.equal(m.accepted_inputs.includes('image/png'), manifest.configuration.startsWith('2d'));
     assert.deepEqual(
       m.price,

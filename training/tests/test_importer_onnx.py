@@ -10,8 +10,8 @@ import numpy as np
 import onnx
 import torch
 
-from training.export import manifest_dict, sha256, write_manifest
-from training.importer import import_folder
+from training.export import sha256, write_manifest
+from training.importer import import_folder, imported_manifest
 from training.nets.plain_conv_unet import PlainConvUNet, config_from_plans
 from training.tests.helpers import TINY_DATASET_JSON, tiny_plans
 
@@ -53,13 +53,17 @@ class ImporterTest(unittest.TestCase):
             worst = max(v for p in r['parity'].values() for c in p.values() for v in c.values())
             self.assertLessEqual(worst, 1e-4)
             self.assertEqual(r['mirroring'], [0, 1])
-            m = manifest_dict('tiny', r['plans'], r['dataset'], r['files'], r['net'],
-                              {'folds': [0, 1], 'mirroring_axes': r['mirroring']})
+            m = imported_manifest('tiny', r, [0, 1], src, 'test', '2.0.1')
             write_manifest(out, m)
             with open(os.path.join(out, 'manifest.json')) as f:
                 man = json.load(f)
             self.assertEqual([o['name'] for o in man['onnx']['outputs']], ['logits'])
             self.assertEqual(man['inference']['folds'], [0, 1])
+            # Official folders were read by nnU-Net's NibabelIO / SimpleITK: A[z, y, x].
+            self.assertEqual(man['inference']['array_axes'], 'nnunet')
+            self.assertEqual(man['inference']['postprocessing'],
+                             {'keep_largest_foreground': False, 'keep_largest_labels': []})
+            self.assertEqual((man['version'], man['modality']), ('2.0.1', list(r['dataset']['channel_names'].values())))
             self.assertEqual(man['files']['model_fold0.onnx']['sha256'], sha256(os.path.join(out, 'model_fold0.onnx')))
             self.assertLess(man['files']['model_fold0.fp16.onnx']['bytes'], man['files']['model_fold0.onnx']['bytes'])
 

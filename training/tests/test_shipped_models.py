@@ -29,6 +29,11 @@ class ShippedModelsTest(unittest.TestCase):
             self.assertIn(k, man['dataset'])
         for k in ('mirroring_axes', 'folds'):
             self.assertIn(k, man['inference'])
+        # Explicit, so that readers need no defaults: release version, modality, post-processing, axes.
+        self.assertRegex(man['version'], r'^\d+\.\d+\.\d+$')
+        self.assertEqual(man['modality'], list(man['dataset']['channel_names'].values()))
+        self.assertEqual(set(man['inference']['postprocessing']), {'keep_largest_foreground', 'keep_largest_labels'})
+        self.assertEqual(man['inference']['array_axes'], 'nibabel')
         self.assertIn('license', man)
         self.assertIn('provenance', man)
         with open(os.path.join(d, 'README.md')) as f:

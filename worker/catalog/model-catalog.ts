@@ -10,6 +10,8 @@ import { MANIFESTS } from './manifests.js';
 const Manifest = z.object({
   format: z.literal('nnsam-edge-model/1'),
   id: z.string(),
+  version: z.string().optional(),
+  modality: z.array(z.string()).optional(),
   name: z.string().optional(),
   configuration: z.string(),
   stand_in: z.boolean().optional(),
@@ -25,7 +27,7 @@ const Manifest = z.object({
 export interface ModelInfo {
   id: string;
   name: string;
-  /** `sha256-<first 12 hex of model.onnx>`: manifests carry no version field, the weights' digest names them. */
+  /** The manifest's release version, with the weights' digest: `<version>+sha256.<first 12 hex of model.onnx>`. */
   version: string;
   configuration: string;
   /** The manifest's channel names, e.g. `T1` or `CT`. */
@@ -48,9 +50,9 @@ export function describeModel(manifest: unknown): ModelInfo {
   return {
     id: m.id,
     name: m.name ?? m.id,
-    version: `sha256-${onnx.sha256.slice(0, 12)}`,
+    version: `${m.version ?? '0.0.0'}+sha256.${onnx.sha256.slice(0, 12)}`,
     configuration: m.configuration,
-    modality: Object.values(m.dataset.channel_names),
+    modality: m.modality ?? Object.values(m.dataset.channel_names),
     labels: m.dataset.labels,
     accepted_inputs: m.configuration.startsWith('2d') ? INPUTS_2D : INPUTS_3D,
     spacing: m.plans.spacing,
