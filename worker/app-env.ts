@@ -19,6 +19,8 @@ export interface Bindings {
   INFERENCE_NODES?: string;
   /** JSON price table used while KV has none. */
   DEFAULT_PRICES?: string;
+  /** Most voxels of a one-shot input run inside the Worker; "0" sends every run to the nodes. */
+  EDGE_MAX_VOXELS?: string;
   /** A secret: the nodes' bearer token. */
   NODE_TOKEN?: string;
   /** API key records and the price table. */
@@ -31,6 +33,8 @@ export interface Bindings {
   RESULTS: R2Bucket;
   /** One object per job: its state, and the run itself (in its alarm). */
   JOBS: DurableObjectNamespace<JobRunner>;
+  /** Edge-capable models' ONNX files, keyed `<model id>/<file>` (checked against the manifest's SHA-256). */
+  MODELS: R2Bucket;
   /** One billing ledger per tenant. */
   LEDGER: DurableObjectNamespace<TenantLedger>;
 }

@@ -27,6 +27,11 @@ export interface ApiConfig {
   nodeToken: string | undefined;
   /** Prices used while KV holds no `prices` table. */
   defaultPrices: PriceTable | null;
+  /**
+   * Most voxels a one-shot input may have to run inside the Worker (edge-capable models only, and
+   * never above the model's own budget); 0: every run goes to the nodes.
+   */
+  edgeMaxVoxels: number;
 }
 
 function positiveInt(value: string | undefined, fallback: number, name: string): number {
@@ -34,6 +39,14 @@ function positiveInt(value: string | undefined, fallback: number, name: string):
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0)
     throw new RangeError(`${name} must be a positive integer, got '${value}'`);
+  return n;
+}
+
+function nonNegativeInt(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new RangeError(`${name} must be a non-negative integer, got '${value}'`);
   return n;
 }
 
@@ -51,7 +64,7 @@ function nodeList(value: string | undefined): string[] {
 
 /**
  * Parses the limits from wrangler vars; defaults: 32 MiB body, 8 MiB chunk, 2 GiB upload, 24 h for
- * uploads and results, 15 min per job, 4 concurrent jobs per tenant.
+ * uploads and results, 15 min per job, 4 concurrent jobs per tenant, 262144 voxels (512^2) at the edge.
  */
 export function readConfig(env: Bindings): ApiConfig {
   const config: ApiConfig = {
@@ -65,6 +78,7 @@ export function readConfig(env: Bindings): ApiConfig {
     inferenceNodes: nodeList(env.INFERENCE_NODES),
     nodeToken: env.NODE_TOKEN || undefined,
     defaultPrices: env.DEFAULT_PRICES ? parsePriceTable(env.DEFAULT_PRICES) : null,
+    edgeMaxVoxels: nonNegativeInt(env.EDGE_MAX_VOXELS, 512 * 512, 'EDGE_MAX_VOXELS'),
   };
   if (config.maxChunkBytes > config.maxBodyBytes)
     throw new RangeError('MAX_CHUNK_BYTES exceeds MAX_BODY_BYTES');

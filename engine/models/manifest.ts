@@ -52,6 +52,14 @@ export interface ManifestFile {
   role?: string;
 }
 
+/** The model's mark as able to run inside the Worker: its ONNX file there and the largest input. */
+export interface EdgeSpec {
+  /** A file listed under `files` (with its SHA-256), e.g. `model.fp16.onnx`. */
+  file: string;
+  /** Most voxels an input may have to run at the edge. */
+  max_voxels: number;
+}
+
 /** The parsed manifest. */
 export interface ModelManifest {
   format: string;
@@ -82,21 +90,30 @@ export interface ModelManifest {
   stand_in?: boolean;
   provenance?: { validation_case?: string | null };
   metrics?: unknown;
+  /** Present when the model may run inside the Worker (onnxruntime-web WASM) on small inputs. */
+  edge?: EdgeSpec;
 }
 
 const FORMAT = 'nnsam-edge-model/1';
 
 /** Parses and checks `text` as a model manifest; `where` names it in errors. */
 export function parseManifest(text: string, where: string): ModelManifest {
-  let m: ModelManifest;
+  let value: unknown;
   try {
-    m = JSON.parse(text) as ModelManifest;
+    value = JSON.parse(text);
   } catch (err) {
     throw new InputError('bad_manifest', `${where}: not JSON (${(err as Error).message})`);
   }
+  return checkManifest(value, where);
+}
+
+/** Checks an already parsed manifest (e.g. one bundled as JSON); `where` names it in errors. */
+export function checkManifest(value: unknown, where: string): ModelManifest {
+  const m = value as ModelManifest;
   const fail = (what: string): never => {
     throw new InputError('bad_manifest', `${where}: ${what}`);
   };
+  if (typeof value !== 'object' || value === null) fail('not a JSON object');
   if (m.format !== FORMAT) fail(`format must be ${FORMAT}, got ${String(m.format)}`);
   if (m.configuration !== '2d') fail(`only 2d configurations run here, got ${m.configuration}`);
   const p = m.plans;
@@ -109,7 +126,22 @@ export function parseManifest(text: string, where: string): ModelManifest {
   if (axes !== undefined && axes !== 'nibabel' && axes !== 'nnunet') {
     fail(`inference.array_axes must be 'nibabel' or 'nnunet', got ${JSON.stringify(axes)}`);
   }
+  if (m.edge !== undefined) checkEdge(m, fail);
   return m;
+}
+
+/** The edge mark names a listed ONNX file with a checksum (the Worker verifies it) and a voxel budget. */
+function checkEdge(m: ModelManifest, fail: (what: string) => never): void {
+  const e = m.edge as Partial<EdgeSpec> | null;
+  if (typeof e !== 'object' || e === null) return fail('edge must be an object');
+  if (typeof e.file !== 'string' || !e.file.endsWith('.onnx')) fail('edge.file must name an ONNX file');
+  const sha = m.files[e.file!]?.sha256;
+  if (typeof sha !== 'string' || !/^[0-9a-f]{64}$/.test(sha)) {
+    fail(`edge.file ${e.file} needs a files entry with its sha256`);
+  }
+  if (!Number.isSafeInteger(e.max_voxels) || e.max_voxels! <= 0) {
+    fail(`edge.max_voxels must be a positive integer, got ${String(e.max_voxels)}`);
+  }
 }
 
 /** The ONNX files of the fold ensemble, in fold order. */

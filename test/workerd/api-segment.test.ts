@@ -60,6 +60,8 @@ test('Accept: image/png gives the label map as PNG pixels, charged at the price 
   const res = await post(SLICE, { accept: 'image/png' });
   assert.equal(res.status, 200, await res.clone().text());
   assert.equal(res.headers.get('content-type'), 'image/png');
+  // This world's MODELS bucket is empty, so even an edge-sized input runs on the node.
+  assert.equal(res.headers.get('x-placement'), 'node');
   assert.equal(res.headers.get('x-voxels'), String(VOXELS));
   assert.equal(res.headers.get('x-charge-micros'), String(priceOf(VOXELS)));
   const png = decode(new Uint8Array(await res.arrayBuffer()));

@@ -40,7 +40,7 @@ export function apiWorkerOptions(vars: Record<string, string>, outDir: string): 
     ...COMPAT,
     bindings: { KERNEL_MEMORY_MB: '64', ...vars },
     kvNamespaces: { KEYS: KEYS_NAMESPACE },
-    r2Buckets: { UPLOADS: 'nnsam-uploads', RESULTS: 'nnsam-results' },
+    r2Buckets: { UPLOADS: 'nnsam-uploads', RESULTS: 'nnsam-results', MODELS: 'nnsam-models' },
     durableObjects: {
       UPLOAD_SESSIONS: { className: 'UploadSession', useSQLite: true },
       JOBS: { className: 'JobRunner', useSQLite: true },

@@ -48,10 +48,9 @@ export function startBundledWorker(
   bindings: Record<string, string> = {},
 ): Miniflare {
   const bundle = bundleWorker(config, outDir);
-  assert.equal(
-    (bundle.modules as { type: string }[]).filter((m) => m.type === 'CompiledWasm').length,
-    1,
-    'the bundle carries the kernel module as a separate compiled module',
+  assert.ok(
+    (bundle.modules as { type: string }[]).some((m) => m.type === 'CompiledWasm'),
+    'the bundle carries its WASM as separate compiled modules (workerd cannot compile bytes)',
   );
   return new Miniflare({ ...bundle, ...COMPAT, bindings });
 }

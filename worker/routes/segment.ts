@@ -1,15 +1,17 @@
 /**
  * @module
- * `POST /v1/segment`: one-shot segmentation of a small input (the body cap) on an inference node,
- * answered by `Accept` with a NIfTI label map, a PNG (2D inputs) or JSON statistics. The body is
- * held in memory (it is capped), so a node that dies mid-run is replaced by the next one; the
- * result is charged once it is complete, before it is sent.
+ * `POST /v1/segment`: one-shot segmentation of a small input (the body cap), answered by `Accept`
+ * with a NIfTI label map, a PNG (2D inputs) or JSON statistics. Inputs of edge-capable models under
+ * the edge budget run inside the Worker (worker/edge/); the rest, and any edge run that cannot
+ * finish, go to an inference node. The body is held in memory (it is capped), so a node that dies
+ * mid-run is replaced by the next one; the result is charged once it is complete, before it is sent.
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { AppError, InputError } from '../../engine/errors.js';
 import { admitJob, idempotencyKeyOf, priceFor } from '../jobs/admission.js';
 import { HttpError, ServiceUnavailableError } from '../http-errors.js';
 import { requireScope, tenantOf } from '../middleware/auth.js';
+import { segmentAtEdge } from '../edge/edge-segment.js';
 import { readRun, startRun, type RunRequest } from '../nodes/remote-run.js';
 import { rankNodes } from '../nodes/placement.js';
 import { problemResponses } from '../problem.js';
@@ -39,6 +41,14 @@ export function formatFor(accept: string | undefined): RunRequest['format'] {
   );
 }
 
+/** A finished result, wherever it ran. */
+interface Answer {
+  body: Uint8Array<ArrayBuffer> | ArrayBuffer;
+  contentType: string;
+  voxels: number;
+  placement: 'edge' | 'node';
+}
+
 const binary = z.string().openapi({ format: 'binary' });
 
 const segment = createRoute({
@@ -48,7 +58,8 @@ const segment = createRoute({
   description:
     'Body: NIfTI (.nii, .nii.gz), a DICOM file, PNG or JPEG, at most the body cap (32 MiB by default). ' +
     '`Accept` picks the answer: `application/gzip` (NIfTI label map, the default), `image/png` (2D ' +
-    'inputs) or `application/json` (per-label statistics). Charged once per success; a repeat with the ' +
+    'inputs) or `application/json` (per-label statistics). Small inputs of edge-capable models run ' +
+    'inside the Worker, the rest on an inference node (`X-Placement` says which). Charged once per success; a repeat with the ' +
     'same `Idempotency-Key` is not charged again. An input the engine refuses answers 413, 415 or 422 ' +
     "with the engine's own stable code as the problem type (e.g. `unknown_format`, `too_many_voxels`).",
   security: BEARER,
@@ -60,7 +71,9 @@ const segment = createRoute({
   },
   responses: {
     200: {
-      description: 'The label map or its statistics; `X-Charge-Micros` and `X-Voxels` say what was billed',
+      description:
+        'The label map or its statistics; `X-Charge-Micros` and `X-Voxels` say what was billed, ' +
+        '`X-Placement` where it ran (`edge`: in the Worker, `node`: on an inference node)',
       content: {
         'application/gzip': { schema: binary },
         'image/png': { schema: binary },
@@ -102,6 +115,36 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
     now: Date.now(),
   });
   try {
+    // Charged once, after success, wherever it ran.
+    const answer = async (result: Answer) => {
+      const { charge } = await c.env.LEDGER.getByName(tenant).record({
+        job_id: jobId,
+        idempotency_key: idempotencyKey,
+        model,
+        voxels: result.voxels,
+        price,
+        at: Date.now(),
+      });
+      const headers: Record<string, string> = {
+        'Content-Type': result.contentType,
+        'X-Charge-Micros': String(charge.amount_micros),
+        'X-Voxels': String(result.voxels),
+        'X-Placement': result.placement,
+        'Cache-Control': 'private, no-store',
+      };
+      if (format === 'nifti') headers['Content-Disposition'] = 'attachment; filename="labels.nii.gz"';
+      return c.body(result.body, 200, headers) as never;
+    };
+
+    const edge = await segmentAtEdge(
+      { models: c.env.MODELS, config, kernels: c.get('kernels') },
+      { model, format, body, requestId: c.get('requestId') },
+    );
+    if (edge) {
+      const { bytes, contentType, voxels } = edge;
+      return answer({ body: bytes, contentType, voxels, placement: 'edge' });
+    }
+
     const signal = AbortSignal.timeout(config.maxJobSeconds * 1000);
     const request: RunRequest = { model, format, tta: true, refine: false, requestId: c.get('requestId') };
     let saturated = 0;
@@ -124,22 +167,12 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
         throw new AppError(outcome.error.code, outcome.error.status, outcome.error.detail);
       }
       if (outcome.kind === 'failed') continue;
-      const { charge } = await c.env.LEDGER.getByName(tenant).record({
-        job_id: jobId,
-        idempotency_key: idempotencyKey,
-        model,
+      return answer({
+        body: await new Blob(parts).arrayBuffer(),
+        contentType: outcome.meta.content_type,
         voxels: outcome.meta.voxels,
-        price,
-        at: Date.now(),
+        placement: 'node',
       });
-      const headers: Record<string, string> = {
-        'Content-Type': outcome.meta.content_type,
-        'X-Charge-Micros': String(charge.amount_micros),
-        'X-Voxels': String(outcome.meta.voxels),
-        'Cache-Control': 'private, no-store',
-      };
-      if (format === 'nifti') headers['Content-Disposition'] = 'attachment; filename="labels.nii.gz"';
-      return c.body(await new Blob(parts).arrayBuffer(), 200, headers) as never;
     }
     if (saturated > 0) {
       throw new ServiceUnavailableError('no_inference_node', 'Every inference node is busy.', saturated);

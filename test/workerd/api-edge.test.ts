@@ -1,0 +1,236 @@
+// POST /v1/segment inside the Worker (workerd): a small input of an edge-capable model runs on
+// onnxruntime-web with the model file from the MODELS bucket (X-Placement: edge) and matches the
+// engine run directly on onnxruntime-node with the same fp16 file; an input over the budget, a
+// missing model file and a corrupted one (SHA-256 mismatch) go to the inference node instead.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { after, before, test } from 'node:test';
+import { decode } from 'fast-png';
+import { cliRegistry } from '../../engine/cli/models-root.js';
+import { readImage } from '../../engine/io/index.js';
+import { checkManifest, type ModelManifest } from '../../engine/models/manifest.js';
+import { segment } from '../../engine/pipeline/segment.js';
+import { createOrtNodeCpu } from '../../engine/runtime/ort-node.js';
+import { sharedKernels } from '../../wasm/src/node-loader.js';
+import { REPO_ROOT } from '../support/goldens.js';
+import { startApi, type ApiWorld } from './api-world.js';
+import { startNode, type InferenceNode } from './inference-nodes.js';
+import { directLabels, fsbSlab, PRICES, priceOf, SLICE } from './job-fixtures.js';
+
+const MODEL = 'brain-wm-2d';
+const KEY = `${MODEL}/model.fp16.onnx`;
+const FP16 = new Uint8Array(readFileSync(`${REPO_ROOT}models/${MODEL}/model.fp16.onnx`));
+const VOXELS = readImage(SLICE).shape.reduce((a, b) => a * b, 1);
+const VARS = { DEFAULT_PRICES: JSON.stringify(PRICES) };
+
+let node: InferenceNode;
+/** The API beside a live inference node; its Worker logs are kept. */
+let withNode: ApiWorld;
+/** The API whose only inference node is a closed port. */
+let noNode: ApiWorld;
+const logs: string[] = [];
+let manifest: ModelManifest;
+/** The engine on onnxruntime-node with the fp16 file the edge runs. */
+let directFp16: Uint8Array;
+/** The engine on onnxruntime-node with the fp32 file the nodes run. */
+let directFp32: Uint8Array;
+
+/** An origin nothing listens on. */
+async function closedOrigin(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}
+
+before(async () => {
+  node = await startNode();
+  withNode = await startApi('edge', {
+    vars: { ...VARS, INFERENCE_NODES: node.url },
+    onStdio: (text) => logs.push(text),
+  });
+  noNode = await startApi('edge', { vars: { ...VARS, INFERENCE_NODES: await closedOrigin() } });
+  const registry = cliRegistry(undefined);
+  try {
+    manifest = (await registry.load(MODEL)).manifest;
+  } finally {
+    await registry.dispose();
+  }
+  const rt = await createOrtNodeCpu(FP16, { threads: 1 });
+  try {
+    directFp16 = (await segment(await sharedKernels(), readImage(SLICE), manifest, [rt], { tta: true }))
+      .labels;
+  } finally {
+    await rt.dispose();
+  }
+  directFp32 = (await directLabels(SLICE, true)).labels;
+});
+
+after(async () => {
+  await withNode?.dispose();
+  await noNode?.dispose();
+  await node?.kill();
+});
+
+async function post(
+  w: ApiWorld,
+  body: Uint8Array,
+  headers: Record<string, string> = {},
+): Promise<{ res: Response; ms: number }> {
+  const token = await w.key('acme');
+  const t0 = performance.now();
+  const res = await w.fetch(`/v1/segment?model=${MODEL}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', ...headers },
+    body: body as unknown as BodyInit,
+  });
+  await res.clone().arrayBuffer();
+  return { res, ms: performance.now() - t0 };
+}
+
+async function charges(w: ApiWorld): Promise<{ idempotency_key: string | null; amount_micros: number }[]> {
+  const res = await w.fetch('/v1/usage', { headers: { authorization: `Bearer ${await w.key('acme')}` } });
+  return ((await res.json()) as { charges: { idempotency_key: string | null; amount_micros: number }[] })
+    .charges;
+}
+
+async function pngLabels(res: Response): Promise<Uint8Array> {
+  return Uint8Array.from(decode(new Uint8Array(await res.arrayBuffer())).data);
+}
+
+function differing(a: Uint8Array, b: Uint8Array): number {
+  assert.equal(a.length, b.length);
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) n++;
+  return n;
+}
+
+/** Worker log lines (JSON) with `msg`, written since `from`. */
+function logLines(msg: string, from: number): Record<string, unknown>[] {
+  return logs
+    .slice(from)
+    .join('')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l.msg === msg);
+}
+
+/** Waits for workerd's stdout to deliver a log line (it arrives after the response). */
+async function awaitLog(msg: string, from: number): Promise<Record<string, unknown>[]> {
+  for (let i = 0; i < 50 && logLines(msg, from).length === 0; i++)
+    await new Promise((r) => setTimeout(r, 20));
+  return logLines(msg, from);
+}
+
+test('the manifest edge mark is parsed and checked', () => {
+  assert.deepEqual(manifest.edge, { file: 'model.fp16.onnx', max_voxels: 262144 });
+  const raw = JSON.parse(readFileSync(`${REPO_ROOT}models/${MODEL}/manifest.json`, 'utf8')) as ModelManifest;
+  const bad = (edge: unknown) => () => checkManifest({ ...raw, edge }, 'test');
+  assert.throws(bad({ file: 'missing.onnx', max_voxels: 1 }), /needs a files entry with its sha256/);
+  assert.throws(bad({ file: 'plans.json', max_voxels: 1 }), /must name an ONNX file/);
+  assert.throws(bad({ file: 'model.fp16.onnx', max_voxels: 0 }), /max_voxels must be a positive integer/);
+  assert.throws(bad(null), /edge must be an object/);
+});
+
+test('a 2D slice runs in the Worker with no inference node reachable, as onnxruntime-node does, charged once', async (t) => {
+  await (await noNode.mf.getR2Bucket('MODELS', 'api')).put(KEY, FP16);
+  const cold = await post(noNode, SLICE, { accept: 'image/png', 'idempotency-key': 'edge-1' });
+  assert.equal(cold.res.status, 200, await cold.res.clone().text());
+  assert.equal(cold.res.headers.get('x-placement'), 'edge');
+  assert.equal(cold.res.headers.get('content-type'), 'image/png');
+  assert.equal(cold.res.headers.get('x-voxels'), String(VOXELS));
+  assert.equal(cold.res.headers.get('x-charge-micros'), String(priceOf(VOXELS)));
+  const edge = await pngLabels(cold.res);
+  const vsFp16 = differing(edge, directFp16);
+  const vsFp32 = differing(edge, directFp32);
+  t.diagnostic(
+    `edge vs onnxruntime-node: ${vsFp16}/${VOXELS} pixels differ (fp16 file), ` +
+      `${vsFp32}/${VOXELS} (fp32 file, what the nodes run)`,
+  );
+  assert.ok(vsFp16 <= VOXELS * 0.001, `${vsFp16} of ${VOXELS} pixels differ from the fp16 run`);
+
+  // Warm: the isolate keeps the session. The same Idempotency-Key is answered again, not charged again.
+  const warm = await post(noNode, SLICE, { accept: 'image/png', 'idempotency-key': 'edge-1' });
+  assert.equal(warm.res.status, 200);
+  assert.equal(warm.res.headers.get('x-placement'), 'edge');
+  assert.deepEqual(await pngLabels(warm.res), edge);
+  t.diagnostic(
+    `edge latency: cold ${cold.ms.toFixed(0)} ms (R2 + SHA-256 + session), warm ${warm.ms.toFixed(0)} ms`,
+  );
+  assert.deepEqual(
+    (await charges(noNode)).map((c) => [c.idempotency_key, c.amount_micros]),
+    [['edge-1', priceOf(VOXELS)]],
+  );
+
+  const json = await post(noNode, SLICE, { accept: 'application/json' });
+  assert.equal(json.res.headers.get('x-placement'), 'edge');
+  const stats = (await json.res.json()) as { labels: { label: number; voxels: number }[]; runtime: object };
+  assert.deepEqual(
+    stats.labels.map((l) => [l.label, l.voxels]),
+    [[1, edge.reduce((n, v) => n + v, 0)]],
+  );
+  assert.deepEqual(stats.runtime, { requested: 'wasm', provider: 'wasm', threads: 1 });
+});
+
+test("the input's own errors are answered in the Worker, uncharged", async () => {
+  const before = (await charges(noNode)).length;
+  const garbage = await post(noNode, new TextEncoder().encode('plain text, not an image'));
+  assert.equal(garbage.res.status, 415);
+  assert.equal(
+    ((await garbage.res.json()) as { type: string }).type,
+    'https://nnsam-edge.dev/problems/unknown_format',
+  );
+  assert.equal((await charges(noNode)).length, before);
+});
+
+test('with the model file absent from MODELS the run goes to the node', async (t) => {
+  await (await withNode.mf.getR2Bucket('MODELS', 'api')).delete(KEY);
+  const from = logs.length;
+  const { res, ms } = await post(withNode, SLICE, { accept: 'image/png' });
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.equal(res.headers.get('x-placement'), 'node');
+  const labels = await pngLabels(res);
+  assert.deepEqual(labels, directFp32);
+  t.diagnostic(`node latency (after the R2 miss): ${ms.toFixed(0)} ms`);
+  const vsEdge = differing(labels, directFp16);
+  t.diagnostic(`node (fp32) vs edge-equivalent fp16 run: ${vsEdge}/${VOXELS} pixels differ`);
+  const [line] = await awaitLog('edge_fallback', from);
+  assert.match(
+    String(line?.reason),
+    /EdgeModelUnavailable: MODELS has no object brain-wm-2d\/model\.fp16\.onnx/,
+  );
+  assert.equal((await charges(withNode)).length, 1);
+});
+
+test('a corrupted model file (SHA-256 mismatch) is refused and the run goes to the node', async () => {
+  const corrupt = FP16.slice();
+  corrupt[corrupt.length >> 1] ^= 0xff;
+  await (await withNode.mf.getR2Bucket('MODELS', 'api')).put(KEY, corrupt);
+  const from = logs.length;
+  const { res } = await post(withNode, SLICE, { accept: 'image/png' });
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.equal(res.headers.get('x-placement'), 'node');
+  assert.deepEqual(await pngLabels(res), directFp32);
+  const [line] = await awaitLog('edge_fallback', from);
+  assert.match(String(line?.reason), /has sha256 [0-9a-f]{64}, the manifest says 9821a60e/);
+  assert.equal((await charges(withNode)).length, 2);
+});
+
+test('once the right file is in MODELS the same isolate runs at the edge; a volume over the budget goes to the node', async () => {
+  // The failed loads above were not cached: this one finds the good file.
+  await (await withNode.mf.getR2Bucket('MODELS', 'api')).put(KEY, FP16);
+  const small = await post(withNode, SLICE, { accept: 'image/png' });
+  assert.equal(small.res.status, 200, await small.res.clone().text());
+  assert.equal(small.res.headers.get('x-placement'), 'edge');
+
+  const volume = fsbSlab(5); // 5 x 256 x 256 = 327680 voxels > 262144
+  const big = await post(withNode, volume);
+  assert.equal(big.res.status, 200, await big.res.clone().text());
+  assert.equal(big.res.headers.get('x-placement'), 'node');
+  assert.equal(big.res.headers.get('x-voxels'), String(5 * 256 * 256));
+  assert.equal(big.res.headers.get('content-type'), 'application/gzip');
+  assert.equal((await charges(withNode)).length, 4);
+});

@@ -1,0 +1,83 @@
+/**
+ * @module
+ * The isolate's onnxruntime-web sessions for edge-capable models: the ORT WASM module arrives
+ * pre-compiled (workerd compiles nothing at run time), the model file comes from the MODELS bucket
+ * and is checked against its manifest's SHA-256 before first use. One session per model and
+ * isolate; a load that fails is forgotten, so the next request tries again.
+ */
+import ortWasm from '../../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm';
+import { checkManifest, type EdgeSpec, type ModelManifest } from '../../engine/models/manifest.js';
+import { createOrtWeb } from '../../engine/runtime/ort-web.js';
+import type { InferenceRuntime } from '../../engine/runtime/runtime.js';
+import { MANIFESTS } from '../catalog/manifests.js';
+
+/** A bundled manifest that carries the edge mark. */
+export type EdgeManifest = ModelManifest & { edge: EdgeSpec };
+
+/**
+ * The model cannot run here: its file is missing from MODELS or is not the file the manifest
+ * names. Not an AppError on purpose: the caller sends the run to a node instead of failing it.
+ */
+export class EdgeModelUnavailable extends Error {
+  override readonly name = 'EdgeModelUnavailable';
+}
+
+const manifests = new Map<string, EdgeManifest | null>();
+const runtimes = new Map<string, Promise<InferenceRuntime>>();
+
+/** The bundled manifest of `id` when it is marked edge-capable; null otherwise (or unknown). */
+export function edgeManifest(id: string): EdgeManifest | null {
+  const known = manifests.get(id);
+  if (known !== undefined) return known;
+  const raw = MANIFESTS.find((m) => (m as { id?: unknown }).id === id) as { edge?: unknown } | undefined;
+  let found: EdgeManifest | null = null;
+  if (raw?.edge !== undefined) {
+    try {
+      found = checkManifest(raw, `bundled manifest ${id}`) as EdgeManifest;
+    } catch (err) {
+      // A bad bundled manifest is a deploy fault, not the caller's: no 4xx, the nodes take the run.
+      throw new Error((err as Error).message, { cause: err });
+    }
+  }
+  manifests.set(id, found);
+  return found;
+}
+
+/** The `<model id>/<file>` key of the model's edge file in MODELS. */
+export function edgeObjectKey(manifest: EdgeManifest): string {
+  return `${manifest.id}/${manifest.edge.file}`;
+}
+
+/** The isolate's session for `manifest`'s edge file, loaded from `bucket` on first use. */
+export function edgeRuntime(bucket: R2Bucket, manifest: EdgeManifest): Promise<InferenceRuntime> {
+  const key = edgeObjectKey(manifest);
+  let runtime = runtimes.get(key);
+  if (!runtime) {
+    runtime = loadRuntime(bucket, manifest, key);
+    runtimes.set(key, runtime);
+    runtime.catch(() => runtimes.delete(key));
+  }
+  return runtime;
+}
+
+async function loadRuntime(bucket: R2Bucket, manifest: EdgeManifest, key: string): Promise<InferenceRuntime> {
+  const listed = manifest.files[manifest.edge.file];
+  const object = await bucket.get(key);
+  if (!object) throw new EdgeModelUnavailable(`MODELS has no object ${key}`);
+  // A wrong size is refused before the bytes are read into the isolate's memory.
+  if (listed.bytes !== undefined && object.size !== listed.bytes) {
+    await object.body.cancel();
+    throw new EdgeModelUnavailable(`${key} is ${object.size} bytes, the manifest says ${listed.bytes}`);
+  }
+  const bytes = new Uint8Array(await object.arrayBuffer());
+  const digest = await sha256Hex(bytes);
+  if (digest !== listed.sha256) {
+    throw new EdgeModelUnavailable(`${key} has sha256 ${digest}, the manifest says ${listed.sha256}`);
+  }
+  return createOrtWeb(bytes, ortWasm);
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}

@@ -1,0 +1,140 @@
+/**
+ * @module
+ * A one-shot segmentation inside the Worker: the input is read under limits sized to the edge
+ * budget, and when the model is edge-capable and the input small enough it runs here, on the
+ * isolate's kernels and onnxruntime-web. Anything the edge cannot do (too large, model file missing
+ * or corrupt, out of memory) goes to the nodes; only the input's own faults are answered here.
+ */
+import { AppError, LimitError } from '../../engine/errors.js';
+import { readImage, type ImageVolume, type ReadLimits } from '../../engine/io/index.js';
+import { segment } from '../../engine/pipeline/segment.js';
+import {
+  checkEncodable,
+  encodeResult,
+  RESULT_CONTENT_TYPES,
+  type RunFormat,
+} from '../../engine/server/result-encoding.js';
+import type { KernelCore } from '../../wasm/src/kernel-core.js';
+import type { ApiConfig } from '../config.js';
+import { log } from '../middleware/logger.js';
+import { edgeManifest, edgeObjectKey, edgeRuntime, type EdgeManifest } from './edge-runtime.js';
+
+/** What the edge run needs from the request's context. */
+export interface EdgeDeps {
+  models: R2Bucket;
+  config: ApiConfig;
+  kernels: () => Promise<KernelCore>;
+}
+
+/** One one-shot request, body already read. */
+export interface EdgeRequest {
+  model: string;
+  format: RunFormat;
+  body: Uint8Array;
+  requestId: string;
+}
+
+/** A finished edge run: the encoded result and what to bill. */
+export interface EdgeAnswer {
+  bytes: Uint8Array<ArrayBuffer>;
+  contentType: string;
+  voxels: number;
+}
+
+// z-planes per gzip flush: the nodes' default, so a NIfTI answer is gzipped as a node gzips it.
+const NIFTI_PLANES = 8;
+
+/**
+ * Runs `request` in the isolate when it is eligible; null: the nodes take it. Throws the input's
+ * own errors (AppError 4xx), which a node would answer the same way.
+ */
+export async function segmentAtEdge(deps: EdgeDeps, request: EdgeRequest): Promise<EdgeAnswer | null> {
+  const manifest = edgeCandidate(deps.config, request);
+  if (!manifest) return null;
+  const budget = Math.min(manifest.edge.max_voxels, deps.config.edgeMaxVoxels);
+  try {
+    const image = readSmall(request.body, budget, deps.config.maxBodyBytes);
+    if (!image) return null;
+    checkEncodable(request.format, image);
+    return await run(deps, request, manifest, image);
+  } catch (err) {
+    if (err instanceof AppError && err.status < 500) throw err;
+    log('warn', 'edge_fallback', {
+      request_id: request.requestId,
+      model: request.model,
+      object: edgeObjectKey(manifest),
+      reason: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    });
+    return null;
+  }
+}
+
+/** The model's edge manifest when edge runs are on and it is marked; a bad bundled one is logged. */
+function edgeCandidate(config: ApiConfig, request: EdgeRequest): EdgeManifest | null {
+  if (config.edgeMaxVoxels === 0) return null;
+  try {
+    return edgeManifest(request.model);
+  } catch (err) {
+    log('error', 'edge_manifest', {
+      request_id: request.requestId,
+      model: request.model,
+      reason: String(err),
+    });
+    return null;
+  }
+}
+
+/**
+ * The image when it fits `budget` voxels; null when it does not (or any read limit sized to the
+ * budget trips: the node reads it again under its own, larger limits).
+ */
+function readSmall(body: Uint8Array, budget: number, maxBodyBytes: number): ImageVolume | null {
+  const limits: ReadLimits = {
+    maxInputBytes: maxBodyBytes,
+    // float64 NIfTI or 16-bit RGBA PNG: 8 bytes a voxel, plus headers, extensions and PNG row filters.
+    maxDecompressedBytes: budget * 8 + 2 ** 20,
+    maxVoxels: budget,
+    maxDimension: budget,
+  };
+  let image: ImageVolume;
+  try {
+    image = readImage(body, { limits });
+  } catch (err) {
+    if (err instanceof LimitError) return null;
+    throw err;
+  }
+  const voxels = image.shape[0] * image.shape[1] * image.shape[2] * (image.channels ?? 1);
+  return voxels <= budget ? image : null;
+}
+
+async function run(
+  deps: EdgeDeps,
+  request: EdgeRequest,
+  manifest: EdgeManifest,
+  image: ImageVolume,
+): Promise<EdgeAnswer> {
+  const runtime = await edgeRuntime(deps.models, manifest);
+  const started = performance.now();
+  // The same options the nodes run one-shot requests with (worker/routes/segment.ts).
+  const result = await segment(await deps.kernels(), image, manifest, [runtime], {
+    tta: true,
+    refine: false,
+  });
+  const timings = () => ({
+    total: Math.round(performance.now() - started),
+    model: Math.round(result.timings.modelMs),
+    queued: 0,
+  });
+  const parts = [...encodeResult(request.format, image, result, timings, NIFTI_PLANES)];
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.byteLength;
+  }
+  return {
+    bytes,
+    contentType: RESULT_CONTENT_TYPES[request.format],
+    voxels: image.shape[0] * image.shape[1] * image.shape[2],
+  };
+}
