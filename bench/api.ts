@@ -27,6 +27,9 @@ const SLICE = new Uint8Array(readFileSync(`${ROOT}../shared/data/fixtures/mr-ani
 const VOLUME = new Uint8Array(readFileSync(`${ROOT}../shared/data/brain-wm/imagesTr/fsB_0000.nii.gz`));
 const REQUESTS = 120;
 const CONCURRENCIES = [1, 4, 16];
+// An edge run costs seconds of one isolate's CPU: fewer requests keep the bench short.
+const EDGE_REQUESTS = 20;
+const EDGE_CONCURRENCIES = [1, 4];
 
 const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -91,6 +94,8 @@ async function main(): Promise<void> {
       DEFAULT_PRICES: JSON.stringify(PRICES),
       MAX_CONCURRENT_JOBS: '64',
       MAX_BODY_BYTES: String(32 * 2 ** 20),
+      // This world measures the node path; the edge world below the in-Worker one.
+      EDGE_MAX_VOXELS: '0',
     },
   });
   const key = await w.key('bench');
@@ -131,6 +136,36 @@ async function main(): Promise<void> {
     );
   }
 
+  // The same one-shot request placed at the edge (onnxruntime-web inside workerd).
+  const edgeWorld = await startApi('bench-api-edge', {
+    vars: { INFERENCE_NODES: node.url, DEFAULT_PRICES: JSON.stringify(PRICES), MAX_CONCURRENT_JOBS: '64' },
+  });
+  const edgeFile = `${ROOT}models/brain-wm-2d/model.fp16.onnx`;
+  await (
+    await edgeWorld.mf.getR2Bucket('MODELS', 'api')
+  ).put('brain-wm-2d/model.fp16.onnx', new Uint8Array(readFileSync(edgeFile)));
+  const edgeAuth = { authorization: `Bearer ${await edgeWorld.key('bench')}` };
+  const viaEdge = async () => {
+    const res = await edgeWorld.fetch('/v1/segment?model=brain-wm-2d', {
+      method: 'POST',
+      headers: { ...edgeAuth, accept: 'image/png', 'content-type': 'application/octet-stream' },
+      body: SLICE as unknown as BodyInit,
+    });
+    if (res.status !== 200 || res.headers.get('x-placement') !== 'edge') {
+      throw new Error(`edge segment: ${res.status} ${res.headers.get('x-placement')} ${await res.text()}`);
+    }
+    await res.arrayBuffer();
+  };
+  for (let i = 0; i < 2; i++) await viaEdge();
+  for (const c of EDGE_CONCURRENCIES) {
+    const e = await load(viaEdge, EDGE_REQUESTS, c);
+    rows2d.push(
+      `| API \`POST /v1/segment\`, edge placement | ${c} | ${round(e.rps)} | ${round(e.p50)} | ${round(e.p99)} | ${round(e.p50 / engine1.p50, 2)} |`,
+    );
+  }
+  const edgeWorkerdPeak = workerdPids().map(peakMb);
+  await edgeWorld.dispose();
+
   // 3D: chunked upload + job vs the engine on the same volume (TTA on, the default).
   const t3 = performance.now();
   await engineCall(VOLUME, true);
@@ -163,7 +198,9 @@ The Worker runs in workerd through Miniflare (as under \`wrangler dev\`), one \`
 
 ## One-shot \`POST /v1/segment\` on a 2D slice (BrainT1Slice.png, ${readImage(SLICE).shape.slice(0, 2).join('x')}, TTA on, PNG out)
 
-${REQUESTS} requests per row after 5 warm-ups. The ratio is p50 over the engine's p50 in this process.
+${REQUESTS} requests per row after 5 warm-ups (${EDGE_REQUESTS} after 2 for the edge rows). The ratio is
+p50 over the engine's p50 in this process. Node placement rows run with \`EDGE_MAX_VOXELS=0\`; edge rows
+run onnxruntime-web inside workerd on \`model.fp16.onnx\` from the MODELS bucket.
 
 | path | clients | requests/s | p50 (ms) | p99 (ms) | p50 / engine |
 | --- | --- | --- | --- | --- | --- |
@@ -188,7 +225,8 @@ frames into R2 (${final.result!.bytes} bytes).
 | process | MB |
 | --- | --- |
 | inference node (\`nnsam serve\`) | ${round(nodePeak)} |
-| workerd (the Worker and its Durable Objects, all isolates) | ${workerdPeak.map((m) => round(m)).join(', ') || 'not found'} |
+| workerd (the Worker and its Durable Objects, all isolates; node placement) | ${workerdPeak.map((m) => round(m)).join(', ') || 'not found'} |
+| workerd, both worlds while the edge world ran onnxruntime-web | ${edgeWorkerdPeak.map((m) => round(m)).join(', ') || 'not found'} |
 | this bench process (engine baseline in-process, Miniflare) | ${round(enginePeak)} |
 `;
   writeFileSync(`${ROOT}bench/results/api.md`, md);
