@@ -1,7 +1,8 @@
 /**
  * @module
  * Format sniffing: the bytes decide, never the file name (the name only improves messages).
- * gzip → NIfTI inside; NIfTI-1/2 by sizeof_hdr; PNG and JPEG by signature; DICOM by "DICM" at 128.
+ * gzip → NIfTI inside; NIfTI-1/2 by sizeof_hdr; PNG and JPEG by signature; DICOM by "DICM" at 128;
+ * a zip → the DICOM series it holds.
  */
 import { InputError, UnsupportedError } from '../errors.js';
 import { readDicomSeries } from './dicom.js';
@@ -12,6 +13,7 @@ import { checkInputBytes, resolveLimits, type ReadLimits } from './limits.js';
 import { NIFTI2_HEADER_BYTES, sniffNifti } from './nifti-header.js';
 import { readNifti } from './nifti-read.js';
 import { isJpeg, isPng, readJpeg, readPng, type RgbMode } from './png-jpeg.js';
+import { isZip, readZipEntries } from './zip.js';
 
 /** Options of {@link readImage}. */
 export interface ReadImageOptions {
@@ -22,7 +24,7 @@ export interface ReadImageOptions {
   rgb?: RgbMode;
 }
 
-/** Reads a NIfTI (.nii/.nii.gz), PNG, JPEG or single DICOM file, sniffing the format from its bytes. */
+/** Reads a NIfTI (.nii/.nii.gz), PNG, JPEG, single DICOM file or zipped DICOM series, sniffing the format from its bytes. */
 export function readImage(bytes: Uint8Array, options: ReadImageOptions = {}): ImageVolume {
   const limits = resolveLimits(options.limits);
   const label = options.name ? `${options.name}: ` : '';
@@ -54,8 +56,9 @@ function dispatch(bytes: Uint8Array, limits: ReadLimits, rgb: RgbMode): ImageVol
   if (isPng(bytes)) return readPng(bytes, limits, rgb);
   if (isJpeg(bytes)) return readJpeg(bytes, limits, rgb);
   if (isDicom(bytes)) return readDicomSeries([bytes], { limits });
+  if (isZip(bytes)) return readDicomSeries(readZipEntries(bytes, limits), { limits });
   throw new UnsupportedError(
     'unknown_format',
-    'unrecognised image format (expected NIfTI, PNG, JPEG or DICOM)',
+    'unrecognised image format (expected NIfTI, PNG, JPEG, DICOM or a zip of a DICOM series)',
   );
 }

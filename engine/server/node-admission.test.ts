@@ -150,7 +150,7 @@ test('problems after the 200 arrive as one error frame', async () => {
     body: {
       status: 415,
       code: 'unknown_format',
-      detail: 'unrecognised image format (expected NIfTI, PNG, JPEG or DICOM)',
+      detail: 'unrecognised image format (expected NIfTI, PNG, JPEG, DICOM or a zip of a DICOM series)',
     },
   });
   assert.equal(g.filter((f) => f.type === 'error').length, 1);

@@ -5,10 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { encode } from 'fast-png';
+import { zipSync } from 'fflate';
 import { readImageFile } from '../../engine/cli/files.js';
 import { inv3, matmul4 } from '../../engine/io/affine.js';
 import { runCli } from '../../engine/cli/main.js';
@@ -99,15 +100,26 @@ test("segment the validation case (NIfTI): the card's Dice, the input geometry, 
   );
 });
 
-test('segment a DICOM series folder: the same mask as its NIfTI source, in world space', async () => {
+test('segment a DICOM series, as a folder and as a zip: the same mask as its NIfTI source, in world space', async () => {
   const { path, image } = await fsbSlab(dir, 6);
   const series = join(dir, 'dicom');
   execFileSync('/usr/bin/python3', [join(REPO, 'test/engine/make_dicom_series.py'), path, series]);
+  // The zip lists the slices in reverse name order: the reader orders slices by geometry, not names.
+  const zipped = join(dir, 'series.zip');
+  const names = readdirSync(series).sort().reverse();
+  writeFileSync(
+    zipped,
+    zipSync(
+      Object.fromEntries(names.map((n) => [`series/${n}`, new Uint8Array(readFileSync(join(series, n)))])),
+    ),
+  );
   const fromNifti = join(dir, 'slab-nifti.nii.gz');
   const fromDicom = join(dir, 'slab-dicom.nii.gz');
+  const fromZip = join(dir, 'slab-zip.nii.gz');
   for (const [input, output] of [
     [path, fromNifti],
     [series, fromDicom],
+    [zipped, fromZip],
   ]) {
     const r = await cli('segment', input, '-o', output, '--model', MODEL_ID, '--models', MODELS_DIR);
     assert.equal(r.code, 0, r.err);
@@ -119,6 +131,9 @@ test('segment a DICOM series folder: the same mask as its NIfTI source, in world
   const mapped = resampleByAffine(b, a);
   const dice = await wmDice(mapped, a);
   assert.ok(dice >= 0.99, `DICOM vs NIfTI Dice ${dice} < 0.99`);
+  const z = await readImageFile(fromZip);
+  assert.deepEqual(z.affine, b.affine);
+  assert.deepEqual(z.data, b.data, 'the zipped series gives the folder mask');
 });
 
 test('segment a PNG slice: the sagittal fsB slice scored against its label', async () => {

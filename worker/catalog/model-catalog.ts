@@ -38,8 +38,8 @@ export interface ModelInfo {
   stand_in: boolean;
 }
 
-// 2D models take single images too; 3D ones need volumes. A zip of a DICOM series is not read yet.
-const INPUTS_3D = ['application/x-nifti', 'application/gzip', 'application/dicom'];
+// 2D models take single images too; 3D ones need volumes. A DICOM series comes as a zip.
+const INPUTS_3D = ['application/x-nifti', 'application/gzip', 'application/dicom', 'application/zip'];
 const INPUTS_2D = [...INPUTS_3D, 'image/png', 'image/jpeg'];
 
 /** Validates a bundled manifest and describes its model; throws on a manifest the API cannot read. */

@@ -56,7 +56,7 @@ const segment = createRoute({
   path: '/v1/segment',
   summary: 'Segment a small image in one request',
   description:
-    'Body: NIfTI (.nii, .nii.gz), a DICOM file, PNG or JPEG, at most the body cap (32 MiB by default). ' +
+    'Body: NIfTI (.nii, .nii.gz), a DICOM file or a zip of a series, PNG or JPEG, at most the body cap (32 MiB by default). ' +
     '`Accept` picks the answer: `application/gzip` (NIfTI label map, the default), `image/png` (2D ' +
     'inputs) or `application/json` (per-label statistics). Small inputs of edge-capable models run ' +
     'inside the Worker, the rest on an inference node (`X-Placement` says which). Charged once per success; a repeat with the ' +

@@ -39,7 +39,7 @@ export const segmentCommand: Command = {
   usage:
     'segment IN -o OUT --model ID [--tta|--no-tta] [--device cpu|webgpu|wasm] [--threads N] [--refine] [--stats stats.json] [--probabilities P.nii.gz] [--models DIR] [--json]',
   help: [
-    ['IN', 'NIfTI, PNG/JPEG, a DICOM file, or a folder with one DICOM series'],
+    ['IN', 'NIfTI, PNG/JPEG, a DICOM file, a folder with one DICOM series, or a zip of one'],
     ['-o, --output OUT', 'label map (.nii or .nii.gz) with the input geometry'],
     ['--model ID', 'model id under the models folder (nnsam models lists them)'],
     ['--tta, --no-tta', 'mirroring test-time augmentation (default on)'],
