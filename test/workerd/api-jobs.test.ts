@@ -84,7 +84,9 @@ test('full flow on fsB: chunked upload, job, SSE progress, Range download equal 
   const bytes = new Uint8Array(await whole.arrayBuffer());
   assert.equal(bytes.byteLength, done.result!.bytes);
   const direct = await directLabels(FSB, false);
-  assert.ok(labelsOfNiftiGz(bytes).labels.equals(direct.labels), 'the job returns the engine label map');
+  const returned = labelsOfNiftiGz(bytes);
+  assert.ok(returned.labels.equals(direct.labels), 'the job returns the engine label map');
+  assert.deepEqual(returned.image.affine, direct.image.affine, 'in the input geometry');
 
   const head = await jobs.result(job.id, 'bytes=0-99');
   assert.equal(head.status, 206);

@@ -3,7 +3,6 @@
  * (the same runtime the nodes use), which a job's label map must equal.
  */
 import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import { readImage, writeNifti, type ImageVolume } from '../../engine/io/index.js';
 import { segment } from '../../engine/pipeline/segment.js';
 import { cliRegistry } from '../../engine/cli/models-root.js';
@@ -55,9 +54,8 @@ export async function directLabels(
   }
 }
 
-/** The voxels of a returned .nii.gz label map (uint8, after its header). */
-export function labelsOfNiftiGz(bytes: Uint8Array): { voxOffset: number; labels: Buffer } {
-  const raw = gunzipSync(bytes);
-  const voxOffset = Math.round(raw.readFloatLE(108));
-  return { voxOffset, labels: raw.subarray(voxOffset) };
+/** A returned .nii.gz label map, read by the engine's own NIfTI reader, and its labels as bytes. */
+export function labelsOfNiftiGz(bytes: Uint8Array): { image: ImageVolume; labels: Buffer } {
+  const image = readImage(bytes);
+  return { image, labels: Buffer.from(Uint8Array.from(image.data)) };
 }
