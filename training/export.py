@@ -82,6 +82,15 @@ def export_onnx(net: nn.Module, path: str, in_channels: int, patch) -> None:
     onnx.checker.check_model(onnx.load(path))
 
 
+def _save_with_prologue(m: onnx.ModelProto, nodes: list, dst: str) -> None:
+    """Put `nodes` (which restore float32 weights from their stored form) first in the graph, check, save."""
+    rest = list(m.graph.node)
+    del m.graph.node[:]
+    m.graph.node.extend(nodes + rest)
+    onnx.checker.check_model(m)
+    onnx.save(m, dst)
+
+
 def to_fp16_weights(src: str, dst: str) -> None:
     """Store every float32 initializer as float16 and Cast it back to float32 at load (fp32 compute).
 
@@ -98,11 +107,7 @@ def to_fp16_weights(src: str, dst: str) -> None:
         init.CopyFrom(numpy_helper.from_array(arr, name + '__fp16'))
         casts.append(helper.make_node('Cast', [name + '__fp16'], [name], to=TensorProto.FLOAT,
                                       name='cast_' + name))
-    nodes = casts + list(m.graph.node)
-    del m.graph.node[:]
-    m.graph.node.extend(nodes)
-    onnx.checker.check_model(m)
-    onnx.save(m, dst)
+    _save_with_prologue(m, casts, dst)
 
 
 def round_to_fp16(net: nn.Module) -> None:
@@ -110,6 +115,55 @@ def round_to_fp16(net: nn.Module) -> None:
     with torch.no_grad():
         for t in list(net.parameters()) + [b for b in net.buffers() if b.is_floating_point()]:
             t.copy_(t.half().float())
+
+
+def int8_per_channel(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 along axis 0 (zero point 0): (q, scale) with w ~= q * scale[:, None, ...]."""
+    flat = np.abs(w.reshape(w.shape[0], -1)).max(axis=1)
+    scale = (np.where(flat > 0, flat, 1.0) / 127.0).astype(np.float32)
+    q = np.clip(np.round(w / scale.reshape(-1, *[1] * (w.ndim - 1))), -127, 127).astype(np.int8)
+    return q, scale
+
+
+def _quantizable(arr: np.ndarray) -> bool:
+    """A PyTorch parameter that is a convolution kernel (4D): nearly all the bytes; norms and biases stay float32."""
+    return arr.ndim == 4 and arr.dtype == np.float32
+
+
+def to_int8_weights(src: str, dst: str) -> None:
+    """Store each convolution kernel as int8 with a float32 scale per output channel, restored by a
+    DequantizeLinear node; compute and I/O stay float32, so any ONNX runtime's CPU kernels run it.
+
+    Weight-only quantisation: a quarter of the fp32 bytes. Activations are not quantised, because a
+    calibrated int8 graph would need int8 convolution kernels the edge runtime does not have.
+    """
+    m = onnx.load(src)
+    # The kernels are the weight inputs of the convolutions (the exporter also makes 4D norm constants).
+    kernels = {n.input[1] for n in m.graph.node if n.op_type in ('Conv', 'ConvTranspose')}
+    dq, scales = [], []
+    for init in m.graph.initializer:
+        if init.data_type != TensorProto.FLOAT or init.name not in kernels:
+            continue
+        q, scale = int8_per_channel(numpy_helper.to_array(init))
+        name = init.name
+        init.CopyFrom(numpy_helper.from_array(q, name + '__int8'))
+        scales += [numpy_helper.from_array(scale, name + '__scale'),
+                   numpy_helper.from_array(np.zeros_like(scale, np.int8), name + '__zero')]
+        dq.append(helper.make_node('DequantizeLinear', [name + '__int8', name + '__scale', name + '__zero'], [name],
+                                   axis=0, name='dequantize_' + name))
+    m.graph.initializer.extend(scales)
+    _save_with_prologue(m, dq, dst)
+
+
+def round_to_int8(net: nn.Module) -> None:
+    """Replace each convolution kernel by its int8 reconstruction (what the int8 variant stores), computed
+    as the runtime's DequantizeLinear does: float32(q) * scale."""
+    with torch.no_grad():
+        for t in net.parameters():
+            arr = t.detach().cpu().numpy()
+            if _quantizable(arr):
+                q, scale = int8_per_channel(arr)
+                t.copy_(torch.from_numpy(q.astype(np.float32) * scale.reshape(-1, 1, 1, 1)))
 
 
 def run_onnx_node(model: str, x: np.ndarray) -> dict:

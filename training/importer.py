@@ -16,7 +16,7 @@ import os
 import numpy as np
 import torch
 
-from .export import export_onnx, parity, round_to_fp16, to_fp16_weights, unet_cfg
+from .export import export_onnx, parity, round_to_fp16, round_to_int8, to_fp16_weights, to_int8_weights, unet_cfg
 from .nets.nnsam import NnSam
 from .nets.plain_conv_unet import PlainConvUNet, config_from_plans, load_nnunet_weights
 
@@ -48,7 +48,7 @@ def read_folder(folder: str, fold: int):
 
 
 def import_folder(folder: str, out: str, folds=(0,), fp16: bool = True, fp16_only: bool = False,
-                  real_patches: np.ndarray | None = None, tol: float = 1e-4) -> dict:
+                  real_patches: np.ndarray | None = None, tol: float = 1e-4, int8: bool = False) -> dict:
     """Export each fold; returns {'files': {...}, 'parity': {...}, 'plans', 'dataset', 'net', 'mirroring'}."""
     os.makedirs(out, exist_ok=True)
     files, par, net, plans, ds, mirror = {}, {}, None, None, None, [0, 1]
@@ -76,6 +76,13 @@ def import_folder(folder: str, out: str, folds=(0,), fp16: bool = True, fp16_onl
             round_to_fp16(net)  # compare the fp16 file with the weights it actually stores
             files[stem + '.fp16.onnx'] = {'fold': fold, 'precision': 'fp16-weights (fp32 compute, fp32 I/O)'}
             par[stem + '.fp16.onnx'] = {k: parity(net, fp16_path, v) for k, v in checks.items()}
+        if int8:
+            int8_path = os.path.join(out, stem + '.int8.onnx')
+            to_int8_weights(fp32_path, int8_path)
+            net8 = build_from_checkpoint(plans, ds, ck)
+            round_to_int8(net8)  # the int8 file against the weights it stores, like fp16
+            files[stem + '.int8.onnx'] = {'fold': fold, 'precision': 'int8-weights per channel (fp32 compute, fp32 I/O)'}
+            par[stem + '.int8.onnx'] = {k: parity(net8, int8_path, v) for k, v in checks.items()}
         if fp16_only:
             os.remove(fp32_path)
     # Each file is compared with the weights it stores (fp16 files with fp16-rounded weights).

@@ -98,6 +98,19 @@ def _pp_text(m: dict) -> str:
             f"applies it, and the ablation row uses the same post-processing.")
 
 
+def _int8_text(model: dict, i8: dict | None) -> str:
+    if not i8:
+        return 'not measured, so not shipped.'
+    change = (i8['dice'] - model['dice']) * 100
+    how = ('each convolution kernel is stored as int8 with one float32 scale per output channel (symmetric, '
+           'zero point 0) and restored by a `DequantizeLinear` node when the session runs; norms and biases stay '
+           'float32, and compute and I/O are float32, so no int8 kernels are needed. Activations are not '
+           'quantised (a calibrated int8 graph would need int8 convolution kernels the edge runtime lacks).')
+    verdict = ('Shipped: within the 0.5-point bar.' if i8.get('shipped') else
+               'NOT shipped: it loses more than the 0.5-point bar.')
+    return f'{how} Its Dice change is {change:+.3f} points. {verdict}'
+
+
 def trained_card(info: dict) -> str:
     p, m = info['plans'], info['metrics']
     c = p['configurations']['2d']
@@ -105,6 +118,7 @@ def trained_card(info: dict) -> str:
     start = info['history'][0] if info['history'] else {}
     args = start.get('args', {})
     model, km, abl, f16 = m['model_fp32'], m['kmeans_3class'], m.get('ablation_no_levelset_loss'), m.get('model_fp16')
+    i8 = m.get('model_int8')
     dice_ok = model['dice'] >= 0.90
     beats = model['dice'] > km['dice'] and model['asd_mm'] < km['asd_mm']
     verdict = (f"- Dice >= 0.90 on the validation case: **{'met' if dice_ok else 'NOT met'}** "
@@ -205,6 +219,7 @@ connectivity; distances pooled both ways, in mm).
 | **{info['model_id']}** (fp32, `model.onnx`, shipped post-processing) | {_fmt(model)} |
 | {info['model_id']} without post-processing (argmax only) | {_fmt(m.get('model_fp32_raw'))} |
 | {info['model_id']} fp16 weights (`model.fp16.onnx`) | {_fmt(f16)} |
+| {info['model_id']} int8 weights (`model.int8.onnx`{'' if (i8 or {}).get('shipped') else ', not shipped'}) | {_fmt(i8)} |
 | ablation: same run without the level-set loss (`--w-ls 0`) | {_fmt(abl)} |
 | 3-class k-means of the brain voxels, WM = brightest cluster | {_fmt(km)} |
 
@@ -218,8 +233,9 @@ Ablation: {abl_txt}
 {_notes(info['model_id'])}
 
 fp16: the fp16 variant stores the weights as float16 and casts them to float32 when the session
-loads (fp32 compute and I/O); its Dice change is {(f16['dice'] - model['dice']) * 100 if f16 else float('nan'):+.3f} points. No int8 variant is shipped
-(no quantisation tool for it here; not measured).
+loads (fp32 compute and I/O); its Dice change is {(f16['dice'] - model['dice']) * 100 if f16 else float('nan'):+.3f} points.
+
+int8: {_int8_text(model, i8)}
 
 ## Files and checks
 | file | size |
@@ -236,7 +252,7 @@ every file: `manifest.json`.
 {cmd}
 ```
 It trains this model and the `--w-ls 0` ablation side by side (one thread each, ~{m['train_time_s'] / 60:.0f} minutes on
-this 2-core machine), then runs `training.release` (ONNX, fp16, parity, metrics, this card, manifest).
+this 2-core machine), then runs `training.release` (ONNX, fp16, int8, parity, metrics, this card, manifest).
 Runs land in `training/runs/` (git-ignored).
 """
 

@@ -1,4 +1,5 @@
-"""Turn a run folder into a shipped model: ONNX (+ fp16), parity goldens, model card, manifest.
+"""Turn a run folder into a shipped model: ONNX (+ fp16, + int8 when it keeps Dice within 0.5 points),
+parity goldens, model card, manifest.
 
 Run: /usr/bin/python3 -m training.release --run training/runs/brain-wm-2d \
         --ablation-run training/runs/brain-wm-2d-no-ls --dataset ../shared/data/brain-wm --out models/brain-wm-2d
@@ -15,7 +16,8 @@ import time
 import numpy as np
 import torch
 
-from .export import OUT_LEVELSET, OUT_LOGITS, InferenceGraph, manifest_dict, round_to_fp16, unet_cfg, write_manifest
+from .export import (OUT_LEVELSET, OUT_LOGITS, InferenceGraph, manifest_dict, round_to_fp16, round_to_int8, unet_cfg,
+                     write_manifest)
 from .importer import build_from_checkpoint, import_folder, read_folder
 from .io_utils import load_case
 from .error_analysis import components
@@ -26,6 +28,8 @@ from .predict import postprocess, predict_volume
 from .preprocessing import preprocess_case
 
 MAX_ONNX_BYTES = 25 * 1024 * 1024
+# The issue's bar for shipping the int8 variant: its validation Dice within 0.5 points of fp32.
+INT8_MAX_DICE_DROP = 0.005
 # Where the shared training cases come from (../shared/data/README.md); their notices travel with the weights.
 DATA_SOURCES = {
     'fsA': 'FreeSurfer norm.mgz + aseg WM labels; GitHub niivue/niivue demos (BSD-2-Clause)',
@@ -113,7 +117,8 @@ def release(run: str, out: str, model_id: str, dataset: str | None = None, val_c
     if x_real is None:
         x_real = np.random.default_rng(1).standard_normal((1, 1, *plans['configurations']['2d']['patch_size']))
         x_real = x_real.astype(np.float32)
-    r = import_folder(run, out, (0,), fp16=True, fp16_only=stand_in, real_patches=x_real, tol=tol)
+    r = import_folder(run, out, (0,), fp16=True, fp16_only=stand_in, real_patches=x_real, tol=tol,
+                      int8=not stand_in)
     files = r['files']
     if stand_in:  # the only file: fp16-stored weights under the primary name
         os.replace(os.path.join(out, 'model.fp16.onnx'), os.path.join(out, 'model.onnx'))
@@ -160,6 +165,16 @@ def release(run: str, out: str, model_id: str, dataset: str | None = None, val_c
         metrics['model_fp16'] = evaluate(
             postprocess(predict_volume(net16, img, sp, plans, len(ds['labels'])), pp) == 1, lab == 1, sp)
         metrics['model_fp16']['predict_time_s'] = round(time.time() - t, 1)
+        net8 = build_from_checkpoint(plans, ds, ck)
+        round_to_int8(net8)  # exactly what model.int8.onnx computes (parity-checked above)
+        metrics['model_int8'] = evaluate(
+            postprocess(predict_volume(net8, img, sp, plans, len(ds['labels'])), pp) == 1, lab == 1, sp)
+        metrics['model_int8']['shipped'] = metrics['model_fp32']['dice'] - metrics['model_int8']['dice'] <= INT8_MAX_DICE_DROP
+    if 'model.int8.onnx' in files and not (metrics or {}).get('model_int8', {}).get('shipped'):
+        # Not shipped when it loses more than the bar, or when there is no validation case to measure it on.
+        os.remove(os.path.join(out, 'model.int8.onnx'))
+        del files['model.int8.onnx']
+        del r['parity']['model.int8.onnx']
     sizes = {k: os.path.getsize(os.path.join(out, k)) for k in files if k.endswith('.onnx')}
     for k, v in sizes.items():
         if v > MAX_ONNX_BYTES:

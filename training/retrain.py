@@ -21,7 +21,7 @@ def main() -> None:
     ap.add_argument('--val-case', default='fsA')
     ap.add_argument('--iters', type=int, default=2500)
     ap.add_argument('--seed', type=int, default=0)
-    ap.add_argument('--version', default='1.1.0', help='the release version written to the manifest')
+    ap.add_argument('--version', default='1.2.0', help='the release version written to the manifest')
     ap.add_argument('--edge-max-voxels', type=int, default=262144,
                     help='edge-capable up to this many voxels (0: nodes only)')
     a = ap.parse_args()

@@ -144,14 +144,36 @@ function checkEdge(m: ModelManifest, fail: (what: string) => never): void {
   }
 }
 
-/** The ONNX files of the fold ensemble, in fold order. */
-export function modelFiles(m: ModelManifest): string[] {
+/** Which stored weights to run: the release's `model.onnx`, or one of its variants. */
+export type WeightVariant = 'fp32' | 'fp16' | 'int8';
+
+export const WEIGHT_VARIANTS: readonly WeightVariant[] = ['fp32', 'fp16', 'int8'];
+
+const VARIANT_FILE = /\.(fp16|int8)\.onnx$/;
+
+/**
+ * The ONNX files of the fold ensemble, in fold order, with `weights` (default `fp32`: the plain
+ * `<stem>.onnx`, or its fp16 file when a release ships only that). Throws when a fold lacks the variant.
+ */
+export function modelFiles(m: ModelManifest, weights: WeightVariant = 'fp32'): string[] {
   const folds = m.inference.folds;
-  return Object.entries(m.files)
-    .filter(([name, f]) => name.endsWith('.onnx') && !name.includes('/') && f.fold !== undefined && folds.includes(f.fold))
-    .filter(([name]) => !name.endsWith('.fp16.onnx') || !(name.replace('.fp16.onnx', '.onnx') in m.files))
-    .sort((a, b) => (a[1].fold ?? 0) - (b[1].fold ?? 0))
-    .map(([name]) => name);
+  const listed = Object.entries(m.files).filter(
+    ([name, f]) => name.endsWith('.onnx') && !name.includes('/') && f.fold !== undefined && folds.includes(f.fold),
+  );
+  const isChosen = (name: string): boolean =>
+    weights === 'fp32'
+      ? !VARIANT_FILE.test(name) || (name.endsWith('.fp16.onnx') && !(name.replace('.fp16.onnx', '.onnx') in m.files))
+      : name.endsWith(`.${weights}.onnx`);
+  const chosen = listed.filter(([name]) => isChosen(name)).sort((a, b) => (a[1].fold ?? 0) - (b[1].fold ?? 0));
+  const missing = folds.filter((fold) => !chosen.some(([, f]) => f.fold === fold));
+  if (weights !== 'fp32' && missing.length > 0) {
+    const offered = WEIGHT_VARIANTS.filter((w) => w === 'fp32' || listed.some(([name]) => name.endsWith(`.${w}.onnx`)));
+    throw new InputError(
+      'weights_unavailable',
+      `model ${m.id} has no ${weights} weights for fold(s) ${missing.join(', ')} (it ships: ${offered.join(', ')})`,
+    );
+  }
+  return chosen.map(([name]) => name);
 }
 
 /** Number of output classes (background included). */

@@ -9,7 +9,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, NotFoundError } from '../errors.js';
 import type { Device, InferenceRuntime, RuntimeOptions } from '../runtime/runtime.js';
-import { modelFiles, parseManifest, type ModelManifest } from './manifest.js';
+import { modelFiles, parseManifest, type ModelManifest, type WeightVariant } from './manifest.js';
 
 /** Creates a runtime for one ONNX file on one device. */
 export type RuntimeFactory = (model: Uint8Array, device: Device, options: RuntimeOptions) => Promise<InferenceRuntime>;
@@ -47,7 +47,7 @@ export interface LoadedModel {
   id: string;
   dir: string;
   manifest: ModelManifest;
-  /** ONNX files of the ensemble, one per fold. */
+  /** ONNX files of the ensemble, one per fold (fp32 weights). */
   onnxFiles: string[];
 }
 
@@ -109,11 +109,20 @@ export class ModelRegistry {
     };
   }
 
-  /** The runtimes of `id`'s fold ensemble on `device`, created once and shared by every caller. */
-  async runtimes(id: string, device: Device, options: RuntimeOptions = {}): Promise<InferenceRuntime[]> {
+  /**
+   * The runtimes of `id`'s fold ensemble on `device`, created once and shared by every caller;
+   * `weights` picks a variant the release ships (default fp32).
+   */
+  async runtimes(
+    id: string,
+    device: Device,
+    options: RuntimeOptions = {},
+    weights: WeightVariant = 'fp32',
+  ): Promise<InferenceRuntime[]> {
     const model = await this.load(id);
+    const files = weights === 'fp32' ? model.onnxFiles : modelFiles(model.manifest, weights);
     return Promise.all(
-      model.onnxFiles.map((file) => {
+      files.map((file) => {
         const key = `${id}\u0000${file}\u0000${device}\u0000${options.threads ?? 1}`;
         let s = this.sessions.get(key);
         if (!s) {

@@ -22,9 +22,15 @@ export const MODEL_ID = 'brain-wm-2d';
 export const FSB_IMAGE = join(REPO, '../shared/data/brain-wm/imagesTr/fsB_0000.nii.gz');
 export const FSB_LABEL = join(REPO, '../shared/data/brain-wm/labelsTr/fsB.nii.gz');
 /** The shipped model's validation case (never trained on), as its manifest names it. */
-export function validationCase(): { id: string; image: string; label: string; dice: number } {
+export function validationCase(): {
+  id: string;
+  image: string;
+  label: string;
+  dice: number;
+  int8Dice?: number;
+} {
   const manifest = JSON.parse(readFileSync(join(MODELS_DIR, MODEL_ID, 'manifest.json'), 'utf8')) as {
-    metrics: { validation_case: string; model_fp32: { dice: number } };
+    metrics: { validation_case: string; model_fp32: { dice: number }; model_int8?: { dice: number } };
   };
   const id = manifest.metrics.validation_case;
   return {
@@ -32,6 +38,7 @@ export function validationCase(): { id: string; image: string; label: string; di
     image: join(REPO, `../shared/data/brain-wm/imagesTr/${id}_0000.nii.gz`),
     label: join(REPO, `../shared/data/brain-wm/labelsTr/${id}.nii.gz`),
     dice: manifest.metrics.model_fp32.dice,
+    int8Dice: manifest.metrics.model_int8?.dice,
   };
 }
 

@@ -100,6 +100,61 @@ test("segment the validation case (NIfTI): the card's Dice, the input geometry, 
   );
 });
 
+test("segment --weights int8: the card's int8 Dice on the validation case; unknown or absent variants fail", async () => {
+  const val = validationCase();
+  assert.ok(val.int8Dice !== undefined, 'the manifest reports no int8 Dice');
+  const out = join(dir, 'val-seg-int8.nii.gz');
+  const r = await cli(
+    'segment',
+    val.image,
+    '-o',
+    out,
+    '--model',
+    MODEL_ID,
+    '--models',
+    MODELS_DIR,
+    '--weights',
+    'int8',
+    '--json',
+  );
+  assert.equal(r.code, 0, r.err);
+  assert.equal((JSON.parse(r.out) as { weights: string }).weights, 'int8');
+  const dice = await wmDice(await readImageFile(out), await readImageFile(val.label));
+  assert.ok(
+    Math.abs(dice - val.int8Dice) <= CARD_DICE_TOLERANCE,
+    `${val.id} int8 Dice ${dice}, the card says ${val.int8Dice}`,
+  );
+  const unknown = await cli(
+    'segment',
+    val.image,
+    '-o',
+    out,
+    '--model',
+    MODEL_ID,
+    '--models',
+    MODELS_DIR,
+    '--weights',
+    'int4',
+  );
+  assert.equal(unknown.code, 2, unknown.err);
+  assert.match(unknown.err, /--weights must be one of fp32\|fp16\|int8/);
+  // The nnSAM stand-in ships its weights as one fp16-stored file: no int8 variant.
+  const absent = await cli(
+    'segment',
+    val.image,
+    '-o',
+    out,
+    '--model',
+    'nnsam-tinyvit-random',
+    '--models',
+    MODELS_DIR,
+    '--weights',
+    'int8',
+  );
+  assert.equal(absent.code, 1, absent.err);
+  assert.match(absent.err, /weights_unavailable.*no int8 weights/);
+});
+
 test('segment a DICOM series, as a folder and as a zip: the same mask as its NIfTI source, in world space', async () => {
   const { path, image } = await fsbSlab(dir, 6);
   const series = join(dir, 'dicom');

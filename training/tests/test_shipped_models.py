@@ -58,6 +58,14 @@ class ShippedModelsTest(unittest.TestCase):
             # fp16-rounded weights: not bit-parity, but the decision must barely move.
             agree = (got['logits'].argmax(1) == ref.argmax(1)).mean()
             self.assertGreater(agree, 0.995, f'{mid} fp16 argmax agreement {agree}')
+        if os.path.exists(os.path.join(d, 'model.int8.onnx')):
+            got = run_onnx_node(os.path.join(d, 'model.int8.onnx'), x)
+            agree = (got['logits'].argmax(1) == np.load(os.path.join(d, 'parity', 'logits.npy')).argmax(1)).mean()
+            self.assertGreater(agree, 0.99, f'{mid} int8 argmax agreement {agree}')
+            # Shipped only within the bar: validation Dice at most 0.5 points under fp32.
+            m = man['metrics']
+            self.assertTrue(m['model_int8']['shipped'])
+            self.assertLessEqual(m['model_fp32']['dice'] - m['model_int8']['dice'], 0.005)
 
     def test_brain_wm_2d(self):
         self.check_model('brain-wm-2d')

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { sharedKernels } from '../../../wasm/src/node-loader.js';
 import { readDicomSeries, writeNifti, type ImageVolume } from '../../io/index.js';
 import { segment, type SegmentProgress } from '../../pipeline/segment.js';
+import { WEIGHT_VARIANTS, type WeightVariant } from '../../models/manifest.js';
 import type { Device } from '../../runtime/runtime.js';
 import { parseChoice, report, UsageError, type Command, type CommandIO } from '../command.js';
 import { readImageFile, wantsGzip, writeOutputFile } from '../files.js';
@@ -37,7 +38,7 @@ export const segmentCommand: Command = {
   name: 'segment',
   summary: 'segment an image (NIfTI, DICOM series folder, PNG/JPEG) with an installed model',
   usage:
-    'segment IN -o OUT --model ID [--tta|--no-tta] [--device cpu|webgpu|wasm] [--threads N] [--refine] [--stats stats.json] [--probabilities P.nii.gz] [--models DIR] [--json]',
+    'segment IN -o OUT --model ID [--tta|--no-tta] [--device cpu|webgpu|wasm] [--threads N] [--weights fp32|fp16|int8] [--refine] [--stats stats.json] [--probabilities P.nii.gz] [--models DIR] [--json]',
   help: [
     ['IN', 'NIfTI, PNG/JPEG, a DICOM file, a folder with one DICOM series, or a zip of one'],
     ['-o, --output OUT', 'label map (.nii or .nii.gz) with the input geometry'],
@@ -48,6 +49,10 @@ export const segmentCommand: Command = {
       'cpu (onnxruntime-node), webgpu (falls back to cpu without an adapter), wasm (onnxruntime-web)',
     ],
     ['--threads N', 'intra-op threads for cpu/webgpu (default 1)'],
+    [
+      '--weights W',
+      'fp32 (default), or a smaller variant the model ships: fp16, int8 (its card gives the Dice change)',
+    ],
     ['--refine', 'level-set refinement with the model level-set head'],
     ['--stats FILE', 'write per-label statistics (voxels, mL, bounding box) as JSON'],
     ['--probabilities FILE', 'also write the softmax probabilities (float32, one volume per class)'],
@@ -60,6 +65,7 @@ export const segmentCommand: Command = {
     'no-tta': { type: 'boolean' },
     device: { type: 'string' },
     threads: { type: 'string' },
+    weights: { type: 'string' },
     refine: { type: 'boolean', default: false },
     stats: { type: 'string' },
     probabilities: { type: 'string' },
@@ -80,6 +86,12 @@ export const segmentCommand: Command = {
       ['cpu', 'webgpu', 'wasm'],
       'cpu',
     );
+    const weights = parseChoice<WeightVariant>(
+      v.weights as string | undefined,
+      'weights',
+      WEIGHT_VARIANTS,
+      'fp32',
+    );
     const threads = v.threads === undefined ? 1 : Number(v.threads);
     if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
       throw new UsageError(`--threads wants an integer from 1 to 256, got '${String(v.threads)}'`);
@@ -87,10 +99,12 @@ export const segmentCommand: Command = {
     const registry = cliRegistry(v.models as string | undefined);
     try {
       const model = await registry.load(modelId);
-      const folds = await registry.runtimes(modelId, device, {
-        threads,
-        log: (line) => io.stderr(`nnsam segment: ${line}\n`),
-      });
+      const folds = await registry.runtimes(
+        modelId,
+        device,
+        { threads, log: (line) => io.stderr(`nnsam segment: ${line}\n`) },
+        weights,
+      );
       const image = await readInput(input);
       const result = await segment(await sharedKernels(), image, model.manifest, folds, {
         tta: !v['no-tta'],
@@ -113,6 +127,7 @@ export const segmentCommand: Command = {
         input,
         output,
         model: modelId,
+        weights,
         runtime: result.runtime,
         tta: !v['no-tta'],
         refine: v.refine === true,

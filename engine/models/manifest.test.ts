@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { InputError } from '../errors.js';
+import { modelFiles, parseManifest, type ModelManifest } from './manifest.js';
+
+const SHIPPED = fileURLToPath(new URL('../../../models/brain-wm-2d/manifest.json', import.meta.url));
+
+/** The shipped manifest with its file list replaced (folds follow the names). */
+function withFiles(names: string[]): ModelManifest {
+  const m = parseManifest(readFileSync(SHIPPED, 'utf8'), 'brain-wm-2d');
+  const fold = (n: string) => Number(/fold(\d)/.exec(n)?.[1] ?? 0);
+  m.files = Object.fromEntries(names.map((n) => [n, { sha256: '0'.repeat(64), bytes: 1, fold: fold(n) }]));
+  m.inference.folds = [...new Set(names.map(fold))].sort();
+  return m;
+}
+
+test('modelFiles picks one file per fold: fp32 by default, or the variant asked for', () => {
+  const m = withFiles([
+    'model_fold1.onnx',
+    'model_fold0.onnx',
+    'model_fold0.fp16.onnx',
+    'model_fold1.fp16.onnx',
+    'model_fold0.int8.onnx',
+    'model_fold1.int8.onnx',
+  ]);
+  assert.deepEqual(modelFiles(m), ['model_fold0.onnx', 'model_fold1.onnx']);
+  assert.deepEqual(modelFiles(m, 'fp16'), ['model_fold0.fp16.onnx', 'model_fold1.fp16.onnx']);
+  assert.deepEqual(modelFiles(m, 'int8'), ['model_fold0.int8.onnx', 'model_fold1.int8.onnx']);
+});
+
+test('a release that ships only fp16 weights runs them as its default', () => {
+  assert.deepEqual(modelFiles(withFiles(['model.fp16.onnx'])), ['model.fp16.onnx']);
+});
+
+test('asking for a variant a fold lacks is a clear error naming what the model ships', () => {
+  const m = withFiles(['model_fold0.onnx', 'model_fold1.onnx', 'model_fold0.int8.onnx']);
+  assert.throws(
+    () => modelFiles(m, 'int8'),
+    (e: unknown) => e instanceof InputError && e.code === 'weights_unavailable' && /fold\(s\) 1/.test(e.message),
+  );
+  assert.throws(
+    () => modelFiles(m, 'fp16'),
+    (e: unknown) => e instanceof InputError && /it ships: fp32, int8/.test(e.message),
+  );
+});
