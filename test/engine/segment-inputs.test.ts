@@ -50,6 +50,11 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   return { code, out, err };
 }
 
+/** `nnsam segment IN -o OUT --model MODEL --models <repo models> ...extra`. */
+function segmentCli(input: string, output: string, model: string, ...extra: string[]) {
+  return cli('segment', input, '-o', output, '--model', model, '--models', MODELS_DIR, ...extra);
+}
+
 async function wmDice(pred: ImageVolume, ref: ImageVolume): Promise<number> {
   const m = labelMetrics(await sharedKernels(), pred.data, ref.data, ref.shape, ref.spacing, [1]);
   return m['1'].dice;
@@ -59,18 +64,7 @@ test("segment the validation case (NIfTI): the card's Dice, the input geometry, 
   const val = validationCase();
   const out = join(dir, 'val-seg.nii.gz');
   const stats = join(dir, 'val-stats.json');
-  const r = await cli(
-    'segment',
-    val.image,
-    '-o',
-    out,
-    '--model',
-    MODEL_ID,
-    '--models',
-    MODELS_DIR,
-    '--stats',
-    stats,
-  );
+  const r = await segmentCli(val.image, out, MODEL_ID, '--stats', stats);
   assert.equal(r.code, 0, r.err);
   const [input, seg, label] = await Promise.all([
     readImageFile(val.image),
@@ -104,19 +98,7 @@ test("segment --weights int8: the card's int8 Dice on the validation case; unkno
   const val = validationCase();
   assert.ok(val.int8Dice !== undefined, 'the manifest reports no int8 Dice');
   const out = join(dir, 'val-seg-int8.nii.gz');
-  const r = await cli(
-    'segment',
-    val.image,
-    '-o',
-    out,
-    '--model',
-    MODEL_ID,
-    '--models',
-    MODELS_DIR,
-    '--weights',
-    'int8',
-    '--json',
-  );
+  const r = await segmentCli(val.image, out, MODEL_ID, '--weights', 'int8', '--json');
   assert.equal(r.code, 0, r.err);
   assert.equal((JSON.parse(r.out) as { weights: string }).weights, 'int8');
   const dice = await wmDice(await readImageFile(out), await readImageFile(val.label));
@@ -124,33 +106,11 @@ test("segment --weights int8: the card's int8 Dice on the validation case; unkno
     Math.abs(dice - val.int8Dice) <= CARD_DICE_TOLERANCE,
     `${val.id} int8 Dice ${dice}, the card says ${val.int8Dice}`,
   );
-  const unknown = await cli(
-    'segment',
-    val.image,
-    '-o',
-    out,
-    '--model',
-    MODEL_ID,
-    '--models',
-    MODELS_DIR,
-    '--weights',
-    'int4',
-  );
+  const unknown = await segmentCli(val.image, out, MODEL_ID, '--weights', 'int4');
   assert.equal(unknown.code, 2, unknown.err);
   assert.match(unknown.err, /--weights must be one of fp32\|fp16\|int8/);
   // The nnSAM stand-in ships its weights as one fp16-stored file: no int8 variant.
-  const absent = await cli(
-    'segment',
-    val.image,
-    '-o',
-    out,
-    '--model',
-    'nnsam-tinyvit-random',
-    '--models',
-    MODELS_DIR,
-    '--weights',
-    'int8',
-  );
+  const absent = await segmentCli(val.image, out, 'nnsam-tinyvit-random', '--weights', 'int8');
   assert.equal(absent.code, 1, absent.err);
   assert.match(absent.err, /weights_unavailable.*no int8 weights/);
 });
@@ -176,7 +136,7 @@ test('segment a DICOM series, as a folder and as a zip: the same mask as its NIf
     [series, fromDicom],
     [zipped, fromZip],
   ]) {
-    const r = await cli('segment', input, '-o', output, '--model', MODEL_ID, '--models', MODELS_DIR);
+    const r = await segmentCli(input, output, MODEL_ID);
     assert.equal(r.code, 0, r.err);
   }
   const a = await readImageFile(fromNifti);
@@ -207,7 +167,7 @@ test('segment a PNG slice: the sagittal fsB slice scored against its label', asy
   const png = join(dir, 'fsB-sagittal.png');
   writeFileSync(png, encode({ width: nz, height: ny, data: pixels, channels: 1, depth: 8 }));
   const out = join(dir, 'fsB-sagittal-seg.nii.gz');
-  const r = await cli('segment', png, '-o', out, '--model', MODEL_ID, '--models', MODELS_DIR);
+  const r = await segmentCli(png, out, MODEL_ID);
   assert.equal(r.code, 0, r.err);
   const seg = await readImageFile(out);
   assert.deepEqual(seg.shape, [nz, ny, 1]);
