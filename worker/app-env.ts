@@ -21,6 +21,12 @@ export interface Bindings {
   DEFAULT_PRICES?: string;
   /** Most voxels of a one-shot input run inside the Worker; "0" sends every run to the nodes. */
   EDGE_MAX_VOXELS?: string;
+  MAX_EVALUATIONS?: string;
+  MAX_WORK_MEMORY_MB?: string;
+  MAX_TENANT_EVALUATIONS?: string;
+  EDGE_MAX_EVALUATIONS?: string;
+  EDGE_MAX_MEMORY_MB?: string;
+  ONE_SHOT_SECONDS?: string;
   /** A secret: the nodes' bearer token. */
   NODE_TOKEN?: string;
   /** API key records and the price table. */

@@ -4,6 +4,7 @@
  */
 import type { Bindings } from './app-env.js';
 import { parsePriceTable, type PriceTable } from './billing/price.js';
+import { DEFAULT_WORK_LIMITS, type WorkLimits } from '../engine/pipeline/work.js';
 
 /** Limits and lifetimes, all in bytes or seconds. */
 export interface ApiConfig {
@@ -32,6 +33,14 @@ export interface ApiConfig {
    * never above the model's own budget); 0: every run goes to the nodes.
    */
   edgeMaxVoxels: number;
+  /** Per-request work bounds (docs/work-bounds.md), as the nodes apply them. */
+  work: WorkLimits;
+  /** Network patch evaluations a tenant's running requests may imply together (429 beyond; 413 for one alone). */
+  maxTenantEvaluations: number;
+  /** Work bounds of a run inside the Worker; larger ones go to a node. */
+  edgeWork: WorkLimits;
+  /** Wall time of a one-shot request, node run included; the node is told the same deadline. */
+  oneShotSeconds: number;
 }
 
 function positiveInt(value: string | undefined, fallback: number, name: string): number {
@@ -64,7 +73,9 @@ function nodeList(value: string | undefined): string[] {
 
 /**
  * Parses the limits from wrangler vars; defaults: 32 MiB body, 8 MiB chunk, 2 GiB upload, 24 h for
- * uploads and results, 15 min per job, 4 concurrent jobs per tenant, 262144 voxels (512^2) at the edge.
+ * uploads and results, 15 min per job, 4 concurrent jobs per tenant, 262144 voxels (512^2) at the edge,
+ * the engine's default work bounds per request and four times their evaluations per tenant, 64
+ * evaluations and 48 MiB for a run inside the Worker, 120 s per one-shot.
  */
 export function readConfig(env: Bindings): ApiConfig {
   const config: ApiConfig = {
@@ -79,6 +90,26 @@ export function readConfig(env: Bindings): ApiConfig {
     nodeToken: env.NODE_TOKEN || undefined,
     defaultPrices: env.DEFAULT_PRICES ? parsePriceTable(env.DEFAULT_PRICES) : null,
     edgeMaxVoxels: nonNegativeInt(env.EDGE_MAX_VOXELS, 512 * 512, 'EDGE_MAX_VOXELS'),
+    work: {
+      maxEvaluations: positiveInt(env.MAX_EVALUATIONS, DEFAULT_WORK_LIMITS.maxEvaluations, 'MAX_EVALUATIONS'),
+      maxPeakBytes:
+        positiveInt(
+          env.MAX_WORK_MEMORY_MB,
+          DEFAULT_WORK_LIMITS.maxPeakBytes / 2 ** 20,
+          'MAX_WORK_MEMORY_MB',
+        ) *
+        2 ** 20,
+    },
+    maxTenantEvaluations: positiveInt(
+      env.MAX_TENANT_EVALUATIONS,
+      4 * DEFAULT_WORK_LIMITS.maxEvaluations,
+      'MAX_TENANT_EVALUATIONS',
+    ),
+    edgeWork: {
+      maxEvaluations: positiveInt(env.EDGE_MAX_EVALUATIONS, 64, 'EDGE_MAX_EVALUATIONS'),
+      maxPeakBytes: positiveInt(env.EDGE_MAX_MEMORY_MB, 48, 'EDGE_MAX_MEMORY_MB') * 2 ** 20,
+    },
+    oneShotSeconds: positiveInt(env.ONE_SHOT_SECONDS, 120, 'ONE_SHOT_SECONDS'),
   };
   if (config.maxChunkBytes > config.maxBodyBytes)
     throw new RangeError('MAX_CHUNK_BYTES exceeds MAX_BODY_BYTES');

@@ -77,3 +77,32 @@ export class RangeNotSatisfiableError extends HttpError {
     });
   }
 }
+
+/** What was asked for existed once and has expired. */
+export class GoneError extends HttpError {
+  constructor(code: string, message: string) {
+    super(code, 410, message);
+  }
+}
+
+/** A run passed its deadline and was stopped (uncharged). */
+export class TimeoutError extends HttpError {
+  constructor(code: string, message: string) {
+    super(code, 504, message);
+  }
+}
+
+/**
+ * The request body broke off before its end (the client hung up or the connection dropped). The
+ * answer most likely reaches nobody; it is still a problem+json, and nothing was charged.
+ */
+export class BodyIncompleteError extends HttpError {
+  constructor(cause: unknown) {
+    super(
+      'request_body_incomplete',
+      400,
+      'The request body ended before it was complete; nothing was done or charged.',
+    );
+    this.cause = cause;
+  }
+}

@@ -7,7 +7,7 @@ import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { AppError } from '../engine/errors.js';
-import { HttpError } from './http-errors.js';
+import { BodyIncompleteError, HttpError } from './http-errors.js';
 import { log } from './middleware/logger.js';
 
 /** Base URI of our problem types; `type` is this plus the error's stable code. */
@@ -16,6 +16,7 @@ export const PROBLEM_BASE = 'https://nnsam-edge.dev/problems/';
 /** Every problem code the API can answer with, and its HTTP status. */
 export const PROBLEM_TYPES = {
   invalid_request: 400,
+  request_body_incomplete: 400,
   unauthorized: 401,
   budget_exceeded: 402,
   insufficient_scope: 403,
@@ -27,10 +28,13 @@ export const PROBLEM_TYPES = {
   upload_incomplete: 409,
   model_not_priced: 409,
   result_not_ready: 409,
+  idempotency_key_in_flight: 409,
   upload_gone: 410,
+  result_gone: 410,
   body_too_large: 413,
   chunk_too_large: 413,
   upload_too_large: 413,
+  work_too_large: 413,
   unsupported_media_type: 415,
   chunk_checksum_mismatch: 422,
   chunk_beyond_length: 422,
@@ -42,6 +46,7 @@ export const PROBLEM_TYPES = {
   internal: 500,
   no_inference_node: 503,
   job_timeout: 504,
+  run_timeout: 504,
 } as const;
 /** One problem code. */
 export type ProblemCode = keyof typeof PROBLEM_TYPES;
@@ -83,8 +88,24 @@ export function problemResponses(...codes: ProblemCode[]) {
   return out;
 }
 
+/**
+ * A failure that is the client leaving, not ours: its request signal fired (workerd's
+ * `enable_request_signal`), or the runtime's own words for a connection that dropped mid-body.
+ */
+function clientGone(err: unknown, c: Context): boolean {
+  return (
+    c.req.raw.signal?.aborted === true ||
+    /network connection lost|connection (was )?(reset|closed)/i.test(String(err))
+  );
+}
+
 /** Renders any thrown value as problem+json: AppErrors with their status, the rest as 500. */
 export function renderProblem(err: unknown, c: Context): Response {
+  if (!(err instanceof AppError) && !(err instanceof HTTPException) && clientGone(err, c)) {
+    // Logged as what it is; the answer most likely reaches nobody, and nothing was charged.
+    log('info', 'client_disconnected', { request_id: c.get('requestId'), error: String(err) });
+    err = new BodyIncompleteError(err);
+  }
   let code: string = 'internal';
   let status = 500;
   let title = 'Internal error';

@@ -1,12 +1,19 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { AppError, LimitError, NotFoundError } from '../errors.js';
-import { DEFAULT_READ_LIMITS, readImage, type ImageVolume, type ReadLimits } from '../io/index.js';
+import {
+  DEFAULT_READ_LIMITS,
+  readImage,
+  type ImageVolume,
+  type InspectGeometry,
+  type ReadLimits,
+} from '../io/index.js';
 import { requireSingleChannel } from './volumes.js';
 
 /** Reads an image file, refusing it by size before reading it into memory. */
 export async function readImageFile(
   path: string,
   limits: ReadLimits = DEFAULT_READ_LIMITS,
+  inspect?: InspectGeometry,
 ): Promise<ImageVolume> {
   let size: number;
   try {
@@ -27,7 +34,7 @@ export async function readImageFile(
     );
   }
   const bytes = new Uint8Array(await readFile(path));
-  return readImage(bytes, { name: path, limits });
+  return readImage(bytes, { name: path, limits, inspect });
 }
 
 /** Reads an image file that must hold one volume (one channel), for the single-volume commands. */

@@ -2,7 +2,12 @@
  * @module
  * A typed client of the nnsam-edge HTTP API, including the resumable upload loop: chunks with
  * checksums, and after a dropped connection or a refused chunk, asking the server for its offset and
- * going on from there.
+ * going on from there. Requests that cost money (`segment`, `createJob`) always carry an
+ * `Idempotency-Key` (the caller's or a new one) and are retried with that same key when the
+ * answer is not the API's own (a dropped connection, a proxy's 5xx without `X-Request-Id`, as
+ * `wrangler dev` gives when its Worker restarts), when every node is busy (503 with
+ * Retry-After), or while the first attempt is still running (409 `idempotency_key_in_flight`):
+ * the server charges a key once, so the retry is safe (docs/billing.md).
  */
 import type {
   ApiJob,
@@ -36,6 +41,10 @@ export interface NnsamClientOptions {
   apiKey?: string;
   /** A fetch implementation (default: the global one). */
   fetch?: (url: string, init: RequestInit) => Promise<Response>;
+  /** Retries of a paid request with its key (default 4). */
+  retries?: number;
+  /** Waits between those retries (default: a timer); tests pass their own. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** Options of {@link NnsamClient.upload}. */
@@ -62,12 +71,45 @@ function retryable(err: unknown): boolean {
   );
 }
 
+/** Longest wait between two retries of a paid request, whatever Retry-After says. */
+const MAX_RETRY_WAIT_MS = 10_000;
+
+/**
+ * How long to wait before sending a paid request again with its key, or null when its outcome is
+ * final. A response without X-Request-Id did not come from the API (every API answer has one).
+ */
+function retryDelay(err: unknown, attempt: number): number | null {
+  const backoff = Math.min(MAX_RETRY_WAIT_MS, 500 * 2 ** attempt);
+  if (!(err instanceof ApiProblemError)) return err instanceof TypeError ? backoff : null;
+  const fromServer = Number(err.headers.get('retry-after')) * 1000;
+  const wait = fromServer > 0 ? Math.min(MAX_RETRY_WAIT_MS, fromServer) : backoff;
+  if (err.problem.status >= 500 && !err.headers.has('x-request-id')) return wait;
+  if (err.code === 'no_inference_node' || err.code === 'idempotency_key_in_flight') return wait;
+  return null;
+}
+
 /** The nnsam-edge API. */
 export class NnsamClient {
   private readonly fetcher: (url: string, init: RequestInit) => Promise<Response>;
 
   constructor(private readonly options: NnsamClientOptions) {
     this.fetcher = options.fetch ?? ((url, init) => fetch(url, init));
+  }
+
+  /** A paid request: sent with `key` (a new one if absent) and retried with it while that is safe. */
+  private async paid(path: string, init: RequestInit, key: string | undefined): Promise<Response> {
+    const headers = new Headers(init.headers);
+    headers.set('idempotency-key', key ?? crypto.randomUUID());
+    const sleep = this.options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.call('POST', path, { ...init, headers });
+      } catch (err) {
+        const wait = retryDelay(err, attempt);
+        if (wait === null || attempt >= (this.options.retries ?? 4)) throw err;
+        await sleep(wait);
+      }
+    }
   }
 
   private async call(method: string, path: string, init: RequestInit = {}): Promise<Response> {
@@ -170,15 +212,16 @@ export class NnsamClient {
     return this.uploadStatus(id);
   }
 
-  /** `POST /v1/jobs`; with `idempotencyKey`, a retry returns the first job. */
+  /**
+   * `POST /v1/jobs`, retried safely (module notes); with `idempotencyKey`, a later call with the
+   * same key returns the first job too.
+   */
   async createJob(body: ApiJobCreate, idempotencyKey?: string): Promise<ApiJob> {
-    const res = await this.call('POST', '/v1/jobs', {
-      headers: {
-        'content-type': 'application/json',
-        ...(idempotencyKey !== undefined && { 'idempotency-key': idempotencyKey }),
-      },
-      body: JSON.stringify(body),
-    });
+    const res = await this.paid(
+      '/v1/jobs',
+      { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+      idempotencyKey,
+    );
     return (await res.json()) as ApiJob;
   }
 
@@ -222,26 +265,34 @@ export class NnsamClient {
 
   /**
    * `POST /v1/segment`: one small image in, the label map (`accept` 'application/gzip', the default),
-   * a PNG ('image/png', 2D) or the statistics ('application/json') out.
+   * a PNG ('image/png', 2D) or the statistics ('application/json') out. Retried safely (module
+   * notes); `replayed`: the server answered a stored result of the same key, charged once before.
    */
   async segment(
     model: string,
     image: Uint8Array<ArrayBuffer>,
     options: { accept?: 'application/gzip' | 'image/png' | 'application/json'; idempotencyKey?: string } = {},
-  ): Promise<{ body: Uint8Array; contentType: string; chargeMicros: number; voxels: number }> {
-    const res = await this.call('POST', `/v1/segment${query({ model })}`, {
-      headers: {
-        'content-type': 'application/octet-stream',
-        accept: options.accept ?? 'application/gzip',
-        ...(options.idempotencyKey !== undefined && { 'idempotency-key': options.idempotencyKey }),
+  ): Promise<{
+    body: Uint8Array;
+    contentType: string;
+    chargeMicros: number;
+    voxels: number;
+    replayed: boolean;
+  }> {
+    const res = await this.paid(
+      `/v1/segment${query({ model })}`,
+      {
+        headers: { 'content-type': 'application/octet-stream', accept: options.accept ?? 'application/gzip' },
+        body: image,
       },
-      body: image,
-    });
+      options.idempotencyKey,
+    );
     return {
       body: new Uint8Array(await res.arrayBuffer()),
       contentType: res.headers.get('content-type') ?? '',
       chargeMicros: Number(res.headers.get('x-charge-micros')),
       voxels: Number(res.headers.get('x-voxels')),
+      replayed: res.headers.get('idempotent-replayed') === 'true',
     };
   }
 

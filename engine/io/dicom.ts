@@ -16,7 +16,7 @@
  */
 import { InputError } from '../errors.js';
 import { decodeFrame, dicomFrames, frameDatatype, type DicomFrame } from './dicom-parse.js';
-import type { ImageVolume, Matrix4 } from './image.js';
+import type { ImageVolume, InspectGeometry, Matrix4 } from './image.js';
 import { checkExtents, checkInputBytes, resolveLimits, type ReadLimits } from './limits.js';
 
 const cross = (a: number[], b: number[]): number[] => [
@@ -35,7 +35,7 @@ function unit(v: number[], what: string): number[] {
 /** Reads a DICOM series (one or more files, each single- or multi-frame) as one volume. */
 export function readDicomSeries(
   files: Uint8Array[],
-  options: { limits?: Partial<ReadLimits> } = {},
+  options: { limits?: Partial<ReadLimits>; inspect?: InspectGeometry } = {},
 ): ImageVolume {
   const limits = resolveLimits(options.limits);
   if (!Array.isArray(files) || files.length === 0)
@@ -61,11 +61,16 @@ export function readDicomSeries(
     first,
   );
 
+  const [dRow, dCol] = first.pixelSpacing;
+  options.inspect?.({
+    shape: [first.cols, first.rows, frames.length],
+    spacing: [dCol, dRow, step],
+    channels: 1,
+  });
   const data = new Float32Array(count);
   const n = first.rows * first.cols;
   order.forEach((src, k) => decodeFrame(frames[src], data.subarray(k * n, (k + 1) * n)));
 
-  const [dRow, dCol] = first.pixelSpacing;
   const origin = positions[order[0]];
   const lps = [0, 1, 2].map((r) => [row[r] * dCol, col[r] * dRow, normal[r] * step, origin[r]]);
   const affine: Matrix4 = [lps[0].map((v) => -v), lps[1].map((v) => -v), lps[2], [0, 0, 0, 1]];

@@ -71,6 +71,20 @@ export interface ImageVolume {
   nifti?: NiftiHeaderInfo;
 }
 
+/**
+ * What a reader knows from the header alone, before it allocates the voxels. A caller's
+ * `inspect` hook (read-image.ts) sees it, so the work an input implies is refused before any
+ * buffer sized by the input exists (docs/work-bounds.md).
+ */
+export interface DeclaredGeometry {
+  shape: Shape3;
+  spacing: Spacing3;
+  channels: number;
+}
+
+/** Called with the declared geometry before the voxels are allocated; throws to refuse the input. */
+export type InspectGeometry = (geometry: DeclaredGeometry) => void;
+
 /** The geometry part of a volume, as returned by the geometry helpers. */
 export interface Geometry {
   shape: Shape3;

@@ -4,16 +4,18 @@
  * {@link ImageVolume}s with a RAS+ affine. Runs in Node and workerd (no `node:` imports).
  */
 export type {
+  DeclaredGeometry,
   Geometry,
   ImageFormat,
   ImageVolume,
+  InspectGeometry,
   Matrix4,
   NiftiHeaderInfo,
   Shape3,
   Spacing3,
 } from './image.js';
 export { DEFAULT_READ_LIMITS, resolveLimits, type ReadLimits } from './limits.js';
-export { readImage, type ReadImageOptions } from './read-image.js';
+export { readGeometry, readImage, type ReadImageOptions } from './read-image.js';
 export { readNifti } from './nifti-read.js';
 export { parseNiftiHeader, sniffNifti } from './nifti-header.js';
 export { bestAffine, qformAffine, sformAffine, baseAffine, affineToQform } from './nifti-affine.js';

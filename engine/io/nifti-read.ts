@@ -9,7 +9,7 @@
  */
 import { InputError, UnsupportedError } from '../errors.js';
 import { LimitedInflater, isGzip } from './gzip.js';
-import type { ImageVolume, NiftiHeaderInfo, Shape3 } from './image.js';
+import type { ImageVolume, InspectGeometry, NiftiHeaderInfo, Shape3 } from './image.js';
 import { checkDecompressedBytes, checkExtents, checkInputBytes, type ReadLimits } from './limits.js';
 import { bestAffine, fixedZooms } from './nifti-affine.js';
 import { NIFTI2_HEADER_BYTES, NIFTI_DATATYPES, dataOffset, parseNiftiHeader } from './nifti-header.js';
@@ -46,7 +46,7 @@ function layoutOf(h: NiftiHeaderInfo, limits: ReadLimits): Layout {
 }
 
 /** Reads a `.nii` or `.nii.gz` file into a float32 volume (scl_slope/scl_inter applied). */
-export function readNifti(bytes: Uint8Array, limits: ReadLimits): ImageVolume {
+export function readNifti(bytes: Uint8Array, limits: ReadLimits, inspect?: InspectGeometry): ImageVolume {
   checkInputBytes(bytes.length, limits);
   let header: NiftiHeaderInfo;
   let layout: Layout;
@@ -56,6 +56,7 @@ export function readNifti(bytes: Uint8Array, limits: ReadLimits): ImageVolume {
     const head = inflater.read(NIFTI2_HEADER_BYTES);
     header = parseNiftiHeader(head);
     layout = layoutOf(header, limits);
+    inspect?.({ shape: layout.shape, spacing: fixedZooms(header), channels: layout.channels });
     raw = new Uint8Array(layout.bytes);
     let got: number;
     if (layout.offset <= head.length) {
@@ -71,6 +72,7 @@ export function readNifti(bytes: Uint8Array, limits: ReadLimits): ImageVolume {
   } else {
     header = parseNiftiHeader(bytes);
     layout = layoutOf(header, limits);
+    inspect?.({ shape: layout.shape, spacing: fixedZooms(header), channels: layout.channels });
     if (bytes.length < layout.offset + layout.bytes) throw truncated(layout, bytes.length);
     raw = bytes.subarray(layout.offset, layout.offset + layout.bytes);
   }

@@ -14,7 +14,7 @@ import jpeg from 'jpeg-js';
 import { InputError, UnsupportedError } from '../errors.js';
 import { identity4 } from './affine.js';
 import { LimitedInflater } from './gzip.js';
-import type { ImageVolume } from './image.js';
+import type { ImageVolume, InspectGeometry } from './image.js';
 import { checkDecompressedBytes, checkExtents, checkInputBytes, type ReadLimits } from './limits.js';
 
 /** How colour images are returned. */
@@ -41,7 +41,7 @@ function u32be(b: Uint8Array, at: number): number {
  * Checks IHDR against the limits, then inflates the IDAT stream once, counting but not keeping
  * its output, so an IDAT bomb fails before fast-png buffers it.
  */
-function checkPng(bytes: Uint8Array, limits: ReadLimits): void {
+function checkPng(bytes: Uint8Array, limits: ReadLimits, rgb: RgbMode, inspect?: InspectGeometry): void {
   if (bytes.length < 33 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'IHDR') {
     throw new InputError('png_corrupt', 'PNG has no IHDR chunk');
   }
@@ -51,6 +51,7 @@ function checkPng(bytes: Uint8Array, limits: ReadLimits): void {
     throw new InputError('png_corrupt', `PNG colour type ${colour} with bit depth ${depth} is invalid`);
   }
   checkExtents([w, h], limits, 'PNG');
+  inspect?.({ shape: [w, h, 1], spacing: [1, 1, 1], channels: channels >= 3 && rgb === 'channels' ? 3 : 1 });
   const expected = h * (1 + Math.ceil((w * channels * depth) / 8));
   checkDecompressedBytes(expected, limits, 'PNG');
   const idat: Uint8Array[] = [];
@@ -73,9 +74,14 @@ function checkPng(bytes: Uint8Array, limits: ReadLimits): void {
 }
 
 /** Decodes a PNG into a `[w, h, 1]` volume. */
-export function readPng(bytes: Uint8Array, limits: ReadLimits, rgb: RgbMode = 'luminance'): ImageVolume {
+export function readPng(
+  bytes: Uint8Array,
+  limits: ReadLimits,
+  rgb: RgbMode = 'luminance',
+  inspect?: InspectGeometry,
+): ImageVolume {
   checkInputBytes(bytes.length, limits);
-  checkPng(bytes, limits);
+  checkPng(bytes, limits, rgb, inspect);
   let png: ReturnType<typeof decodePngLib>;
   try {
     png = decodePngLib(bytes);
@@ -141,10 +147,20 @@ function jpegFrame(bytes: Uint8Array): [number, number, number] {
 }
 
 /** Decodes a baseline or progressive JPEG into a `[w, h, 1]` volume. */
-export function readJpeg(bytes: Uint8Array, limits: ReadLimits, rgb: RgbMode = 'luminance'): ImageVolume {
+export function readJpeg(
+  bytes: Uint8Array,
+  limits: ReadLimits,
+  rgb: RgbMode = 'luminance',
+  inspect?: InspectGeometry,
+): ImageVolume {
   checkInputBytes(bytes.length, limits);
   const [w, h, components] = jpegFrame(bytes);
   const pixels = checkExtents([w, h], limits, 'JPEG');
+  inspect?.({
+    shape: [w, h, 1],
+    spacing: [1, 1, 1],
+    channels: components >= 3 && rgb === 'channels' ? 3 : 1,
+  });
   checkDecompressedBytes(pixels * 4, limits, 'JPEG');
   let img: { width: number; height: number; data: Uint8Array };
   try {

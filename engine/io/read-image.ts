@@ -8,7 +8,7 @@ import { InputError, UnsupportedError } from '../errors.js';
 import { readDicomSeries } from './dicom.js';
 import { isDicom } from './dicom-parse.js';
 import { LimitedInflater, isGzip } from './gzip.js';
-import type { ImageVolume } from './image.js';
+import type { DeclaredGeometry, ImageVolume, InspectGeometry } from './image.js';
 import { checkInputBytes, resolveLimits, type ReadLimits } from './limits.js';
 import { NIFTI2_HEADER_BYTES, sniffNifti } from './nifti-header.js';
 import { readNifti } from './nifti-read.js';
@@ -22,6 +22,11 @@ export interface ReadImageOptions {
   limits?: Partial<ReadLimits>;
   /** Colour PNG/JPEG: 'luminance' (default) or 'channels' (see png-jpeg.ts). */
   rgb?: RgbMode;
+  /**
+   * Sees the declared geometry once the header is read, before the voxels are allocated or
+   * decoded, and throws to refuse the input.
+   */
+  inspect?: InspectGeometry;
 }
 
 /** Reads a NIfTI (.nii/.nii.gz), PNG, JPEG, single DICOM file or zipped DICOM series, sniffing the format from its bytes. */
@@ -31,14 +36,19 @@ export function readImage(bytes: Uint8Array, options: ReadImageOptions = {}): Im
   if (!(bytes instanceof Uint8Array)) throw new InputError('bad_input', 'image bytes must be a Uint8Array');
   checkInputBytes(bytes.length, limits);
   try {
-    return dispatch(bytes, limits, options.rgb ?? 'luminance');
+    return dispatch(bytes, limits, options.rgb ?? 'luminance', options.inspect ?? (() => {}));
   } catch (err) {
     if (label && err instanceof Error && !err.message.startsWith(label)) err.message = label + err.message;
     throw err;
   }
 }
 
-function dispatch(bytes: Uint8Array, limits: ReadLimits, rgb: RgbMode): ImageVolume {
+function dispatch(
+  bytes: Uint8Array,
+  limits: ReadLimits,
+  rgb: RgbMode,
+  inspect: InspectGeometry,
+): ImageVolume {
   if (bytes.length === 0) throw new InputError('empty_input', 'the input is empty');
   if (isGzip(bytes)) {
     const head = new LimitedInflater(bytes, limits.maxDecompressedBytes, 'gzip', 'gzip stream').read(
@@ -50,15 +60,45 @@ function dispatch(bytes: Uint8Array, limits: ReadLimits, rgb: RgbMode): ImageVol
         'gzip data that is not NIfTI; only .nii.gz is read compressed',
       );
     }
-    return readNifti(bytes, limits);
+    return readNifti(bytes, limits, inspect);
   }
-  if (sniffNifti(bytes) !== null) return readNifti(bytes, limits);
-  if (isPng(bytes)) return readPng(bytes, limits, rgb);
-  if (isJpeg(bytes)) return readJpeg(bytes, limits, rgb);
-  if (isDicom(bytes)) return readDicomSeries([bytes], { limits });
-  if (isZip(bytes)) return readDicomSeries(readZipEntries(bytes, limits), { limits });
+  if (sniffNifti(bytes) !== null) return readNifti(bytes, limits, inspect);
+  if (isPng(bytes)) return readPng(bytes, limits, rgb, inspect);
+  if (isJpeg(bytes)) return readJpeg(bytes, limits, rgb, inspect);
+  if (isDicom(bytes)) return readDicomSeries([bytes], { limits, inspect });
+  if (isZip(bytes)) return readDicomSeries(readZipEntries(bytes, limits), { limits, inspect });
   throw new UnsupportedError(
     'unknown_format',
     'unrecognised image format (expected NIfTI, PNG, JPEG, DICOM or a zip of a DICOM series)',
   );
+}
+
+/** The sentinel {@link readGeometry} throws from its inspect hook to stop a reader at the header. */
+class HeaderRead extends Error {
+  constructor(readonly geometry: DeclaredGeometry) {
+    super('header read');
+  }
+}
+
+/**
+ * The geometry an image declares, from its header: no voxel is allocated or decoded (a zipped
+ * series is unzipped, within the limits, to find its headers). `bytes` may be a prefix of the
+ * file when the header lies in it; the reader's own errors come through as they are.
+ */
+export function readGeometry(
+  bytes: Uint8Array,
+  options: Omit<ReadImageOptions, 'inspect'> = {},
+): DeclaredGeometry {
+  try {
+    readImage(bytes, {
+      ...options,
+      inspect: (geometry) => {
+        throw new HeaderRead(geometry);
+      },
+    });
+  } catch (err) {
+    if (err instanceof HeaderRead) return err.geometry;
+    throw err;
+  }
+  throw new Error('readGeometry: the reader decoded the image without showing its header');
 }

@@ -19,19 +19,21 @@ const logs: string[] = [];
 let single: RunningNode; // concurrency 1, queue 0
 let queued: RunningNode; // concurrency 1, queue 1
 let small: RunningNode; // 1000-byte body cap, token
+let bounded: RunningNode; // 8 evaluations per run, 1 run, 1 waiting
 const TOKEN = 'node-secret-123';
 
 before(async () => {
   const log = (l: Record<string, unknown>): void => void logs.push(JSON.stringify(l));
-  [single, queued, small] = await Promise.all([
+  [single, queued, small, bounded] = await Promise.all([
     startNode({ port: 0, registry, concurrency: 1, queue: 0, retryAfterSeconds: 3, log }),
     startNode({ port: 0, registry, concurrency: 1, queue: 1, heartbeatMs: 40, log }),
     startNode({ port: 0, registry, limits: { maxInputBytes: 1000 }, token: TOKEN, log }),
+    startNode({ port: 0, registry, concurrency: 1, queue: 1, work: { maxEvaluations: 8 }, log }),
   ]);
 });
 
 after(async () => {
-  await Promise.all([single.close(), queued.close(), small.close()]);
+  await Promise.all([single.close(), queued.close(), small.close(), bounded.close()]);
   await registry.dispose();
 });
 
@@ -163,6 +165,36 @@ test('problems after the 200 arrive as one error frame', async () => {
   const last = over.at(-1)!;
   assert.ok(last.type === 'error' && last.body.status === 413 && last.body.code === 'input_too_large');
   assert.ok(!over.some((f) => f.type === 'meta' || f.type === 'data'));
+});
+
+test('work over the bound is refused from the header; every run has a deadline, queueing included', async () => {
+  // The brain slice (181x217 at 1 mm) is 6 tiles: 24 evaluations with TTA; the bound is 8.
+  const over = await post(bounded.url, `model=${MODEL}`, SLICE);
+  const refused = (await rest(decodeFrames(over.body!)[Symbol.asyncIterator]())).at(-1)!;
+  assert.ok(refused.type === 'error' && refused.body.code === 'work_too_large', JSON.stringify(refused));
+  assert.equal(refused.type === 'error' && refused.body.status, 413);
+  assert.match(
+    refused.type === 'error' ? refused.body.detail : '',
+    /24 network patch evaluations \(1 plane of 217x181 .* limit is 8/,
+  );
+
+  // One run holds the slot (its body never ends); the next one waits in the queue past its own
+  // deadline and ends with run_timeout, while /healthz keeps answering.
+  const holder = upload(bounded.url);
+  holder.req.write(SLICE.subarray(0, 1000));
+  const held = frames(await holder.response);
+  await held.next();
+  const late = await post(bounded.url, `model=${MODEL}&tta=false&deadline_ms=300`, SLICE);
+  assert.equal(late.status, 200);
+  assert.deepEqual(await health(bounded), { running: 1, queued: 1 });
+  const timedOut = (await rest(decodeFrames(late.body!)[Symbol.asyncIterator]())).at(-1)!;
+  assert.deepEqual(timedOut, {
+    type: 'error',
+    body: { status: 504, code: 'run_timeout', detail: 'The run passed its deadline and was stopped.' },
+  });
+  assert.deepEqual(await health(bounded), { running: 1, queued: 0 }, 'the timed-out run left the queue');
+  holder.req.destroy();
+  await problemOf(await post(bounded.url, `model=${MODEL}&deadline_ms=soon`, SLICE), 400, 'invalid_request');
 });
 
 test('a bearer token guards every route but /healthz; the token is never logged', async () => {

@@ -9,6 +9,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { resolveLimits, type ReadLimits } from '../io/index.js';
 import type { ModelRegistry } from '../models/registry.js';
+import { DEFAULT_WORK_LIMITS, type WorkLimits } from '../pipeline/work.js';
 import type { Device } from '../runtime/runtime.js';
 import { FRAMES_CONTENT_TYPE } from './frames.js';
 import { createNodeMetrics, type NodeMetrics } from './node-metrics.js';
@@ -33,6 +34,10 @@ export interface NodeAppOptions {
   token?: string;
   /** Read limits; `maxInputBytes` caps the request body. */
   limits?: Partial<ReadLimits>;
+  /** Per-request work bounds (docs/work-bounds.md); default {@link DEFAULT_WORK_LIMITS}. */
+  work?: Partial<WorkLimits>;
+  /** Wall time of one run from its arrival, queueing included (default 900 s). */
+  maxRunSeconds?: number;
   /** `Retry-After` of a 503 `node_saturated`, in seconds (default 2). */
   retryAfterSeconds?: number;
   log?: NodeLog;
@@ -127,6 +132,16 @@ export function createNodeApp(options: NodeAppOptions): Hono<NodeEnv> {
     if (!FORMATS.includes(format)) {
       return reject(c, metrics, 400, 'invalid_request', `format must be one of ${FORMATS.join('|')}`);
     }
+    const deadline = q.deadline_ms;
+    if (deadline !== undefined && !/^[1-9][0-9]{0,8}$/.test(deadline)) {
+      return reject(
+        c,
+        metrics,
+        400,
+        'invalid_request',
+        `deadline_ms must be a positive integer, got '${deadline}'`,
+      );
+    }
     const flags: Record<'tta' | 'refine', boolean> = { tta: true, refine: false };
     for (const name of ['tta', 'refine'] as const) {
       const v = q[name];
@@ -162,6 +177,8 @@ export function createNodeApp(options: NodeAppOptions): Hono<NodeEnv> {
       device,
       threads: options.threads ?? 1,
       limits,
+      work: { ...DEFAULT_WORK_LIMITS, ...options.work },
+      maxRunMs: (options.maxRunSeconds ?? 900) * 1000,
       heartbeatMs: options.heartbeatMs ?? 2000,
       slabPlanes: options.slabPlanes ?? 8,
       metrics,
@@ -176,6 +193,7 @@ export function createNodeApp(options: NodeAppOptions): Hono<NodeEnv> {
       body: c.req.raw.body,
       declaredBytes: declared === undefined ? undefined : Number(declared),
       requestSignal: c.req.raw.signal,
+      deadlineMs: deadline === undefined ? undefined : Number(deadline),
       started: c.get('started'),
       onEnd: (fields) => finish(metrics, log, c, 200, { model, format, ...fields }),
     });

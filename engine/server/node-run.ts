@@ -10,6 +10,7 @@ import { AppError, LimitError } from '../errors.js';
 import { readImage, type ReadLimits } from '../io/index.js';
 import type { ModelRegistry } from '../models/registry.js';
 import { segment } from '../pipeline/segment.js';
+import { workGuard, type WorkLimits } from '../pipeline/work.js';
 import type { Device, InferenceRuntime } from '../runtime/runtime.js';
 import { encodeFrame, MAX_FRAME_PAYLOAD, type Frame, type RunError, type RunProgress } from './frames.js';
 import type { NodeMetrics, RunStage } from './node-metrics.js';
@@ -24,6 +25,10 @@ export interface RunSettings {
   device: Device;
   threads: number;
   limits: ReadLimits;
+  /** Per-request work bounds, checked from the header before the voxels are decoded. */
+  work: WorkLimits;
+  /** Wall time a run may take from admission; past it the run ends with 504 `run_timeout`. */
+  maxRunMs: number;
   heartbeatMs: number;
   slabPlanes: number;
   metrics: NodeMetrics;
@@ -40,6 +45,8 @@ export interface RunRequest {
   body: ReadableStream<Uint8Array> | null;
   declaredBytes?: number;
   requestSignal: AbortSignal;
+  /** The caller's own deadline in ms from arrival, when it is shorter than the node's. */
+  deadlineMs?: number;
   /** `performance.now()` when the request arrived. */
   started: number;
   /** Called once when the stream ends, with fields for the request's log line. */
@@ -48,6 +55,9 @@ export interface RunRequest {
 
 /** The client went away. */
 class RunCancelled extends Error {}
+
+/** The run's deadline passed. */
+class RunTimedOut extends Error {}
 
 /** A response body of frames with backpressure: `drain()` waits while the client lags. */
 class FrameSink {
@@ -97,9 +107,12 @@ class FrameSink {
 /** Starts a run and returns its framed response body; the run goes on in the background. */
 export function executeRun(settings: RunSettings, request: RunRequest): ReadableStream<Uint8Array> {
   const abort = new AbortController();
-  const sink = new FrameSink(() => abort.abort());
-  request.requestSignal.addEventListener('abort', () => abort.abort(), { once: true });
-  void run(settings, request, sink, abort.signal);
+  const sink = new FrameSink(() => abort.abort(new RunCancelled()));
+  request.requestSignal.addEventListener('abort', () => abort.abort(new RunCancelled()), { once: true });
+  // Every run has a deadline, queueing included: a run nobody can wait for frees its slot.
+  const deadline = Math.min(settings.maxRunMs, request.deadlineMs ?? Infinity);
+  const timer = setTimeout(() => abort.abort(new RunTimedOut()), deadline);
+  void run(settings, request, sink, abort.signal).finally(() => clearTimeout(timer));
   return sink.stream;
 }
 
@@ -117,7 +130,7 @@ async function run(
   };
   const progress = (p: RunProgress): void => sink.send({ type: 'progress', body: p });
   const cancelled = new Promise<never>((_, reject) => {
-    const fail = (): void => reject(new RunCancelled());
+    const fail = (): void => reject(signal.reason);
     if (signal.aborted) fail();
     else signal.addEventListener('abort', fail, { once: true });
   });
@@ -141,11 +154,15 @@ async function run(
     const bytes = await readBody(req.body, settings.limits.maxInputBytes, signal);
     fields.bytes_in = bytes.byteLength;
     progress({ stage: 'reading', done: bytes.byteLength, total: bytes.byteLength });
-    const image = readImage(bytes, { limits: settings.limits });
+    const model = await settings.registry.load(req.model);
+    const work = { tta: req.tta, refine: req.refine };
+    const image = readImage(bytes, {
+      limits: settings.limits,
+      inspect: workGuard(model.manifest, work, settings.work),
+    });
     checkEncodable(req.format, image);
     t = stage('reading', t);
 
-    const model = await settings.registry.load(req.model);
     const folds = await settings.registry.runtimes(req.model, settings.device, {
       threads: settings.threads,
       log: (line) => settings.log({ msg: 'runtime', model: req.model, line }),
@@ -155,10 +172,9 @@ async function run(
       if (!predictFrom) predictFrom = stage('preprocess', t);
     });
     const result = await segment(await sharedKernels(), image, model.manifest, watched, {
-      tta: req.tta,
-      refine: req.refine,
+      ...work,
       onProgress: (p) => {
-        if (signal.aborted) throw new RunCancelled();
+        if (signal.aborted) throw signal.reason;
         if (p.stage === 'done') {
           t = stage('postprocess', t);
           return;
@@ -186,7 +202,7 @@ async function run(
         sink.send({ type: 'data', body: piece });
         sent += piece.byteLength;
         await sink.drain();
-        if (signal.aborted) throw new RunCancelled();
+        if (signal.aborted) throw signal.reason;
       }
     }
     stage('encode', t);
@@ -195,7 +211,14 @@ async function run(
     fields.bytes_out = sent;
   } catch (err) {
     clearInterval(heartbeat);
-    if (signal.aborted || err instanceof RunCancelled) {
+    if (signal.reason instanceof RunTimedOut) {
+      fields.outcome = 'run_timeout';
+      metrics.runFailures.inc({ code: 'run_timeout' });
+      sink.send({
+        type: 'error',
+        body: { status: 504, code: 'run_timeout', detail: 'The run passed its deadline and was stopped.' },
+      });
+    } else if (signal.aborted || err instanceof RunCancelled) {
       fields.outcome = 'cancelled';
     } else {
       const e = runError(err);
@@ -227,7 +250,7 @@ async function readBody(
   try {
     for (;;) {
       const { done, value } = await reader.read();
-      if (signal.aborted) throw new RunCancelled();
+      if (signal.aborted) throw signal.reason;
       if (done) break;
       total += value.byteLength;
       if (total > cap) {
@@ -256,7 +279,7 @@ function watchFolds(folds: InferenceRuntime[], signal: AbortSignal, onRun: () =>
     inputName: f.inputName,
     outputNames: f.outputNames,
     run: async (input, dims) => {
-      if (signal.aborted) throw new RunCancelled();
+      if (signal.aborted) throw signal.reason;
       onRun();
       return f.run(input, dims);
     },

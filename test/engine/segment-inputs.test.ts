@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { encode } from 'fast-png';
@@ -13,7 +13,7 @@ import { zipSync } from 'fflate';
 import { readImageFile } from '../../engine/cli/files.js';
 import { inv3, matmul4 } from '../../engine/io/affine.js';
 import { runCli } from '../../engine/cli/main.js';
-import type { ImageVolume } from '../../engine/io/index.js';
+import { writeNifti, type ImageVolume } from '../../engine/io/index.js';
 import { labelMetrics } from '../../wasm/src/metrics.js';
 import { sharedKernels } from '../../wasm/src/node-loader.js';
 import {
@@ -173,6 +173,26 @@ test('segment a PNG slice: the sagittal fsB slice scored against its label', asy
   assert.deepEqual(seg.shape, [nz, ny, 1]);
   const dice = await wmDice(seg, { ...seg, data: truth });
   assert.ok(dice >= PNG_MIN_DICE, `PNG slice Dice ${dice} < ${PNG_MIN_DICE}`);
+});
+
+test('segment bounds the work from the header: an absurd spacing exits 1 at once with work_too_large', async () => {
+  // Issue 10: a 32x32x16 crop with a z spacing of 196608 mm ran to 2.9 GB and never finished.
+  const slab = await fsbSlab(dir, 16);
+  const absurd = join(dir, 'absurd-z.nii.gz');
+  // No source header: the writer then takes the spacing from the affine.
+  const crop = { ...slab.image, nifti: undefined, spacing: [1, 1, 196608] as [number, number, number] };
+  crop.affine = crop.affine.map((row, r) => row.map((v, c) => (c === 2 && r < 3 ? v * 196608 : v)));
+  writeFileSync(absurd, writeNifti(crop, slab.image.data, { gzip: true, datatype: 'float32' }));
+  const out = join(dir, 'absurd-labels.nii.gz');
+  const refused = await segmentCli(absurd, out, MODEL_ID);
+  assert.equal(refused.code, 1, refused.err);
+  assert.match(refused.err, /error \[work_too_large\]: .*network patch evaluations.*the limit is 32768/);
+  assert.ok(!existsSync(out), 'no output is written');
+  // The same bound, lowered, refuses the real slab; a bad value is a usage error.
+  const lowered = await segmentCli(slab.path, out, MODEL_ID, '--max-evaluations', '10');
+  assert.equal(lowered.code, 1);
+  assert.match(lowered.err, /work_too_large.*the limit is 10\./);
+  assert.equal((await segmentCli(slab.path, out, MODEL_ID, '--max-memory-mb', '0')).code, 2);
 });
 
 /** Nearest-voxel resampling of `src` onto `like`'s grid through both affines (an exact permutation/flip here). */

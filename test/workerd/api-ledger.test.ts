@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { readImage } from '../../engine/io/index.js';
 import { SHARED_DATA } from '../support/goldens.js';
 import { expectProblem, openApiDoc } from './api-checks.js';
-import type { ChargeInputJson } from './ledger-call.js';
+import type { AdmitInputJson, ChargeInputJson } from './ledger-call.js';
 import { startApi, type ApiWorld } from './api-world.js';
 
 interface Charge {
@@ -18,10 +18,8 @@ interface Charge {
   voxels: number;
   charged_at: number;
 }
-interface Recorded {
-  charge: Charge;
-  duplicate: boolean;
-}
+type Recorded = { kind: 'charged'; charge: Charge; duplicate: boolean } | { kind: 'superseded' };
+type Charged = Extract<Recorded, { kind: 'charged' }>;
 interface Usage {
   charges: Charge[];
   totals: { currency: string; amount_micros: number; count: number }[];
@@ -76,7 +74,8 @@ test('concurrent duplicates of one job charge exactly once, priced from the tabl
       ),
     )
   ).flat();
-  const all = [...inside, ...outside];
+  const all = [...inside, ...outside] as Charged[];
+  assert.ok(all.every((r) => r.kind === 'charged'));
   assert.equal(all.filter((r) => !r.duplicate).length, 1, 'exactly one first record');
   assert.ok(all.every((r) => r.charge.amount_micros === expectedMicros(voxels)));
   assert.equal(new Set(all.map((r) => r.charge.charged_at)).size, 1, 'every answer is the one stored charge');
@@ -85,35 +84,112 @@ test('concurrent duplicates of one job charge exactly once, priced from the tabl
   assert.deepEqual(usage.totals, [{ currency: 'USD', amount_micros: expectedMicros(voxels), count: 1 }]);
 });
 
-test('an idempotency key already charged returns the first charge, even under a new job id', async () => {
-  const first = await w.ledger<Recorded[]>({
-    op: 'record',
-    tenant: 't-idem',
-    input: charge('job-a', 'key-1'),
+const admitInput = (
+  job: string,
+  key: string | null,
+  fingerprint: string,
+  operation: 'segment' | 'job' = 'segment',
+): AdmitInputJson => ({
+  job_id: job,
+  operation,
+  idempotency_key: key,
+  fingerprint,
+  evaluations: 10,
+  limit: 100,
+  max_evaluations: 1_000_000,
+  now: Date.now(),
+  expires_at: Date.now() + 60_000,
+});
+const admit = async (tenant: string, input: AdmitInputJson) =>
+  (
+    await w.ledger<{ kind: string; job_id?: string; charge?: Charge | null; operation?: string }[]>({
+      op: 'admit',
+      tenant,
+      input,
+    })
+  )[0];
+const record = async (tenant: string, job: string, key: string | null) =>
+  (await w.ledger<Recorded[]>({ op: 'record', tenant, input: charge(job, key) }))[0];
+
+test('a key is bound to one request: a replay finds the first run and its one charge, another request is refused', async () => {
+  const t = 't-idem';
+  assert.equal((await admit(t, admitInput('job-a', 'key-1', 'fp-A'))).kind, 'admitted');
+  // While the first run goes on, the same request is told so (409), never run twice.
+  assert.deepEqual(await admit(t, admitInput('job-b', 'key-1', 'fp-A')), {
+    kind: 'in_flight',
+    job_id: 'job-a',
   });
-  const retry = await w.ledger<Recorded[]>({
-    op: 'record',
-    tenant: 't-idem',
-    input: charge('job-b', 'key-1'),
+  const first = await record(t, 'job-a', 'key-1');
+  assert.equal(first.kind, 'charged');
+  const replay = await admit(t, admitInput('job-b', 'key-1', 'fp-A'));
+  assert.equal(replay.kind, 'replay');
+  assert.equal(replay.job_id, 'job-a');
+  assert.equal(replay.charge?.amount_micros, (first as Charged).charge.amount_micros);
+  // The billing bypass of issue 10: the same key with another body is refused, not answered free.
+  assert.deepEqual(await admit(t, admitInput('job-c', 'key-1', 'fp-B')), {
+    kind: 'key_reused',
+    operation: 'segment',
   });
-  assert.equal(first[0].duplicate, false);
-  assert.equal(retry[0].duplicate, true);
-  assert.equal(retry[0].charge.job_id, 'job-a');
-  const other = await w.ledger<Recorded[]>({
-    op: 'record',
-    tenant: 't-idem',
-    input: charge('job-c', 'key-2'),
+  // A run that was never admitted under the key cannot charge it.
+  assert.deepEqual(await record(t, 'job-c', 'key-1'), { kind: 'superseded' });
+  const usage = await w.ledger<Usage>({ op: 'usage', tenant: t, ...range });
+  assert.deepEqual(
+    usage.charges.map((c) => c.job_id),
+    ['job-a'],
+  );
+});
+
+test("a key crosses no operation: a job's key is refused for a one-shot and the other way round", async () => {
+  const t = 't-cross';
+  assert.equal((await admit(t, admitInput('job-1', 'shared', 'job-fp', 'job'))).kind, 'admitted');
+  assert.deepEqual(await admit(t, admitInput('seg-1', 'shared', 'seg-fp', 'segment')), {
+    kind: 'key_reused',
+    operation: 'job',
   });
-  assert.equal(other[0].duplicate, false);
-  // Ledgers are per tenant: the same job id elsewhere is another tenant's charge.
-  const elsewhere = await w.ledger<Recorded[]>({
-    op: 'record',
-    tenant: 't-other',
-    input: charge('job-a', 'key-1'),
+  assert.equal((await admit(t, admitInput('seg-2', 'other', 'seg-fp', 'segment'))).kind, 'admitted');
+  assert.deepEqual(await admit(t, admitInput('job-2', 'other', 'job-fp', 'job')), {
+    kind: 'key_reused',
+    operation: 'segment',
   });
-  assert.equal(elsewhere[0].duplicate, false);
-  const usage = await w.ledger<Usage>({ op: 'usage', tenant: 't-idem', ...range });
-  assert.deepEqual(usage.charges.map((c) => c.job_id).sort(), ['job-a', 'job-c']);
+  // A job's replay finds its job even before it is charged (the job is its own record).
+  assert.deepEqual(await admit(t, admitInput('job-3', 'shared', 'job-fp', 'job')), {
+    kind: 'replay',
+    job_id: 'job-1',
+    charge: null,
+  });
+});
+
+test('a one-shot key whose run failed uncharged is taken over by the retry, and only the retry can charge', async () => {
+  const t = 't-takeover';
+  assert.equal((await admit(t, admitInput('run-1', 'k', 'fp'))).kind, 'admitted');
+  await w.ledger({ op: 'release', tenant: t, job_id: 'run-1' }); // failed: released, not charged
+  assert.equal((await admit(t, admitInput('run-2', 'k', 'fp'))).kind, 'admitted');
+  assert.deepEqual(await record(t, 'run-1', 'k'), { kind: 'superseded' });
+  assert.equal((await record(t, 'run-2', 'k')).kind, 'charged');
+  const usage = await w.ledger<Usage>({ op: 'usage', tenant: t, ...range });
+  assert.deepEqual(
+    usage.charges.map((c) => c.job_id),
+    ['run-2'],
+  );
+});
+
+test('admission bounds run slots and the tenant in-flight evaluations; an expired slot is taken back', async () => {
+  const t = 't-slots';
+  const at = (job: string, evaluations: number, expires = Date.now() + 60_000) => ({
+    ...admitInput(job, null, ''),
+    evaluations,
+    limit: 2,
+    max_evaluations: 100,
+    expires_at: expires,
+  });
+  assert.equal((await admit(t, at('a', 60))).kind, 'admitted');
+  assert.deepEqual(await admit(t, at('b', 50)), { kind: 'work_busy', active_evaluations: 60 });
+  assert.equal((await admit(t, at('c', 40))).kind, 'admitted');
+  assert.deepEqual(await admit(t, at('d', 1)), { kind: 'busy', active: 2 });
+  await w.ledger({ op: 'release', tenant: t, job_id: 'a' });
+  assert.equal((await admit(t, at('e', 1, Date.now() - 1))).kind, 'admitted');
+  // 'e' expired at once: its slot does not count for the next request.
+  assert.equal((await admit(t, at('f', 60))).kind, 'admitted');
 });
 
 test('200 jobs at concurrency 20 with retried records: the ledger equals the jobs exactly', async () => {
@@ -124,7 +200,7 @@ test('200 jobs at concurrency 20 with retried records: the ledger equals the job
   const worker = async () => {
     while (next < jobs.length) {
       const job = jobs[next++];
-      const input = { ...charge(job.id, `idem-${job.id}`), voxels: job.voxels };
+      const input = { ...charge(job.id, null), voxels: job.voxels };
       // A third of the jobs are recorded twice (a node retried its completion report).
       await w.ledger({ op: 'record', tenant: 't-bulk', input, times: rand() < 0.33 ? 2 : 1 });
     }
@@ -167,6 +243,7 @@ test('the monthly budget check answers 402 budget_exceeded past the budget, coun
 test('GET /v1/usage: the tenant own charges as JSON or CSV, filtered by from/to', async () => {
   const doc = await openApiDoc(w);
   const at = Date.now();
+  await admit('acme', admitInput('job-x', 'k,"quoted"', 'fp-x'));
   await w.ledger({ op: 'record', tenant: 'acme', input: charge('job-x', 'k,"quoted"', at) });
   await w.ledger({ op: 'record', tenant: 'acme', input: charge('job-y', null, at + 1) });
   const acme = { authorization: `Bearer ${await w.key('acme')}` };

@@ -8,9 +8,24 @@ export interface ChargeInputJson {
   at: number;
 }
 
+/** A run asking for a slot (worker/billing/ledger-types.ts AdmitInput, as JSON). */
+export interface AdmitInputJson {
+  job_id: string;
+  operation: 'segment' | 'job';
+  idempotency_key: string | null;
+  fingerprint: string;
+  evaluations: number;
+  limit: number;
+  max_evaluations: number;
+  now: number;
+  expires_at: number;
+}
+
 /** One request to test/workerd/ledger-harness.ts. */
 export type LedgerCall =
   | { op: 'record'; tenant: string; input: ChargeInputJson; times?: number }
+  | { op: 'admit'; tenant: string; input: AdmitInputJson; times?: number }
+  | { op: 'release'; tenant: string; job_id: string }
   | { op: 'usage'; tenant: string; from: number; to: number }
   | { op: 'setBudget'; tenant: string; micros: number | null }
   | { op: 'assertBudget'; tenant: string; estimate: number; now: number };

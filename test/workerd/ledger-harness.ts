@@ -2,12 +2,14 @@
 // and the 402 budget check exactly as the API's own code does, inside workerd.
 import type { Bindings } from '../../worker/app-env.js';
 import { assertWithinBudget } from '../../worker/billing/budget.js';
-import type { ChargeInput } from '../../worker/billing/ledger-types.js';
+import type { AdmitInput, ChargeInput } from '../../worker/billing/ledger-types.js';
 import { AppError } from '../../engine/errors.js';
 
 /** One call (see test/workerd/ledger-call.ts); `record` runs `times` times concurrently inside workerd. */
 type HarnessCall =
   | { op: 'record'; tenant: string; input: ChargeInput; times?: number }
+  | { op: 'admit'; tenant: string; input: AdmitInput; times?: number }
+  | { op: 'release'; tenant: string; job_id: string }
   | { op: 'usage'; tenant: string; from: number; to: number }
   | { op: 'setBudget'; tenant: string; micros: number | null }
   | { op: 'assertBudget'; tenant: string; estimate: number; now: number };
@@ -21,6 +23,13 @@ export default {
         const runs = Array.from({ length: call.times ?? 1 }, () => ledger.record(call.input));
         return Response.json(await Promise.all(runs));
       }
+      case 'admit': {
+        const runs = Array.from({ length: call.times ?? 1 }, () => ledger.admit(call.input));
+        return Response.json(await Promise.all(runs));
+      }
+      case 'release':
+        await ledger.release(call.job_id);
+        return Response.json({ ok: true });
       case 'usage':
         return Response.json(await ledger.usage(call.from, call.to));
       case 'setBudget':

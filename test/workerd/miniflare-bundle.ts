@@ -5,7 +5,10 @@ import { Miniflare, type WorkerOptions } from 'miniflare';
 import { REPO_ROOT } from '../support/goldens.js';
 
 /** Compatibility settings shared by every Worker the tests run (those of wrangler.toml). */
-export const COMPAT = { compatibilityDate: '2026-04-20', compatibilityFlags: ['nodejs_compat'] };
+export const COMPAT = {
+  compatibilityDate: '2026-04-20',
+  compatibilityFlags: ['nodejs_compat', 'enable_request_signal'],
+};
 
 /**
  * Bundles a Worker with wrangler (as a deploy would) and returns the Miniflare options naming its

@@ -7,7 +7,10 @@ import type { ModelPrice } from './price.js';
 /** One successful job to charge. */
 export interface ChargeInput {
   job_id: string;
-  /** The client's `Idempotency-Key` of the request that created the job, if any. */
+  /**
+   * The client's `Idempotency-Key` of the request that created the job, if any: kept with the
+   * charge for the tenant's records; the charge itself is keyed by `job_id` alone.
+   */
   idempotency_key: string | null;
   model: string;
   voxels: number;
@@ -27,11 +30,12 @@ export interface Charge {
   charged_at: number;
 }
 
-/** The outcome of `record`: the charge, and whether it already existed. */
-export interface RecordResult {
-  charge: Charge;
-  duplicate: boolean;
-}
+/**
+ * The outcome of `record`: the charge, and whether it already existed; or `superseded` when the
+ * job's `Idempotency-Key` now belongs to another run (this one outlived its slot), which must not
+ * be charged or delivered: the key's charge is the other run's.
+ */
+export type RecordResult = { kind: 'charged'; charge: Charge; duplicate: boolean } | { kind: 'superseded' };
 
 /** Charges in `[from, to)` and their total per currency. */
 export interface UsageReport {
@@ -51,23 +55,42 @@ export interface BudgetStatus {
   allowed: boolean;
 }
 
-/** A job asking for one of the tenant's concurrency slots. */
+/** What an `Idempotency-Key` is bound to: the kind of request that first used it. */
+export type Operation = 'segment' | 'job';
+
+/** A job or one-shot asking for one of the tenant's run slots. */
 export interface AdmitInput {
   job_id: string;
+  operation: Operation;
   idempotency_key: string | null;
-  /** What the request asked for, so that a reused key with another request is told apart. */
+  /**
+   * What the request asked for (operation, model, options, the input's SHA-256), so that a reused
+   * key with another request is told apart (worker/jobs/admission.ts).
+   */
   fingerprint: string;
+  /** Network patch evaluations the request implies (docs/work-bounds.md). */
+  evaluations: number;
+  /** Runs the tenant may have at once. */
   limit: number;
+  /** Evaluations the tenant's running requests may imply together. */
+  max_evaluations: number;
   now: number;
-  stale_after_ms: number;
+  /** When the slot is taken back if its runner never releases it (it died). */
+  expires_at: number;
 }
 
-/** The outcome of `admit`. */
+/**
+ * The outcome of `admit`. `replay`: the key's first request, with its charge when it was charged
+ * (a one-shot answers with its stored result; a job with its state). `in_flight`: the key's first
+ * request is still running. `key_reused`: the key was bound to another request.
+ */
 export type AdmitResult =
   | { kind: 'admitted' }
-  | { kind: 'replay'; job_id: string }
-  | { kind: 'key_reused' }
-  | { kind: 'busy'; active: number };
+  | { kind: 'replay'; job_id: string; charge: Charge | null }
+  | { kind: 'in_flight'; job_id: string }
+  | { kind: 'key_reused'; operation: Operation }
+  | { kind: 'busy'; active: number }
+  | { kind: 'work_busy'; active_evaluations: number };
 
 /** UTC month `[start, end)` containing `now` (epoch ms). */
 export function monthOf(now: number): { start: number; end: number } {

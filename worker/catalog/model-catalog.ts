@@ -4,6 +4,7 @@
  */
 import { z } from '@hono/zod-openapi';
 import { NotFoundError } from '../../engine/errors.js';
+import { checkManifest, type ModelManifest } from '../../engine/models/manifest.js';
 import { MANIFESTS } from './manifests.js';
 
 /** The parts of a model manifest (`nnsam-edge-model/1`) the API reads. */
@@ -68,4 +69,21 @@ export function findModel(id: string): ModelInfo {
   const model = CATALOG.find((m) => m.id === id);
   if (!model) throw new NotFoundError('model_not_found', `No model '${id}'; GET /v1/models lists them.`);
   return model;
+}
+
+const checked = new Map<string, ModelManifest>();
+
+/**
+ * The bundled manifest of `id` through the engine's one manifest check, once per isolate: what the
+ * cost model and the edge runtime read. 404 `model_not_found` for an unknown id.
+ */
+export function bundledManifest(id: string): ModelManifest {
+  let manifest = checked.get(id);
+  if (!manifest) {
+    findModel(id);
+    const raw = MANIFESTS.find((m) => (m as { id?: unknown }).id === id);
+    manifest = checkManifest(raw, `bundled manifest ${id}`);
+    checked.set(id, manifest);
+  }
+  return manifest;
 }

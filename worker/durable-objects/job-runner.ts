@@ -228,6 +228,16 @@ export class JobRunner extends DurableObject<Bindings> {
       price: run.price,
       at: Date.now(),
     });
+    if (charged.kind === 'superseded') {
+      // A job's key is never rebound (admission replays it), so this is a fault, never a free result.
+      await this.env.RESULTS.delete(key);
+      await this.finishFailed(job, {
+        status: 409,
+        code: 'idempotency_key_reused',
+        detail: "This job's Idempotency-Key belongs to another request; the job was not charged.",
+      });
+      return { kind: 'rejected', error: job.error! };
+    }
     job.status = 'succeeded';
     job.progress = { stage: 'done', done: 1, total: 1, fraction: 1 };
     job.result = { bytes: writer.bytes, content_type: outcome.meta.content_type };

@@ -1,9 +1,13 @@
 /**
  * @module
- * One Durable Object per tenant holding its billing ledger in the object's SQLite storage. Each method
- * runs synchronously to the end (no await between read and write), inside `transactionSync`, so
- * concurrent duplicates of one job are serialised and exactly one row is written: `job_id` is the
- * primary key and `idempotency_key` is unique.
+ * One Durable Object per tenant holding its billing ledger in the object's SQLite storage. It is
+ * the only writer of charges and the only keeper of `Idempotency-Key` bindings (docs/billing.md).
+ * Each method runs synchronously to the end (no await between read and write), inside
+ * `transactionSync`, so concurrent duplicates are serialised:
+ * - a charge is keyed by its job id: a job is charged at most once, whatever retries its runner makes;
+ * - a key is bound to one request (operation + fingerprint) and to the run that serves it: the same
+ *   key with another request is refused, a replay finds the first run and its charge, and a run
+ *   whose key was taken over (it outlived its slot) cannot be charged.
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { Bindings } from '../app-env.js';
@@ -19,6 +23,8 @@ import {
 } from '../billing/ledger-types.js';
 import { chargeMicros } from '../billing/price.js';
 
+// `running` and `request_keys` replace the first schema's `active_jobs` and `job_keys`, whose keys
+// were not bound to an operation (a one-shot could replay a job's key for free).
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS charges (
   job_id TEXT PRIMARY KEY,
@@ -31,11 +37,18 @@ CREATE TABLE IF NOT EXISTS charges (
 );
 CREATE INDEX IF NOT EXISTS charges_by_time ON charges (charged_at);
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS active_jobs (job_id TEXT PRIMARY KEY, started_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS job_keys (
+DROP TABLE IF EXISTS active_jobs;
+DROP TABLE IF EXISTS job_keys;
+CREATE TABLE IF NOT EXISTS running (
+  job_id TEXT PRIMARY KEY,
+  evaluations INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS request_keys (
   idempotency_key TEXT PRIMARY KEY,
-  job_id TEXT NOT NULL,
+  operation TEXT NOT NULL,
   fingerprint TEXT NOT NULL,
+  job_id TEXT NOT NULL,
   created_at INTEGER NOT NULL
 );`;
 
@@ -50,16 +63,24 @@ export class TenantLedger extends DurableObject<Bindings> {
     return this.ctx.storage.sql.exec<T>(query, ...args).toArray();
   }
 
-  /** Records the charge of one successful job, once: a repeat (same job or idempotency key) returns the first. */
+  /**
+   * Records the charge of one successful job, once: a repeat for the same job returns the first
+   * charge. A job whose key was rebound to a newer run is `superseded` and not charged.
+   */
   record(input: ChargeInput): RecordResult {
     return this.ctx.storage.transactionSync(() => {
       const existing = this.sql<Record<keyof Charge, SqlStorageValue>>(
-        'SELECT * FROM charges WHERE job_id = ? OR (? IS NOT NULL AND idempotency_key = ?) LIMIT 1',
+        'SELECT * FROM charges WHERE job_id = ?',
         input.job_id,
-        input.idempotency_key,
-        input.idempotency_key,
       )[0];
-      if (existing) return { charge: existing as unknown as Charge, duplicate: true };
+      if (existing) return { kind: 'charged', charge: existing as unknown as Charge, duplicate: true };
+      if (input.idempotency_key !== null) {
+        const bound = this.sql<{ job_id: string }>(
+          'SELECT job_id FROM request_keys WHERE idempotency_key = ?',
+          input.idempotency_key,
+        )[0];
+        if (bound?.job_id !== input.job_id) return { kind: 'superseded' };
+      }
       const charge: Charge = {
         job_id: input.job_id,
         idempotency_key: input.idempotency_key,
@@ -79,38 +100,62 @@ export class TenantLedger extends DurableObject<Bindings> {
         charge.currency,
         charge.charged_at,
       );
-      return { charge, duplicate: false };
+      return { kind: 'charged', charge, duplicate: false };
     });
   }
 
   /**
-   * Admits a job (or one-shot request) against the tenant's concurrency limit, and maps its
-   * `Idempotency-Key` to it: a key seen before replays its job, or is refused when the request
-   * differs. Slots older than `stale_after_ms` are taken back (their runner died without releasing).
+   * Admits a job or one-shot against the tenant's run slots and in-flight work, binding its
+   * `Idempotency-Key`. A key seen before with the same fingerprint replays its run (with the
+   * run's charge, if any) or reports it still running; with another fingerprint it is refused. A
+   * one-shot key whose run neither was charged nor is running (it failed or died) is taken over
+   * by this request: failures are never charged, so the retry must be able to run.
    */
   admit(input: AdmitInput): AdmitResult {
-    return this.ctx.storage.transactionSync(() => {
-      if (input.idempotency_key !== null) {
-        const seen = this.sql<{ job_id: string; fingerprint: string }>(
-          'SELECT job_id, fingerprint FROM job_keys WHERE idempotency_key = ?',
-          input.idempotency_key,
+    return this.ctx.storage.transactionSync((): AdmitResult => {
+      this.sql('DELETE FROM running WHERE expires_at < ?', input.now);
+      const key = input.idempotency_key;
+      if (key !== null) {
+        const seen = this.sql<{ job_id: string; fingerprint: string; operation: string }>(
+          'SELECT job_id, fingerprint, operation FROM request_keys WHERE idempotency_key = ?',
+          key,
         )[0];
+        if (seen && seen.fingerprint !== input.fingerprint) {
+          return { kind: 'key_reused', operation: seen.operation as AdmitInput['operation'] };
+        }
         if (seen) {
-          return seen.fingerprint === input.fingerprint
-            ? { kind: 'replay', job_id: seen.job_id }
-            : { kind: 'key_reused' };
+          const charge = this.sql<Record<keyof Charge, SqlStorageValue>>(
+            'SELECT * FROM charges WHERE job_id = ?',
+            seen.job_id,
+          )[0] as unknown as Charge | undefined;
+          // A job is its own record (its state outlives its run); a one-shot is only its charge.
+          if (charge || input.operation === 'job') {
+            return { kind: 'replay', job_id: seen.job_id, charge: charge ?? null };
+          }
+          const running = this.sql('SELECT 1 FROM running WHERE job_id = ?', seen.job_id).length > 0;
+          if (running) return { kind: 'in_flight', job_id: seen.job_id };
         }
       }
-      this.sql('DELETE FROM active_jobs WHERE started_at < ?', input.now - input.stale_after_ms);
-      const active = this.sql<{ n: number }>('SELECT COUNT(*) AS n FROM active_jobs')[0].n;
-      if (active >= input.limit) return { kind: 'busy', active };
-      this.sql('INSERT OR REPLACE INTO active_jobs VALUES (?, ?)', input.job_id, input.now);
-      if (input.idempotency_key !== null) {
+      const { n, work } = this.sql<{ n: number; work: number }>(
+        'SELECT COUNT(*) AS n, COALESCE(SUM(evaluations), 0) AS work FROM running',
+      )[0];
+      if (n >= input.limit) return { kind: 'busy', active: n };
+      if (work + input.evaluations > input.max_evaluations) {
+        return { kind: 'work_busy', active_evaluations: work };
+      }
+      this.sql(
+        'INSERT OR REPLACE INTO running VALUES (?, ?, ?)',
+        input.job_id,
+        input.evaluations,
+        input.expires_at,
+      );
+      if (key !== null) {
         this.sql(
-          'INSERT INTO job_keys VALUES (?, ?, ?, ?)',
-          input.idempotency_key,
-          input.job_id,
+          'INSERT OR REPLACE INTO request_keys VALUES (?, ?, ?, ?, ?)',
+          key,
+          input.operation,
           input.fingerprint,
+          input.job_id,
           input.now,
         );
       }
@@ -118,9 +163,9 @@ export class TenantLedger extends DurableObject<Bindings> {
     });
   }
 
-  /** Frees the job's concurrency slot (a repeat is harmless). */
+  /** Frees the run's slot (a repeat is harmless). */
   release(jobId: string): void {
-    this.sql('DELETE FROM active_jobs WHERE job_id = ?', jobId);
+    this.sql('DELETE FROM running WHERE job_id = ?', jobId);
   }
 
   /** Charges with `from <= charged_at < to` (epoch ms), oldest first, with totals per currency. */

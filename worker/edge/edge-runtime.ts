@@ -6,10 +6,11 @@
  * isolate; a load that fails is forgotten, so the next request tries again.
  */
 import ortWasm from '../../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm';
-import { checkManifest, type EdgeSpec, type ModelManifest } from '../../engine/models/manifest.js';
+import type { EdgeSpec, ModelManifest } from '../../engine/models/manifest.js';
 import { createOrtWeb } from '../../engine/runtime/ort-web.js';
 import type { InferenceRuntime } from '../../engine/runtime/runtime.js';
 import { MANIFESTS } from '../catalog/manifests.js';
+import { bundledManifest } from '../catalog/model-catalog.js';
 
 /** A bundled manifest that carries the edge mark. */
 export type EdgeManifest = ModelManifest & { edge: EdgeSpec };
@@ -22,25 +23,13 @@ export class EdgeModelUnavailable extends Error {
   override readonly name = 'EdgeModelUnavailable';
 }
 
-const manifests = new Map<string, EdgeManifest | null>();
 const runtimes = new Map<string, Promise<InferenceRuntime>>();
 
 /** The bundled manifest of `id` when it is marked edge-capable; null otherwise (or unknown). */
 export function edgeManifest(id: string): EdgeManifest | null {
-  const known = manifests.get(id);
-  if (known !== undefined) return known;
-  const raw = MANIFESTS.find((m) => (m as { id?: unknown }).id === id) as { edge?: unknown } | undefined;
-  let found: EdgeManifest | null = null;
-  if (raw?.edge !== undefined) {
-    try {
-      found = checkManifest(raw, `bundled manifest ${id}`) as EdgeManifest;
-    } catch (err) {
-      // A bad bundled manifest is a deploy fault, not the caller's: no 4xx, the nodes take the run.
-      throw new Error((err as Error).message, { cause: err });
-    }
-  }
-  manifests.set(id, found);
-  return found;
+  if (!MANIFESTS.some((m) => (m as { id?: unknown }).id === id)) return null;
+  const manifest = bundledManifest(id);
+  return manifest.edge ? (manifest as EdgeManifest) : null;
 }
 
 /** The `<model id>/<file>` key of the model's edge file in MODELS. */

@@ -1,13 +1,21 @@
 /**
  * @module
- * A one-shot segmentation inside the Worker: the input is read under limits sized to the edge
- * budget, and when the model is edge-capable and the input small enough it runs here, on the
- * isolate's kernels and onnxruntime-web. Anything the edge cannot do (too large, model file missing
- * or corrupt, out of memory) goes to the nodes; only the input's own faults are answered here.
+ * A one-shot segmentation inside the Worker: when the model is edge-capable and the work the cost
+ * model gives is within the edge bounds, it runs here, on the isolate's kernels and
+ * onnxruntime-web. Anything the edge cannot do (too much work, another edge run going, model file
+ * missing or corrupt, out of memory) goes to the nodes; only the input's own faults are answered
+ * here.
+ *
+ * Isolation (docs/work-bounds.md): the isolate serves every other request of this Worker between
+ * two JavaScript turns, and a model call is one long turn. So an edge run is small by construction
+ * (EDGE_MAX_EVALUATIONS), takes one tile per call, yields to the event loop after each call, and
+ * is the only one in its isolate: other requests wait for at most one tile, not for the run.
  */
 import { AppError, LimitError } from '../../engine/errors.js';
 import { readImage, type ImageVolume, type ReadLimits } from '../../engine/io/index.js';
 import { segment } from '../../engine/pipeline/segment.js';
+import type { WorkEstimate } from '../../engine/pipeline/work.js';
+import type { InferenceRuntime } from '../../engine/runtime/runtime.js';
 import {
   checkEncodable,
   encodeResult,
@@ -17,6 +25,7 @@ import {
 import type { KernelCore } from '../../wasm/src/kernel-core.js';
 import type { ApiConfig } from '../config.js';
 import { log } from '../middleware/logger.js';
+import { ONE_SHOT_OPTIONS } from '../one-shot.js';
 import { edgeManifest, edgeObjectKey, edgeRuntime, type EdgeManifest } from './edge-runtime.js';
 
 /** What the edge run needs from the request's context. */
@@ -32,6 +41,8 @@ export interface EdgeRequest {
   format: RunFormat;
   body: Uint8Array;
   requestId: string;
+  /** The cost model's estimate from the header; null (unknown): the nodes take it. */
+  estimate: WorkEstimate | null;
 }
 
 /** A finished edge run: the encoded result and what to bill. */
@@ -50,8 +61,9 @@ const NIFTI_PLANES = 8;
  */
 export async function segmentAtEdge(deps: EdgeDeps, request: EdgeRequest): Promise<EdgeAnswer | null> {
   const manifest = edgeCandidate(deps.config, request);
-  if (!manifest) return null;
+  if (!manifest || edgeBusy || !withinEdgeWork(deps.config, request.estimate)) return null;
   const budget = Math.min(manifest.edge.max_voxels, deps.config.edgeMaxVoxels);
+  edgeBusy = true;
   try {
     const image = readSmall(request.body, budget, deps.config.maxBodyBytes);
     if (!image) return null;
@@ -66,7 +78,35 @@ export async function segmentAtEdge(deps: EdgeDeps, request: EdgeRequest): Promi
       reason: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
     });
     return null;
+  } finally {
+    edgeBusy = false;
   }
+}
+
+/** Whether an edge run is going in this isolate (one at a time: see the module notes). */
+let edgeBusy = false;
+
+function withinEdgeWork(config: ApiConfig, estimate: WorkEstimate | null): boolean {
+  return (
+    estimate !== null &&
+    estimate.evaluations <= config.edgeWork.maxEvaluations &&
+    estimate.peakBytes <= config.edgeWork.maxPeakBytes
+  );
+}
+
+/** The runtime, handing the event loop back to other requests after every model call. */
+function yielding(runtime: InferenceRuntime): InferenceRuntime {
+  return {
+    info: runtime.info,
+    inputName: runtime.inputName,
+    outputNames: runtime.outputNames,
+    run: async (input, dims) => {
+      const out = await runtime.run(input, dims);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      return out;
+    },
+    dispose: () => runtime.dispose(),
+  };
 }
 
 /** The model's edge manifest when edge runs are on and it is marked; a bad bundled one is logged. */
@@ -115,10 +155,10 @@ async function run(
 ): Promise<EdgeAnswer> {
   const runtime = await edgeRuntime(deps.models, manifest);
   const started = performance.now();
-  // The same options the nodes run one-shot requests with (worker/routes/segment.ts).
-  const result = await segment(await deps.kernels(), image, manifest, [runtime], {
-    tta: true,
-    refine: false,
+  // The same options the nodes run one-shot requests with, one tile per call (module notes).
+  const result = await segment(await deps.kernels(), image, manifest, [yielding(runtime)], {
+    ...ONE_SHOT_OPTIONS,
+    batch: 1,
   });
   const timings = () => ({
     total: Math.round(performance.now() - started),

@@ -4,7 +4,7 @@
  * monthly budget (402) and a concurrency slot (429), with the `Idempotency-Key` mapped in the
  * tenant's ledger so that a retried request finds its first job.
  */
-import type { AdmitResult } from '../billing/ledger-types.js';
+import type { AdmitInput, AdmitResult } from '../billing/ledger-types.js';
 import type { Bindings } from '../app-env.js';
 import type { ApiConfig } from '../config.js';
 import { assertWithinBudget } from '../billing/budget.js';
@@ -12,6 +12,7 @@ import { modelPrice, readPriceTable, type ModelPrice } from '../billing/price.js
 import { findModel } from '../catalog/model-catalog.js';
 import { BadRequestError, ConflictError, TooManyRequestsError } from '../http-errors.js';
 import { InputError } from '../../engine/errors.js';
+import { sha256OfBytes } from '../uploads/read-chunk.js';
 
 /** Seconds a client is told to wait when its tenant has no free slot. */
 const BUSY_RETRY_SECONDS = 2;
@@ -35,38 +36,53 @@ export function idempotencyKeyOf(header: string | undefined): string | null {
   return header;
 }
 
-/** Checks the budget at the model's base price, then takes a slot; replays come back as such. */
-export async function admitJob(
+/**
+ * The request a key is bound to: operation, model, options and the input's SHA-256 (or the
+ * upload's id, whose bytes are fixed once complete), as one hex digest.
+ */
+export async function requestFingerprint(parts: Record<string, unknown>): Promise<string> {
+  const canonical = JSON.stringify(parts, Object.keys(parts).sort());
+  return sha256OfBytes(new TextEncoder().encode(canonical));
+}
+
+/**
+ * Checks the budget at the model's base price, then takes a run slot and binds the key; a replay
+ * comes back as such. Refusals: 422 `idempotency_key_reused`, 409 `idempotency_key_in_flight`,
+ * 429 `concurrency_limit` (slots or the tenant's in-flight work).
+ */
+export async function admitRun(
   env: Bindings,
-  args: {
-    tenant: string;
-    jobId: string;
-    idempotencyKey: string | null;
-    fingerprint: string;
-    price: ModelPrice;
-    limit: number;
-    staleAfterMs: number;
-    now: number;
-  },
+  args: Omit<AdmitInput, 'job_id'> & { tenant: string; jobId: string; price: ModelPrice },
 ): Promise<Extract<AdmitResult, { kind: 'admitted' | 'replay' }>> {
-  // The voxel count is only known once the node has read the input: the estimate is the base price.
-  await assertWithinBudget(env, args.tenant, args.price.base_micros, args.now);
-  const result = await env.LEDGER.getByName(args.tenant).admit({
-    job_id: args.jobId,
-    idempotency_key: args.idempotencyKey,
-    fingerprint: args.fingerprint,
-    limit: args.limit,
-    now: args.now,
-    stale_after_ms: args.staleAfterMs,
-  });
-  if (result.kind === 'busy') {
-    throw new TooManyRequestsError(
-      `${result.active} of ${args.limit} concurrent jobs are running; retry later.`,
-      BUSY_RETRY_SECONDS,
-    );
+  const { tenant, jobId, price, ...input } = args;
+  // The voxel count is only known once the input is read: the estimate is the base price.
+  await assertWithinBudget(env, tenant, price.base_micros, input.now);
+  const result = await env.LEDGER.getByName(tenant).admit({ job_id: jobId, ...input });
+  switch (result.kind) {
+    case 'admitted':
+    case 'replay':
+      return result;
+    case 'busy':
+      throw new TooManyRequestsError(
+        `${result.active} of ${input.limit} concurrent runs are going; retry later.`,
+        BUSY_RETRY_SECONDS,
+      );
+    case 'work_busy':
+      throw new TooManyRequestsError(
+        `The tenant's running requests already imply ${result.active_evaluations} of ` +
+          `${input.max_evaluations} network evaluations; this one needs ${input.evaluations}. Retry later.`,
+        BUSY_RETRY_SECONDS,
+      );
+    case 'in_flight':
+      throw new ConflictError(
+        'idempotency_key_in_flight',
+        'The first request with this Idempotency-Key is still running; retry after it ends to get its result.',
+        { 'Retry-After': String(BUSY_RETRY_SECONDS) },
+      );
+    case 'key_reused':
+      throw new InputError(
+        'idempotency_key_reused',
+        `This Idempotency-Key was used with a different request (a ${result.operation === 'job' ? 'job' : 'one-shot segmentation'}); use a new key.`,
+      );
   }
-  if (result.kind === 'key_reused') {
-    throw new InputError('idempotency_key_reused', 'This Idempotency-Key was used with a different request.');
-  }
-  return result;
 }

@@ -19,6 +19,8 @@ export interface RunRequest {
   tta: boolean;
   refine: boolean;
   requestId: string;
+  /** The caller's deadline, in ms from now: the node stops the run there even if the connection lingers. */
+  deadlineMs?: number;
 }
 
 /** The outcome of starting a run on one node. */
@@ -54,6 +56,9 @@ export async function startRun(
     format: request.format,
     tta: String(request.tta),
     refine: String(request.refine),
+    ...(request.deadlineMs !== undefined && {
+      deadline_ms: String(Math.max(1, Math.ceil(request.deadlineMs))),
+    }),
   });
   let res: Response;
   try {

@@ -10,7 +10,9 @@ import { streamSSE } from 'hono/streaming';
 import { NotFoundError } from '../../engine/errors.js';
 import type { AppEnv } from '../app-env.js';
 import { ConflictError } from '../http-errors.js';
-import { admitJob, idempotencyKeyOf, priceFor } from '../jobs/admission.js';
+import { admitRun, idempotencyKeyOf, priceFor, requestFingerprint } from '../jobs/admission.js';
+import { bundledManifest } from '../catalog/model-catalog.js';
+import { declaredGeometry, HEADER_PREFIX_BYTES, reserveWork } from '../jobs/work-check.js';
 import { parseByteRange } from '../jobs/byte-range.js';
 import { isFinal, jobObjectName, resultKey, type JobState } from '../jobs/job-types.js';
 import { requireScope, tenantOf } from '../middleware/auth.js';
@@ -136,6 +138,7 @@ const create = createRoute({
       'upload_incomplete',
       'model_not_priced',
       'idempotency_key_reused',
+      'work_too_large',
       'concurrency_limit',
     ),
   },
@@ -209,6 +212,13 @@ const remove = createRoute({
   },
 });
 
+/** The geometry an upload's header declares, read from its first bytes; null when they do not tell. */
+async function uploadGeometry(bucket: R2Bucket, key: string) {
+  const head = await bucket.get(key, { range: { offset: 0, length: HEADER_PREFIX_BYTES } });
+  if (!head) return null;
+  return declaredGeometry(new Uint8Array(await head.arrayBuffer()), true);
+}
+
 /** The `/v1/jobs` routes. */
 export const jobRoutes = newRouter()
   .openapi(create, async (c) => {
@@ -225,17 +235,37 @@ export const jobRoutes = newRouter()
         `Upload ${upload.id} has ${upload.offset} of ${upload.length} bytes.`,
       );
     }
+    const inputKey = uploadDataKey(tenant, body.upload_id);
+    const work = reserveWork(
+      config,
+      bundledManifest(body.model),
+      await uploadGeometry(c.env.UPLOADS, inputKey),
+      body.options,
+    );
     const id = crypto.randomUUID();
     const now = Date.now();
-    const admitted = await admitJob(c.env, {
+    const admitted = await admitRun(c.env, {
       tenant,
       jobId: id,
-      idempotencyKey,
-      fingerprint: JSON.stringify(body),
       price,
+      operation: 'job',
+      idempotency_key: idempotencyKey,
+      // An upload's bytes are fixed once it is complete: its id stands for its SHA-256.
+      fingerprint:
+        idempotencyKey === null
+          ? ''
+          : await requestFingerprint({
+              operation: 'job',
+              model: body.model,
+              ...body.options,
+              upload_id: body.upload_id,
+            }),
+      evaluations: work.evaluations,
       limit: config.maxConcurrentJobs,
-      staleAfterMs: config.maxJobSeconds * 1000 * 2,
+      max_evaluations: config.maxTenantEvaluations,
       now,
+      // The runner releases the slot on every way out; this only covers a runner that vanished.
+      expires_at: now + config.maxJobSeconds * 1000 * 2,
     });
     if (admitted.kind === 'replay') {
       const first = await c.env.JOBS.getByName(jobObjectName(tenant, admitted.job_id)).describe(tenant);
@@ -251,7 +281,7 @@ export const jobRoutes = newRouter()
         tenant,
         model: body.model,
         upload_id: body.upload_id,
-        input_key: uploadDataKey(tenant, body.upload_id),
+        input_key: inputKey,
         options: body.options,
         idempotency_key: idempotencyKey,
         price,

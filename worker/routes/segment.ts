@@ -1,17 +1,38 @@
 /**
  * @module
  * `POST /v1/segment`: one-shot segmentation of a small input (the body cap), answered by `Accept`
- * with a NIfTI label map, a PNG (2D inputs) or JSON statistics. Inputs of edge-capable models under
- * the edge budget run inside the Worker (worker/edge/); the rest, and any edge run that cannot
- * finish, go to an inference node. The body is held in memory (it is capped), so a node that dies
- * mid-run is replaced by the next one; the result is charged once it is complete, before it is sent.
+ * with a NIfTI label map, a PNG (2D inputs) or JSON statistics. Before anything runs, the input's
+ * header goes through the cost model (413 `work_too_large`) and the request through admission
+ * (budget, run slots, the tenant's in-flight work, the `Idempotency-Key`'s binding). Inputs of
+ * edge-capable models within the edge bounds run inside the Worker (worker/edge/); the rest on an
+ * inference node, under the one-shot deadline, which a client that hangs up ends at once.
+ *
+ * Charging (docs/billing.md): the result is stored under the key (when there is one), then
+ * charged in the ledger, then sent; nothing is sent that the ledger has not charged, and a replay
+ * of the key answers the stored result with its first charge.
  */
 import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { AppError, InputError } from '../../engine/errors.js';
-import { admitJob, idempotencyKeyOf, priceFor } from '../jobs/admission.js';
-import { HttpError, ServiceUnavailableError } from '../http-errors.js';
+import type { AppEnv } from '../app-env.js';
+import type { ModelPrice } from '../billing/price.js';
+import type { Charge } from '../billing/ledger-types.js';
+import { bundledManifest } from '../catalog/model-catalog.js';
+import type { ApiConfig } from '../config.js';
+import { admitRun, idempotencyKeyOf, priceFor, requestFingerprint } from '../jobs/admission.js';
+import { sha256OfBytes } from '../uploads/read-chunk.js';
+import { declaredGeometry, reserveWork } from '../jobs/work-check.js';
+import {
+  ConflictError,
+  GoneError,
+  HttpError,
+  ServiceUnavailableError,
+  TimeoutError,
+} from '../http-errors.js';
+import { readRequestBody } from '../http-body.js';
 import { requireScope, tenantOf } from '../middleware/auth.js';
 import { segmentAtEdge } from '../edge/edge-segment.js';
+import { ONE_SHOT_OPTIONS } from '../one-shot.js';
 import { readRun, startRun, type RunRequest } from '../nodes/remote-run.js';
 import { rankNodes } from '../nodes/placement.js';
 import { problemResponses } from '../problem.js';
@@ -49,6 +70,9 @@ interface Answer {
   placement: 'edge' | 'node';
 }
 
+/** R2 key of a one-shot's stored result, kept for replays of its `Idempotency-Key`. */
+const storedResultKey = (tenant: string, jobId: string) => `oneshot/${encodeURIComponent(tenant)}/${jobId}`;
+
 const binary = z.string().openapi({ format: 'binary' });
 
 const segment = createRoute({
@@ -59,9 +83,11 @@ const segment = createRoute({
     'Body: NIfTI (.nii, .nii.gz), a DICOM file or a zip of a series, PNG or JPEG, at most the body cap (32 MiB by default). ' +
     '`Accept` picks the answer: `application/gzip` (NIfTI label map, the default), `image/png` (2D ' +
     'inputs) or `application/json` (per-label statistics). Small inputs of edge-capable models run ' +
-    'inside the Worker, the rest on an inference node (`X-Placement` says which). Charged once per success; a repeat with the ' +
-    'same `Idempotency-Key` is not charged again. An input the engine refuses answers 413, 415 or 422 ' +
-    "with the engine's own stable code as the problem type (e.g. `unknown_format`, `too_many_voxels`).",
+    'inside the Worker, the rest on an inference node (`X-Placement` says which). Charged once per delivered result. ' +
+    'With an `Idempotency-Key`, the result is kept for the result lifetime: a repeat of the same request answers it again ' +
+    '(`Idempotent-Replayed: true`, the first charge, no new one), the same key with another request is 422, and a repeat while ' +
+    'the first still runs is 409. An input the engine refuses answers 413, 415 or 422 ' +
+    "with the engine's own stable code as the problem type (e.g. `unknown_format`, `work_too_large`).",
   security: BEARER,
   middleware: [requireScope('jobs')] as const,
   request: {
@@ -88,7 +114,13 @@ const segment = createRoute({
       'model_not_priced',
       'concurrency_limit',
       'not_acceptable',
+      'idempotency_key_reused',
+      'idempotency_key_in_flight',
+      'result_gone',
+      'work_too_large',
+      'request_body_incomplete',
       'no_inference_node',
+      'run_timeout',
     ),
   },
 });
@@ -101,55 +133,81 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
   const format = formatFor(c.req.header('Accept'));
   const idempotencyKey = idempotencyKeyOf(c.req.header('Idempotency-Key'));
   const price = await priceFor(c.env, config, model);
-  const body = new Uint8Array(await c.req.arrayBuffer());
+  const manifest = bundledManifest(model);
+  const body = await readRequestBody(c.req.raw);
   if (body.byteLength === 0) throw new InputError('empty_input', 'The request body is empty.');
+  const work = reserveWork(config, manifest, declaredGeometry(body, false), ONE_SHOT_OPTIONS);
   const jobId = `segment-${crypto.randomUUID()}`;
-  await admitJob(c.env, {
+  const now = Date.now();
+  const fingerprint =
+    idempotencyKey === null
+      ? ''
+      : await requestFingerprint({
+          operation: 'segment',
+          model,
+          format,
+          ...ONE_SHOT_OPTIONS,
+          input_sha256: await sha256OfBytes(body),
+        });
+  const admitted = await admitRun(c.env, {
     tenant,
     jobId,
-    idempotencyKey: null,
-    fingerprint: '',
     price,
+    operation: 'segment',
+    idempotency_key: idempotencyKey,
+    fingerprint,
+    evaluations: work.evaluations,
     limit: config.maxConcurrentJobs,
-    staleAfterMs: config.maxJobSeconds * 1000 * 2,
-    now: Date.now(),
+    max_evaluations: config.maxTenantEvaluations,
+    now,
+    // A slot whose Worker died is taken back once the run could no longer be going.
+    expires_at: now + (config.oneShotSeconds + 60) * 1000,
   });
+  if (admitted.kind === 'replay') return replay(c, tenant, admitted.job_id, admitted.charge, config);
   try {
-    // Charged once, after success, wherever it ran.
-    const answer = async (result: Answer) => {
-      const { charge } = await c.env.LEDGER.getByName(tenant).record({
-        job_id: jobId,
-        idempotency_key: idempotencyKey,
-        model,
-        voxels: result.voxels,
-        price,
-        at: Date.now(),
-      });
-      const headers: Record<string, string> = {
-        'Content-Type': result.contentType,
-        'X-Charge-Micros': String(charge.amount_micros),
-        'X-Voxels': String(result.voxels),
-        'X-Placement': result.placement,
-        'Cache-Control': 'private, no-store',
-      };
-      if (format === 'nifti') headers['Content-Disposition'] = 'attachment; filename="labels.nii.gz"';
-      return c.body(result.body, 200, headers) as never;
-    };
-
     const edge = await segmentAtEdge(
       { models: c.env.MODELS, config, kernels: c.get('kernels') },
-      { model, format, body, requestId: c.get('requestId') },
+      { model, format, body, requestId: c.get('requestId'), estimate: work.estimate },
     );
-    if (edge) {
-      const { bytes, contentType, voxels } = edge;
-      return answer({ body: bytes, contentType, voxels, placement: 'edge' });
-    }
+    const answer: Answer = edge
+      ? { body: edge.bytes, contentType: edge.contentType, voxels: edge.voxels, placement: 'edge' }
+      : await runOnNodes(
+          c,
+          config,
+          { model, format, ...ONE_SHOT_OPTIONS, requestId: c.get('requestId') },
+          body,
+        );
+    return await deliver(c, { tenant, jobId, idempotencyKey, model, price, format, answer });
+  } finally {
+    await c.env.LEDGER.getByName(tenant).release(jobId);
+  }
+});
 
-    const signal = AbortSignal.timeout(config.maxJobSeconds * 1000);
-    const request: RunRequest = { model, format, tta: true, refine: false, requestId: c.get('requestId') };
-    let saturated = 0;
+/** Runs on the best node that takes it, under the one-shot deadline; a client that hangs up stops it. */
+async function runOnNodes(
+  c: Context<AppEnv>,
+  config: ApiConfig,
+  request: RunRequest,
+  body: Uint8Array,
+): Promise<Answer> {
+  const deadline = Date.now() + config.oneShotSeconds * 1000;
+  const timeout = AbortSignal.timeout(config.oneShotSeconds * 1000);
+  const signal = AbortSignal.any([c.req.raw.signal, timeout]);
+  const timedOut = () =>
+    new TimeoutError(
+      'run_timeout',
+      `The run did not finish within ${config.oneShotSeconds} s; it was stopped and not charged.`,
+    );
+  let saturated = 0;
+  try {
     for (const node of await rankNodes(config.inferenceNodes, config.nodeToken)) {
-      const start = await startRun(node, request, body, config.nodeToken, signal);
+      const start = await startRun(
+        node,
+        { ...request, deadlineMs: deadline - Date.now() },
+        body,
+        config.nodeToken,
+        signal,
+      );
       if (start.kind === 'saturated') {
         saturated = Math.max(saturated, start.retryAfterSeconds);
         continue;
@@ -163,22 +221,111 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
         meta: () => {},
         data: (bytes) => void parts.push(bytes),
       });
+      if (signal.aborted) throw signal.reason;
       if (outcome.kind === 'rejected') {
         throw new AppError(outcome.error.code, outcome.error.status, outcome.error.detail);
       }
       if (outcome.kind === 'failed') continue;
-      return answer({
+      return {
         body: await new Blob(parts).arrayBuffer(),
         contentType: outcome.meta.content_type,
         voxels: outcome.meta.voxels,
         placement: 'node',
-      });
+      };
     }
-    if (saturated > 0) {
-      throw new ServiceUnavailableError('no_inference_node', 'Every inference node is busy.', saturated);
-    }
-    throw new ServiceUnavailableError('no_inference_node', 'No inference node could run the request.', 5);
-  } finally {
-    await c.env.LEDGER.getByName(tenant).release(jobId);
+  } catch (err) {
+    if (timeout.aborted) throw timedOut();
+    throw err;
   }
-});
+  if (saturated > 0) {
+    throw new ServiceUnavailableError('no_inference_node', 'Every inference node is busy.', saturated);
+  }
+  throw new ServiceUnavailableError('no_inference_node', 'No inference node could run the request.', 5);
+}
+
+/**
+ * Stores the result for replays (with a key), charges it, then sends it: a result leaves only
+ * against its recorded charge. A run whose key was taken over meanwhile is neither charged nor sent.
+ */
+async function deliver(
+  c: Context<AppEnv>,
+  run: {
+    tenant: string;
+    jobId: string;
+    idempotencyKey: string | null;
+    model: string;
+    price: ModelPrice;
+    format: RunRequest['format'];
+    answer: Answer;
+  },
+): Promise<Response> {
+  const { answer } = run;
+  if (run.idempotencyKey !== null) {
+    await c.env.RESULTS.put(storedResultKey(run.tenant, run.jobId), answer.body, {
+      httpMetadata: { contentType: answer.contentType },
+      customMetadata: { voxels: String(answer.voxels), placement: answer.placement, format: run.format },
+    });
+  }
+  const recorded = await c.env.LEDGER.getByName(run.tenant).record({
+    job_id: run.jobId,
+    idempotency_key: run.idempotencyKey,
+    model: run.model,
+    voxels: answer.voxels,
+    price: run.price,
+    at: Date.now(),
+  });
+  if (recorded.kind === 'superseded') {
+    await c.env.RESULTS.delete(storedResultKey(run.tenant, run.jobId));
+    throw new ConflictError(
+      'idempotency_key_in_flight',
+      'A newer request with this Idempotency-Key took over; retry to get its result.',
+      { 'Retry-After': '2' },
+    );
+  }
+  return resultResponse(c, answer, recorded.charge, run.format, false);
+}
+
+/** Answers a replay with the first run's stored result and charge. */
+async function replay(
+  c: Context<AppEnv>,
+  tenant: string,
+  jobId: string,
+  charge: Charge | null,
+  config: ApiConfig,
+): Promise<Response> {
+  const gone = () =>
+    new GoneError(
+      'result_gone',
+      'The result of this Idempotency-Key has expired; it was charged once. Use a new key to run again.',
+    );
+  if (!charge || charge.charged_at + config.resultTtlSeconds * 1000 < Date.now()) throw gone();
+  const object = await c.env.RESULTS.get(storedResultKey(tenant, jobId));
+  if (!object) throw gone();
+  const meta = object.customMetadata ?? {};
+  const answer: Answer = {
+    body: await object.arrayBuffer(),
+    contentType: object.httpMetadata?.contentType ?? 'application/octet-stream',
+    voxels: Number(meta.voxels),
+    placement: meta.placement === 'edge' ? 'edge' : 'node',
+  };
+  return resultResponse(c, answer, charge, meta.format as RunRequest['format'], true);
+}
+
+function resultResponse(
+  c: Context<AppEnv>,
+  answer: Answer,
+  charge: Charge,
+  format: RunRequest['format'],
+  replayed: boolean,
+): Response {
+  const headers: Record<string, string> = {
+    'Content-Type': answer.contentType,
+    'X-Charge-Micros': String(charge.amount_micros),
+    'X-Voxels': String(answer.voxels),
+    'X-Placement': answer.placement,
+    'Cache-Control': 'private, no-store',
+  };
+  if (replayed) headers['Idempotent-Replayed'] = 'true';
+  if (format === 'nifti') headers['Content-Disposition'] = 'attachment; filename="labels.nii.gz"';
+  return c.body(answer.body, 200, headers);
+}

@@ -12,7 +12,8 @@ import { ConflictError } from '../http-errors.js';
 import { requireScope, tenantOf } from '../middleware/auth.js';
 import { problemResponses } from '../problem.js';
 import { BEARER, newRouter } from '../router.js';
-import { parseChecksumHeader, readChunk, sha256OfBytes } from '../uploads/read-chunk.js';
+import { parseChecksumHeader, sha256OfBytes } from '../uploads/read-chunk.js';
+import { readRequestBody } from '../http-body.js';
 import type { UploadState } from '../uploads/upload-types.js';
 
 const CHUNK_TYPE = 'application/offset+octet-stream';
@@ -205,7 +206,7 @@ export const uploadRoutes = newRouter()
       throw new LimitError('chunk_too_large', `A chunk may hold at most ${maxChunkBytes} bytes.`);
     }
     const declared = parseChecksumHeader(headers['upload-checksum']);
-    const bytes = await readChunk(c.req.raw.body, maxChunkBytes);
+    const bytes = await readRequestBody(c.req.raw, maxChunkBytes, 'chunk_too_large');
     if (bytes.byteLength === 0)
       throw new InputError('chunk_beyond_length', 'An empty chunk carries nothing.');
     const actual = await sha256OfBytes(bytes);

@@ -1,35 +1,9 @@
 /**
  * @module
- * Reading one PATCH body within the chunk cap, and the tus checksum header.
+ * The tus checksum header and the SHA-256 of chunks (bodies are read by worker/http-body.ts).
  */
-import { LimitError } from '../../engine/errors.js';
 import { BadRequestError } from '../http-errors.js';
 import { toHex } from './upload-types.js';
-
-/** Reads a request body of at most `max` bytes; stops reading and throws 413 `chunk_too_large` past it. */
-export async function readChunk(body: ReadableStream<Uint8Array> | null, max: number): Promise<Uint8Array> {
-  if (!body) return new Uint8Array(0);
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  const reader = body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel();
-      throw new LimitError('chunk_too_large', `A chunk may hold at most ${max} bytes.`);
-    }
-    parts.push(value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
 
 /** The hex SHA-256 named by an `Upload-Checksum: sha256 <base64>` header (tus checksum extension). */
 export function parseChecksumHeader(value: string): string {

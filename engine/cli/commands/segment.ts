@@ -1,23 +1,25 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sharedKernels } from '../../../wasm/src/node-loader.js';
-import { readDicomSeries, writeNifti, type ImageVolume } from '../../io/index.js';
+import { readDicomSeries, writeNifti, type ImageVolume, type InspectGeometry } from '../../io/index.js';
 import { segment, type SegmentProgress } from '../../pipeline/segment.js';
+import { workGuard } from '../../pipeline/work.js';
 import { WEIGHT_VARIANTS, type WeightVariant } from '../../models/manifest.js';
 import type { Device } from '../../runtime/runtime.js';
 import { parseChoice, report, UsageError, type Command, type CommandIO } from '../command.js';
 import { readImageFile, wantsGzip, writeOutputFile } from '../files.js';
 import { cliRegistry } from '../models-root.js';
+import { parseWorkLimits, WORK_LIMIT_HELP, WORK_LIMIT_OPTIONS } from '../work-limits.js';
 
-/** Reads a NIfTI/PNG/JPEG/DICOM file, or a folder holding one DICOM series. */
-async function readInput(path: string): Promise<ImageVolume> {
+/** Reads a NIfTI/PNG/JPEG/DICOM file, or a folder holding one DICOM series; `inspect` may refuse it before its voxels exist. */
+async function readInput(path: string, inspect: InspectGeometry): Promise<ImageVolume> {
   const info = await stat(path).catch(() => null);
   if (info?.isDirectory()) {
     const names = (await readdir(path)).sort();
     const files = await Promise.all(names.map(async (n) => new Uint8Array(await readFile(join(path, n)))));
-    return readDicomSeries(files);
+    return readDicomSeries(files, { inspect });
   }
-  return readImageFile(path);
+  return readImageFile(path, undefined, inspect);
 }
 
 /** A one-line progress bar on a terminal's stderr; nothing otherwise. */
@@ -38,7 +40,7 @@ export const segmentCommand: Command = {
   name: 'segment',
   summary: 'segment an image (NIfTI, DICOM series folder, PNG/JPEG) with an installed model',
   usage:
-    'segment IN -o OUT --model ID [--tta|--no-tta] [--device cpu|webgpu|wasm] [--threads N] [--weights fp32|fp16|int8] [--refine] [--stats stats.json] [--probabilities P.nii.gz] [--models DIR] [--json]',
+    'segment IN -o OUT --model ID [--tta|--no-tta] [--device cpu|webgpu|wasm] [--threads N] [--weights fp32|fp16|int8] [--refine] [--stats stats.json] [--probabilities P.nii.gz] [--max-evaluations N] [--max-memory-mb N] [--models DIR] [--json]',
   help: [
     ['IN', 'NIfTI, PNG/JPEG, a DICOM file, a folder with one DICOM series, or a zip of one'],
     ['-o, --output OUT', 'label map (.nii or .nii.gz) with the input geometry'],
@@ -56,6 +58,7 @@ export const segmentCommand: Command = {
     ['--refine', 'level-set refinement with the model level-set head'],
     ['--stats FILE', 'write per-label statistics (voxels, mL, bounding box) as JSON'],
     ['--probabilities FILE', 'also write the softmax probabilities (float32, one volume per class)'],
+    ...WORK_LIMIT_HELP,
     ['--models DIR', 'model folder (default: the package models/)'],
   ],
   options: {
@@ -70,6 +73,7 @@ export const segmentCommand: Command = {
     stats: { type: 'string' },
     probabilities: { type: 'string' },
     models: { type: 'string' },
+    ...WORK_LIMIT_OPTIONS,
   },
   positionals: 1,
   async run(args, io) {
@@ -96,20 +100,25 @@ export const segmentCommand: Command = {
     if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
       throw new UsageError(`--threads wants an integer from 1 to 256, got '${String(v.threads)}'`);
     }
+    const workLimits = parseWorkLimits(v);
     const registry = cliRegistry(v.models as string | undefined);
     try {
       const model = await registry.load(modelId);
+      const work = {
+        tta: !v['no-tta'],
+        refine: v.refine === true,
+        probabilities: v.probabilities !== undefined,
+      };
+      // The input is read (and its work bounded) before any session exists: a refusal is instant.
+      const image = await readInput(input, workGuard(model.manifest, work, workLimits));
       const folds = await registry.runtimes(
         modelId,
         device,
         { threads, log: (line) => io.stderr(`nnsam segment: ${line}\n`) },
         weights,
       );
-      const image = await readInput(input);
       const result = await segment(await sharedKernels(), image, model.manifest, folds, {
-        tta: !v['no-tta'],
-        refine: v.refine === true,
-        probabilities: v.probabilities !== undefined,
+        ...work,
         onProgress: progressBar(io),
       });
       await writeOutputFile(

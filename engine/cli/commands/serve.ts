@@ -7,6 +7,7 @@ import type { Device } from '../../runtime/runtime.js';
 import { startNode } from '../../server/serve.js';
 import { parseChoice, UsageError, type Command } from '../command.js';
 import { cliRegistry } from '../models-root.js';
+import { parseWorkLimits, WORK_LIMIT_HELP, WORK_LIMIT_OPTIONS } from '../work-limits.js';
 
 function parseInteger(
   text: string | boolean | undefined,
@@ -40,7 +41,7 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: 'run an inference node (POST /v1/run, /healthz, /metrics) for the edge Worker',
   usage:
-    'serve [--host 127.0.0.1] [--port 8788] [--models DIR] [--device cpu|webgpu|wasm] [--threads N] [--concurrency N] [--queue N] [--max-input-mb N] [--token-env NAME]',
+    'serve [--host 127.0.0.1] [--port 8788] [--models DIR] [--device cpu|webgpu|wasm] [--threads N] [--concurrency N] [--queue N] [--max-input-mb N] [--max-evaluations N] [--max-memory-mb N] [--max-run-seconds N] [--token-env NAME]',
   help: [
     ['--host H', 'interface to listen on (default 127.0.0.1)'],
     ['--port P', 'port (default 8788; 0 picks a free one)'],
@@ -52,6 +53,11 @@ export const serveCommand: Command = {
     [
       '--max-input-mb N',
       `largest request body in MiB (default ${DEFAULT_READ_LIMITS.maxInputBytes / 2 ** 20})`,
+    ],
+    ...WORK_LIMIT_HELP,
+    [
+      '--max-run-seconds N',
+      'wall time of one run, queueing included, before it ends with 504 run_timeout (default 900)',
     ],
     ['--token-env NAME', 'require Authorization: Bearer <the value of env var NAME> (all but /healthz)'],
   ],
@@ -65,6 +71,8 @@ export const serveCommand: Command = {
     queue: { type: 'string' },
     'max-input-mb': { type: 'string' },
     'token-env': { type: 'string' },
+    'max-run-seconds': { type: 'string' },
+    ...WORK_LIMIT_OPTIONS,
   },
   positionals: 0,
   async run(args, io) {
@@ -86,6 +94,8 @@ export const serveCommand: Command = {
       1,
       DEFAULT_READ_LIMITS.maxInputBytes / 2 ** 20,
     );
+    const work = parseWorkLimits(v);
+    const maxRunSeconds = parseInteger(v['max-run-seconds'], 'max-run-seconds', 1, 900);
     const tokenEnv = v['token-env'] as string | undefined;
     let token: string | undefined;
     if (tokenEnv !== undefined) {
@@ -106,6 +116,8 @@ export const serveCommand: Command = {
         queue,
         token,
         limits: { maxInputBytes: maxInputMb * 2 ** 20 },
+        work,
+        maxRunSeconds,
         log,
       });
       // Handlers go in only once listening, so a failed start still exits on its own.

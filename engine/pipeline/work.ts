@@ -1,0 +1,147 @@
+/**
+ * @module
+ * The cost model (docs/work-bounds.md): from an image's declared geometry and the model's plans,
+ * the work {@link segment} would do, computed before anything sized by the input is allocated.
+ * nnU-Net's 2D pipeline resamples each slab's plane to the plans' spacing and tiles it with
+ * overlapping patches, so a few kilobytes of header can imply hours of network time or gigabytes
+ * of memory: the stored size says nothing, the resampled, tiled size says it all.
+ *
+ * The crop to non-zero is not known from the header, so the whole image is its upper bound.
+ */
+import { LimitError, InputError } from '../errors.js';
+import type { DeclaredGeometry } from '../io/index.js';
+import { classCount, type ModelManifest } from '../models/manifest.js';
+import { modelAxes, permuteTuple } from '../preprocessing/axes.js';
+
+/** What a request asks the pipeline for, as far as it changes the work. */
+export interface WorkOptions {
+  tta: boolean;
+  refine: boolean;
+  probabilities?: boolean;
+}
+
+/** The work one segmentation implies. */
+export interface WorkEstimate {
+  /** Voxels of the input (all channels). */
+  voxels: number;
+  /** Planes the 2D network sees, one after another. */
+  slabs: number;
+  /** One plane after resampling to the plans' spacing, `[rows, cols]`, before padding to the patch. */
+  plane: [number, number];
+  /** Sliding-window tiles of one plane. */
+  tilesPerSlab: number;
+  /** Patch evaluations of the network: tiles x mirrored copies (TTA) x folds. */
+  evaluations: number;
+  /** Working memory of the pipeline at its peak, in bytes (the decoded input included, the model not). */
+  peakBytes: number;
+}
+
+/** Per-request ceilings on {@link WorkEstimate}. */
+export interface WorkLimits {
+  /** Most patch evaluations one request may imply. */
+  maxEvaluations: number;
+  /** Most working memory one request may imply, in bytes. */
+  maxPeakBytes: number;
+}
+
+/**
+ * Defaults for a node and the CLI: 32768 evaluations is about three 256^3 brain volumes of
+ * brain-wm-2d with TTA (minutes on two CPU cores); 2 GiB is four times such a volume's peak.
+ */
+export const DEFAULT_WORK_LIMITS: Readonly<WorkLimits> = Object.freeze({
+  maxEvaluations: 32768,
+  maxPeakBytes: 2 * 2 ** 30,
+});
+
+// Bytes per input voxel that live for the whole run: the float32 decode, the crop (mask and
+// copy), the normalised copy, its transpose, and three uint8 label maps (model order, image order,
+// the transposed-back copy). The raw stored bytes come on top while decoding.
+const VOLUME_BYTES_PER_VOXEL = 4 + 1 + 4 + 4 + 4 + 3;
+
+/** The work of segmenting an image of `geometry` with `manifest`'s model, from the header alone. */
+export function estimateWork(
+  geometry: DeclaredGeometry,
+  manifest: ModelManifest,
+  options: WorkOptions,
+  storedBytesPerVoxel = 4,
+): WorkEstimate {
+  const { shape, spacing } = geometry;
+  if (!spacing.every((s) => Number.isFinite(s) && s > 0)) {
+    throw new InputError(
+      'bad_spacing',
+      `voxel spacing must be positive and finite, got [${spacing.join(', ')}] mm`,
+    );
+  }
+  const plans = manifest.plans;
+  const perm = modelAxes(plans.transpose_forward, shape, manifest.inference.array_axes ?? 'nibabel');
+  const [cols, rows, slabs] = permuteTuple(shape, perm);
+  const [colMm, rowMm] = permuteTuple(spacing, perm);
+  // The pipeline's in-plane resampling (computeNewShape, segment.ts), in floating point so an
+  // absurd spacing gives a huge number instead of an allocation.
+  const newCols = Math.max(1, Math.round((colMm / plans.spacing[2]) * cols));
+  const newRows = Math.max(1, Math.round((rowMm / plans.spacing[1]) * rows));
+  const [pr, pc] = plans.patch_size;
+  const step = manifest.inference.tile_step_size;
+  const tilesPerSlab = windowCount(newRows, pr, step) * windowCount(newCols, pc, step);
+  const mirrors = options.tta ? 2 ** manifest.inference.mirroring_axes.length : 1;
+  const folds = manifest.inference.folds.length;
+  const evaluations = tilesPerSlab * slabs * mirrors * folds;
+
+  const K = classCount(manifest);
+  const levelset = manifest.onnx.outputs.find((o) => o.kind === 'levelset');
+  const L = options.refine && levelset ? Number(levelset.shape[1]) : 0;
+  const voxels = shape[0] * shape[1] * shape[2] * geometry.channels;
+  const plane = Math.max(newRows, pr) * Math.max(newCols, pc);
+  // One slab in flight: the resampled and padded planes, the accumulator and its weights per
+  // output channel, the unpadded result, and the softmax resampled back to the stored plane.
+  const slabBytes = 4 * plane * (2 + 3 * (K + L)) + 4 * K * cols * rows;
+  let volumeBytes = voxels * (VOLUME_BYTES_PER_VOXEL + storedBytesPerVoxel);
+  if (options.probabilities) volumeBytes += 2 * 4 * K * voxels;
+  if (L > 0) volumeBytes += 3 * 4 * (K - 1) * voxels;
+  return {
+    voxels,
+    slabs,
+    plane: [newRows, newCols],
+    tilesPerSlab,
+    evaluations,
+    peakBytes: volumeBytes + slabBytes,
+  };
+}
+
+/** Throws 413 `work_too_large`, saying what the input implies and what is allowed, when over a limit. */
+export function checkWork(work: WorkEstimate, limits: WorkLimits, model: string): void {
+  const what =
+    `${work.slabs} plane${work.slabs === 1 ? '' : 's'} of ${fmt(work.plane[0])}x${fmt(work.plane[1])} after resampling to ` +
+    `${model}'s spacing`;
+  if (!(work.evaluations <= limits.maxEvaluations)) {
+    throw new LimitError(
+      'work_too_large',
+      `This input implies ${fmt(work.evaluations)} network patch evaluations (${what}); ` +
+        `the limit is ${limits.maxEvaluations}. Check the voxel spacing in the header, or send a smaller region.`,
+    );
+  }
+  if (!(work.peakBytes <= limits.maxPeakBytes)) {
+    throw new LimitError(
+      'work_too_large',
+      `This input needs about ${fmt(Math.ceil(work.peakBytes / 2 ** 20))} MiB of working memory ` +
+        `(${fmt(work.voxels)} voxels; ${what}); the limit is ${Math.floor(limits.maxPeakBytes / 2 ** 20)} MiB.`,
+    );
+  }
+}
+
+/** nnU-Net's number of sliding-window positions along one axis (at least one: smaller images are padded). */
+function windowCount(size: number, patch: number, step: number): number {
+  if (size <= patch) return 1;
+  return Math.ceil((size - patch) / (patch * step)) + 1;
+}
+
+const fmt = (n: number): string => (Number.isSafeInteger(n) ? String(n) : n.toExponential(2));
+
+/** A read hook (`readImage`'s `inspect`) that refuses an input whose work is over `limits`. */
+export function workGuard(
+  manifest: ModelManifest,
+  options: WorkOptions,
+  limits: WorkLimits,
+): (geometry: DeclaredGeometry) => void {
+  return (geometry) => checkWork(estimateWork(geometry, manifest, options), limits, manifest.id);
+}

@@ -1,0 +1,55 @@
+/**
+ * @module
+ * The cost check the Worker makes before it admits a run (docs/work-bounds.md): the input's
+ * declared geometry through the engine's cost model, against the per-request bounds (the nodes
+ * apply the same ones) and the tenant's in-flight bound. An input whose header the Worker cannot
+ * read cheaply (a zipped series, an upload whose header is not in its first bytes) reserves the
+ * per-request maximum; the node checks it exactly before it decodes a voxel.
+ */
+import { LimitError } from '../../engine/errors.js';
+import { DEFAULT_READ_LIMITS, isZip, readGeometry, type DeclaredGeometry } from '../../engine/io/index.js';
+import type { ModelManifest } from '../../engine/models/manifest.js';
+import { checkWork, estimateWork, type WorkEstimate, type WorkOptions } from '../../engine/pipeline/work.js';
+import type { ApiConfig } from '../config.js';
+
+/** Bytes of an upload read to find its header: NIfTI, PNG and JPEG headers lie well within. */
+export const HEADER_PREFIX_BYTES = 64 * 1024;
+
+/**
+ * The geometry `bytes` declare, or null when it cannot be read from them without unpacking a
+ * zip. `prefix`: the bytes are only the start of the input, so a reader's complaint about the
+ * rest (truncation and the like) means "unknown", while a limit the header itself breaks is real.
+ */
+export function declaredGeometry(bytes: Uint8Array, prefix: boolean): DeclaredGeometry | null {
+  if (isZip(bytes)) return null;
+  try {
+    return readGeometry(bytes, {
+      limits: { ...DEFAULT_READ_LIMITS, maxInputBytes: Number.MAX_SAFE_INTEGER },
+    });
+  } catch (err) {
+    if (prefix && !(err instanceof LimitError)) return null;
+    throw err;
+  }
+}
+
+/**
+ * The evaluations to reserve for a request, after refusing (413 `work_too_large`) one over the
+ * per-request bounds or, alone, over the tenant's in-flight bound.
+ */
+export function reserveWork(
+  config: ApiConfig,
+  manifest: ModelManifest,
+  geometry: DeclaredGeometry | null,
+  options: WorkOptions,
+): { evaluations: number; estimate: WorkEstimate | null } {
+  if (!geometry) return { evaluations: config.work.maxEvaluations, estimate: null };
+  const estimate = estimateWork(geometry, manifest, options);
+  checkWork(estimate, config.work, manifest.id);
+  if (estimate.evaluations > config.maxTenantEvaluations) {
+    throw new LimitError(
+      'work_too_large',
+      `This input implies ${estimate.evaluations} network patch evaluations; a tenant's running requests may imply ${config.maxTenantEvaluations} together.`,
+    );
+  }
+  return { evaluations: estimate.evaluations, estimate };
+}
