@@ -7,6 +7,7 @@ import { WEIGHT_VARIANTS, type WeightVariant } from '../../models/manifest.js';
 import type { Device } from '../../runtime/runtime.js';
 import { parseChoice, report, UsageError, type Command, type CommandIO } from '../command.js';
 import { readImageFile, wantsGzip, writeOutputFile } from '../files.js';
+import { checkLabelOutput, encodeLabelOutput, labelOutputFormat } from '../label-output.js';
 import { cliRegistry } from '../models-root.js';
 
 /** Reads a NIfTI/PNG/JPEG/DICOM file, or a folder holding one DICOM series. */
@@ -41,7 +42,10 @@ export const segmentCommand: Command = {
     'segment IN -o OUT --model ID [--tta|--no-tta] [--device cpu|webgpu|wasm] [--threads N] [--weights fp32|fp16|int8] [--refine] [--stats stats.json] [--probabilities P.nii.gz] [--models DIR] [--json]',
   help: [
     ['IN', 'NIfTI, PNG/JPEG, a DICOM file, a folder with one DICOM series, or a zip of one'],
-    ['-o, --output OUT', 'label map (.nii or .nii.gz) with the input geometry'],
+    [
+      '-o, --output OUT',
+      'label map by extension: .nii or .nii.gz (NIfTI, the input geometry), .png (2D inputs; pixel value = label, coloured palette)',
+    ],
     ['--model ID', 'model id under the models folder (nnsam models lists them)'],
     ['--tta, --no-tta', 'mirroring test-time augmentation (default on)'],
     [
@@ -79,6 +83,11 @@ export const segmentCommand: Command = {
     const modelId = v.model as string | undefined;
     if (!output) throw new UsageError('-o OUT is required');
     if (!modelId) throw new UsageError('--model ID is required');
+    const format = labelOutputFormat(output);
+    const probPath = v.probabilities as string | undefined;
+    if (probPath !== undefined && labelOutputFormat(probPath, '--probabilities') !== 'nifti') {
+      throw new UsageError(`--probabilities ${probPath}: float32 probabilities need a .nii or .nii.gz name`);
+    }
     if (v.tta && v['no-tta']) throw new UsageError('--tta and --no-tta exclude each other');
     const device = parseChoice<Device>(
       v.device as string | undefined,
@@ -106,17 +115,14 @@ export const segmentCommand: Command = {
         weights,
       );
       const image = await readInput(input);
+      checkLabelOutput(format, output, image);
       const result = await segment(await sharedKernels(), image, model.manifest, folds, {
         tta: !v['no-tta'],
         refine: v.refine === true,
         probabilities: v.probabilities !== undefined,
         onProgress: progressBar(io),
       });
-      await writeOutputFile(
-        output,
-        writeNifti(image, result.labels, { gzip: wantsGzip(output), datatype: 'uint8' }),
-      );
-      const probPath = v.probabilities as string | undefined;
+      await writeOutputFile(output, encodeLabelOutput(format, output, image, result.labels));
       if (probPath && result.probabilities) {
         await writeOutputFile(
           probPath,
