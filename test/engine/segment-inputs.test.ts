@@ -1,7 +1,8 @@
 /**
  * `nnsam segment` end to end on the three input kinds: the brain-wm-2d validation case (NIfTI,
  * scored against its label with the metrics kernel: the model card's Dice must come out), a DICOM
- * series and a PNG slice made from fsB (written as NIfTI and as PNG), and the output-name checks.
+ * series and a PNG slice made from fsB (written as NIfTI and as PNG); the output-name checks and the
+ * modality warning on a chest X-ray.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -169,6 +170,7 @@ test('segment a PNG slice: the sagittal fsB slice scored against its label', asy
   const out = join(dir, 'fsB-sagittal-seg.nii.gz');
   const r = await segmentCli(png, out, MODEL_ID);
   assert.equal(r.code, 0, r.err);
+  assert.doesNotMatch(r.err, /warning/, 'a PNG slice of a T1 volume is what the model takes');
   const seg = await readImageFile(out);
   assert.deepEqual(seg.shape, [nz, ny, 1]);
   const dice = await wmDice(seg, { ...seg, data: truth });
@@ -185,6 +187,16 @@ test('segment a PNG slice: the sagittal fsB slice scored against its label', asy
     [255, 0, 0],
   ]);
   assert.deepEqual(Float32Array.from(mask.data), seg.data);
+});
+
+test('segment warns (stderr and --json) when a chest X-ray JPEG goes to the brain T1 model, and still runs', async () => {
+  const xray = join(REPO, '../shared/data/fixtures/chest-xray/1.jpg');
+  const r = await segmentCli(xray, join(dir, 'xray-seg.png'), MODEL_ID, '--no-tta', '--json');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /^nnsam segment: warning: the input is a JPEG.*expects T1/m);
+  const summary = JSON.parse(r.out) as { warnings: string[] };
+  assert.equal(summary.warnings.length, 1);
+  assert.ok(r.err.includes(summary.warnings[0]), 'the JSON carries the printed warning');
 });
 
 test('segment -o: a 3D input refuses .png (exit 1), other extensions are a usage error (exit 2)', async () => {

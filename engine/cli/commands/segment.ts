@@ -4,6 +4,7 @@ import { sharedKernels } from '../../../wasm/src/node-loader.js';
 import { readDicomSeries, writeNifti, type ImageVolume } from '../../io/index.js';
 import { segment, type SegmentProgress } from '../../pipeline/segment.js';
 import { WEIGHT_VARIANTS, type WeightVariant } from '../../models/manifest.js';
+import { modalityWarnings } from '../../models/modality.js';
 import type { Device } from '../../runtime/runtime.js';
 import { parseChoice, report, UsageError, type Command, type CommandIO } from '../command.js';
 import { readImageFile, wantsGzip, writeOutputFile } from '../files.js';
@@ -116,6 +117,9 @@ export const segmentCommand: Command = {
       );
       const image = await readInput(input);
       checkLabelOutput(format, output, image);
+      // Warned before the run, so a long segmentation of the wrong kind of image is not a surprise.
+      const warnings = modalityWarnings(model.manifest, image);
+      for (const w of warnings) io.stderr(`nnsam segment: warning: ${w}\n`);
       const result = await segment(await sharedKernels(), image, model.manifest, folds, {
         tta: !v['no-tta'],
         refine: v.refine === true,
@@ -139,6 +143,7 @@ export const segmentCommand: Command = {
         refine: v.refine === true,
         shape: image.shape,
         labels: result.stats,
+        warnings,
         timings_ms: {
           total: Math.round(result.timings.totalMs),
           model: Math.round(result.timings.modelMs),
