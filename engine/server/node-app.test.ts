@@ -141,7 +141,7 @@ test('format=nifti on a PNG slice: the streamed .nii.gz is writeNifti of a direc
   assert.equal(typeof line.ms, 'number');
 });
 
-test('format=png gives the labels as 8-bit grey pixels; format=json gives segment() stats', async () => {
+test('format=png gives the labels as indexed pixels with a visible palette; format=json gives segment() stats', async () => {
   const image = readImage(SLICE);
   const ref = await direct(image, false);
   const png = await post(node.url, 'format=png&tta=false', SLICE);
@@ -150,6 +150,10 @@ test('format=png gives the labels as 8-bit grey pixels; format=json gives segmen
   const decoded = decodePng(png.data);
   assert.deepEqual([decoded.width, decoded.height, decoded.channels, decoded.depth], [181, 217, 1, 8]);
   assert.deepEqual(Uint8Array.from(decoded.data), ref.labels);
+  assert.deepEqual(decoded.palette?.slice(0, 2), [
+    [0, 0, 0],
+    [255, 0, 0],
+  ]);
 
   const json = await post(node.url, 'format=json&tta=false', SLICE);
   assertFrameOrder(json);

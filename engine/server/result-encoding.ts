@@ -7,6 +7,7 @@ import { encode as encodePng } from 'fast-png';
 import { InputError } from '../errors.js';
 import type { ImageVolume } from '../io/index.js';
 import type { SegmentResult } from '../pipeline/segment.js';
+import { labelPalette } from './label-palette.js';
 import { niftiGzipChunks } from './nifti-stream.js';
 
 /** Result encodings of a run. */
@@ -27,6 +28,16 @@ export function checkEncodable(format: RunFormat, image: ImageVolume): void {
 }
 
 /**
+ * An indexed PNG whose pixel values are the labels (exact for clients) and whose palette shows
+ * them: a grey 0/1 PNG looks black in every viewer.
+ */
+export function labelPng(width: number, height: number, labels: Uint8Array): Uint8Array {
+  let max = 0;
+  for (const v of labels) if (v > max) max = v;
+  return encodePng({ width, height, data: labels, depth: 8, channels: 1, palette: labelPalette(max) });
+}
+
+/**
  * The result's bytes in `format`, in pieces as they are produced; `timings` is called once, when
  * the JSON summary is written; `planes` is the z-planes per NIfTI gzip flush.
  */
@@ -40,8 +51,7 @@ export function* encodeResult(
   if (format === 'nifti') {
     yield* niftiGzipChunks(image, result.labels, { planes });
   } else if (format === 'png') {
-    const [width, height] = image.shape;
-    yield encodePng({ width, height, data: result.labels, depth: 8, channels: 1 });
+    yield labelPng(image.shape[0], image.shape[1], result.labels);
   } else {
     const summary = {
       labels: result.stats,

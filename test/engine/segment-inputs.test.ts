@@ -1,14 +1,15 @@
 /**
  * `nnsam segment` end to end on the three input kinds: the brain-wm-2d validation case (NIfTI,
  * scored against its label with the metrics kernel: the model card's Dice must come out), a DICOM
- * series and a PNG slice made from fsB.
+ * series and a PNG slice made from fsB (written as NIfTI and as PNG); the output-name checks and the
+ * modality warning on a chest X-ray.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { encode } from 'fast-png';
+import { decode, encode } from 'fast-png';
 import { zipSync } from 'fflate';
 import { readImageFile } from '../../engine/cli/files.js';
 import { inv3, matmul4 } from '../../engine/io/affine.js';
@@ -169,10 +170,50 @@ test('segment a PNG slice: the sagittal fsB slice scored against its label', asy
   const out = join(dir, 'fsB-sagittal-seg.nii.gz');
   const r = await segmentCli(png, out, MODEL_ID);
   assert.equal(r.code, 0, r.err);
+  assert.doesNotMatch(r.err, /warning/, 'a PNG slice of a T1 volume is what the model takes');
   const seg = await readImageFile(out);
   assert.deepEqual(seg.shape, [nz, ny, 1]);
   const dice = await wmDice(seg, { ...seg, data: truth });
   assert.ok(dice >= PNG_MIN_DICE, `PNG slice Dice ${dice} < ${PNG_MIN_DICE}`);
+
+  // -o .png: the same labels as pixel values of an indexed PNG (not NIfTI bytes under a .png name).
+  const outPng = join(dir, 'fsB-sagittal-seg.png');
+  const p = await segmentCli(png, outPng, MODEL_ID);
+  assert.equal(p.code, 0, p.err);
+  const mask = decode(readFileSync(outPng));
+  assert.deepEqual([mask.width, mask.height, mask.channels], [nz, ny, 1]);
+  assert.deepEqual(mask.palette?.slice(0, 2), [
+    [0, 0, 0],
+    [255, 0, 0],
+  ]);
+  assert.deepEqual(Float32Array.from(mask.data), seg.data);
+});
+
+test('segment warns (stderr and --json) when a chest X-ray JPEG goes to the brain T1 model, and still runs', async () => {
+  const xray = join(REPO, '../shared/data/fixtures/chest-xray/1.jpg');
+  const r = await segmentCli(xray, join(dir, 'xray-seg.png'), MODEL_ID, '--no-tta', '--json');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /^nnsam segment: warning: the input is a JPEG.*expects T1/m);
+  const summary = JSON.parse(r.out) as { warnings: string[] };
+  assert.equal(summary.warnings.length, 1);
+  assert.ok(r.err.includes(summary.warnings[0]), 'the JSON carries the printed warning');
+});
+
+test('segment -o: a 3D input refuses .png (exit 1), other extensions are a usage error (exit 2)', async () => {
+  const volume = join(REPO, '../shared/data/fixtures/mr-aniso/KmeansTest_T1UCharRaw.nii.gz');
+  const png = join(dir, 'volume-seg.png');
+  const r3d = await segmentCli(volume, png, MODEL_ID);
+  assert.equal(r3d.code, 1, r3d.err);
+  assert.match(r3d.err, /error \[png_needs_2d\]: .*shape \[128,128,62\]; name the output \.nii or \.nii\.gz/);
+  assert.ok(!existsSync(png), 'nothing written');
+  for (const bad of ['seg.tif', 'seg.gz', 'seg']) {
+    const r = await segmentCli(volume, join(dir, bad), MODEL_ID);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, /must end in \.nii, \.nii\.gz or \.png/);
+  }
+  const probs = await segmentCli(volume, join(dir, 'ok.nii.gz'), MODEL_ID, '--probabilities', 'p.png');
+  assert.equal(probs.code, 2, probs.err);
+  assert.match(probs.err, /--probabilities p\.png: float32 probabilities need a \.nii or \.nii\.gz name/);
 });
 
 test('segment bounds the work from the header: an absurd spacing exits 1 at once with work_too_large', async () => {

@@ -240,6 +240,32 @@ test('the monthly budget check answers 402 budget_exceeded past the budget, coun
   );
 });
 
+// Idempotency keys are the client's text: in the CSV, one that starts like a spreadsheet formula gets
+// a leading quote (OWASP CSV injection), then the usual quoting. A tenant of its own keeps the other
+// usage checks' rows as they are.
+test('GET /v1/usage as CSV: keys that start like a formula (= + - @ tab CR) get a leading quote', async () => {
+  const at = Date.now();
+  const keys = ['=HYPERLINK("http://x","y")', '+1', '-1+2', '@SUM(A1)', '\tx', '\r=1', 'ok=1'];
+  const tenant = { authorization: `Bearer ${await w.key('csv-formulas')}` };
+  for (const [i, key] of keys.entries()) {
+    await w.ledger({ op: 'record', tenant: 'csv-formulas', input: charge(`job-f${i}`, key, at + i) });
+  }
+  const csv = await (await w.fetch('/v1/usage', { headers: { ...tenant, accept: 'text/csv' } })).text();
+  const keyColumn = csv
+    .split('\r\n')
+    .slice(1, -1)
+    .map((line) => line.slice(line.indexOf(',') + 1, line.indexOf(',nnsam-tinyvit-random')));
+  assert.deepEqual(keyColumn, [
+    `"'=HYPERLINK(""http://x"",""y"")"`,
+    `'+1`,
+    `'-1+2`,
+    `'@SUM(A1)`,
+    `'\tx`,
+    `"'\r=1"`,
+    'ok=1',
+  ]);
+});
+
 test('GET /v1/usage: the tenant own charges as JSON or CSV, filtered by from/to', async () => {
   const doc = await openApiDoc(w);
   const at = Date.now();

@@ -77,9 +77,11 @@ const CSV_COLUMNS = [
   'charged_at',
 ];
 
-// Fields are quoted when they hold a separator, a quote or a line break (RFC 4180).
+// Text a client chose (an Idempotency-Key) must not run as a spreadsheet formula: per OWASP's
+// CSV-injection advice a text field starting with = + - @ tab or CR gets a leading quote. Numbers are
+// ours and stay numbers. Then RFC 4180: quoted when holding a separator, a quote or a line break.
 const csvField = (v: string | number | null) => {
-  const s = v === null ? '' : String(v);
+  const s = v === null ? '' : typeof v === 'string' && /^[=+\-@\t\r]/.test(v) ? `'${v}` : String(v);
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 

@@ -5,9 +5,11 @@ import { readDicomSeries, writeNifti, type ImageVolume, type InspectGeometry } f
 import { segment, type SegmentProgress } from '../../pipeline/segment.js';
 import { workGuard } from '../../pipeline/work.js';
 import { WEIGHT_VARIANTS, type WeightVariant } from '../../models/manifest.js';
+import { modalityWarnings } from '../../models/modality.js';
 import type { Device } from '../../runtime/runtime.js';
 import { parseChoice, report, UsageError, type Command, type CommandIO } from '../command.js';
 import { readImageFile, wantsGzip, writeOutputFile } from '../files.js';
+import { checkLabelOutput, encodeLabelOutput, labelOutputFormat } from '../label-output.js';
 import { cliRegistry } from '../models-root.js';
 import { parseWorkLimits, WORK_LIMIT_HELP, WORK_LIMIT_OPTIONS } from '../work-limits.js';
 
@@ -43,7 +45,10 @@ export const segmentCommand: Command = {
     'segment IN -o OUT --model ID [--tta|--no-tta] [--device cpu|webgpu|wasm] [--threads N] [--weights fp32|fp16|int8] [--refine] [--stats stats.json] [--probabilities P.nii.gz] [--max-evaluations N] [--max-memory-mb N] [--models DIR] [--json]',
   help: [
     ['IN', 'NIfTI, PNG/JPEG, a DICOM file, a folder with one DICOM series, or a zip of one'],
-    ['-o, --output OUT', 'label map (.nii or .nii.gz) with the input geometry'],
+    [
+      '-o, --output OUT',
+      'label map by extension: .nii or .nii.gz (NIfTI, the input geometry), .png (2D inputs; pixel value = label, coloured palette)',
+    ],
     ['--model ID', 'model id under the models folder (nnsam models lists them)'],
     ['--tta, --no-tta', 'mirroring test-time augmentation (default on)'],
     [
@@ -83,6 +88,11 @@ export const segmentCommand: Command = {
     const modelId = v.model as string | undefined;
     if (!output) throw new UsageError('-o OUT is required');
     if (!modelId) throw new UsageError('--model ID is required');
+    const format = labelOutputFormat(output);
+    const probPath = v.probabilities as string | undefined;
+    if (probPath !== undefined && labelOutputFormat(probPath, '--probabilities') !== 'nifti') {
+      throw new UsageError(`--probabilities ${probPath}: float32 probabilities need a .nii or .nii.gz name`);
+    }
     if (v.tta && v['no-tta']) throw new UsageError('--tta and --no-tta exclude each other');
     const device = parseChoice<Device>(
       v.device as string | undefined,
@@ -111,6 +121,10 @@ export const segmentCommand: Command = {
       };
       // The input is read (and its work bounded) before any session exists: a refusal is instant.
       const image = await readInput(input, workGuard(model.manifest, work, workLimits));
+      checkLabelOutput(format, output, image);
+      // Warned before the run, so a long segmentation of the wrong kind of image is not a surprise.
+      const warnings = modalityWarnings(model.manifest, image);
+      for (const w of warnings) io.stderr(`nnsam segment: warning: ${w}\n`);
       const folds = await registry.runtimes(
         modelId,
         device,
@@ -121,11 +135,7 @@ export const segmentCommand: Command = {
         ...work,
         onProgress: progressBar(io),
       });
-      await writeOutputFile(
-        output,
-        writeNifti(image, result.labels, { gzip: wantsGzip(output), datatype: 'uint8' }),
-      );
-      const probPath = v.probabilities as string | undefined;
+      await writeOutputFile(output, encodeLabelOutput(format, output, image, result.labels));
       if (probPath && result.probabilities) {
         await writeOutputFile(
           probPath,
@@ -142,6 +152,7 @@ export const segmentCommand: Command = {
         refine: v.refine === true,
         shape: image.shape,
         labels: result.stats,
+        warnings,
         timings_ms: {
           total: Math.round(result.timings.totalMs),
           model: Math.round(result.timings.modelMs),

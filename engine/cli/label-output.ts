@@ -1,0 +1,43 @@
+/**
+ * @module
+ * How `nnsam segment` writes its label map: the format follows the output name's extension, so a
+ * file named .png holds PNG bytes and never NIfTI under the wrong name.
+ */
+import { InputError } from '../errors.js';
+import { writeNifti, type ImageVolume } from '../io/index.js';
+import { labelPng } from '../server/result-encoding.js';
+import { UsageError } from './command.js';
+import { wantsGzip } from './files.js';
+
+/** Label-map formats the CLI writes. */
+export type LabelOutputFormat = 'nifti' | 'png';
+
+const ACCEPTED = '.nii, .nii.gz or .png';
+
+/** The format `path` names by its extension; a usage error (exit 2) for any other extension. */
+export function labelOutputFormat(path: string, option = '-o'): LabelOutputFormat {
+  if (path.endsWith('.nii') || path.endsWith('.nii.gz')) return 'nifti';
+  if (path.endsWith('.png')) return 'png';
+  throw new UsageError(`${option} ${path}: the output name must end in ${ACCEPTED}`);
+}
+
+/** Refuses, before any model runs, an input whose label map `format` cannot hold (PNG is one plane). */
+export function checkLabelOutput(format: LabelOutputFormat, path: string, image: ImageVolume): void {
+  if (format === 'png' && image.shape[2] !== 1) {
+    throw new InputError(
+      'png_needs_2d',
+      `${path}: a PNG holds one 2D plane, the input has shape [${image.shape}]; name the output .nii or .nii.gz`,
+    );
+  }
+}
+
+/** The label map's bytes in `format`: NIfTI in the input's geometry, or the service's indexed PNG. */
+export function encodeLabelOutput(
+  format: LabelOutputFormat,
+  path: string,
+  image: ImageVolume,
+  labels: Uint8Array,
+): Uint8Array {
+  if (format === 'png') return labelPng(image.shape[0], image.shape[1], labels);
+  return writeNifti(image, labels, { gzip: wantsGzip(path), datatype: 'uint8' });
+}
