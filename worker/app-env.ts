@@ -55,5 +55,7 @@ export interface AppEnv {
     requestId: string;
     /** The caller's key, set by the auth middleware on protected routes. */
     auth: ApiKeyRecord | undefined;
+    /** Set when the request body broke off while it was read (worker/http-body.ts). */
+    bodyFailed?: boolean;
   };
 }

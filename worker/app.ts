@@ -4,6 +4,7 @@ import { LimitError, NotFoundError } from '../engine/errors.js';
 import type { KernelCore } from '../wasm/src/kernel-core.js';
 import type { AppEnv, Bindings } from './app-env.js';
 import type { ApiConfig } from './config.js';
+import { requestBytes, watchBody } from './http-body.js';
 import { requestLogger } from './middleware/logger.js';
 import { requestId } from './middleware/request-id.js';
 import { problemResponses, renderProblem } from './problem.js';
@@ -25,7 +26,7 @@ export interface AppDeps {
 /** Builds the edge router: middleware, the `/v1` routes, `/openapi.json` and the one error renderer. */
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = newRouter();
-  app.use('*', requestId, requestLogger, async function context(c, next) {
+  app.use('*', requestId, requestLogger, watchBody, async function context(c, next) {
     c.set('kernels', () => deps.kernels(c.env));
     c.set('config', deps.config(c.env));
     await next();
@@ -41,6 +42,19 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       },
     })(c, next),
   );
+  app.use('*', async function jsonBody(c, next) {
+    // JSON bodies are read here, through the one body reader, so that a body that breaks off is our
+    // 400 request_body_incomplete and not a stream error inside the validator, which then parses
+    // the cached bytes.
+    if (
+      c.req.method !== 'GET' &&
+      c.req.method !== 'HEAD' &&
+      /json/i.test(c.req.header('content-type') ?? '')
+    ) {
+      await requestBytes(c, c.get('config').maxBodyBytes);
+    }
+    await next();
+  });
   app.route('/', healthRoutes);
   app.route('/', modelRoutes);
   app.route('/', uploadRoutes);

@@ -101,7 +101,7 @@ function clientGone(err: unknown, c: Context): boolean {
 
 /** Renders any thrown value as problem+json: AppErrors with their status, the rest as 500. */
 export function renderProblem(err: unknown, c: Context): Response {
-  if (!(err instanceof AppError) && !(err instanceof HTTPException) && clientGone(err, c)) {
+  if (!(err instanceof AppError) && (c.get('bodyFailed') === true || clientGone(err, c))) {
     // Logged as what it is; the answer most likely reaches nobody, and nothing was charged.
     log('info', 'client_disconnected', { request_id: c.get('requestId'), error: String(err) });
     err = new BodyIncompleteError(err);

@@ -4,7 +4,6 @@
 // missing model file and a corrupted one (SHA-256 mismatch) go to the inference node instead.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { after, before, test } from 'node:test';
 import { decode } from 'fast-png';
 import { cliRegistry } from '../../engine/cli/models-root.js';
@@ -15,7 +14,7 @@ import { createOrtNodeCpu } from '../../engine/runtime/ort-node.js';
 import { sharedKernels } from '../../wasm/src/node-loader.js';
 import { REPO_ROOT } from '../support/goldens.js';
 import { startApi, type ApiWorld } from './api-world.js';
-import { startNode, type InferenceNode } from './inference-nodes.js';
+import { closedOrigin, startNode, type InferenceNode } from './inference-nodes.js';
 import { directLabels, fsbSlab, PRICES, priceOf, SLICE } from './job-fixtures.js';
 
 const MODEL = 'brain-wm-2d';
@@ -35,15 +34,6 @@ let manifest: ModelManifest;
 let directFp16: Uint8Array;
 /** The engine on onnxruntime-node with the fp32 file the nodes run. */
 let directFp32: Uint8Array;
-
-/** An origin nothing listens on. */
-async function closedOrigin(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
-}
 
 before(async () => {
   node = await startNode();

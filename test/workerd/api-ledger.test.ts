@@ -248,6 +248,7 @@ test('GET /v1/usage as CSV: keys that start like a formula (= + - @ tab CR) get 
   const keys = ['=HYPERLINK("http://x","y")', '+1', '-1+2', '@SUM(A1)', '\tx', '\r=1', 'ok=1'];
   const tenant = { authorization: `Bearer ${await w.key('csv-formulas')}` };
   for (const [i, key] of keys.entries()) {
+    await admit('csv-formulas', admitInput(`job-f${i}`, key, `fp-${i}`));
     await w.ledger({ op: 'record', tenant: 'csv-formulas', input: charge(`job-f${i}`, key, at + i) });
   }
   const csv = await (await w.fetch('/v1/usage', { headers: { ...tenant, accept: 'text/csv' } })).text();

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { REPO_ROOT } from '../support/goldens.js';
 
@@ -54,4 +55,18 @@ export async function startNode(args: string[] = []): Promise<InferenceNode> {
       await exited;
     },
   };
+}
+
+/** A loopback port that was free a moment ago (for a node that must come back on the same port). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** An origin nothing listens on: an inference node that is always down. */
+export async function closedOrigin(): Promise<string> {
+  return `http://127.0.0.1:${await freePort()}`;
 }

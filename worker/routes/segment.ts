@@ -29,7 +29,7 @@ import {
   ServiceUnavailableError,
   TimeoutError,
 } from '../http-errors.js';
-import { readRequestBody } from '../http-body.js';
+import { requestBytes } from '../http-body.js';
 import { requireScope, tenantOf } from '../middleware/auth.js';
 import { segmentAtEdge } from '../edge/edge-segment.js';
 import { ONE_SHOT_OPTIONS } from '../one-shot.js';
@@ -134,7 +134,7 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
   const idempotencyKey = idempotencyKeyOf(c.req.header('Idempotency-Key'));
   const price = await priceFor(c.env, config, model);
   const manifest = bundledManifest(model);
-  const body = await readRequestBody(c.req.raw);
+  const body = await requestBytes(c);
   if (body.byteLength === 0) throw new InputError('empty_input', 'The request body is empty.');
   const work = reserveWork(config, manifest, declaredGeometry(body, false), ONE_SHOT_OPTIONS);
   const jobId = `segment-${crypto.randomUUID()}`;

@@ -13,7 +13,7 @@ import { requireScope, tenantOf } from '../middleware/auth.js';
 import { problemResponses } from '../problem.js';
 import { BEARER, newRouter } from '../router.js';
 import { parseChecksumHeader, sha256OfBytes } from '../uploads/read-chunk.js';
-import { readRequestBody } from '../http-body.js';
+import { requestBytes } from '../http-body.js';
 import type { UploadState } from '../uploads/upload-types.js';
 
 const CHUNK_TYPE = 'application/offset+octet-stream';
@@ -206,7 +206,7 @@ export const uploadRoutes = newRouter()
       throw new LimitError('chunk_too_large', `A chunk may hold at most ${maxChunkBytes} bytes.`);
     }
     const declared = parseChecksumHeader(headers['upload-checksum']);
-    const bytes = await readRequestBody(c.req.raw, maxChunkBytes, 'chunk_too_large');
+    const bytes = await requestBytes(c, maxChunkBytes, 'chunk_too_large');
     if (bytes.byteLength === 0)
       throw new InputError('chunk_beyond_length', 'An empty chunk carries nothing.');
     const actual = await sha256OfBytes(bytes);

@@ -1,0 +1,290 @@
+// Exactly-once charging through the API (issue 10), with a real inference node and the Worker in
+// workerd: the billing bypasses the issue found are closed, and under a seeded concurrent mix of
+// one-shots and jobs with replays, key reuse across operations, cancels, malformed inputs and the
+// node killed and restarted mid-run, the ledger holds exactly one charge per delivered result.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { expectProblem, openApiDoc, uploadClient, uploadWhole, type OpenApiDoc } from './api-checks.js';
+import { startApi, type ApiWorld } from './api-world.js';
+import { freePort, startNode, type InferenceNode } from './inference-nodes.js';
+import { mulberry32 } from './fuzz-inputs.js';
+import { fsbSlab, PRICES, SLICE } from './job-fixtures.js';
+import { jobClient, type Job } from './job-client.js';
+
+const MODEL = 'brain-wm-2d';
+/** A second, different valid input: the same PNG with bytes after IEND (ignored by decoders). */
+const SLICE_B = new Uint8Array([...SLICE, ...new TextEncoder().encode('another body')]);
+const SLAB = fsbSlab(16);
+
+let port: number;
+let node: InferenceNode;
+let w: ApiWorld;
+let doc: OpenApiDoc;
+const workerLogs: string[] = [];
+
+before(async () => {
+  port = await freePort();
+  node = await startNode(['--port', String(port)]);
+  w = await startApi('billing', {
+    vars: {
+      INFERENCE_NODES: node.url,
+      DEFAULT_PRICES: JSON.stringify(PRICES),
+      EDGE_MAX_VOXELS: '0',
+      MAX_CONCURRENT_JOBS: '6',
+    },
+    onStdio: (text) => workerLogs.push(text),
+  });
+  doc = await openApiDoc(w);
+});
+
+after(async () => {
+  await w?.dispose();
+  await node?.kill();
+});
+
+const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+
+function segment(key: string, body: Uint8Array, headers: Record<string, string> = {}) {
+  return w.fetch(`/v1/segment?model=${MODEL}`, {
+    method: 'POST',
+    headers: { ...auth(key), 'content-type': 'application/octet-stream', ...headers },
+    body: body as unknown as BodyInit,
+  });
+}
+
+interface Usage {
+  charges: { job_id: string; idempotency_key: string | null; amount_micros: number }[];
+  totals: { amount_micros: number; count: number }[];
+}
+async function usage(key: string): Promise<Usage> {
+  const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+  const res = await w.fetch(`/v1/usage?from=${day(-1)}&to=${day(2)}`, { headers: auth(key) });
+  assert.equal(res.status, 200);
+  return (await res.json()) as Usage;
+}
+
+test('the billing bypasses of issue 10 are closed: a key is bound to one request and one operation', async () => {
+  const key = await w.key('bypass');
+  const jobs = jobClient(w, key);
+
+  const first = await segment(key, SLICE, { 'idempotency-key': 'k1' });
+  assert.equal(first.status, 200, await first.clone().text());
+  const charge = first.headers.get('x-charge-micros');
+  const bytes = new Uint8Array(await first.arrayBuffer());
+
+  // Another body under the same key: refused, not answered for free.
+  await expectProblem(
+    await segment(key, SLICE_B, { 'idempotency-key': 'k1' }),
+    422,
+    'idempotency_key_reused',
+    doc,
+    'post /v1/segment',
+  );
+  // Another answer format is another request too.
+  await expectProblem(
+    await segment(key, SLICE, { 'idempotency-key': 'k1', accept: 'image/png' }),
+    422,
+    'idempotency_key_reused',
+    doc,
+    'post /v1/segment',
+  );
+  // The same request again: the stored result and the first charge, no new run.
+  const replay = await segment(key, SLICE, { 'idempotency-key': 'k1' });
+  assert.equal(replay.status, 200);
+  assert.equal(replay.headers.get('idempotent-replayed'), 'true');
+  assert.equal(replay.headers.get('x-charge-micros'), charge);
+  assert.deepEqual(new Uint8Array(await replay.arrayBuffer()), bytes);
+
+  // Across operations: a job with a one-shot's key, a one-shot with a job's key.
+  const uploadId = await uploadWhole(uploadClient(w, key), SLAB);
+  const jobBody = { upload_id: uploadId, model: MODEL, options: { tta: false } };
+  await expectProblem(await jobs.create(jobBody, 'k1'), 422, 'idempotency_key_reused', doc, 'post /v1/jobs');
+  const created = await jobs.create(jobBody, 'k2');
+  assert.equal(created.status, 202);
+  const job = (await created.json()) as Job;
+  await expectProblem(
+    await segment(key, SLICE, { 'idempotency-key': 'k2' }),
+    422,
+    'idempotency_key_reused',
+    doc,
+    'post /v1/segment',
+  );
+  const done = await jobs.waitFinal(job.id);
+  assert.equal(done.status, 'succeeded');
+
+  const ledger = await usage(key);
+  assert.deepEqual(
+    ledger.charges.map((c) => [c.idempotency_key, c.amount_micros]).sort(),
+    [
+      ['k1', Number(charge)],
+      ['k2', done.charge!.amount_micros],
+    ].sort(),
+    'one charge per delivered result: the one-shot once, the job once',
+  );
+});
+
+test('a concurrent mix with replays, key reuse, cancels, bad inputs and a node killed mid-run: charges equal delivered results', async () => {
+  const key = await w.key('mix');
+  const jobs = jobClient(w, key);
+  const uploadId = await uploadWhole(uploadClient(w, key), SLAB);
+  const rand = mulberry32(20261201);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)];
+
+  /** Charge seen by the client per delivered keyed one-shot; a replay must show the same one. */
+  const deliveredKeyed = new Map<string, number>();
+  let deliveredUnkeyed = 0;
+  let unkeyedMicros = 0;
+  const usedKeys: string[] = [];
+  const jobIds: string[] = [];
+  const cancelled = new Set<string>();
+  const statuses: Record<string, number> = {};
+  let n = 0;
+  const kinds = ['oneshot', 'oneshot', 'oneshot', 'replay', 'reuse', 'unkeyed', 'malformed', 'job', 'cancel'];
+
+  async function oneShot(body: Uint8Array, k: string | null): Promise<void> {
+    const res = await segment(key, body, k ? { 'idempotency-key': k } : {});
+    statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+    await res.arrayBuffer();
+    if (res.status !== 200) {
+      assert.equal(res.headers.get('content-type'), 'application/problem+json');
+      assert.ok(res.headers.get('x-request-id'));
+      assert.ok([409, 422, 429, 503].includes(res.status), `unexpected ${res.status}`);
+      return;
+    }
+    const micros = Number(res.headers.get('x-charge-micros'));
+    assert.ok(micros > 0);
+    if (k === null) {
+      deliveredUnkeyed++;
+      unkeyedMicros += micros;
+    } else if (deliveredKeyed.has(k)) {
+      assert.equal(res.headers.get('idempotent-replayed'), 'true');
+      assert.equal(micros, deliveredKeyed.get(k), `replay of ${k} shows the first charge`);
+    } else {
+      deliveredKeyed.set(k, micros);
+    }
+  }
+
+  async function step(kind: string): Promise<void> {
+    const i = n++;
+    switch (kind) {
+      case 'oneshot': {
+        const k = `mix-${i}`;
+        usedKeys.push(k);
+        return oneShot(SLICE, k);
+      }
+      case 'replay':
+        return usedKeys.length ? oneShot(SLICE, pick(usedKeys)) : oneShot(SLICE, null);
+      case 'reuse': {
+        if (!usedKeys.length) return;
+        const res = await segment(key, SLICE_B, { 'idempotency-key': pick(usedKeys) });
+        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+        // 422 for a key bound to SLICE; 409 while its first run still goes on.
+        assert.ok([409, 422].includes(res.status), `key reuse answered ${res.status}`);
+        await res.arrayBuffer();
+        return;
+      }
+      case 'unkeyed':
+        return oneShot(SLICE, null);
+      case 'malformed': {
+        const bad = pick([
+          new Uint8Array(0),
+          SLICE.subarray(0, 100),
+          new TextEncoder().encode('not an image'),
+        ]);
+        const res = await segment(key, bad, { 'idempotency-key': `bad-${i}` });
+        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+        // A body whose header reads well is only found broken by the node: 503 while it is down.
+        assert.ok(
+          (res.status >= 400 && res.status < 500) || res.status === 503,
+          `malformed input answered ${res.status}`,
+        );
+        assert.notEqual(res.status, 200);
+        await res.arrayBuffer();
+        return;
+      }
+      case 'job':
+      case 'cancel': {
+        const res = await jobs.create(
+          { upload_id: uploadId, model: MODEL, options: { tta: false } },
+          `job-${i}`,
+        );
+        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+        if (res.status !== 202) {
+          assert.equal(res.status, 429);
+          await res.arrayBuffer();
+          return;
+        }
+        const job = (await res.json()) as Job;
+        jobIds.push(job.id);
+        // A job replay answers the same job.
+        const again = (await (
+          await jobs.create({ upload_id: uploadId, model: MODEL, options: { tta: false } }, `job-${i}`)
+        ).json()) as Job;
+        assert.equal(again.id, job.id);
+        if (kind === 'cancel') {
+          assert.equal((await jobs.delete(job.id)).status, 204);
+          cancelled.add(job.id);
+        }
+        return;
+      }
+    }
+  }
+
+  const plan = Array.from({ length: 48 }, () => pick(kinds));
+  // The node dies with runs in flight and comes back on the same port; the second half of the
+  // plan waits for it, so that results are delivered after the restart too.
+  let restarted!: () => void;
+  const back = new Promise<void>((resolve) => (restarted = resolve));
+  const chaos = (async () => {
+    while (n < 8) await new Promise((r) => setTimeout(r, 20));
+    await node.kill();
+    await new Promise((r) => setTimeout(r, 500));
+    node = await startNode(['--port', String(port)]);
+    restarted();
+  })();
+  let next = 0;
+  const worker = async () => {
+    while (next < plan.length) {
+      const i = next++;
+      if (i >= plan.length / 2) await back;
+      await step(plan[i]);
+    }
+  };
+  await Promise.all([...Array.from({ length: 4 }, worker), chaos]);
+
+  // Jobs run on; every one that succeeds is delivered (its result downloads).
+  let jobMicros = 0;
+  let deliveredJobs = 0;
+  for (const id of jobIds) {
+    if (cancelled.has(id)) {
+      assert.equal((await jobs.get(id)).status, 404);
+      continue;
+    }
+    const final = await jobs.waitFinal(id);
+    if (final.status !== 'succeeded') {
+      assert.equal(final.charge, null, `a ${final.status} job is not charged`);
+      continue;
+    }
+    assert.equal((await jobs.result(id)).status, 200);
+    deliveredJobs++;
+    jobMicros += final.charge!.amount_micros;
+  }
+
+  const ledger = await usage(key);
+  const byKey = new Map(
+    ledger.charges.filter((c) => c.idempotency_key !== null).map((c) => [c.idempotency_key!, c]),
+  );
+  for (const [k, micros] of deliveredKeyed)
+    assert.equal(byKey.get(k)?.amount_micros, micros, `ledger row of ${k}`);
+  const delivered = deliveredKeyed.size + deliveredUnkeyed + deliveredJobs;
+  const expectedMicros = [...deliveredKeyed.values()].reduce((a, b) => a + b, 0) + unkeyedMicros + jobMicros;
+  console.log(
+    `billing mix: ${plan.length} requests, statuses ${JSON.stringify(statuses)}, delivered ${delivered} ` +
+      `(${deliveredKeyed.size} keyed one-shots, ${deliveredUnkeyed} unkeyed, ${deliveredJobs} jobs), ` +
+      `${cancelled.size} cancelled, ledger ${ledger.charges.length} charges`,
+  );
+  assert.equal(ledger.charges.length, delivered, 'one charge per delivered result, none for anything else');
+  assert.equal(ledger.totals[0]?.amount_micros ?? 0, expectedMicros);
+  assert.ok(deliveredKeyed.size > 0 && deliveredJobs > 0, 'the mix delivered one-shots and jobs');
+  assert.ok(!workerLogs.join('').includes('"unhandled"'), 'no unhandled error in the Worker');
+});
