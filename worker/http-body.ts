@@ -28,7 +28,12 @@ export const watchBody: MiddlewareHandler<AppEnv> = async function watchBody(c, 
       },
       cancel: (reason) => reader.cancel(reason),
     });
-    c.req.raw = new Request(c.req.raw, { body: watched, duplex: 'half' } as RequestInit);
+    // The request's signal (a client that hangs up aborts it) must survive the new Request.
+    c.req.raw = new Request(c.req.raw, {
+      body: watched,
+      duplex: 'half',
+      signal: c.req.raw.signal,
+    } as RequestInit);
   }
   await next();
 };

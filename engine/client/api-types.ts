@@ -109,6 +109,8 @@ export interface ApiJob {
   stats: ApiLabelStats[] | null;
   charge: { amount_micros: number; currency: string } | null;
   timings_ms: { total: number; model: number; queued: number } | null;
+  /** Sentences saying the input plainly does not fit the model's modality; empty when it fits. */
+  warnings: string[];
 }
 
 /** One server-sent event of `GET /v1/jobs/{id}/events`: `progress`, a final status, or `deleted`. */

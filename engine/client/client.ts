@@ -278,6 +278,8 @@ export class NnsamClient {
     chargeMicros: number;
     voxels: number;
     replayed: boolean;
+    /** Sentences saying the input plainly does not fit the model's modality (`X-Input-Warnings`). */
+    warnings: string[];
   }> {
     const res = await this.paid(
       `/v1/segment${query({ model })}`,
@@ -293,6 +295,7 @@ export class NnsamClient {
       chargeMicros: Number(res.headers.get('x-charge-micros')),
       voxels: Number(res.headers.get('x-voxels')),
       replayed: res.headers.get('idempotent-replayed') === 'true',
+      warnings: JSON.parse(res.headers.get('x-input-warnings') ?? '[]') as string[],
     };
   }
 

@@ -36,6 +36,8 @@ export interface RunMeta {
   shape: number[];
   /** Voxels of the input (what a job is priced on). */
   voxels: number;
+  /** The input plainly does not fit the model's modality (engine/models/modality.ts); empty when it fits. */
+  warnings?: string[];
 }
 
 /** Sent last on success. */

@@ -119,7 +119,12 @@ test('format=nifti on a PNG slice: the streamed .nii.gz is writeNifti of a direc
     ['reading', 'preprocess', 'predict', 'postprocess', 'encode'],
   );
   const image = readImage(SLICE);
-  assert.deepEqual(run.meta, { content_type: 'application/gzip', shape: image.shape, voxels: 181 * 217 });
+  assert.deepEqual(run.meta, {
+    content_type: 'application/gzip',
+    shape: image.shape,
+    voxels: 181 * 217,
+    warnings: [],
+  });
   const ref = await direct(image, true);
   assert.ok(
     ref.labels.some((v) => v > 0),

@@ -9,6 +9,7 @@ import { sharedKernels } from '../../wasm/src/node-loader.js';
 import { AppError, LimitError } from '../errors.js';
 import { readImage, type ReadLimits } from '../io/index.js';
 import type { ModelRegistry } from '../models/registry.js';
+import { modalityWarnings } from '../models/modality.js';
 import { segment } from '../pipeline/segment.js';
 import { workGuard, type WorkLimits } from '../pipeline/work.js';
 import type { Device, InferenceRuntime } from '../runtime/runtime.js';
@@ -193,7 +194,12 @@ async function run(
     const voxels = image.shape[0] * image.shape[1] * image.shape[2];
     sink.send({
       type: 'meta',
-      body: { content_type: RESULT_CONTENT_TYPES[req.format], shape: image.shape, voxels },
+      body: {
+        content_type: RESULT_CONTENT_TYPES[req.format],
+        shape: image.shape,
+        voxels,
+        warnings: modalityWarnings(model.manifest, image),
+      },
     });
     let sent = 0;
     for (const chunk of encodeResult(req.format, image, result, timings, settings.slabPlanes)) {

@@ -3,7 +3,9 @@
 // one-shots and jobs with replays, key reuse across operations, cancels, malformed inputs and the
 // node killed and restarted mid-run, the ledger holds exactly one charge per delivered result.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
+import { SHARED_DATA } from '../support/goldens.js';
 import { expectProblem, openApiDoc, uploadClient, uploadWhole, type OpenApiDoc } from './api-checks.js';
 import { startApi, type ApiWorld } from './api-world.js';
 import { freePort, startNode, type InferenceNode } from './inference-nodes.js';
@@ -287,4 +289,70 @@ test('a concurrent mix with replays, key reuse, cancels, bad inputs and a node k
   assert.equal(ledger.totals[0]?.amount_micros ?? 0, expectedMicros);
   assert.ok(deliveredKeyed.size > 0 && deliveredJobs > 0, 'the mix delivered one-shots and jobs');
   assert.ok(!workerLogs.join('').includes('"unhandled"'), 'no unhandled error in the Worker');
+});
+
+test('a chest X-ray given to the brain T1 model is answered with a modality warning, a brain slice without', async () => {
+  const key = await w.key('modality');
+  const xray = new Uint8Array(readFileSync(`${SHARED_DATA}fixtures/chest-xray/1.jpg`));
+  const warned = await segment(key, xray, { accept: 'application/json' });
+  assert.equal(warned.status, 200, await warned.clone().text());
+  const warnings = JSON.parse(warned.headers.get('x-input-warnings') ?? '[]') as string[];
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /JPEG.*brain-wm-2d expects T1/);
+  const clean = await segment(key, SLICE, { accept: 'application/json' });
+  assert.equal(clean.status, 200);
+  assert.equal(clean.headers.get('x-input-warnings'), null);
+});
+
+test("a job whose upload's bytes are gone from R2 fails with 410 upload_gone, uncharged", async () => {
+  const key = await w.key('r2-gone');
+  const jobs = jobClient(w, key);
+  const uploadId = await uploadWhole(uploadClient(w, key), SLAB);
+  // The fault: the object vanishes from R2 while the upload's record still says complete.
+  await (await w.mf.getR2Bucket('UPLOADS', 'api')).delete(`uploads/r2-gone/${uploadId}/data`);
+  const created = await jobs.create({ upload_id: uploadId, model: MODEL, options: { tta: false } });
+  assert.equal(created.status, 202, await created.clone().text());
+  const final = await jobs.waitFinal(((await created.json()) as Job).id);
+  assert.equal(final.status, 'failed');
+  assert.equal(final.error?.type, 'https://nnsam-edge.dev/problems/upload_gone');
+  assert.equal(final.charge, null);
+  assert.deepEqual((await usage(key)).charges, []);
+});
+
+test('a one-shot past its deadline ends with 504 run_timeout, its node run stops, and nothing is charged', async () => {
+  // A world of its own with a 2 s one-shot deadline. (A client that hangs up aborts the same
+  // signal through workerd's enable_request_signal; Miniflare does not abort request.signal when its
+  // client disconnects, so here the deadline stands for both.)
+  const short = await startApi('billing-deadline', {
+    vars: {
+      INFERENCE_NODES: node.url,
+      DEFAULT_PRICES: JSON.stringify(PRICES),
+      EDGE_MAX_VOXELS: '0',
+      ONE_SHOT_SECONDS: '2',
+    },
+  });
+  try {
+    const key = await short.key('deadline');
+    const big = fsbSlab(64); // 2304 evaluations with TTA: tens of seconds on the node
+    const started = performance.now();
+    const res = await short.fetch(`/v1/segment?model=${MODEL}`, {
+      method: 'POST',
+      headers: { ...auth(key), 'content-type': 'application/octet-stream' },
+      body: big as unknown as BodyInit,
+    });
+    await expectProblem(res, 504, 'run_timeout', doc, 'post /v1/segment');
+    const running = async () =>
+      ((await (await fetch(`${node.url}/healthz`)).json()) as { running: number }).running;
+    for (let i = 0; i < 100 && (await running()) !== 0; i++) await new Promise((r) => setTimeout(r, 50));
+    const stoppedMs = performance.now() - started;
+    assert.equal(await running(), 0, 'the node run stopped');
+    console.log(
+      `deadline: 504 and the node run stopped ${Math.round(stoppedMs)} ms after the request (deadline 2000 ms)`,
+    );
+    assert.ok(node.logs.some((l) => /"outcome":"(cancelled|run_timeout)"/.test(l)));
+    const usageRes = await short.fetch('/v1/usage', { headers: auth(key) });
+    assert.deepEqual(((await usageRes.json()) as Usage).charges, []);
+  } finally {
+    await short.dispose();
+  }
 });

@@ -206,6 +206,7 @@ export class JobRunner extends DurableObject<Bindings> {
       meta: (m) => {
         job.shape = m.shape;
         job.voxels = m.voxels;
+        job.warnings = m.warnings ?? [];
       },
       data: (bytes) => writer.write(bytes),
     });

@@ -13,6 +13,7 @@
  */
 import { AppError, LimitError } from '../../engine/errors.js';
 import { readImage, type ImageVolume, type ReadLimits } from '../../engine/io/index.js';
+import { modalityWarnings } from '../../engine/models/modality.js';
 import { segment } from '../../engine/pipeline/segment.js';
 import type { WorkEstimate } from '../../engine/pipeline/work.js';
 import type { InferenceRuntime } from '../../engine/runtime/runtime.js';
@@ -50,6 +51,8 @@ export interface EdgeAnswer {
   bytes: Uint8Array<ArrayBuffer>;
   contentType: string;
   voxels: number;
+  /** Modality warnings (engine/models/modality.ts), as a node gives them. */
+  warnings: string[];
 }
 
 // z-planes per gzip flush: the nodes' default, so a NIfTI answer is gzipped as a node gzips it.
@@ -176,5 +179,6 @@ async function run(
     bytes,
     contentType: RESULT_CONTENT_TYPES[request.format],
     voxels: image.shape[0] * image.shape[1] * image.shape[2],
+    warnings: modalityWarnings(manifest, image),
   };
 }

@@ -47,6 +47,8 @@ export interface JobState extends Omit<JobInit, 'now' | 'input_key' | 'price' | 
   stats: LabelStats[] | null;
   charge: { amount_micros: number; currency: string } | null;
   timings_ms: { total: number; model: number; queued: number } | null;
+  /** Modality warnings of the input (engine/models/modality.ts), once the node has read it. */
+  warnings?: string[];
 }
 
 /** Whether no more change will happen to a job in `status`. */

@@ -61,6 +61,9 @@ const Job = z
     stats: z.array(z.any()).nullable(),
     charge: z.object({ amount_micros: z.number().int(), currency: z.string() }).nullable(),
     timings_ms: z.object({ total: z.number(), model: z.number(), queued: z.number() }).nullable(),
+    warnings: z.array(z.string()).openapi({
+      description: "Sentences saying the input plainly does not fit the model's modality; empty when it fits",
+    }),
   })
   .openapi('Job');
 
@@ -98,6 +101,7 @@ function view(j: JobState): z.infer<typeof Job> {
     stats: j.stats,
     charge: j.charge,
     timings_ms: j.timings_ms,
+    warnings: j.warnings ?? [],
   };
 }
 

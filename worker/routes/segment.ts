@@ -35,6 +35,7 @@ import { segmentAtEdge } from '../edge/edge-segment.js';
 import { ONE_SHOT_OPTIONS } from '../one-shot.js';
 import { readRun, startRun, type RunRequest } from '../nodes/remote-run.js';
 import { rankNodes } from '../nodes/placement.js';
+import { log } from '../middleware/logger.js';
 import { problemResponses } from '../problem.js';
 import { BEARER, newRouter } from '../router.js';
 
@@ -68,6 +69,8 @@ interface Answer {
   contentType: string;
   voxels: number;
   placement: 'edge' | 'node';
+  /** Modality warnings, sent as the JSON array `X-Input-Warnings` when there are any. */
+  warnings: string[];
 }
 
 /** R2 key of a one-shot's stored result, kept for replays of its `Idempotency-Key`. */
@@ -99,7 +102,9 @@ const segment = createRoute({
     200: {
       description:
         'The label map or its statistics; `X-Charge-Micros` and `X-Voxels` say what was billed, ' +
-        '`X-Placement` where it ran (`edge`: in the Worker, `node`: on an inference node)',
+        '`X-Placement` where it ran (`edge`: in the Worker, `node`: on an inference node), and ' +
+        "`X-Input-Warnings` (a JSON array of sentences), when present, that the input plainly does not fit the model's modality " +
+        '(e.g. a JPEG radiograph given to an MR model): it still ran and was charged',
       content: {
         'application/gzip': { schema: binary },
         'image/png': { schema: binary },
@@ -170,7 +175,13 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
       { model, format, body, requestId: c.get('requestId'), estimate: work.estimate },
     );
     const answer: Answer = edge
-      ? { body: edge.bytes, contentType: edge.contentType, voxels: edge.voxels, placement: 'edge' }
+      ? {
+          body: edge.bytes,
+          contentType: edge.contentType,
+          voxels: edge.voxels,
+          placement: 'edge',
+          warnings: edge.warnings,
+        }
       : await runOnNodes(
           c,
           config,
@@ -193,6 +204,12 @@ async function runOnNodes(
   const deadline = Date.now() + config.oneShotSeconds * 1000;
   const timeout = AbortSignal.timeout(config.oneShotSeconds * 1000);
   const signal = AbortSignal.any([c.req.raw.signal, timeout]);
+  signal.addEventListener('abort', () =>
+    log('info', timeout.aborted ? 'run_timeout' : 'client_disconnected', {
+      request_id: c.get('requestId'),
+      during: 'node run',
+    }),
+  );
   const timedOut = () =>
     new TimeoutError(
       'run_timeout',
@@ -216,9 +233,10 @@ async function runOnNodes(
         throw new AppError(start.error.code, start.error.status, start.error.detail);
       if (start.kind === 'failed') continue;
       const parts: Uint8Array[] = [];
+      let warnings: string[] = [];
       const outcome = await readRun(start.response, {
         progress: () => {},
-        meta: () => {},
+        meta: (m) => void (warnings = m.warnings ?? []),
         data: (bytes) => void parts.push(bytes),
       });
       if (signal.aborted) throw signal.reason;
@@ -231,6 +249,7 @@ async function runOnNodes(
         contentType: outcome.meta.content_type,
         voxels: outcome.meta.voxels,
         placement: 'node',
+        warnings,
       };
     }
   } catch (err) {
@@ -263,7 +282,12 @@ async function deliver(
   if (run.idempotencyKey !== null) {
     await c.env.RESULTS.put(storedResultKey(run.tenant, run.jobId), answer.body, {
       httpMetadata: { contentType: answer.contentType },
-      customMetadata: { voxels: String(answer.voxels), placement: answer.placement, format: run.format },
+      customMetadata: {
+        voxels: String(answer.voxels),
+        placement: answer.placement,
+        format: run.format,
+        warnings: JSON.stringify(answer.warnings),
+      },
     });
   }
   const recorded = await c.env.LEDGER.getByName(run.tenant).record({
@@ -307,6 +331,7 @@ async function replay(
     contentType: object.httpMetadata?.contentType ?? 'application/octet-stream',
     voxels: Number(meta.voxels),
     placement: meta.placement === 'edge' ? 'edge' : 'node',
+    warnings: meta.warnings ? (JSON.parse(meta.warnings) as string[]) : [],
   };
   return resultResponse(c, answer, charge, meta.format as RunRequest['format'], true);
 }
@@ -326,6 +351,7 @@ function resultResponse(
     'Cache-Control': 'private, no-store',
   };
   if (replayed) headers['Idempotent-Replayed'] = 'true';
+  if (answer.warnings.length > 0) headers['X-Input-Warnings'] = JSON.stringify(answer.warnings);
   if (format === 'nifti') headers['Content-Disposition'] = 'attachment; filename="labels.nii.gz"';
   return c.body(answer.body, 200, headers);
 }
