@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { cliRegistry } from '../engine/cli/models-root.js';
 import { readImage, writeNifti } from '../engine/io/index.js';
 import { segment } from '../engine/pipeline/segment.js';
-import { decodeFrames } from '../engine/server/frames.js';
+import { decodeFrames } from '../engine/protocol/frames.js';
 import { sharedKernels } from '../wasm/src/node-loader.js';
 import { uploadClient, uploadWhole } from '../test/workerd/api-checks.js';
 import { startApi } from '../test/workerd/api-world.js';

@@ -1,5 +1,4 @@
-import type { ApiKeyRecord } from '../engine/auth/api-key.js';
-import type { KernelCore } from '../wasm/src/kernel-core.js';
+import type { ApiKeyRecord, KernelCore } from '../engine/edge.js';
 import type { ApiConfig } from './config.js';
 import type { JobRunner } from './durable-objects/job-runner.js';
 import type { TenantLedger } from './durable-objects/tenant-ledger.js';

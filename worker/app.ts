@@ -1,7 +1,6 @@
+import { LimitError, NotFoundError, type KernelCore } from '../engine/edge.js';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
-import { LimitError, NotFoundError } from '../engine/errors.js';
-import type { KernelCore } from '../wasm/src/kernel-core.js';
 import type { AppEnv, Bindings } from './app-env.js';
 import type { ApiConfig } from './config.js';
 import { requestBytes, watchBody } from './http-body.js';

@@ -2,9 +2,9 @@
  * @module
  * The API's configuration, read once from the Worker's bindings into one typed object.
  */
+import { DEFAULT_WORK_LIMITS, type WorkLimits } from '../engine/edge.js';
 import type { Bindings } from './app-env.js';
 import { parsePriceTable, type PriceTable } from './billing/price.js';
-import { DEFAULT_WORK_LIMITS, type WorkLimits } from '../engine/pipeline/work.js';
 
 /** Limits and lifetimes, all in bytes or seconds. */
 export interface ApiConfig {

@@ -5,8 +5,8 @@
  * says "Network connection lost" or "internal error; reference = ...") is our own 400
  * `request_body_incomplete` wherever it is read, instead of an unhandled error.
  */
+import { AppError, LimitError } from '../engine/edge.js';
 import type { Context, MiddlewareHandler } from 'hono';
-import { AppError, LimitError } from '../engine/errors.js';
 import type { AppEnv } from './app-env.js';
 import { BodyIncompleteError } from './http-errors.js';
 

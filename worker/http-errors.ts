@@ -4,7 +4,7 @@
  * that the one error renderer handles them. Headers travel with the error (WWW-Authenticate,
  * Upload-Offset) because the renderer builds the response.
  */
-import { AppError } from '../engine/errors.js';
+import { AppError } from '../engine/edge.js';
 
 /** An AppError that also sets response headers. */
 export class HttpError extends AppError {

@@ -1,5 +1,5 @@
+import { KernelCore } from '../engine/edge.js';
 import kernelsModule from '../wasm/build/kernels.wasm';
-import { KernelCore } from '../wasm/src/kernel-core.js';
 import type { Bindings } from './app-env.js';
 import { createApp } from './app.js';
 import { readConfig, type ApiConfig } from './config.js';

@@ -3,15 +3,12 @@
  * RFC 9457 problem+json: the catalogue of stable problem types, their OpenAPI description, and the
  * one renderer every error goes through (`app.onError` and `app.notFound`).
  */
+import { AppError, PROBLEM_BASE, PROBLEM_CONTENT_TYPE, problemBody } from '../engine/edge.js';
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { AppError } from '../engine/errors.js';
 import { BodyIncompleteError, HttpError } from './http-errors.js';
 import { log } from './middleware/logger.js';
-
-/** Base URI of our problem types; `type` is this plus the error's stable code. */
-export const PROBLEM_BASE = 'https://nnsam-edge.dev/problems/';
 
 /** Every problem code the API can answer with, and its HTTP status. */
 export const PROBLEM_TYPES = {
@@ -108,21 +105,19 @@ export function renderProblem(err: unknown, c: Context): Response {
   }
   let code: string = 'internal';
   let status = 500;
-  let title = 'Internal error';
   let detail = 'An unexpected error occurred.';
   let headers: Record<string, string> = {};
   if (err instanceof AppError) {
-    ({ code, status, message: detail, name: title } = err);
+    ({ code, status, message: detail } = err);
     if (err instanceof HttpError) headers = err.headers;
   } else if (err instanceof HTTPException && err.status < 500) {
     // Hono's own parsers (malformed JSON and the like) throw these.
     status = err.status;
     code = status === 413 ? 'body_too_large' : 'invalid_request';
-    title = 'HTTPException';
     detail = err.message;
   } else {
     log('error', 'unhandled', { request_id: c.get('requestId'), error: String(err) });
   }
-  const body = { type: PROBLEM_BASE + code, title, status, detail, instance: new URL(c.req.url).pathname };
-  return c.json(body, status as 500, { ...headers, 'content-type': 'application/problem+json' });
+  const body = problemBody(status, code, detail, new URL(c.req.url).pathname);
+  return c.json(body, status as 500, { ...headers, 'content-type': PROBLEM_CONTENT_TYPE });
 }

@@ -5,7 +5,7 @@
  */
 import { InputError } from '../errors.js';
 import { writeNifti, type ImageVolume } from '../io/index.js';
-import { labelPng } from '../server/result-encoding.js';
+import { labelPng } from '../protocol/result-encoding.js';
 import { UsageError } from './command.js';
 import { wantsGzip } from './files.js';
 

@@ -3,7 +3,7 @@
  * `nnsam`: the command-line entry point. Parses the subcommand, runs it, and turns every expected
  * error into a one-line message on stderr with a non-zero exit (2 for usage, 1 otherwise).
  */
-import { AppError } from '../errors.js';
+import { userError } from '../errors.js';
 import { commandHelp, parseCommandArgs, UsageError, type Command, type CommandIO } from './command.js';
 import { componentsCommand } from './commands/components.js';
 import { cropCommand } from './commands/crop.js';
@@ -65,19 +65,13 @@ export async function runCli(argv: string[], io: CommandIO): Promise<number> {
     }
     await command.run(args, io);
     return 0;
-  } catch (err) {
-    if (err instanceof AppError) {
+  } catch (caught) {
+    const err = userError(caught);
+    if (err) {
       io.stderr(`nnsam${command ? ` ${command.name}` : ''}: error [${err.code}]: ${err.message}\n`);
       return err instanceof UsageError ? 2 : 1;
     }
-    if (err instanceof RangeError && 'code' in err) {
-      // Kernel argument errors: the input reached a kernel in a shape it cannot take.
-      io.stderr(
-        `nnsam ${command?.name}: error [${String((err as { code: unknown }).code)}]: ${err.message}\n`,
-      );
-      return 1;
-    }
-    io.stderr(`nnsam ${command?.name ?? ''}: internal error: ${(err as Error).stack ?? err}\n`);
+    io.stderr(`nnsam ${command?.name ?? ''}: internal error: ${(caught as Error).stack ?? caught}\n`);
     return 70;
   }
 }

@@ -66,6 +66,8 @@ export interface ModelManifest {
   id: string;
   /** The model's release version (older manifests have none). */
   version?: string;
+  /** A display name (the id where absent). */
+  name?: string;
   /** The input channels' imaging modalities, e.g. `["T1"]`. */
   modality?: string[];
   configuration: string;

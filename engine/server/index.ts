@@ -3,10 +3,8 @@
  * The inference node: the Hono app behind `POST /v1/run`, its run queue and metrics, the streamed
  * NIfTI encoder, the HTTP server, and the frame format shared with the edge Worker.
  */
-export * from './frames.js';
-export { createNodeApp, PROBLEM_BASE, type NodeAppOptions, type NodeLog } from './node-app.js';
-export { type RunFormat } from './node-run.js';
+export * from '../protocol/index.js';
+export { createNodeApp, type NodeAppOptions, type NodeLog } from './node-app.js';
 export { RunQueue, SlotReleasedError, type RunSlot } from './run-queue.js';
 export { createNodeMetrics, type NodeMetrics, type QueueGauges, type RunStage } from './node-metrics.js';
-export { niftiGzipChunks, type NiftiStreamOptions } from './nifti-stream.js';
 export { startNode, type RunningNode, type StartNodeOptions } from './serve.js';

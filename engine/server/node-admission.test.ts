@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { SHARED_DATA } from '../../test/support/goldens.js';
 import { cliRegistry } from '../cli/models-root.js';
-import { decodeFrames, FRAMES_CONTENT_TYPE, type Frame } from './frames.js';
+import { decodeFrames, FRAMES_CONTENT_TYPE, type Frame } from '../protocol/frames.js';
 import { startNode, type RunningNode } from './serve.js';
 
 const MODEL = 'brain-wm-2d';

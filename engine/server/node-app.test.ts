@@ -18,7 +18,7 @@ import {
   type RunEnd,
   type RunMeta,
   type RunProgress,
-} from './frames.js';
+} from '../protocol/frames.js';
 import { startNode, type RunningNode } from './serve.js';
 
 const MODEL = 'brain-wm-2d';

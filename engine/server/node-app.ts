@@ -11,9 +11,12 @@ import { resolveLimits, type ReadLimits } from '../io/index.js';
 import type { ModelRegistry } from '../models/registry.js';
 import { DEFAULT_WORK_LIMITS, type WorkLimits } from '../pipeline/work.js';
 import type { Device } from '../runtime/runtime.js';
-import { FRAMES_CONTENT_TYPE } from './frames.js';
+import { FRAMES_CONTENT_TYPE } from '../protocol/frames.js';
 import { createNodeMetrics, type NodeMetrics } from './node-metrics.js';
-import { executeRun, type RunFormat, type RunSettings } from './node-run.js';
+import { InputError } from '../errors.js';
+import { PROBLEM_CONTENT_TYPE, problemBody } from '../protocol/problem.js';
+import { parseRunQuery, type RunRequest } from '../protocol/run-request.js';
+import { executeRun, type RunSettings } from './node-run.js';
 import { RunQueue } from './run-queue.js';
 
 /** One structured log line (scalars; never image bytes or the token). */
@@ -49,21 +52,8 @@ export interface NodeAppOptions {
 
 type NodeEnv = { Variables: { requestId: string; started: number; deferred: boolean } };
 
-/** Base URI of problem types, shared with the Worker. */
-export const PROBLEM_BASE = 'https://nnsam-edge.dev/problems/';
-
-const TITLES: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  404: 'Not Found',
-  413: 'Content Too Large',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};
 const ROUTES = new Set(['/healthz', '/metrics', '/v1/run']);
 const SAFE_ID = /^[A-Za-z0-9._-]{1,64}$/;
-const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const FORMATS: readonly RunFormat[] = ['nifti', 'png', 'json'];
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 const routeOf = (path: string): string => (ROUTES.has(path) ? path : 'other');
@@ -123,34 +113,14 @@ export function createNodeApp(options: NodeAppOptions): Hono<NodeEnv> {
   );
 
   app.post('/v1/run', async (c) => {
-    const q = c.req.query();
-    const model = q.model;
-    const format = (q.format ?? 'nifti') as RunFormat;
-    if (!model || !MODEL_ID.test(model)) {
-      return reject(c, metrics, 400, 'invalid_request', 'query parameter model=ID is required');
+    let run: RunRequest;
+    try {
+      run = parseRunQuery(c.req.query());
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      return reject(c, metrics, 400, 'invalid_request', err.message);
     }
-    if (!FORMATS.includes(format)) {
-      return reject(c, metrics, 400, 'invalid_request', `format must be one of ${FORMATS.join('|')}`);
-    }
-    const deadline = q.deadline_ms;
-    if (deadline !== undefined && !/^[1-9][0-9]{0,8}$/.test(deadline)) {
-      return reject(
-        c,
-        metrics,
-        400,
-        'invalid_request',
-        `deadline_ms must be a positive integer, got '${deadline}'`,
-      );
-    }
-    const flags: Record<'tta' | 'refine', boolean> = { tta: true, refine: false };
-    for (const name of ['tta', 'refine'] as const) {
-      const v = q[name];
-      if (v === undefined) continue;
-      if (v !== 'true' && v !== 'false') {
-        return reject(c, metrics, 400, 'invalid_request', `${name} must be true or false, got '${v}'`);
-      }
-      flags[name] = v === 'true';
-    }
+    const { model, format } = run;
     if (!(await options.registry.ids()).includes(model)) {
       return reject(c, metrics, 404, 'model_not_found', `no model '${model}' on this node`);
     }
@@ -185,15 +155,11 @@ export function createNodeApp(options: NodeAppOptions): Hono<NodeEnv> {
       log,
     };
     const stream = executeRun(settings, {
-      model,
-      format,
-      tta: flags.tta,
-      refine: flags.refine,
+      ...run,
       slot,
       body: c.req.raw.body,
       declaredBytes: declared === undefined ? undefined : Number(declared),
       requestSignal: c.req.raw.signal,
-      deadlineMs: deadline === undefined ? undefined : Number(deadline),
       started: c.get('started'),
       onEnd: (fields) => finish(metrics, log, c, 200, { model, format, ...fields }),
     });
@@ -216,14 +182,10 @@ function problem(
   detail: string,
   headers: Record<string, string> = {},
 ): Response {
-  const body = {
-    type: PROBLEM_BASE + code,
-    title: TITLES[status] ?? 'Error',
-    status,
-    detail,
-    instance: c.req.path,
-  };
-  return c.json(body, status as 400, { ...headers, 'content-type': 'application/problem+json' });
+  return c.json(problemBody(status, code, detail, c.req.path), status as 400, {
+    ...headers,
+    'content-type': PROBLEM_CONTENT_TYPE,
+  });
 }
 
 /** A refused request: counted by its problem code, then rendered. */

@@ -6,19 +6,24 @@
  * the run at its next step and frees the slot.
  */
 import { sharedKernels } from '../../wasm/src/node-loader.js';
-import { AppError, LimitError } from '../errors.js';
+import { LimitError, userError } from '../errors.js';
 import { readImage, type ReadLimits } from '../io/index.js';
 import type { ModelRegistry } from '../models/registry.js';
 import { modalityWarnings } from '../models/modality.js';
 import { segment } from '../pipeline/segment.js';
 import { workGuard, type WorkLimits } from '../pipeline/work.js';
 import type { Device, InferenceRuntime } from '../runtime/runtime.js';
-import { encodeFrame, MAX_FRAME_PAYLOAD, type Frame, type RunError, type RunProgress } from './frames.js';
+import {
+  encodeFrame,
+  MAX_FRAME_PAYLOAD,
+  type Frame,
+  type RunError,
+  type RunProgress,
+} from '../protocol/frames.js';
 import type { NodeMetrics, RunStage } from './node-metrics.js';
-import { checkEncodable, encodeResult, RESULT_CONTENT_TYPES, type RunFormat } from './result-encoding.js';
+import { checkEncodable, encodeResult, RESULT_CONTENT_TYPES } from '../protocol/result-encoding.js';
+import type { RunRequest } from '../protocol/run-request.js';
 import type { RunSlot } from './run-queue.js';
-
-export type { RunFormat } from './result-encoding.js';
 
 /** What every run of one app shares. */
 export interface RunSettings {
@@ -36,18 +41,12 @@ export interface RunSettings {
   log: (line: Record<string, unknown>) => void;
 }
 
-/** One run's request. */
-export interface RunRequest {
-  model: string;
-  format: RunFormat;
-  tta: boolean;
-  refine: boolean;
+/** One admitted run: the request as the node parsed it, its slot and its connection. */
+export interface AdmittedRun extends RunRequest {
   slot: RunSlot;
   body: ReadableStream<Uint8Array> | null;
   declaredBytes?: number;
   requestSignal: AbortSignal;
-  /** The caller's own deadline in ms from arrival, when it is shorter than the node's. */
-  deadlineMs?: number;
   /** `performance.now()` when the request arrived. */
   started: number;
   /** Called once when the stream ends, with fields for the request's log line. */
@@ -106,7 +105,7 @@ class FrameSink {
 }
 
 /** Starts a run and returns its framed response body; the run goes on in the background. */
-export function executeRun(settings: RunSettings, request: RunRequest): ReadableStream<Uint8Array> {
+export function executeRun(settings: RunSettings, request: AdmittedRun): ReadableStream<Uint8Array> {
   const abort = new AbortController();
   const sink = new FrameSink(() => abort.abort(new RunCancelled()));
   request.requestSignal.addEventListener('abort', () => abort.abort(new RunCancelled()), { once: true });
@@ -119,7 +118,7 @@ export function executeRun(settings: RunSettings, request: RunRequest): Readable
 
 async function run(
   settings: RunSettings,
-  req: RunRequest,
+  req: AdmittedRun,
   sink: FrameSink,
   signal: AbortSignal,
 ): Promise<void> {
@@ -294,11 +293,8 @@ function watchFolds(folds: InferenceRuntime[], signal: AbortSignal, onRun: () =>
 }
 
 /** The error frame of a failure: an AppError's own status and code, else 500 without details. */
-function runError(err: unknown): RunError {
-  if (err instanceof AppError) return { status: err.status, code: err.code, detail: err.message };
-  if (err instanceof RangeError && typeof (err as { code?: unknown }).code === 'string') {
-    // Kernel argument errors: the input reached a kernel in a shape it cannot take.
-    return { status: 422, code: (err as unknown as { code: string }).code, detail: err.message };
-  }
+function runError(caught: unknown): RunError {
+  const err = userError(caught);
+  if (err) return { status: err.status, code: err.code, detail: err.message };
   return { status: 500, code: 'internal', detail: 'internal error while running the model' };
 }

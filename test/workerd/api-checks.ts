@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { ApiWorld } from './api-world.js';
 
-/** Base URI of problem types (worker/problem.ts). */
-export const PROBLEM_BASE = 'https://nnsam-edge.dev/problems/';
+import { PROBLEM_BASE } from '../../engine/protocol/problem.js';
+
+export { PROBLEM_BASE };
 
 /** The part of an OpenAPI document the checks read. */
 export interface OpenApiDoc {

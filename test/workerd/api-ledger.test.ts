@@ -173,6 +173,18 @@ test('a one-shot key whose run failed uncharged is taken over by the retry, and 
   );
 });
 
+test('an admission refused afterwards (the budget) is abandoned: its key is free, not a replay of nothing', async () => {
+  const t = 't-abandon';
+  assert.equal((await admit(t, admitInput('job-1', 'k', 'fp', 'job'))).kind, 'admitted');
+  await w.ledger({ op: 'abandon', tenant: t, job_id: 'job-1' });
+  assert.equal((await admit(t, admitInput('job-2', 'k', 'fp', 'job'))).kind, 'admitted');
+  assert.deepEqual(await admit(t, admitInput('job-3', 'k', 'fp', 'job')), {
+    kind: 'replay',
+    job_id: 'job-2',
+    charge: null,
+  });
+});
+
 test('admission bounds run slots and the tenant in-flight evaluations; an expired slot is taken back', async () => {
   const t = 't-slots';
   const at = (job: string, evaluations: number, expires = Date.now() + 60_000) => ({

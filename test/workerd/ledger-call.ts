@@ -26,6 +26,7 @@ export type LedgerCall =
   | { op: 'record'; tenant: string; input: ChargeInputJson; times?: number }
   | { op: 'admit'; tenant: string; input: AdmitInputJson; times?: number }
   | { op: 'release'; tenant: string; job_id: string }
+  | { op: 'abandon'; tenant: string; job_id: string }
   | { op: 'usage'; tenant: string; from: number; to: number }
   | { op: 'setBudget'; tenant: string; micros: number | null }
   | { op: 'assertBudget'; tenant: string; estimate: number; now: number };

@@ -10,6 +10,7 @@ type HarnessCall =
   | { op: 'record'; tenant: string; input: ChargeInput; times?: number }
   | { op: 'admit'; tenant: string; input: AdmitInput; times?: number }
   | { op: 'release'; tenant: string; job_id: string }
+  | { op: 'abandon'; tenant: string; job_id: string }
   | { op: 'usage'; tenant: string; from: number; to: number }
   | { op: 'setBudget'; tenant: string; micros: number | null }
   | { op: 'assertBudget'; tenant: string; estimate: number; now: number };
@@ -29,6 +30,9 @@ export default {
       }
       case 'release':
         await ledger.release(call.job_id);
+        return Response.json({ ok: true });
+      case 'abandon':
+        await ledger.abandon(call.job_id);
         return Response.json({ ok: true });
       case 'usage':
         return Response.json(await ledger.usage(call.from, call.to));

@@ -2,27 +2,8 @@
  * @module
  * The public description of a model (`GET /v1/models`), derived from its manifest.
  */
-import { z } from '@hono/zod-openapi';
-import { NotFoundError } from '../../engine/errors.js';
-import { checkManifest, type ModelManifest } from '../../engine/models/manifest.js';
+import { NotFoundError, checkManifest, type ModelManifest } from '../../engine/edge.js';
 import { MANIFESTS } from './manifests.js';
-
-/** The parts of a model manifest (`nnsam-edge-model/1`) the API reads. */
-const Manifest = z.object({
-  format: z.literal('nnsam-edge-model/1'),
-  id: z.string(),
-  version: z.string().optional(),
-  modality: z.array(z.string()).optional(),
-  name: z.string().optional(),
-  configuration: z.string(),
-  stand_in: z.boolean().optional(),
-  dataset: z.object({
-    labels: z.record(z.string(), z.union([z.number(), z.array(z.number())])),
-    channel_names: z.record(z.string(), z.string()),
-  }),
-  plans: z.object({ patch_size: z.array(z.number()), spacing: z.array(z.number()) }),
-  files: z.record(z.string(), z.object({ sha256: z.string() }).passthrough()),
-});
 
 /** A model as the API lists it (price aside). */
 export interface ModelInfo {
@@ -43,11 +24,14 @@ export interface ModelInfo {
 const INPUTS_3D = ['application/x-nifti', 'application/gzip', 'application/dicom', 'application/zip'];
 const INPUTS_2D = [...INPUTS_3D, 'image/png', 'image/jpeg'];
 
-/** Validates a bundled manifest and describes its model; throws on a manifest the API cannot read. */
+/**
+ * Validates a bundled manifest with the engine's one manifest check and describes its model;
+ * throws on a manifest the API cannot read.
+ */
 export function describeModel(manifest: unknown): ModelInfo {
-  const m = Manifest.parse(manifest);
+  const m = checkManifest(manifest, 'bundled manifest');
   const onnx = m.files['model.onnx'];
-  if (!onnx) throw new Error(`manifest ${m.id}: no model.onnx entry`);
+  if (!onnx?.sha256) throw new Error(`manifest ${m.id}: no model.onnx entry with a sha256`);
   return {
     id: m.id,
     name: m.name ?? m.id,

@@ -6,8 +6,8 @@
  * sends the run to the next node. Only a finished result is charged, once (the ledger is keyed by
  * the job id), and the tenant's concurrency slot is released on every way out.
  */
+import type { RunProgress } from '../../engine/edge.js';
 import { DurableObject } from 'cloudflare:workers';
-import type { RunProgress } from '../../engine/server/frames.js';
 import type { Bindings } from '../app-env.js';
 import { readConfig, type ApiConfig } from '../config.js';
 import { fractionOf, isFinal, resultKey, type JobInit, type JobState } from '../jobs/job-types.js';

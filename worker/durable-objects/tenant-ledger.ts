@@ -163,9 +163,26 @@ export class TenantLedger extends DurableObject<Bindings> {
     });
   }
 
+  /** Whether the run holds a slot (admitted, not yet released). */
+  isRunning(jobId: string): boolean {
+    return this.sql('SELECT 1 FROM running WHERE job_id = ?', jobId).length > 0;
+  }
+
   /** Frees the run's slot (a repeat is harmless). */
   release(jobId: string): void {
     this.sql('DELETE FROM running WHERE job_id = ?', jobId);
+  }
+
+  /**
+   * Undoes an admission that never became a run (refused after admission, e.g. by the budget): the
+   * slot and the key binding go, so that a retry with the key is a new request, not a replay of
+   * nothing.
+   */
+  abandon(jobId: string): void {
+    this.ctx.storage.transactionSync(() => {
+      this.sql('DELETE FROM running WHERE job_id = ?', jobId);
+      this.sql('DELETE FROM request_keys WHERE job_id = ?', jobId);
+    });
   }
 
   /** Charges with `from <= charged_at < to` (epoch ms), oldest first, with totals per currency. */

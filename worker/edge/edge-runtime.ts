@@ -5,10 +5,8 @@
  * and is checked against its manifest's SHA-256 before first use. One session per model and
  * isolate; a load that fails is forgotten, so the next request tries again.
  */
+import { createOrtWeb, type EdgeSpec, type InferenceRuntime, type ModelManifest } from '../../engine/edge.js';
 import ortWasm from '../../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm';
-import type { EdgeSpec, ModelManifest } from '../../engine/models/manifest.js';
-import { createOrtWeb } from '../../engine/runtime/ort-web.js';
-import type { InferenceRuntime } from '../../engine/runtime/runtime.js';
 import { MANIFESTS } from '../catalog/manifests.js';
 import { bundledManifest } from '../catalog/model-catalog.js';
 

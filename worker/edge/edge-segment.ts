@@ -11,22 +11,25 @@
  * (EDGE_MAX_EVALUATIONS), takes one tile per call, yields to the event loop after each call, and
  * is the only one in its isolate: other requests wait for at most one tile, not for the run.
  */
-import { AppError, LimitError } from '../../engine/errors.js';
-import { readImage, type ImageVolume, type ReadLimits } from '../../engine/io/index.js';
-import { modalityWarnings } from '../../engine/models/modality.js';
-import { segment } from '../../engine/pipeline/segment.js';
-import type { WorkEstimate } from '../../engine/pipeline/work.js';
-import type { InferenceRuntime } from '../../engine/runtime/runtime.js';
 import {
+  AppError,
+  LimitError,
+  RESULT_CONTENT_TYPES,
   checkEncodable,
   encodeResult,
-  RESULT_CONTENT_TYPES,
+  modalityWarnings,
+  readImage,
+  segment,
+  type ImageVolume,
+  type InferenceRuntime,
+  type KernelCore,
+  type ReadLimits,
   type RunFormat,
-} from '../../engine/server/result-encoding.js';
-import type { KernelCore } from '../../wasm/src/kernel-core.js';
+  type WorkEstimate,
+  ONE_SHOT_OPTIONS,
+} from '../../engine/edge.js';
 import type { ApiConfig } from '../config.js';
 import { log } from '../middleware/logger.js';
-import { ONE_SHOT_OPTIONS } from '../one-shot.js';
 import { edgeManifest, edgeObjectKey, edgeRuntime, type EdgeManifest } from './edge-runtime.js';
 
 /** What the edge run needs from the request's context. */

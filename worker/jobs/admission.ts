@@ -4,6 +4,7 @@
  * monthly budget (402) and a concurrency slot (429), with the `Idempotency-Key` mapped in the
  * tenant's ledger so that a retried request finds its first job.
  */
+import { InputError } from '../../engine/edge.js';
 import type { AdmitInput, AdmitResult } from '../billing/ledger-types.js';
 import type { Bindings } from '../app-env.js';
 import type { ApiConfig } from '../config.js';
@@ -11,7 +12,6 @@ import { assertWithinBudget } from '../billing/budget.js';
 import { modelPrice, readPriceTable, type ModelPrice } from '../billing/price.js';
 import { findModel } from '../catalog/model-catalog.js';
 import { BadRequestError, ConflictError, TooManyRequestsError } from '../http-errors.js';
-import { InputError } from '../../engine/errors.js';
 import { sha256OfBytes } from '../uploads/read-chunk.js';
 
 /** Seconds a client is told to wait when its tenant has no free slot. */
@@ -46,8 +46,8 @@ export async function requestFingerprint(parts: Record<string, unknown>): Promis
 }
 
 /**
- * Checks the budget at the model's base price, then takes a run slot and binds the key; a replay
- * comes back as such. Refusals: 422 `idempotency_key_reused`, 409 `idempotency_key_in_flight`,
+ * Takes a run slot and binds the key, then checks the budget at the model's base price (giving the
+ * slot back when it is spent); a replay comes back as such, before any budget check. Refusals: 422 `idempotency_key_reused`, 409 `idempotency_key_in_flight`,
  * 429 `concurrency_limit` (slots or the tenant's in-flight work).
  */
 export async function admitRun(
@@ -55,12 +55,20 @@ export async function admitRun(
   args: Omit<AdmitInput, 'job_id'> & { tenant: string; jobId: string; price: ModelPrice },
 ): Promise<Extract<AdmitResult, { kind: 'admitted' | 'replay' }>> {
   const { tenant, jobId, price, ...input } = args;
-  // The voxel count is only known once the input is read: the estimate is the base price.
-  await assertWithinBudget(env, tenant, price.base_micros, input.now);
-  const result = await env.LEDGER.getByName(tenant).admit({ job_id: jobId, ...input });
+  const ledger = env.LEDGER.getByName(tenant);
+  const result = await ledger.admit({ job_id: jobId, ...input });
   switch (result.kind) {
-    case 'admitted':
     case 'replay':
+      // A replay costs nothing, so it is answered whatever the budget says now.
+      return result;
+    case 'admitted':
+      try {
+        // The voxel count is only known once the input is read: the estimate is the base price.
+        await assertWithinBudget(env, tenant, price.base_micros, input.now);
+      } catch (err) {
+        await ledger.abandon(jobId);
+        throw err;
+      }
       return result;
     case 'busy':
       throw new TooManyRequestsError(

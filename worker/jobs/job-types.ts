@@ -2,8 +2,7 @@
  * @module
  * A job as its {@link JobRunner} Durable Object stores it, and what the job routes send it.
  */
-import type { LabelStats } from '../../engine/postprocessing/label-stats.js';
-import type { RunProgress } from '../../engine/server/frames.js';
+import type { LabelStats, RunProgress } from '../../engine/edge.js';
 import type { ModelPrice } from '../billing/price.js';
 
 /** Where a job is; the last three are final. */

@@ -6,10 +6,18 @@
  * read cheaply (a zipped series, an upload whose header is not in its first bytes) reserves the
  * per-request maximum; the node checks it exactly before it decodes a voxel.
  */
-import { LimitError } from '../../engine/errors.js';
-import { DEFAULT_READ_LIMITS, isZip, readGeometry, type DeclaredGeometry } from '../../engine/io/index.js';
-import type { ModelManifest } from '../../engine/models/manifest.js';
-import { checkWork, estimateWork, type WorkEstimate, type WorkOptions } from '../../engine/pipeline/work.js';
+import {
+  DEFAULT_READ_LIMITS,
+  LimitError,
+  checkWork,
+  estimateWork,
+  isZip,
+  readGeometry,
+  type DeclaredGeometry,
+  type ModelManifest,
+  type WorkEstimate,
+  type WorkOptions,
+} from '../../engine/edge.js';
 import type { ApiConfig } from '../config.js';
 
 /** Bytes of an upload read to find its header: NIfTI, PNG and JPEG headers lie well within. */

@@ -3,8 +3,8 @@
  * Bearer API keys. The key's record (tenant, scopes) is looked up by its public id and its SHA-256
  * compared in constant time ({@link verifyApiKey}); the tenant it names scopes every resource after.
  */
+import { verifyApiKey, type ApiScope } from '../../engine/edge.js';
 import type { MiddlewareHandler } from 'hono';
-import { verifyApiKey, type ApiScope } from '../../engine/auth/api-key.js';
 import type { AppEnv } from '../app-env.js';
 import { ForbiddenError, UnauthorizedError } from '../http-errors.js';
 

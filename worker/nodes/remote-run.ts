@@ -4,24 +4,15 @@
  * The outcome says whose fault a failure is: the input's (4xx, final) or the node's (retry elsewhere).
  */
 import {
-  decodeFrames,
   FRAMES_CONTENT_TYPE,
+  decodeFrames,
   type RunEnd,
   type RunError,
   type RunMeta,
   type RunProgress,
-} from '../../engine/server/frames.js';
-
-/** What a run asks the node for. */
-export interface RunRequest {
-  model: string;
-  format: 'nifti' | 'png' | 'json';
-  tta: boolean;
-  refine: boolean;
-  requestId: string;
-  /** The caller's deadline, in ms from now: the node stops the run there even if the connection lingers. */
-  deadlineMs?: number;
-}
+  runQuery,
+  type RunRequest,
+} from '../../engine/edge.js';
 
 /** The outcome of starting a run on one node. */
 export type RunStart =
@@ -46,20 +37,12 @@ export type RunOutcome =
 /** Posts `body` to `node`; a 503 is saturation, other 4xx the request's fault, the rest the node's. */
 export async function startRun(
   node: string,
-  request: RunRequest,
+  request: RunRequest & { requestId: string },
   body: ReadableStream<Uint8Array> | Uint8Array,
   token: string | undefined,
   signal: AbortSignal,
 ): Promise<RunStart> {
-  const query = new URLSearchParams({
-    model: request.model,
-    format: request.format,
-    tta: String(request.tta),
-    refine: String(request.refine),
-    ...(request.deadlineMs !== undefined && {
-      deadline_ms: String(Math.max(1, Math.ceil(request.deadlineMs))),
-    }),
-  });
+  const query = runQuery(request);
   let res: Response;
   try {
     res = await fetch(`${node}/v1/run?${query}`, {

@@ -1,5 +1,5 @@
+import { kernelSelfCheck } from '../../engine/edge.js';
 import { createRoute, z } from '@hono/zod-openapi';
-import { kernelSelfCheck } from '../../engine/kernel-self-check.js';
 import { problemResponses } from '../problem.js';
 import { newRouter } from '../router.js';
 import { SERVICE_VERSION } from '../version.js';

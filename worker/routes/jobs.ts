@@ -4,10 +4,10 @@
  * server-sent events, download the label map (with Range), and cancel-and-delete. Each job lives in
  * one {@link JobRunner} Durable Object named by tenant and id, so another tenant's id finds nothing.
  */
+import { MODEL_ID, NotFoundError } from '../../engine/edge.js';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { NotFoundError } from '../../engine/errors.js';
 import type { AppEnv } from '../app-env.js';
 import { ConflictError } from '../http-errors.js';
 import { admitRun, idempotencyKeyOf, priceFor, requestFingerprint } from '../jobs/admission.js';
@@ -26,7 +26,7 @@ const EVENT_POLL_MS = 250;
 const JobCreate = z
   .object({
     upload_id: z.string().uuid(),
-    model: z.string().min(1).openapi({ example: 'brain-wm-2d' }),
+    model: z.string().regex(MODEL_ID).openapi({ example: 'brain-wm-2d' }),
     options: z
       .object({
         tta: z.boolean().default(true).openapi({ description: 'Mirroring test-time augmentation' }),
@@ -142,6 +142,7 @@ const create = createRoute({
       'upload_incomplete',
       'model_not_priced',
       'idempotency_key_reused',
+      'idempotency_key_in_flight',
       'work_too_large',
       'concurrency_limit',
     ),
@@ -216,6 +217,27 @@ const remove = createRoute({
   },
 });
 
+/**
+ * The job a replayed key names. A retry racing its first request can arrive between the first's
+ * admission and the creation of its job (milliseconds): while the first still holds its slot, it
+ * waits for the job briefly, then answers 409 `idempotency_key_in_flight`, which clients retry. A
+ * job that is gone (deleted) is 404.
+ */
+async function firstJob(c: Context<AppEnv>, tenant: string, id: string): Promise<JobState> {
+  const stub = c.env.JOBS.getByName(jobObjectName(tenant, id));
+  for (let i = 0; i < 40; i++) {
+    const job = await stub.describe(tenant);
+    if (job) return job;
+    if (!(await c.env.LEDGER.getByName(tenant).isRunning(id))) throw notFound(id);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new ConflictError(
+    'idempotency_key_in_flight',
+    'The first request with this Idempotency-Key is still creating its job; retry.',
+    { 'Retry-After': '1' },
+  );
+}
+
 /** The geometry an upload's header declares, read from its first bytes; null when they do not tell. */
 async function uploadGeometry(bucket: R2Bucket, key: string) {
   const head = await bucket.get(key, { range: { offset: 0, length: HEADER_PREFIX_BYTES } });
@@ -272,8 +294,7 @@ export const jobRoutes = newRouter()
       expires_at: now + config.maxJobSeconds * 1000 * 2,
     });
     if (admitted.kind === 'replay') {
-      const first = await c.env.JOBS.getByName(jobObjectName(tenant, admitted.job_id)).describe(tenant);
-      if (!first) throw notFound(admitted.job_id);
+      const first = await firstJob(c, tenant, admitted.job_id);
       c.header('Idempotent-Replayed', 'true');
       c.header('Location', `/v1/jobs/${first.id}`);
       return c.json(view(first), 200);
@@ -293,7 +314,7 @@ export const jobRoutes = newRouter()
         now,
       });
     } catch (err) {
-      await c.env.LEDGER.getByName(tenant).release(id);
+      await c.env.LEDGER.getByName(tenant).abandon(id);
       throw err;
     }
     c.header('Location', `/v1/jobs/${id}`);

@@ -11,9 +11,16 @@
  * charged in the ledger, then sent; nothing is sent that the ledger has not charged, and a replay
  * of the key answers the stored result with its first charge.
  */
+import {
+  AppError,
+  InputError,
+  MODEL_ID,
+  ONE_SHOT_OPTIONS,
+  type RunFormat,
+  type RunRequest,
+} from '../../engine/edge.js';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { AppError, InputError } from '../../engine/errors.js';
 import type { AppEnv } from '../app-env.js';
 import type { ModelPrice } from '../billing/price.js';
 import type { Charge } from '../billing/ledger-types.js';
@@ -32,14 +39,13 @@ import {
 import { requestBytes } from '../http-body.js';
 import { requireScope, tenantOf } from '../middleware/auth.js';
 import { segmentAtEdge } from '../edge/edge-segment.js';
-import { ONE_SHOT_OPTIONS } from '../one-shot.js';
-import { readRun, startRun, type RunRequest } from '../nodes/remote-run.js';
+import { readRun, startRun } from '../nodes/remote-run.js';
 import { rankNodes } from '../nodes/placement.js';
 import { log } from '../middleware/logger.js';
 import { problemResponses } from '../problem.js';
 import { BEARER, newRouter } from '../router.js';
 
-const FORMATS: Record<string, RunRequest['format']> = {
+const FORMATS: Record<string, RunFormat> = {
   'application/gzip': 'nifti',
   'application/x-nifti': 'nifti',
   'application/json': 'json',
@@ -48,7 +54,7 @@ const FORMATS: Record<string, RunRequest['format']> = {
 };
 
 /** The first media type of `Accept` we can produce (no header: NIfTI); 406 when none is. */
-export function formatFor(accept: string | undefined): RunRequest['format'] {
+export function formatFor(accept: string | undefined): RunFormat {
   if (!accept) return 'nifti';
   for (const part of accept.split(',')) {
     const format = FORMATS[part.split(';')[0].trim().toLowerCase()];
@@ -94,7 +100,7 @@ const segment = createRoute({
   security: BEARER,
   middleware: [requireScope('jobs')] as const,
   request: {
-    query: z.object({ model: z.string().min(1).openapi({ example: 'brain-wm-2d' }) }),
+    query: z.object({ model: z.string().regex(MODEL_ID).openapi({ example: 'brain-wm-2d' }) }),
     headers: z.object({ 'idempotency-key': z.string().optional() }),
     body: { required: true, content: { 'application/octet-stream': { schema: binary } } },
   },
@@ -198,7 +204,7 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
 async function runOnNodes(
   c: Context<AppEnv>,
   config: ApiConfig,
-  request: RunRequest,
+  request: RunRequest & { requestId: string },
   body: Uint8Array,
 ): Promise<Answer> {
   const deadline = Date.now() + config.oneShotSeconds * 1000;
@@ -274,7 +280,7 @@ async function deliver(
     idempotencyKey: string | null;
     model: string;
     price: ModelPrice;
-    format: RunRequest['format'];
+    format: RunFormat;
     answer: Answer;
   },
 ): Promise<Response> {
@@ -333,14 +339,14 @@ async function replay(
     placement: meta.placement === 'edge' ? 'edge' : 'node',
     warnings: meta.warnings ? (JSON.parse(meta.warnings) as string[]) : [],
   };
-  return resultResponse(c, answer, charge, meta.format as RunRequest['format'], true);
+  return resultResponse(c, answer, charge, meta.format as RunFormat, true);
 }
 
 function resultResponse(
   c: Context<AppEnv>,
   answer: Answer,
   charge: Charge,
-  format: RunRequest['format'],
+  format: RunFormat,
   replayed: boolean,
 ): Response {
   const headers: Record<string, string> = {

@@ -4,9 +4,9 @@
  * checksum (PATCH), ask for the offset (HEAD or GET), abandon (DELETE). State lives in one
  * {@link UploadSession} Durable Object per upload, bytes in R2; every id is scoped to its tenant.
  */
+import { InputError, LimitError, NotFoundError, UnsupportedError } from '../../engine/edge.js';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { InputError, LimitError, NotFoundError, UnsupportedError } from '../../engine/errors.js';
 import type { AppEnv } from '../app-env.js';
 import { ConflictError } from '../http-errors.js';
 import { requireScope, tenantOf } from '../middleware/auth.js';

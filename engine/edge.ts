@@ -1,0 +1,36 @@
+/**
+ * @module
+ * The engine as the edge Worker sees it: the one engine module `worker/` imports (the Node entry
+ * is engine/index.ts). Everything here runs in workerd: no `node:` imports, WASM from an already
+ * compiled module. The Worker↔node contract comes whole (engine/protocol/); the rest is what the
+ * Worker runs itself: reading headers and small images, the cost model, the pipeline for edge
+ * runs on onnxruntime-web, manifests, API keys and the error hierarchy.
+ */
+export * from './protocol/index.js';
+export { AppError, InputError, LimitError, NotFoundError, UnsupportedError } from './errors.js';
+export { verifyApiKey, type ApiKeyRecord, type ApiScope } from './auth/api-key.js';
+export {
+  DEFAULT_READ_LIMITS,
+  isZip,
+  readGeometry,
+  readImage,
+  type DeclaredGeometry,
+  type ImageVolume,
+  type ReadLimits,
+} from './io/index.js';
+export { checkManifest, type EdgeSpec, type ModelManifest } from './models/manifest.js';
+export { modalityWarnings } from './models/modality.js';
+export { segment } from './pipeline/segment.js';
+export {
+  checkWork,
+  DEFAULT_WORK_LIMITS,
+  estimateWork,
+  type WorkEstimate,
+  type WorkLimits,
+  type WorkOptions,
+} from './pipeline/work.js';
+export type { LabelStats } from './postprocessing/label-stats.js';
+export { createOrtWeb } from './runtime/ort-web.js';
+export type { InferenceRuntime } from './runtime/runtime.js';
+export { kernelSelfCheck } from './kernel-self-check.js';
+export { KernelCore } from '../wasm/src/kernel-core.js';
