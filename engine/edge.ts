@@ -34,3 +34,4 @@ export { createOrtWeb } from './runtime/ort-web.js';
 export type { InferenceRuntime } from './runtime/runtime.js';
 export { kernelSelfCheck } from './kernel-self-check.js';
 export { KernelCore } from '../wasm/src/kernel-core.js';
+export type * from './client/api-types.js';

@@ -23,7 +23,7 @@ import { uploadDataKey } from '../uploads/upload-types.js';
 /** How often the event stream looks at the job. */
 const EVENT_POLL_MS = 250;
 
-const JobCreate = z
+export const JobCreate = z
   .object({
     upload_id: z.string().uuid(),
     model: z.string().regex(MODEL_ID).openapi({ example: 'brain-wm-2d' }),
@@ -36,7 +36,7 @@ const JobCreate = z
   })
   .openapi('JobCreate');
 
-const Job = z
+export const Job = z
   .object({
     id: z.string().uuid(),
     status: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']),

@@ -4,11 +4,11 @@ import { CATALOG } from '../catalog/model-catalog.js';
 import { problemResponses } from '../problem.js';
 import { newRouter } from '../router.js';
 
-const Price = z
+export const Price = z
   .object({ currency: z.string(), base_micros: z.number().int(), per_megavoxel_micros: z.number().int() })
   .openapi('Price');
 
-const Model = z
+export const Model = z
   .object({
     id: z.string(),
     name: z.string(),

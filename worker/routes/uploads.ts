@@ -18,7 +18,7 @@ import type { UploadState } from '../uploads/upload-types.js';
 
 const CHUNK_TYPE = 'application/offset+octet-stream';
 
-const UploadCreate = z
+export const UploadCreate = z
   .object({
     length: z.number().int().positive().openapi({ description: 'Total bytes of the file.' }),
     content_type: z
@@ -32,7 +32,7 @@ const UploadCreate = z
   })
   .openapi('UploadCreate');
 
-const Upload = z
+export const Upload = z
   .object({
     id: z.string().uuid(),
     length: z.number().int(),

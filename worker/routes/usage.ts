@@ -11,7 +11,7 @@ import { BEARER, newRouter } from '../router.js';
 
 const MAX_RANGE_MS = 366 * 24 * 3600 * 1000;
 
-const Charge = z
+export const Charge = z
   .object({
     job_id: z.string(),
     idempotency_key: z.string().nullable(),
@@ -23,7 +23,7 @@ const Charge = z
   })
   .openapi('Charge');
 
-const Usage = z
+export const Usage = z
   .object({
     from: z.string().datetime(),
     to: z.string().datetime(),
