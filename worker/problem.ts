@@ -85,20 +85,12 @@ export function problemResponses(...codes: ProblemCode[]) {
   return out;
 }
 
-/**
- * A failure that is the client leaving, not ours: its request signal fired (workerd's
- * `enable_request_signal`), or the runtime's own words for a connection that dropped mid-body.
- */
-function clientGone(err: unknown, c: Context): boolean {
-  return (
-    c.req.raw.signal?.aborted === true ||
-    /network connection lost|connection (was )?(reset|closed)/i.test(String(err))
-  );
-}
-
 /** Renders any thrown value as problem+json: AppErrors with their status, the rest as 500. */
 export function renderProblem(err: unknown, c: Context): Response {
-  if (!(err instanceof AppError) && (c.get('bodyFailed') === true || clientGone(err, c))) {
+  // The client leaving is not our failure: its body broke off while read (worker/http-body.ts), or
+  // its request's signal fired (workerd's enable_request_signal). An error message is not asked:
+  // "Network connection lost" from a binding (R2, a node) would be ours.
+  if (!(err instanceof AppError) && (c.get('bodyFailed') === true || c.req.raw.signal?.aborted === true)) {
     // Logged as what it is; the answer most likely reaches nobody, and nothing was charged.
     log('info', 'client_disconnected', { request_id: c.get('requestId'), error: String(err) });
     err = new BodyIncompleteError(err);

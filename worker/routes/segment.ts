@@ -71,7 +71,7 @@ export function formatFor(accept: string | undefined): RunFormat {
 
 /** A finished result, wherever it ran. */
 interface Answer {
-  body: Uint8Array<ArrayBuffer> | ArrayBuffer;
+  body: Uint8Array<ArrayBuffer> | ArrayBuffer | ReadableStream<Uint8Array>;
   contentType: string;
   voxels: number;
   placement: 'edge' | 'node';
@@ -333,7 +333,8 @@ async function replay(
   if (!object) throw gone();
   const meta = object.customMetadata ?? {};
   const answer: Answer = {
-    body: await object.arrayBuffer(),
+    // Streamed from R2: a replay holds no copy of the result in the isolate.
+    body: object.body,
     contentType: object.httpMetadata?.contentType ?? 'application/octet-stream',
     voxels: Number(meta.voxels),
     placement: meta.placement === 'edge' ? 'edge' : 'node',
