@@ -3,13 +3,10 @@
  * The price table (KV key `prices`) and the price of one job: the model's base plus a rate per
  * megavoxel. Money is integer micro-units of the table's currency, so sums are exact.
  */
+import type { ApiPrice } from '../../engine/edge.js';
 
-/** The price of one model. */
-export interface ModelPrice {
-  currency: string;
-  base_micros: number;
-  per_megavoxel_micros: number;
-}
+/** The price of one model: the wire type of `GET /v1/models`' `price`. */
+export type ModelPrice = ApiPrice;
 
 /** The stored table: one currency, a price per model id. */
 export interface PriceTable {
