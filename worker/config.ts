@@ -3,7 +3,6 @@
  * The API's configuration, read once from the Worker's bindings into one typed object.
  */
 import { DEFAULT_WORK_LIMITS, type WorkLimits } from '../engine/edge.js';
-import type { Bindings } from './app-env.js';
 import { parsePriceTable, type PriceTable } from './billing/price.js';
 
 /** Limits and lifetimes, all in bytes or seconds. */
@@ -75,9 +74,10 @@ function nodeList(value: string | undefined): string[] {
  * Parses the limits from wrangler vars; defaults: 32 MiB body, 8 MiB chunk, 2 GiB upload, 24 h for
  * uploads and results, 15 min per job, 4 concurrent jobs per tenant, 262144 voxels (512^2) at the edge,
  * the engine's default work bounds per request and four times their evaluations per tenant, 64
- * evaluations and 48 MiB for a run inside the Worker, 120 s per one-shot.
+ * evaluations and 48 MiB for a run inside the Worker, 120 s per one-shot. Any var may be missing
+ * (a deployment's own config need not set it), hence `Partial`.
  */
-export function readConfig(env: Bindings): ApiConfig {
+export function readConfig(env: Partial<Env>): ApiConfig {
   const config: ApiConfig = {
     maxBodyBytes: positiveInt(env.MAX_BODY_BYTES, 32 * 2 ** 20, 'MAX_BODY_BYTES'),
     maxChunkBytes: positiveInt(env.MAX_CHUNK_BYTES, 8 * 2 ** 20, 'MAX_CHUNK_BYTES'),
