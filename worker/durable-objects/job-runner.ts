@@ -11,7 +11,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { readConfig, type ApiConfig } from '../config.js';
 import { fractionOf, isFinal, resultKey, type JobInit, type JobState } from '../jobs/job-types.js';
 import { ResultWriter } from '../jobs/result-writer.js';
-import { log } from '../middleware/logger.js';
+import { log } from '../log.js';
 import { readRun, startRun, type RunOutcome } from '../nodes/remote-run.js';
 import { rankNodes } from '../nodes/placement.js';
 import type { ModelPrice } from '../billing/price.js';

@@ -41,7 +41,7 @@ import { requireScope, tenantOf } from '../middleware/auth.js';
 import { segmentAtEdge } from '../edge/edge-segment.js';
 import { readRun, startRun } from '../nodes/remote-run.js';
 import { rankNodes } from '../nodes/placement.js';
-import { log } from '../middleware/logger.js';
+import { log } from '../log.js';
 import { problemResponses } from '../problem.js';
 import { BEARER, newRouter } from '../router.js';
 
