@@ -40,7 +40,14 @@ export function idempotencyKeyOf(header: string | undefined): string | null {
  * upload's id, whose bytes are fixed once complete), as one hex digest.
  */
 export async function requestFingerprint(parts: Record<string, unknown>): Promise<string> {
-  const canonical = JSON.stringify(parts, Object.keys(parts).sort());
+  // Keys sorted at every depth. A key list as the replacer (the earlier form) filters nested
+  // objects' keys by the top-level names too, which left nested options out of the fingerprint;
+  // for flat parts both give the same text, so fingerprints already stored still match.
+  const canonical = JSON.stringify(parts, (_key, value: unknown) =>
+    value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : value,
+  );
   return sha256OfBytes(new TextEncoder().encode(canonical));
 }
 
