@@ -30,12 +30,19 @@ export default tseslint.config(
               regex: '^(\\.\\./)+(engine/(?!edge\\.js$|protocol/)|wasm/(?!build/[\\w-]+\\.wasm$))',
               message: 'worker/ imports the engine only through engine/edge.ts or engine/protocol/.',
             },
-            {
-              regex: '^node:',
-              message: 'worker/ runs in workerd: no Node built-ins.',
-            },
           ],
         },
+      ],
+    },
+  },
+  {
+    // What ships runs in workerd; the unit tests beside it run under Node.
+    files: ['worker/**/*.ts'],
+    ignores: ['worker/**/*.test.ts', 'worker/test-doubles.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^node:', message: 'worker/ runs in workerd: no Node built-ins.' }] },
       ],
     },
   },
