@@ -1,0 +1,143 @@
+/**
+ * @module
+ * What the WGSL kernel tests share: a device (or a loud skip locally / a failure in CI when there is
+ * none), the WASM twins, and real data: a sagittal slab of the shared brain-wm case fsB through the
+ * shipped `brain-wm-2d` model on the CPU provider, every tile under every mirroring combination.
+ * Inputs stay small (one 160 x 144 slab, four 128 x 128 tiles): SwiftShader runs compute on the CPU.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readImageFile } from '../engine/cli/files.js';
+import { flipPlanes, mirrorCombinations } from '../engine/inference/mirroring.js';
+import { ModelRegistry } from '../engine/models/registry.js';
+import { nodeRuntimeFactory } from '../engine/runtime/node-factory.js';
+import type { KernelCore } from '../wasm/src/kernel-core.js';
+import { sharedKernels } from '../wasm/src/node-loader.js';
+import { zscoreNormalize } from '../wasm/src/normalize.js';
+import { computeSlidingWindowSteps } from '../wasm/src/sliding-window.js';
+import { GpuKernels } from './gpu-core.js';
+import { requestNodeGpu } from './node-device.js';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+/** The shared brain-wm case the fixture cuts (the shipped model's validation case). */
+export const FSB_IMAGE = join(REPO, '../shared/data/brain-wm/imagesTr/fsB_0000.nii.gz');
+
+/** The device for a test file: kernels, or why the tests skip. In CI a missing adapter is an error. */
+export interface GpuForTests {
+  kernels: GpuKernels | null;
+  adapter: string;
+  /** A skip reason (locally, no adapter), else false. */
+  skip: string | false;
+}
+
+let gpu: Promise<GpuForTests> | undefined;
+
+/** One device and kernel set per test process. */
+export function gpuForTests(): Promise<GpuForTests> {
+  gpu ??= (async () => {
+    const found = await requestNodeGpu();
+    if (found.device === null) {
+      if (process.env.CI === 'true') {
+        // Every test then fails with this reason: CI must never pass without running the kernels.
+        return { kernels: null, adapter: 'none', skip: false };
+      }
+      const skip = `no WebGPU adapter: ${found.reason}`;
+      console.warn(`\n*** WGSL kernel tests SKIPPED: ${skip} ***\n`);
+      return { kernels: null, adapter: 'none', skip };
+    }
+    const kernels = await GpuKernels.create(found.device);
+    console.log(`WGSL kernel tests on: ${found.adapter}`);
+    return { kernels, adapter: found.adapter, skip: false };
+  })();
+  return gpu;
+}
+
+/** The kernels; fails the calling test when there is no adapter (reached only in CI, elsewhere it skips). */
+export function requireKernels(g: GpuForTests): GpuKernels {
+  assert.ok(g.kernels, 'no WebGPU adapter in CI (CI=true): install chromium (SwiftShader) and libvulkan1');
+  return g.kernels;
+}
+
+/** Real network outputs of one slab: every tile under every mirroring combination. */
+export interface SlabFixture {
+  core: KernelCore;
+  /** The normalised slab, `[rows][cols]`. */
+  slab: Float32Array;
+  rows: number;
+  cols: number;
+  patch: [number, number];
+  /** Window starts `[col, row]` of the tiles, nnU-Net's order (rows outer). */
+  tiles: [number, number][];
+  /** The tiles of the slab, `[tiles][rows][cols]`. */
+  input: Float32Array;
+  /** Mirroring combinations (spatial axes: 0 rows, 1 cols), identity first. */
+  flips: number[][];
+  /** Per combination: the logits `[tiles][2][patch]` and the level set `[tiles][1][patch]` the network gave for the flipped input. */
+  outputs: { logits: Float32Array; levelset: Float32Array }[];
+}
+
+let fixture: Promise<SlabFixture> | undefined;
+
+/** The slab fixture (computed once per process; about a second on the CPU provider). */
+export function slabFixture(): Promise<SlabFixture> {
+  fixture ??= (async () => {
+    const core = await sharedKernels();
+    const image = await readImageFile(FSB_IMAGE);
+    const [nx, ny, nz] = image.shape;
+    // A sagittal plane near the middle (x is brain-wm-2d's slab axis), 160 x 144 around the centre.
+    const cols = 160;
+    const rows = 144;
+    const x = Math.floor(nx / 2) - 20;
+    const y0 = Math.floor((ny - cols) / 2);
+    const z0 = Math.floor((nz - rows) / 2);
+    const raw = new Float32Array(rows * cols);
+    for (let r = 0; r < rows; r++)
+      for (let c = 0; c < cols; c++) raw[r * cols + c] = image.data[((z0 + r) * ny + y0 + c) * nx + x];
+    const slab = zscoreNormalize(core, raw);
+    const patch: [number, number] = [128, 128];
+    const steps = computeSlidingWindowSteps([cols, rows, 1], [patch[1], patch[0], 1], 0.5);
+    const tiles: [number, number][] = [];
+    for (const r of steps[1]) for (const c of steps[0]) tiles.push([c, r]);
+    const tileSize = patch[0] * patch[1];
+    const input = new Float32Array(tiles.length * tileSize);
+    tiles.forEach(([c, r], t) => {
+      for (let i = 0; i < patch[0]; i++)
+        input.set(slab.subarray((r + i) * cols + c, (r + i) * cols + c + patch[1]), t * tileSize + i * patch[1]);
+    });
+    const registry = new ModelRegistry(join(REPO, 'models'), nodeRuntimeFactory);
+    const [runtime] = await registry.runtimes('brain-wm-2d', 'cpu');
+    const flips = mirrorCombinations([0, 1]);
+    const outputs = [];
+    for (const flip of flips) {
+      const x = flip.length ? flipPlanes(input, tiles.length, patch[0], patch[1], flip) : input;
+      const out = await runtime.run(x, [tiles.length, 1, patch[0], patch[1]]);
+      outputs.push({ logits: out.logits.data, levelset: out.levelset.data });
+    }
+    await registry.dispose();
+    return { core, slab, rows, cols, patch, tiles, input, flips, outputs };
+  })();
+  return fixture;
+}
+
+/** Largest |a - b| and largest |b| over two arrays of equal length. */
+export function maxAbsDiff(a: Float32Array, b: Float32Array): { diff: number; scale: number } {
+  assert.equal(a.length, b.length, 'lengths differ');
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    // NaN anywhere (a broken kernel) must fail, not hide in a comparison.
+    diff = Number.isNaN(d) ? Infinity : Math.max(diff, d);
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return { diff, scale };
+}
+
+/** Asserts max |gpu - wasm| <= tol x max(1, max |wasm|) and logs the measured error. */
+export function assertClose(what: string, gpuValues: Float32Array, wasmValues: Float32Array, tol: number): void {
+  const { diff, scale } = maxAbsDiff(gpuValues, wasmValues);
+  const rel = diff / Math.max(1, scale);
+  console.log(`${what}: max |gpu - wasm| = ${diff.toExponential(3)} (max |wasm| ${scale.toFixed(3)}; ${rel.toExponential(3)} of it, tolerance ${tol})`);
+  assert.ok(rel <= tol, `${what}: max abs difference ${diff} exceeds ${tol} x max(1, ${scale})`);
+}
