@@ -34,7 +34,10 @@ export class GpuKernelError extends Error {
 
 /** Typed arrays the kernels read back. */
 type ReadArray = Float32Array | Uint32Array | Uint8Array | Int32Array;
-type ReadCtor<T extends ReadArray> = { new (buffer: ArrayBuffer, byteOffset: number, length: number): T; BYTES_PER_ELEMENT: number };
+type ReadCtor<T extends ReadArray> = {
+  new (buffer: ArrayBuffer, byteOffset: number, length: number): T;
+  BYTES_PER_ELEMENT: number;
+};
 
 /** Uniform parameters of one dispatch: u32 fields first, then f32 fields, as every shader's `Params` struct. */
 export interface DispatchParams {
@@ -122,7 +125,8 @@ export class GpuKernels {
     }
     const uniform = this.uniform(params);
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform } }];
-    for (const [binding, buffer] of Object.entries(buffers)) entries.push({ binding: Number(binding), resource: { buffer } });
+    for (const [binding, buffer] of Object.entries(buffers))
+      entries.push({ binding: Number(binding), resource: { buffer } });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const max = this.device.limits.maxComputeWorkgroupsPerDimension;
     const pass = this.encoder.beginComputePass({ label: `${family}:${entry}` });
@@ -157,7 +161,12 @@ export class GpuKernels {
   }
 
   /** Flushes, then copies `length` elements of `ctor` from `buffer` (at `byteOffset`) back to the CPU. */
-  async read<T extends ReadArray>(buffer: GPUBuffer, ctor: ReadCtor<T>, length: number, byteOffset = 0): Promise<T> {
+  async read<T extends ReadArray>(
+    buffer: GPUBuffer,
+    ctor: ReadCtor<T>,
+    length: number,
+    byteOffset = 0,
+  ): Promise<T> {
     const bytes = length * ctor.BYTES_PER_ELEMENT;
     const size = Math.max(4, Math.ceil(bytes / 4) * 4);
     const staging = this.device.createBuffer({ size, usage: MAP_READ_DST });

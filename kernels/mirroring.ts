@@ -9,7 +9,10 @@ import { GpuKernelError, type GpuKernels } from './gpu-core.js';
 /** Flip bits of the shader: 1 = rows (spatial axis 0), 2 = columns (spatial axis 1). */
 function flipBits(axes: readonly number[]): number {
   if (!axes.every((a) => a === 0 || a === 1)) {
-    throw new GpuKernelError('gpu_argument', `mirror axes must be 0 (rows) or 1 (columns), got [${axes.join(', ')}]`);
+    throw new GpuKernelError(
+      'gpu_argument',
+      `mirror axes must be 0 (rows) or 1 (columns), got [${axes.join(', ')}]`,
+    );
   }
   return (axes.includes(0) ? 1 : 0) | (axes.includes(1) ? 2 : 0);
 }
@@ -65,11 +68,26 @@ export class MirrorSum {
     if (this.done) throw new GpuKernelError('gpu_argument', 'MirrorSum.add after mean');
     checkDims([channels, offset + 1]);
     if (offset + channels > this.stack) {
-      throw new GpuKernelError('gpu_shape', `channels ${offset}..${offset + channels} exceed the stack of ${this.stack}`);
+      throw new GpuKernelError(
+        'gpu_shape',
+        `channels ${offset}..${offset + channels} exceed the stack of ${this.stack}`,
+      );
     }
     const { batch, rows, cols, stack } = this;
+    if (output.size < batch * channels * rows * cols * 4) {
+      throw new GpuKernelError(
+        'gpu_argument',
+        `output must hold ${batch} x ${channels} x ${rows} x ${cols} values`,
+      );
+    }
     const u32 = [batch * channels, rows, cols, flipBits(axes), channels, stack, offset, 1];
-    this.k.dispatch('mirroring', 'flip_planes', { u32, f32: [0] }, { 1: output, 2: this.buffer }, batch * channels * rows * cols);
+    this.k.dispatch(
+      'mirroring',
+      'flip_planes',
+      { u32, f32: [0] },
+      { 1: output, 2: this.buffer },
+      batch * channels * rows * cols,
+    );
     for (let c = offset; c < offset + channels; c++) this.adds.set(c, (this.adds.get(c) ?? 0) + 1);
   }
 
@@ -78,11 +96,20 @@ export class MirrorSum {
     const counts = new Set(Array.from({ length: this.stack }, (_, c) => this.adds.get(c) ?? 0));
     const [count] = counts;
     if (counts.size !== 1 || count === 0) {
-      throw new GpuKernelError('gpu_argument', 'every stack channel must receive the same number of outputs, at least one');
+      throw new GpuKernelError(
+        'gpu_argument',
+        'every stack channel must receive the same number of outputs, at least one',
+      );
     }
     this.done = true;
     const n = this.batch * this.stack * this.rows * this.cols;
-    this.k.dispatch('mirroring', 'scale', { u32: [n, 1, 1, 0, 1, 1, 0, 0], f32: [1 / count] }, { 2: this.buffer }, n);
+    this.k.dispatch(
+      'mirroring',
+      'scale',
+      { u32: [n, 1, 1, 0, 1, 1, 0, 0], f32: [1 / count] },
+      { 2: this.buffer },
+      n,
+    );
     return this.buffer;
   }
 }

@@ -31,7 +31,10 @@ function linearTaps(nIn: number, nOut: number): ArrayBuffer {
 
 function checkShape2(shape: Shape2, what: string): void {
   if (shape.length !== 2 || !shape.every((n) => Number.isInteger(n) && n >= 1)) {
-    throw new KernelArgumentError('kernel_shape', `${what} must be two positive integers, got [${shape.join(', ')}]`);
+    throw new KernelArgumentError(
+      'kernel_shape',
+      `${what} must be two positive integers, got [${shape.join(', ')}]`,
+    );
   }
 }
 
@@ -49,7 +52,10 @@ export function resamplePlanesLinearGpu(
   checkShape2(from, 'input plane');
   checkShape2(to, 'output plane');
   if (!Number.isInteger(planes) || planes < 1 || planes > k.device.limits.maxComputeWorkgroupsPerDimension) {
-    throw new KernelArgumentError('kernel_argument', `planes must be an integer from 1 to the device's workgroup limit, got ${planes}`);
+    throw new KernelArgumentError(
+      'kernel_argument',
+      `planes must be an integer from 1 to the device's workgroup limit, got ${planes}`,
+    );
   }
   const [ni, nj] = from;
   const [oi, oj] = to;
@@ -66,6 +72,12 @@ export function resamplePlanesLinearGpu(
   k.dispatch('resample', 'plane_range', params, { 1: src, 4: range }, { workgroups: planes });
   const tapsI = k.temp(new Uint8Array(linearTaps(ni, oi)));
   const tapsJ = k.temp(new Uint8Array(linearTaps(nj, oj)));
-  k.dispatch('resample', 'resample_linear', params, { 1: src, 2: tapsI, 3: tapsJ, 4: range, 5: out }, planes * oi * oj);
+  k.dispatch(
+    'resample',
+    'resample_linear',
+    params,
+    { 1: src, 2: tapsI, 3: tapsJ, 4: range, 5: out },
+    planes * oi * oj,
+  );
   return out;
 }

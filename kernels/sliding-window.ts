@@ -8,6 +8,7 @@
  */
 import { KernelArgumentError } from '../wasm/src/kernel-errors.js';
 import { checkVolume, voxelCount, type Shape3 } from '../wasm/src/shape.js';
+import { checkAccumulator, checkWindow } from '../wasm/src/sliding-window.js';
 import type { GpuKernels } from './gpu-core.js';
 
 /** Weighted accumulation of patch logits over a `[C][volume]` GPU buffer, then `acc / weights`. */
@@ -25,14 +26,8 @@ export class GpuPatchAccumulator {
     private readonly patch: Shape3,
     gaussian: Float32Array,
   ) {
-    checkVolume(volume, { length: voxelCount(volume) }, 'volume');
+    checkAccumulator(channels, volume, patch);
     checkVolume(patch, gaussian, 'patch');
-    if (!Number.isInteger(channels) || channels < 1) {
-      throw new KernelArgumentError('kernel_argument', `channels must be a positive integer, got ${channels}`);
-    }
-    if (patch.some((n, d) => n > volume[d])) {
-      throw new KernelArgumentError('kernel_shape', `patch [${patch.join(', ')}] exceeds volume [${volume.join(', ')}]`);
-    }
     this.acc = k.buffer(channels * voxelCount(volume) * 4, 'sw-acc');
     this.weights = k.buffer(voxelCount(volume) * 4, 'sw-weights');
     this.gaussian = k.buffer(gaussian, 'sw-gaussian');
@@ -46,11 +41,7 @@ export class GpuPatchAccumulator {
     if (this.finished) throw new KernelArgumentError('kernel_state', 'GpuPatchAccumulator.add after finish');
     const { volume, patch, channels } = this;
     if (offsets.length === 0) return;
-    for (const o of offsets) {
-      if (o.length !== 3 || o.some((v, d) => !Number.isInteger(v) || v < 0 || v + patch[d] > volume[d])) {
-        throw new KernelArgumentError('kernel_shape', `offset [${o.join(', ')}] puts the patch outside the volume`);
-      }
-    }
+    for (const o of offsets) checkWindow(o, patch, volume);
     if (logits.size < offsets.length * channels * voxelCount(patch) * 4) {
       throw new KernelArgumentError(
         'kernel_shape',
@@ -71,7 +62,8 @@ export class GpuPatchAccumulator {
 
   /** `acc / weights` as a `[C][volume]` GPU buffer; throws if some voxel was never covered by a patch. */
   async finish(): Promise<GPUBuffer> {
-    if (this.finished) throw new KernelArgumentError('kernel_state', 'GpuPatchAccumulator.finish called twice');
+    if (this.finished)
+      throw new KernelArgumentError('kernel_state', 'GpuPatchAccumulator.finish called twice');
     this.finished = true;
     const counter = this.k.buffer(4, 'sw-uncovered');
     const n = voxelCount(this.volume);

@@ -8,10 +8,16 @@ import { GpuKernelError, type GpuKernels } from './gpu-core.js';
 /** Checks `channels` against a buffer of `values` floats; returns the voxels per channel plane. */
 function planeLength(values: number, channels: number, maxChannels: number): number {
   if (!Number.isInteger(channels) || channels < 1 || channels > maxChannels) {
-    throw new GpuKernelError('gpu_argument', `channels must be an integer from 1 to ${maxChannels}, got ${channels}`);
+    throw new GpuKernelError(
+      'gpu_argument',
+      `channels must be an integer from 1 to ${maxChannels}, got ${channels}`,
+    );
   }
   if (!Number.isInteger(values) || values <= 0 || values % channels !== 0) {
-    throw new GpuKernelError('gpu_shape', `${values} values do not split into ${channels} non-empty channel planes`);
+    throw new GpuKernelError(
+      'gpu_shape',
+      `${values} values do not split into ${channels} non-empty channel planes`,
+    );
   }
   return values / channels;
 }

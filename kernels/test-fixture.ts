@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { readImageFile } from '../engine/cli/files.js';
 import { flipPlanes, mirrorCombinations } from '../engine/inference/mirroring.js';
@@ -15,16 +16,23 @@ import { nodeRuntimeFactory } from '../engine/runtime/node-factory.js';
 import type { KernelCore } from '../wasm/src/kernel-core.js';
 import { sharedKernels } from '../wasm/src/node-loader.js';
 import { zscoreNormalize } from '../wasm/src/normalize.js';
-import { computeSlidingWindowSteps } from '../wasm/src/sliding-window.js';
+import type { Shape3 } from '../wasm/src/shape.js';
+import {
+  computeSlidingWindowSteps,
+  gaussianImportanceMap,
+  PatchAccumulator,
+} from '../wasm/src/sliding-window.js';
 import { GpuKernels } from './gpu-core.js';
+import { MirrorSum } from './mirroring.js';
 import { requestNodeGpu } from './node-device.js';
+import { GpuPatchAccumulator } from './sliding-window.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 /** The shared brain-wm case the fixture cuts (the shipped model's validation case). */
 export const FSB_IMAGE = join(REPO, '../shared/data/brain-wm/imagesTr/fsB_0000.nii.gz');
 
 /** The device for a test file: kernels, or why the tests skip. In CI a missing adapter is an error. */
-export interface GpuForTests {
+interface GpuForTests {
   kernels: GpuKernels | null;
   adapter: string;
   /** A skip reason (locally, no adapter), else false. */
@@ -34,7 +42,7 @@ export interface GpuForTests {
 let gpu: Promise<GpuForTests> | undefined;
 
 /** One device and kernel set per test process. */
-export function gpuForTests(): Promise<GpuForTests> {
+function gpuForTests(): Promise<GpuForTests> {
   gpu ??= (async () => {
     const found = await requestNodeGpu();
     if (found.device === null) {
@@ -53,10 +61,24 @@ export function gpuForTests(): Promise<GpuForTests> {
   return gpu;
 }
 
-/** The kernels; fails the calling test when there is no adapter (reached only in CI, elsewhere it skips). */
-export function requireKernels(g: GpuForTests): GpuKernels {
-  assert.ok(g.kernels, 'no WebGPU adapter in CI (CI=true): install chromium (SwiftShader) and libvulkan1');
-  return g.kernels;
+/**
+ * A `test` for the kernels: skipped (loudly) without an adapter locally; in CI it fails instead, so
+ * CI never passes without running the kernels.
+ */
+export type KernelTest = (name: string, body: (k: GpuKernels) => unknown) => void;
+
+/** The test registrar of one test file (awaits the device once). */
+export async function kernelTests(): Promise<KernelTest> {
+  const g = await gpuForTests();
+  return (name, body) => {
+    test(name, { skip: g.skip }, async () => {
+      assert.ok(
+        g.kernels,
+        'no WebGPU adapter in CI (CI=true): install chromium (SwiftShader) and libvulkan1',
+      );
+      await body(g.kernels);
+    });
+  };
 }
 
 /** Real network outputs of one slab: every tile under every mirroring combination. */
@@ -73,6 +95,8 @@ export interface SlabFixture {
   input: Float32Array;
   /** Mirroring combinations (spatial axes: 0 rows, 1 cols), identity first. */
   flips: number[][];
+  /** Five raw (integer-valued) sagittal planes around the slab's, `[5][rows][cols]`: real channel data with exact ties. */
+  planes: Float32Array;
   /** Per combination: the logits `[tiles][2][patch]` and the level set `[tiles][1][patch]` the network gave for the flipped input. */
   outputs: { logits: Float32Array; levelset: Float32Array }[];
 }
@@ -91,10 +115,12 @@ export function slabFixture(): Promise<SlabFixture> {
     const x = Math.floor(nx / 2) - 20;
     const y0 = Math.floor((ny - cols) / 2);
     const z0 = Math.floor((nz - rows) / 2);
-    const raw = new Float32Array(rows * cols);
-    for (let r = 0; r < rows; r++)
-      for (let c = 0; c < cols; c++) raw[r * cols + c] = image.data[((z0 + r) * ny + y0 + c) * nx + x];
-    const slab = zscoreNormalize(core, raw);
+    const planes = new Float32Array(5 * rows * cols);
+    for (let p = 0; p < 5; p++)
+      for (let r = 0; r < rows; r++)
+        for (let c = 0; c < cols; c++)
+          planes[(p * rows + r) * cols + c] = image.data[((z0 + r) * ny + y0 + c) * nx + x - 2 + p];
+    const slab = zscoreNormalize(core, planes.slice(2 * rows * cols, 3 * rows * cols));
     const patch: [number, number] = [128, 128];
     const steps = computeSlidingWindowSteps([cols, rows, 1], [patch[1], patch[0], 1], 0.5);
     const tiles: [number, number][] = [];
@@ -103,7 +129,10 @@ export function slabFixture(): Promise<SlabFixture> {
     const input = new Float32Array(tiles.length * tileSize);
     tiles.forEach(([c, r], t) => {
       for (let i = 0; i < patch[0]; i++)
-        input.set(slab.subarray((r + i) * cols + c, (r + i) * cols + c + patch[1]), t * tileSize + i * patch[1]);
+        input.set(
+          slab.subarray((r + i) * cols + c, (r + i) * cols + c + patch[1]),
+          t * tileSize + i * patch[1],
+        );
     });
     const registry = new ModelRegistry(join(REPO, 'models'), nodeRuntimeFactory);
     const [runtime] = await registry.runtimes('brain-wm-2d', 'cpu');
@@ -115,9 +144,69 @@ export function slabFixture(): Promise<SlabFixture> {
       outputs.push({ logits: out.logits.data, levelset: out.levelset.data });
     }
     await registry.dispose();
-    return { core, slab, rows, cols, patch, tiles, input, flips, outputs };
+    return { core, slab, rows, cols, patch, tiles, input, flips, outputs, planes };
   })();
   return fixture;
+}
+
+/** Channels of the stack: two logits, then the level set (as SlabPredictor stacks the outputs). */
+export const STACK = 3;
+
+/**
+ * The CPU path's mean over the mirroring combinations (SlabPredictor.predictBatch with one fold):
+ * every output flipped back with flipPlanes, added into the `[tiles][STACK][patch]` stack in f32,
+ * then scaled.
+ */
+export function ttaMean(fx: SlabFixture): Float32Array {
+  const [pr, pc] = fx.patch;
+  const tileSize = pr * pc;
+  const n = fx.tiles.length;
+  const sum = new Float32Array(n * STACK * tileSize);
+  fx.flips.forEach((flip, f) => {
+    [fx.outputs[f].logits, fx.outputs[f].levelset].forEach((out, o) => {
+      const ch = o === 0 ? 2 : 1;
+      const offset = o === 0 ? 0 : 2;
+      const y = flip.length ? flipPlanes(out, n * ch, pr, pc, flip) : out;
+      for (let b = 0; b < n; b++)
+        for (let j = 0; j < ch * tileSize; j++)
+          sum[(b * STACK + offset) * tileSize + j] += y[b * ch * tileSize + j];
+    });
+  });
+  const scale = 1 / fx.flips.length;
+  for (let j = 0; j < sum.length; j++) sum[j] *= scale;
+  return sum;
+}
+
+/** The WASM sliding-window result of the slab: `[STACK][rows][cols]` (PatchAccumulator, tile by tile). */
+export function wasmSlabLogits(fx: SlabFixture): Float32Array {
+  const [pr, pc] = fx.patch;
+  const per = STACK * pr * pc;
+  const mean = ttaMean(fx);
+  const acc = new PatchAccumulator(fx.core, STACK, [fx.cols, fx.rows, 1], [pc, pr, 1]);
+  fx.tiles.forEach(([c, r], t) => acc.add(mean.subarray(t * per, (t + 1) * per), [c, r, 0]));
+  return acc.finish();
+}
+
+/** The GPU path's TTA mean of the fixture's outputs, `[tiles][STACK][patch]` (MirrorSum). */
+export function gpuTtaMean(k: GpuKernels, fx: SlabFixture): GPUBuffer {
+  const mirror = new MirrorSum(k, fx.tiles.length, STACK, fx.patch[0], fx.patch[1]);
+  fx.flips.forEach((flip, f) => {
+    mirror.add(k.temp(fx.outputs[f].logits), 2, 0, flip);
+    mirror.add(k.temp(fx.outputs[f].levelset), 1, 2, flip);
+  });
+  return mirror.mean();
+}
+
+/** An empty GPU accumulator for the fixture's slab, with the WASM kernel's importance map. */
+export function gpuSlabAccumulator(k: GpuKernels, fx: SlabFixture): GpuPatchAccumulator {
+  const [pr, pc] = fx.patch;
+  const gaussian = gaussianImportanceMap(fx.core, [pc, pr, 1]);
+  return new GpuPatchAccumulator(k, STACK, [fx.cols, fx.rows, 1], [pc, pr, 1], gaussian);
+}
+
+/** The fixture's tile offsets as `[col, row, 0]` window starts. */
+export function tileOffsets(fx: SlabFixture): Shape3[] {
+  return fx.tiles.map(([c, r]) => [c, r, 0] as const);
 }
 
 /** Largest |a - b| and largest |b| over two arrays of equal length. */
@@ -135,9 +224,16 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): { diff: number; sc
 }
 
 /** Asserts max |gpu - wasm| <= tol x max(1, max |wasm|) and logs the measured error. */
-export function assertClose(what: string, gpuValues: Float32Array, wasmValues: Float32Array, tol: number): void {
+export function assertClose(
+  what: string,
+  gpuValues: Float32Array,
+  wasmValues: Float32Array,
+  tol: number,
+): void {
   const { diff, scale } = maxAbsDiff(gpuValues, wasmValues);
   const rel = diff / Math.max(1, scale);
-  console.log(`${what}: max |gpu - wasm| = ${diff.toExponential(3)} (max |wasm| ${scale.toFixed(3)}; ${rel.toExponential(3)} of it, tolerance ${tol})`);
+  console.log(
+    `${what}: max |gpu - wasm| = ${diff.toExponential(3)} (max |wasm| ${scale.toFixed(3)}; ${rel.toExponential(3)} of it, tolerance ${tol})`,
+  );
   assert.ok(rel <= tol, `${what}: max abs difference ${diff} exceeds ${tol} x max(1, ${scale})`);
 }
