@@ -2,7 +2,17 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'wasm/build/', 'wasm/assembly/', '.wrangler/', 'models/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'wasm/build/',
+      'wasm/assembly/',
+      'kernels/wgsl.generated.ts',
+      '.wrangler/',
+      'models/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -84,6 +84,34 @@ export function computeSlidingWindowSteps(imageShape: Shape3, patch: Shape3, ste
   });
 }
 
+/** Throws unless `channels` planes of `volume` can take patches of `patch` (shared with the WGSL twin). */
+export function checkAccumulator(channels: number, volume: Shape3, patch: Shape3): void {
+  checkShape(volume, 'volume');
+  checkShape(patch, 'patch');
+  if (!Number.isInteger(channels) || channels < 1) {
+    throw new KernelArgumentError('kernel_argument', `channels must be a positive integer, got ${channels}`);
+  }
+  if (patch.some((p, d) => p > volume[d])) {
+    throw new KernelArgumentError(
+      'kernel_shape',
+      `patch [${patch.join(', ')}] exceeds volume [${volume.join(', ')}]`,
+    );
+  }
+}
+
+/** Throws unless a patch at window start `offset` lies inside `volume`. */
+export function checkWindow(offset: readonly number[], patch: Shape3, volume: Shape3): void {
+  if (
+    offset.length !== 3 ||
+    offset.some((o, d) => !Number.isInteger(o) || o < 0 || o + patch[d] > volume[d])
+  ) {
+    throw new KernelArgumentError(
+      'kernel_shape',
+      `offset [${offset.join(', ')}] puts the patch outside the volume`,
+    );
+  }
+}
+
 /**
  * Weighted accumulation of patch logits over a `[C][volume]` buffer, then `acc / weights`.
  *
@@ -103,20 +131,7 @@ export class PatchAccumulator {
     private readonly volume: Shape3,
     private readonly patch: Shape3,
   ) {
-    checkShape(volume, 'volume');
-    checkShape(patch, 'patch');
-    if (!Number.isInteger(channels) || channels < 1) {
-      throw new KernelArgumentError(
-        'kernel_argument',
-        `channels must be a positive integer, got ${channels}`,
-      );
-    }
-    if (patch.some((p, d) => p > volume[d])) {
-      throw new KernelArgumentError(
-        'kernel_shape',
-        `patch [${patch.join(', ')}] exceeds volume [${volume.join(', ')}]`,
-      );
-    }
+    checkAccumulator(channels, volume, patch);
     this.volumeVoxels = voxelCount(volume);
     this.patchVoxels = voxelCount(patch);
     const gaussian = gaussianImportanceMap(core, patch);
@@ -137,15 +152,7 @@ export class PatchAccumulator {
         `patch logits must be a Float32Array of ${channels} x ${pn} values`,
       );
     }
-    if (
-      offset.length !== 3 ||
-      offset.some((o, d) => !Number.isInteger(o) || o < 0 || o + patch[d] > volume[d])
-    ) {
-      throw new KernelArgumentError(
-        'kernel_shape',
-        `offset [${offset.join(', ')}] puts the patch outside the volume`,
-      );
-    }
+    checkWindow(offset, patch, volume);
     const { ptr } = this.lease;
     this.core.run((heap) => {
       const logits = heap.put(patchLogits);
