@@ -52,3 +52,31 @@ export function runsOnGpu(d: NodeDevice | undefined): boolean {
     !d.adapter.fallback_adapter
   );
 }
+
+/** A node that answered its health check, as placement ranks it. */
+export interface NodeCheck {
+  node: string;
+  /** Its place in the configured list. */
+  order: number;
+  /** Running and queued runs over its capacity. */
+  load: number;
+  /** {@link runsOnGpu} of its `/healthz`. */
+  gpu: boolean;
+}
+
+/** A node's {@link NodeCheck} from its `/healthz` answer. */
+export function checkOf(node: string, order: number, h: NodeHealth): NodeCheck {
+  const capacity = Math.max(1, h.concurrency + h.queue);
+  return { node, order, load: (h.running + h.queued) / capacity, gpu: runsOnGpu(h.gpu) };
+}
+
+/**
+ * The nodes in the order to try them: GPU nodes first when the model prefers them (manifest
+ * `prefers_gpu`), then least loaded first, ties in the configured order.
+ */
+export function orderNodes(checks: readonly NodeCheck[], preferGpu: boolean): string[] {
+  const rank = (c: NodeCheck): number => (preferGpu && c.gpu ? 0 : 1);
+  return [...checks]
+    .sort((a, b) => rank(a) - rank(b) || a.load - b.load || a.order - b.order)
+    .map((c) => c.node);
+}

@@ -10,11 +10,12 @@ import type { RunProgress } from '../../engine/edge.js';
 import { DurableObject } from 'cloudflare:workers';
 import type { Bindings } from '../app-env.js';
 import { readConfig, type ApiConfig } from '../config.js';
-import { fractionOf, isFinal, resultKey, type JobInit, type JobState } from '../jobs/job-types.js';
+import { fractionOf, isFinal, jobDevice, resultKey, type JobInit, type JobState } from '../jobs/job-types.js';
 import { ResultWriter } from '../jobs/result-writer.js';
 import { log } from '../middleware/logger.js';
 import { readRun, startRun, type RunOutcome } from '../nodes/remote-run.js';
 import { rankNodes } from '../nodes/placement.js';
+import { bundledManifest } from '../catalog/model-catalog.js';
 import type { ModelPrice } from '../billing/price.js';
 
 /** Node failures (died, 5xx, unreachable) a job survives before it fails. */
@@ -64,6 +65,7 @@ export class JobRunner extends DurableObject<Bindings> {
       stats: null,
       charge: null,
       timings_ms: null,
+      device: null,
     };
     const run: RunContext = { input_key: init.input_key, price: init.price, request_id: init.request_id };
     await this.ctx.storage.put({ job, run });
@@ -128,7 +130,9 @@ export class JobRunner extends DurableObject<Bindings> {
 
   /** Tries the nodes, best first, until one finishes the run, the input is refused, or all fail. */
   private async place(job: JobState, run: RunContext, signal: AbortSignal): Promise<void> {
-    const nodes = await rankNodes(this.config.inferenceNodes, this.config.nodeToken);
+    const nodes = await rankNodes(this.config.inferenceNodes, this.config.nodeToken, {
+      preferGpu: bundledManifest(job.model).prefers_gpu === true,
+    });
     let saturated: number | null = null;
     let failures = 0;
     for (const node of nodes) {
@@ -244,6 +248,7 @@ export class JobRunner extends DurableObject<Bindings> {
     job.result = { bytes: writer.bytes, content_type: outcome.meta.content_type };
     job.stats = outcome.end.stats;
     job.timings_ms = outcome.end.timings_ms;
+    job.device = jobDevice(outcome.end.runtime);
     job.charge = { amount_micros: charged.charge.amount_micros, currency: charged.charge.currency };
     await this.finish(job);
     return outcome;
