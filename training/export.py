@@ -261,8 +261,8 @@ def manifest_dict(model_id: str, plans: dict, ds: dict, files: dict, net: nn.Mod
                       'array_axes': extra.get('array_axes', 'nibabel')},
         'files': files,
     }
-    for k in ('name', 'stand_in', 'intended_use', 'license', 'provenance', 'metrics', 'sam_branch', 'variants',
-              'edge'):
+    for k in ('name', 'stand_in', 'intended_use', 'license', 'provenance', 'metrics', 'sam_branch', 'prefers_gpu',
+              'variants', 'edge'):
         if k in extra:
             m[k] = extra[k]
     return m

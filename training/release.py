@@ -205,6 +205,9 @@ def release(run: str, out: str, model_id: str, dataset: str | None = None, val_c
     }
     if edge:
         extra['edge'] = edge
+    if stand_in or ((ck.get('init_args') or {}).get('nnsam_edge') or {}).get('sam'):
+        # The nnSAM family: its TinyViT encoder costs ~1.5 s per patch on the CPU provider.
+        extra['prefers_gpu'] = True
     m = manifest_dict(model_id, plans, ds, files, r['net'], extra)
     m['parity_onnxruntime_node_max_abs_diff'] = r['parity']
     m['parity_tolerance'] = tol

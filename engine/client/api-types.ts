@@ -109,6 +109,13 @@ export interface ApiJob {
   stats: ApiLabelStats[] | null;
   charge: { amount_micros: number; currency: string } | null;
   timings_ms: { total: number; model: number; queued: number } | null;
+  /** Where the model ran (the node's device, provider, WebGPU adapter, fallback); null until the job succeeds. */
+  device: {
+    requested: string;
+    provider: string;
+    adapter: string | null;
+    fallback_reason: string | null;
+  } | null;
   /** Sentences saying the input plainly does not fit the model's modality; empty when it fits. */
   warnings: string[];
 }

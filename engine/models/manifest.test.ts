@@ -45,3 +45,15 @@ test('asking for a variant a fold lacks is a clear error naming what the model s
     (e: unknown) => e instanceof InputError && /it ships: fp32, int8/.test(e.message),
   );
 });
+
+test('prefers_gpu: the nnSAM stand-in says true, brain-wm-2d nothing, anything but a boolean is refused', () => {
+  const read = (id: string): string =>
+    readFileSync(fileURLToPath(new URL(`../../../models/${id}/manifest.json`, import.meta.url)), 'utf8');
+  assert.equal(parseManifest(read('nnsam-tinyvit-random'), 'nnsam').prefers_gpu, true);
+  assert.equal(parseManifest(read('brain-wm-2d'), 'wm').prefers_gpu, undefined);
+  const bad = JSON.stringify({ ...JSON.parse(read('brain-wm-2d')), prefers_gpu: 'yes' });
+  assert.throws(
+    () => parseManifest(bad, 'wm'),
+    (e: unknown) => e instanceof InputError && /prefers_gpu must be true or false/.test(e.message),
+  );
+});

@@ -94,6 +94,11 @@ export interface ModelManifest {
   metrics?: unknown;
   /** Present when the model may run inside the Worker (onnxruntime-web WASM) on small inputs. */
   edge?: EdgeSpec;
+  /**
+   * The model should run on GPU (WebGPU) nodes where there are any: placement tries them first. Set
+   * for the nnSAM family, whose TinyViT encoder costs about 1.5 s per patch on the CPU provider.
+   */
+  prefers_gpu?: boolean;
 }
 
 const FORMAT = 'nnsam-edge-model/1';
@@ -129,6 +134,9 @@ export function checkManifest(value: unknown, where: string): ModelManifest {
     fail(`inference.array_axes must be 'nibabel' or 'nnunet', got ${JSON.stringify(axes)}`);
   }
   if (m.edge !== undefined) checkEdge(m, fail);
+  if (m.prefers_gpu !== undefined && typeof m.prefers_gpu !== 'boolean') {
+    fail(`prefers_gpu must be true or false, got ${JSON.stringify(m.prefers_gpu)}`);
+  }
   return m;
 }
 

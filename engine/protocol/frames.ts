@@ -40,12 +40,20 @@ export interface RunMeta {
   warnings?: string[];
 }
 
+/** What ran the model: the node's RuntimeInfo, and the WebGPU adapter's description on a WebGPU node. */
+export type RunRuntime = {
+  requested?: string;
+  provider: string;
+  fallbackReason?: string;
+  adapter?: string;
+} & Record<string, unknown>;
+
 /** Sent last on success. */
 export interface RunEnd {
   /** Bytes of the result, the sum of every `data` payload (checked by the receiver). */
   bytes: number;
   stats: LabelStats[];
-  runtime: { provider: string; device?: string; fallbackReason?: string } & Record<string, unknown>;
+  runtime: RunRuntime;
   timings_ms: { total: number; model: number; queued: number };
 }
 

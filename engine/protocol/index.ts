@@ -5,10 +5,12 @@
  * - run-request.ts: the request (query) and the one-shot defaults;
  * - frames.ts: the framed answer (progress, meta, data, end, error);
  * - result-encoding.ts, nifti-stream.ts, label-palette.ts: the result formats;
- * - problem.ts: problem+json bodies and their type base.
+ * - problem.ts: problem+json bodies and their type base;
+ * - node-health.ts: a node's `/healthz` (load, device, adapter, fallback), which placement reads.
  */
 export * from './frames.js';
 export * from './run-request.js';
 export * from './problem.js';
 export { checkEncodable, encodeResult, RESULT_CONTENT_TYPES, type RunFormat } from './result-encoding.js';
 export { niftiGzipChunks, type NiftiStreamOptions } from './nifti-stream.js';
+export * from './node-health.js';

@@ -5,6 +5,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { InferenceRuntime, RuntimeOptions } from './runtime.js';
+import { firstLine } from './gpu-adapter.js';
 import { wrapOrtSession } from './wrap-session.js';
 
 type SessionOptions = ort.InferenceSession.SessionOptions;
@@ -64,9 +65,4 @@ export async function createOrtNodeWebGpu(
     const cpu = await createOrtNodeCpu(model, { threads });
     return { ...cpu, info: { ...cpu.info, requested: 'webgpu', fallbackReason: reason } };
   }
-}
-
-function firstLine(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text.split('\n')[0].trim() || 'unknown error';
 }

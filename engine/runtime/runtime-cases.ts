@@ -9,10 +9,23 @@ import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { readNpy } from '../../test/support/npy.js';
-import type { InferenceRuntime } from './runtime.js';
+import type { Device, InferenceRuntime } from './runtime.js';
 
-/** The model the suite runs: the smallest shipped model with parity goldens. */
+/** The model the suite runs by default: the smallest shipped model with parity goldens. */
 export const CASE_MODEL_DIR = fileURLToPath(new URL('../../../models/brain-wm-2d/', import.meta.url));
+/**
+ * A tiny model of the same contract (test/models/wm-tiny-2d, about 40 k parameters, 64x64 patches)
+ * for slow backends: WebGPU on SwiftShader takes seconds per call whatever the model.
+ */
+export const TINY_MODEL_DIR = fileURLToPath(new URL('../../../test/models/wm-tiny-2d/', import.meta.url));
+
+/** Options of {@link runtimeCases}. */
+export interface CaseOptions {
+  /** Model folder with `model.onnx`, `manifest.json` and `parity/` (default {@link CASE_MODEL_DIR}). */
+  modelDir?: string;
+  /** The provider the adapter must report, without a fallback reason (a silent CPU fallback fails). */
+  provider?: Device;
+}
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length);
@@ -22,21 +35,34 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Registers the shared cases for the adapter `create` makes, under `name`. */
-export function runtimeCases(name: string, create: (model: Uint8Array) => Promise<InferenceRuntime>): void {
-  const manifest = JSON.parse(readFileSync(`${CASE_MODEL_DIR}manifest.json`, 'utf8')) as {
+export function runtimeCases(
+  name: string,
+  create: (model: Uint8Array) => Promise<InferenceRuntime>,
+  options: CaseOptions = {},
+): void {
+  const dir = options.modelDir ?? CASE_MODEL_DIR;
+  const manifest = JSON.parse(readFileSync(`${dir}manifest.json`, 'utf8')) as {
     parity_tolerance: number;
     onnx: { outputs: { name: string }[] };
   };
-  const input = readNpy(`${CASE_MODEL_DIR}parity/input.npy`);
+  const input = readNpy(`${dir}parity/input.npy`);
   const x = Float32Array.from(input.data as Float32Array);
   let rt: InferenceRuntime;
   let single: Record<string, { data: Float32Array; dims: readonly number[] }>;
 
   before(async () => {
-    rt = await create(new Uint8Array(readFileSync(`${CASE_MODEL_DIR}model.onnx`)));
+    rt = await create(new Uint8Array(readFileSync(`${dir}model.onnx`)));
     single = await rt.run(x, input.shape);
   });
   after(() => rt.dispose());
+
+  if (options.provider) {
+    const provider = options.provider;
+    test(`${name}: runs on the ${provider} provider, with no fallback`, () => {
+      assert.equal(rt.info.provider, provider, `fell back: ${rt.info.fallbackReason ?? ''}`);
+      assert.equal(rt.info.fallbackReason, undefined);
+    });
+  }
 
   test(`${name}: declares and returns the manifest's outputs`, () => {
     assert.deepEqual([...rt.outputNames].sort(), manifest.onnx.outputs.map((o) => o.name).sort());
@@ -46,7 +72,7 @@ export function runtimeCases(name: string, create: (model: Uint8Array) => Promis
 
   test(`${name}: matches the PyTorch parity goldens within the manifest tolerance`, () => {
     for (const o of manifest.onnx.outputs) {
-      const golden = readNpy(`${CASE_MODEL_DIR}parity/${o.name}.npy`);
+      const golden = readNpy(`${dir}parity/${o.name}.npy`);
       assert.deepEqual([...single[o.name].dims], golden.shape);
       const d = maxAbsDiff(single[o.name].data, golden.data as Float32Array);
       assert.ok(d <= manifest.parity_tolerance, `${o.name}: max |diff| ${d} > ${manifest.parity_tolerance}`);

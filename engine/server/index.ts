@@ -6,5 +6,12 @@
 export * from '../protocol/index.js';
 export { createNodeApp, type NodeAppOptions, type NodeLog } from './node-app.js';
 export { RunQueue, SlotReleasedError, type RunSlot } from './run-queue.js';
-export { createNodeMetrics, type NodeMetrics, type QueueGauges, type RunStage } from './node-metrics.js';
+export {
+  createNodeMetrics,
+  type DeviceGauges,
+  type NodeMetrics,
+  type QueueGauges,
+  type RunStage,
+} from './node-metrics.js';
+export { NodeDeviceState } from './node-device.js';
 export { startNode, type RunningNode, type StartNodeOptions } from './serve.js';

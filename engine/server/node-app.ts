@@ -13,6 +13,8 @@ import { DEFAULT_WORK_LIMITS, type WorkLimits } from '../pipeline/work.js';
 import type { Device } from '../runtime/runtime.js';
 import { FRAMES_CONTENT_TYPE } from '../protocol/frames.js';
 import { createNodeMetrics, type NodeMetrics } from './node-metrics.js';
+import { NodeDeviceState } from './node-device.js';
+import type { NodeHealth } from '../protocol/node-health.js';
 import { InputError } from '../errors.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from '../protocol/problem.js';
 import { parseRunQuery, type RunRequest } from '../protocol/run-request.js';
@@ -62,10 +64,11 @@ const routeOf = (path: string): string => (ROUTES.has(path) ? path : 'other');
 export function createNodeApp(options: NodeAppOptions): Hono<NodeEnv> {
   if (options.token === '') throw new RangeError('token must not be empty');
   const queue = new RunQueue(options.concurrency ?? 1, options.queue ?? 8);
-  const metrics = createNodeMetrics(queue);
+  const device = options.device ?? 'cpu';
+  const deviceState = new NodeDeviceState(device);
+  const metrics = createNodeMetrics(queue, deviceState);
   const limits = resolveLimits(options.limits);
   const log: NodeLog = options.log ?? (() => {});
-  const device = options.device ?? 'cpu';
   const expected = options.token === undefined ? null : digest(`Bearer ${options.token}`);
   const bootedAt = performance.now();
   const app = new Hono<NodeEnv>();
@@ -95,18 +98,21 @@ export function createNodeApp(options: NodeAppOptions): Hono<NodeEnv> {
     return next();
   });
 
-  app.get('/healthz', async (c) =>
-    c.json({
+  app.get('/healthz', async (c) => {
+    await deviceState.ready;
+    const health: NodeHealth = {
       status: 'ok',
       running: queue.running,
       queued: queue.queued,
       concurrency: queue.concurrency,
       queue: queue.capacity,
       device,
+      gpu: deviceState.snapshot(),
       models: await options.registry.ids(),
       uptime_s: Math.round((performance.now() - bootedAt) / 1000),
-    }),
-  );
+    };
+    return c.json(health);
+  });
 
   app.get('/metrics', async (c) =>
     c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
@@ -144,7 +150,7 @@ export function createNodeApp(options: NodeAppOptions): Hono<NodeEnv> {
     c.set('deferred', true);
     const settings: RunSettings = {
       registry: options.registry,
-      device,
+      device: deviceState,
       threads: options.threads ?? 1,
       limits,
       work: { ...DEFAULT_WORK_LIMITS, ...options.work },

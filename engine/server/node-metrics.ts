@@ -5,6 +5,7 @@
  * separate counts and do not fail on duplicate registration.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { NodeDevice } from '../protocol/node-health.js';
 
 /** Stages of a run whose durations are observed. */
 export type RunStage = 'queued' | 'reading' | 'preprocess' | 'predict' | 'postprocess' | 'encode';
@@ -19,6 +20,11 @@ export interface NodeMetrics {
   runFailures: Counter<'code'>;
 }
 
+/** Where the device gauges read the node's device state on each scrape. */
+export interface DeviceGauges {
+  snapshot(): NodeDevice;
+}
+
 /** Where the in-flight and queued gauges read their values on each scrape. */
 export interface QueueGauges {
   readonly running: number;
@@ -28,10 +34,46 @@ export interface QueueGauges {
 const DURATION_BUCKETS = [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
 /** Creates the app's registry with the node's metrics and the default Node process metrics. */
-export function createNodeMetrics(queue: QueueGauges): NodeMetrics {
+export function createNodeMetrics(queue: QueueGauges, device: DeviceGauges): NodeMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  new Gauge({
+    name: 'nnsam_node_device_info',
+    help: 'Always 1: where the models run (requested device, provider now, the WebGPU adapter if any).',
+    labelNames: [
+      'requested',
+      'provider',
+      'adapter_vendor',
+      'adapter_architecture',
+      'adapter',
+      'fallback_adapter',
+    ],
+    registers,
+    collect() {
+      const d = device.snapshot();
+      this.reset();
+      this.set(
+        {
+          requested: d.requested,
+          provider: d.provider,
+          adapter_vendor: d.adapter?.vendor ?? '',
+          adapter_architecture: d.adapter?.architecture ?? '',
+          adapter: d.adapter?.description ?? '',
+          fallback_adapter: d.adapter ? String(d.adapter.fallback_adapter) : '',
+        },
+        1,
+      );
+    },
+  });
+  new Gauge({
+    name: 'nnsam_node_device_fallback',
+    help: '1 when the node was asked for WebGPU and runs its models on the CPU provider.',
+    registers,
+    collect() {
+      this.set(device.snapshot().fallback_reason === null ? 0 : 1);
+    },
+  });
   new Gauge({
     name: 'nnsam_node_runs_in_flight',
     help: 'Runs holding a slot (reading, segmenting or streaming their result).',

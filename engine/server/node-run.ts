@@ -12,7 +12,8 @@ import type { ModelRegistry } from '../models/registry.js';
 import { modalityWarnings } from '../models/modality.js';
 import { segment } from '../pipeline/segment.js';
 import { workGuard, type WorkLimits } from '../pipeline/work.js';
-import type { Device, InferenceRuntime } from '../runtime/runtime.js';
+import type { InferenceRuntime } from '../runtime/runtime.js';
+import type { NodeDeviceState } from './node-device.js';
 import {
   encodeFrame,
   MAX_FRAME_PAYLOAD,
@@ -28,7 +29,8 @@ import type { RunSlot } from './run-queue.js';
 /** What every run of one app shares. */
 export interface RunSettings {
   registry: ModelRegistry;
-  device: Device;
+  /** The node's device; each run's runtime is reported to it (a fallback shows in /healthz). */
+  device: NodeDeviceState;
   threads: number;
   limits: ReadLimits;
   /** Per-request work bounds, checked from the header before the voxels are decoded. */
@@ -163,10 +165,11 @@ async function run(
     checkEncodable(req.format, image);
     t = stage('reading', t);
 
-    const folds = await settings.registry.runtimes(req.model, settings.device, {
+    const folds = await settings.registry.runtimes(req.model, settings.device.requested, {
       threads: settings.threads,
       log: (line) => settings.log({ msg: 'runtime', model: req.model, line }),
     });
+    settings.device.observe(folds[0].info);
     let predictFrom = 0;
     const watched = watchFolds(folds, signal, () => {
       if (!predictFrom) predictFrom = stage('preprocess', t);
@@ -211,7 +214,8 @@ async function run(
       }
     }
     stage('encode', t);
-    const runtime = { ...result.runtime };
+    const adapter = settings.device.snapshot().adapter;
+    const runtime = { ...result.runtime, ...(adapter && { adapter: adapter.description }) };
     sink.send({ type: 'end', body: { bytes: sent, stats: result.stats, runtime, timings_ms: timings() } });
     fields.bytes_out = sent;
   } catch (err) {

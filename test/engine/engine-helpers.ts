@@ -62,13 +62,21 @@ export async function fsbSlab(
 ): Promise<{ path: string; image: ImageVolume; label: Float32Array }> {
   const full = await readImageFile(FSB_IMAGE);
   const x0 = Math.floor(full.shape[0] / 2) - Math.floor(slices / 2) - 20;
-  const box = {
-    start: [x0, 0, 0] as [number, number, number],
-    end: [x0 + slices, full.shape[1], full.shape[2]] as [number, number, number],
-  };
+  return fsbBox(dir, 'fsB-slab.nii.gz', [x0, 0, 0], [x0 + slices, full.shape[1], full.shape[2]]);
+}
+
+/** The box `[start, end)` of fsB (voxel indices), written to `dir/name`, with the label cut the same way. */
+export async function fsbBox(
+  dir: string,
+  name: string,
+  start: [number, number, number],
+  end: [number, number, number],
+): Promise<{ path: string; image: ImageVolume; label: Float32Array }> {
+  const full = await readImageFile(FSB_IMAGE);
+  const box = { start, end };
   const geo = cropGeometry(full, box);
   const data = cropVolume(full.data, full.shape, box);
-  const path = join(dir, 'fsB-slab.nii.gz');
+  const path = join(dir, name);
   writeFileSync(
     path,
     writeNifti(full, data, { shape: geo.shape, affine: geo.affine, gzip: true, datatype: 'float32' }),

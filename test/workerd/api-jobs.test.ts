@@ -77,6 +77,8 @@ test('full flow on fsB: chunked upload, job, SSE progress, Range download equal 
   assert.equal(done.voxels, 256 ** 3);
   assert.deepEqual(done.charge, { amount_micros: priceOf(256 ** 3), currency: 'USD' });
   assert.equal(done.attempts, 1);
+  // The node runs on the CPU provider: the job says so (a WebGPU node would name its adapter).
+  assert.deepEqual(done.device, { requested: 'cpu', provider: 'cpu', adapter: null, fallback_reason: null });
 
   const whole = await jobs.result(job.id);
   assert.equal(whole.status, 200);

@@ -18,12 +18,12 @@ export interface InferenceNode {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `nnsam serve --port 0 ...args` and resolves once it listens. */
-export async function startNode(args: string[] = []): Promise<InferenceNode> {
+/** Starts `nnsam serve --port 0 ...args` (in `env`, default this process's) and resolves once it listens. */
+export async function startNode(args: string[] = [], env?: NodeJS.ProcessEnv): Promise<InferenceNode> {
   const child = spawn(
     process.execPath,
     [`${REPO_ROOT}bin/nnsam.js`, 'serve', '--host', '127.0.0.1', '--port', '0', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env },
   );
   const logs: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (line) => logs.push(line));

@@ -1,5 +1,6 @@
 /** A small client of the job routes for the API tests, and a reader of server-sent events. */
 import { parseServerSentEvents, type ServerSentEvent } from '../../engine/client/server-sent-events.js';
+import type { ApiJob } from '../../engine/client/api-types.js';
 import type { ApiWorld } from './api-world.js';
 
 /** A job as `GET /v1/jobs/:id` returns it (the fields the tests read). */
@@ -13,6 +14,7 @@ export interface Job {
   shape: number[] | null;
   voxels: number | null;
   charge: { amount_micros: number; currency: string } | null;
+  device: ApiJob['device'];
 }
 
 /** Job routes over one key. */

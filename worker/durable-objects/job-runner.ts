@@ -9,11 +9,12 @@
 import type { RunProgress } from '../../engine/edge.js';
 import { DurableObject } from 'cloudflare:workers';
 import { readConfig, type ApiConfig } from '../config.js';
-import { fractionOf, isFinal, resultKey, type JobInit, type JobState } from '../jobs/job-types.js';
+import { fractionOf, isFinal, jobDevice, resultKey, type JobInit, type JobState } from '../jobs/job-types.js';
 import { ResultWriter } from '../jobs/result-writer.js';
 import { log } from '../log.js';
 import { readRun, startRun, type RunOutcome } from '../nodes/remote-run.js';
 import { rankNodes } from '../nodes/placement.js';
+import { bundledManifest } from '../catalog/model-catalog.js';
 import type { ModelPrice } from '../billing/price.js';
 
 /** Node failures (died, 5xx, unreachable) a job survives before it fails. */
@@ -63,6 +64,7 @@ export class JobRunner extends DurableObject<Env> {
       stats: null,
       charge: null,
       timings_ms: null,
+      device: null,
     };
     const run: RunContext = { input_key: init.input_key, price: init.price, request_id: init.request_id };
     await this.ctx.storage.put({ job, run });
@@ -127,7 +129,9 @@ export class JobRunner extends DurableObject<Env> {
 
   /** Tries the nodes, best first, until one finishes the run, the input is refused, or all fail. */
   private async place(job: JobState, run: RunContext, signal: AbortSignal): Promise<void> {
-    const nodes = await rankNodes(this.config.inferenceNodes, this.config.nodeToken);
+    const nodes = await rankNodes(this.config.inferenceNodes, this.config.nodeToken, {
+      preferGpu: bundledManifest(job.model).prefers_gpu === true,
+    });
     let saturated: number | null = null;
     let failures = 0;
     for (const node of nodes) {
@@ -243,6 +247,7 @@ export class JobRunner extends DurableObject<Env> {
     job.result = { bytes: writer.bytes, content_type: outcome.meta.content_type };
     job.stats = outcome.end.stats;
     job.timings_ms = outcome.end.timings_ms;
+    job.device = jobDevice(outcome.end.runtime);
     job.charge = { amount_micros: charged.charge.amount_micros, currency: charged.charge.currency };
     await this.finish(job);
     return outcome;

@@ -2,7 +2,7 @@
  * @module
  * A job as its {@link JobRunner} Durable Object stores it, and what the job routes send it.
  */
-import type { LabelStats, RunProgress } from '../../engine/edge.js';
+import type { LabelStats, RunProgress, RunRuntime } from '../../engine/edge.js';
 import type { ModelPrice } from '../billing/price.js';
 
 /** Where a job is; the last three are final. */
@@ -46,8 +46,28 @@ export interface JobState extends Omit<JobInit, 'now' | 'input_key' | 'price' | 
   stats: LabelStats[] | null;
   charge: { amount_micros: number; currency: string } | null;
   timings_ms: { total: number; model: number; queued: number } | null;
+  /** Where the model ran, from the node's `end` frame (absent on jobs stored before it existed). */
+  device?: JobDevice | null;
   /** Modality warnings of the input (engine/models/modality.ts), once the node has read it. */
   warnings?: string[];
+}
+
+/** Where a job's model ran: the device asked for, the provider that ran it, the adapter, any fallback. */
+export interface JobDevice {
+  requested: string;
+  provider: string;
+  adapter: string | null;
+  fallback_reason: string | null;
+}
+
+/** The job's device from a node's `end` frame runtime. */
+export function jobDevice(runtime: RunRuntime): JobDevice {
+  return {
+    requested: runtime.requested ?? runtime.provider,
+    provider: runtime.provider,
+    adapter: runtime.adapter ?? null,
+    fallback_reason: runtime.fallbackReason ?? null,
+  };
 }
 
 /** Whether no more change will happen to a job in `status`. */

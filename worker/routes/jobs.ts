@@ -61,6 +61,23 @@ export const Job = z
     stats: z.array(z.any()).nullable(),
     charge: z.object({ amount_micros: z.number().int(), currency: z.string() }).nullable(),
     timings_ms: z.object({ total: z.number(), model: z.number(), queued: z.number() }).nullable(),
+    device: z
+      .object({
+        requested: z
+          .string()
+          .openapi({ description: 'The device the node was asked for: cpu, webgpu or wasm' }),
+        provider: z.string().openapi({ description: 'The execution provider that ran the model' }),
+        adapter: z
+          .string()
+          .nullable()
+          .openapi({ description: "The node's WebGPU adapter, e.g. a GPU's name" }),
+        fallback_reason: z
+          .string()
+          .nullable()
+          .openapi({ description: 'Why a WebGPU node ran the model on the CPU provider' }),
+      })
+      .nullable()
+      .openapi({ description: 'Where the model ran; null until the job succeeds' }),
     warnings: z.array(z.string()).openapi({
       description: "Sentences saying the input plainly does not fit the model's modality; empty when it fits",
     }),
@@ -101,6 +118,7 @@ function view(j: JobState): z.infer<typeof Job> {
     stats: j.stats,
     charge: j.charge,
     timings_ms: j.timings_ms,
+    device: j.device ?? null,
     warnings: j.warnings ?? [],
   };
 }

@@ -194,7 +194,8 @@ async function runOnNodes(
     );
   let saturated = 0;
   try {
-    for (const node of await rankNodes(config.inferenceNodes, config.nodeToken)) {
+    const preferGpu = bundledManifest(request.model).prefers_gpu === true;
+    for (const node of await rankNodes(config.inferenceNodes, config.nodeToken, { preferGpu })) {
       const start = await startRun(
         node,
         { ...request, deadlineMs: deadline - Date.now() },
