@@ -3,6 +3,8 @@ import type { ApiConfig } from './config.js';
 import type { JobRunner } from './durable-objects/job-runner.js';
 import type { TenantLedger } from './durable-objects/tenant-ledger.js';
 import type { UploadSession } from './durable-objects/upload-session.js';
+import type { UploadToken } from './durable-objects/upload-token.js';
+import type { UploadTokenGrant } from './tokens/upload-token-types.js';
 
 /** Worker bindings, as declared in wrangler.toml. */
 export interface Bindings {
@@ -42,6 +44,8 @@ export interface Bindings {
   MODELS: R2Bucket;
   /** One billing ledger per tenant. */
   LEDGER: DurableObjectNamespace<TenantLedger>;
+  /** One object per browser upload token (`POST /v1/upload-tokens`). */
+  UPLOAD_TOKENS: DurableObjectNamespace<UploadToken>;
 }
 
 /** Hono environment: bindings plus per-request variables set by middleware. */
@@ -54,6 +58,8 @@ export interface AppEnv {
     requestId: string;
     /** The caller's key, set by the auth middleware on protected routes. */
     auth: ApiKeyRecord | undefined;
+    /** The caller's upload token, when it sent one instead of a key (then `auth` is unset). */
+    uploadToken?: UploadTokenGrant;
     /** Set when the request body broke off while it was read (worker/http-body.ts). */
     bodyFailed?: boolean;
   };

@@ -12,6 +12,8 @@ export interface ChargeInput {
    * charge for the tenant's records; the charge itself is keyed by `job_id` alone.
    */
   idempotency_key: string | null;
+  /** The label of the upload token that created the job, if a token did. */
+  label: string | null;
   model: string;
   voxels: number;
   price: ModelPrice;
@@ -28,6 +30,8 @@ export interface Charge {
   amount_micros: number;
   currency: string;
   charged_at: number;
+  /** The creating upload token's label; null for a key's jobs and one-shots. */
+  label: string | null;
 }
 
 /**
