@@ -121,24 +121,31 @@ async function jobOf(c: Context<AppEnv>, id: string): Promise<JobState> {
 
 const TOKEN_JOBS = { uploadTokens: true };
 
+/** 403 when the caller's upload token may not use `model` (an API key may use any). */
+function assertModelAllowed(c: Context<AppEnv>, model: string): void {
+  const grant = c.get('uploadToken');
+  if (grant && !grant.models.includes(model)) {
+    throw new GrantError('model_not_allowed', `This upload token may not use model '${model}'.`);
+  }
+}
+
 /**
- * Counts a job against the caller's upload token (none for an API key): 403 for a model outside
- * its grant or past its job limit. Returns the token's label and how to give the job back.
+ * Counts a job against the caller's upload token (none for an API key): 403 past its job limit.
+ * Returns the token's label and how to give the job back.
  */
 async function spendTokenJob(
   c: Context<AppEnv>,
-  model: string,
 ): Promise<{ label: string | null; refund: () => Promise<void> }> {
   const grant = c.get('uploadToken');
   if (!grant) return { label: null, refund: async () => {} };
-  if (!grant.models.includes(model)) {
-    throw new GrantError('model_not_allowed', `This upload token may not use model '${model}'.`);
-  }
   const token = c.env.UPLOAD_TOKENS.getByName(grant.id);
   const spent = await token.spendJob(Date.now());
   if (spent.kind === 'gone') throw new UnauthorizedError('The upload token is unknown, expired or revoked.');
   if (spent.kind === 'limit') {
-    throw new GrantError('token_job_limit', `This upload token may create ${spent.max} jobs and has created them all.`);
+    throw new GrantError(
+      'token_job_limit',
+      `This upload token may create ${spent.max} jobs and has created them all.`,
+    );
   }
   return { label: grant.label, refund: () => token.refundJob() };
 }
@@ -280,6 +287,7 @@ export const jobRoutes = newRouter()
     const tenant = tenantOf(c);
     const config = c.get('config');
     const idempotencyKey = idempotencyKeyOf(c.req.header('Idempotency-Key'));
+    assertModelAllowed(c, body.model);
     const price = await priceFor(c.env, config, body.model);
     const tokenId = tokenIdOf(c);
     const upload = await c.env.UPLOAD_SESSIONS.getByName(body.upload_id).describe(
@@ -303,7 +311,7 @@ export const jobRoutes = newRouter()
     );
     const id = crypto.randomUUID();
     const now = Date.now();
-    const token = await spendTokenJob(c, body.model);
+    const token = await spendTokenJob(c);
     let admitted: Awaited<ReturnType<typeof admitRun>>;
     try {
       admitted = await admitRun(c.env, {

@@ -262,14 +262,16 @@ async function appendBody(c: Context<AppEnv>, id: string, offset: number): Promi
   const send = async (at: number, bytes: Uint8Array) =>
     stub.append(tenant, { offset: at, sha256: await sha256OfBytes(bytes), bytes }, Date.now(), tokenId);
   if (checksum !== undefined) {
-    const declared = parseChecksumHeader(checksum);
     if (Number(c.req.header('Content-Length') ?? 0) > maxChunkBytes) {
       throw new LimitError(
         'chunk_too_large',
         `A chunk with a checksum may hold at most ${maxChunkBytes} bytes.`,
       );
     }
+    // Read before the header is judged: a refusal with the body unread can break the client's
+    // connection before it reads the answer.
     const bytes = await requestBytes(c, maxChunkBytes, 'chunk_too_large');
+    const declared = parseChecksumHeader(checksum);
     if (bytes.byteLength === 0) return null;
     if ((await sha256OfBytes(bytes)) !== declared) {
       throw new HttpError(
