@@ -144,6 +144,30 @@ test('discovery (OPTIONS), Tus-Resumable on every answer, 412 for another versio
     headers: { ...auth(), 'upload-defer-length': '1' },
   });
   assert.equal(deferred.status, 400);
+  // creation-with-upload: the first bytes ride on the POST; refused ones leave the upload at 0.
+  const hello = new TextEncoder().encode('hello');
+  const withData = (checksum: string) =>
+    fetch(`${base}/v1/uploads`, {
+      method: 'POST',
+      headers: {
+        ...auth(),
+        'upload-length': '5',
+        'upload-metadata': `sha256 ${btoa(sha256Hex(hello))}`,
+        'content-type': 'application/offset+octet-stream',
+        'upload-checksum': checksum,
+      },
+      body: hello,
+    });
+  const whole = await withData(`sha256 ${Buffer.from(sha256Hex(hello), 'hex').toString('base64')}`);
+  assert.equal(whole.status, 201);
+  assert.equal(whole.headers.get('upload-offset'), '5');
+  assert.equal(((await whole.json()) as { state: string }).state, 'complete');
+  const spoiled = await withData(
+    `sha256 ${Buffer.from(sha256Hex(hello.subarray(1)), 'hex').toString('base64')}`,
+  );
+  assert.equal(spoiled.status, 201);
+  assert.equal(spoiled.headers.get('upload-offset'), '0');
+
   const terminated = await fetch(location, { method: 'DELETE', headers: auth() });
   assert.equal(terminated.status, 204);
   assert.equal(terminated.headers.get('tus-resumable'), '1.0.0');
@@ -219,19 +243,24 @@ test('a chunk with a wrong checksum is refused with 460 and dropped; the upload 
 test("a job on the tus upload gives the one-shot's label map for the same file", async () => {
   assert.ok(tusUploadId, 'the upload test ran');
   const jobs = jobClient(w, key);
+  // Each body is read as soon as its answer comes: the one-shot takes minutes, and an answer left
+  // unread that long is dropped by the test's HTTP client.
   const [created, oneShot] = await Promise.all([
-    jobs.create({ upload_id: tusUploadId, model: 'brain-wm-2d' }),
-    w.fetch('/v1/segment?model=brain-wm-2d', {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, accept: 'application/gzip' },
-      body: FSB as unknown as BodyInit,
-    }),
+    jobs
+      .create({ upload_id: tusUploadId, model: 'brain-wm-2d' })
+      .then(async (r) => ({ status: r.status, text: await r.text() })),
+    w
+      .fetch('/v1/segment?model=brain-wm-2d', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, accept: 'application/gzip' },
+        body: FSB as unknown as BodyInit,
+      })
+      .then(async (r) => ({ status: r.status, bytes: new Uint8Array(await r.arrayBuffer()) })),
   ]);
-  const [createdText, oneShotBytes] = [await created.text(), new Uint8Array(await oneShot.arrayBuffer())];
-  assert.equal(created.status, 202, createdText);
-  assert.equal(oneShot.status, 200, new TextDecoder().decode(oneShotBytes.subarray(0, 500)));
-  const direct = labelsOfNiftiGz(oneShotBytes);
-  const job = await jobs.waitFinal((JSON.parse(createdText) as { id: string }).id, 900_000, 500);
+  assert.equal(created.status, 202, created.text);
+  assert.equal(oneShot.status, 200, new TextDecoder().decode(oneShot.bytes.subarray(0, 500)));
+  const direct = labelsOfNiftiGz(oneShot.bytes);
+  const job = await jobs.waitFinal((JSON.parse(created.text) as { id: string }).id, 900_000, 500);
   assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
   const result = labelsOfNiftiGz(new Uint8Array(await (await jobs.result(job.id)).arrayBuffer()));
   assert.equal(result.labels.byteLength, 256 ** 3);

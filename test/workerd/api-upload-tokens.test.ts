@@ -265,7 +265,7 @@ test('revocation holds at once; an expired token is refused; no token reaches th
     'get /v1/uploads/{id}',
   );
   await expectProblem(await declare(token.token, 1), 401, 'unauthorized', doc, 'post /v1/uploads');
-  await expectProblem(await revoke(key), 404, 'upload_token_not_found', doc, op);
+  assert.equal((await revoke(key)).status, 204, 'revoking again changes nothing');
   await expectProblem(await revoke(key, 'ffffffffffffffff'), 404, 'upload_token_not_found', doc, op);
   assert.equal(
     (await w.fetch(location, { headers: bearer(key) })).status,

@@ -78,7 +78,7 @@ const mint = createRoute({
 const revoke = createRoute({
   method: 'delete',
   path: '/v1/upload-tokens/{id}',
-  summary: 'Revoke an upload token (effective on its next request)',
+  summary: 'Revoke an upload token (effective on its next request; revoking again is a no-op)',
   security: BEARER,
   middleware: [requireScope(['uploads', 'jobs'])] as const,
   request: { params: IdParam },
@@ -130,7 +130,7 @@ export const uploadTokenRoutes = newRouter()
   .openapi(revoke, async (c) => {
     const { id } = c.req.valid('param');
     if (!(await c.env.UPLOAD_TOKENS.getByName(id).revoke(tenantOf(c), Date.now()))) {
-      throw new NotFoundError('upload_token_not_found', `No live upload token ${id}.`);
+      throw new NotFoundError('upload_token_not_found', `No unexpired upload token ${id} of this tenant.`);
     }
     return c.body(null, 204);
   });
