@@ -231,7 +231,9 @@ test('a chunk with a wrong checksum is refused with 460 and dropped; the upload 
   );
   assert.ok(error, 'tus-js-client gives up on a 4xx other than 409/423');
   assert.equal(error.originalResponse?.getStatus(), 460);
-  assert.match(error.originalResponse?.getBody() ?? '', /chunk_checksum_mismatch/);
+  const problem = JSON.parse(error.originalResponse?.getBody() ?? '{}') as { type: string; title: string };
+  assert.equal(problem.type, 'https://nnsam-edge.dev/problems/chunk_checksum_mismatch');
+  assert.equal(problem.title, 'Checksum Mismatch');
   const url = error.originalRequest!.getURL();
   assert.equal((await head(url)).headers.get('upload-offset'), String(CHUNK), 'only the first chunk is kept');
   const again = options({}, { uploadUrl: url });
