@@ -14,4 +14,36 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  {
+    // The Worker reaches the engine through one door (engine/edge.ts, which re-exports
+    // engine/protocol/): the Worker<->node contract stays in one folder both sides import, and
+    // nothing Node-only can slip into the workerd bundle by a deep import.
+    files: ['worker/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              // The compiled kernel module is the one exception: workerd cannot compile WASM from
+              // bytes, so the binary itself is imported (its wrapper comes through engine/edge.ts).
+              regex: '^(\\.\\./)+(engine/(?!edge\\.js$|protocol/)|wasm/(?!build/[\\w-]+\\.wasm$))',
+              message: 'worker/ imports the engine only through engine/edge.ts or engine/protocol/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // What ships runs in workerd; the unit tests beside it run under Node.
+    files: ['worker/**/*.ts'],
+    ignores: ['worker/**/*.test.ts', 'worker/test-doubles.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^node:', message: 'worker/ runs in workerd: no Node built-ins.' }] },
+      ],
+    },
+  },
 );

@@ -219,7 +219,7 @@ One thread everywhere. Medians of ${RUNS} runs after one warm-up.
 ${rows.join('\n')}
 
 onnxruntime-web runs here in Node's V8, the engine workerd embeds, with the same pre-compiled-module
-loading as in the Worker (timers inside workerd do not advance during computation, DESIGN.md §3).
+loading as in the Worker (timers inside workerd do not advance during computation, docs/platform.md).
 
 ## End to end: \`nnsam segment\` on ${VAL_CASE} (256^3, 1 mm)
 
@@ -227,7 +227,7 @@ loading as in the Worker (timers inside workerd do not advance during computatio
 | --- | --- | --- | --- | --- | --- | --- |
 ${lines.join('\n')}
 
-"segment" is the pipeline call (crop, normalise, slabs, sliding window, TTA, resampling, softmax,
+"segment" is the pipeline call (crop, normalise, slices, sliding window, TTA, resampling, softmax,
 argmax, uncrop, post-processing, stats); "pure model" is the sum of the runtime's \`run\` calls.
 ## Level-set refinement on the validation case ${VAL_CASE} (white matter; the shipped post-processing applies)
 

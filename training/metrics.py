@@ -1,4 +1,4 @@
-"""Segmentation metrics as DESIGN.md §2 defines them (Dice, ASD, HD95 on surface voxels, in mm)."""
+"""Segmentation metrics as docs/metrics.md defines them (Dice, ASD, HD95 on surface voxels, in mm)."""
 
 from __future__ import annotations
 

@@ -211,7 +211,7 @@ noise (p 0.1), blur (p 0.2), brightness (p 0.15), contrast (p 0.15), low resolut
 {_history_table(info['history'])}
 
 ## Results on the held-out case {m['validation_case']} (full volume, nnU-Net inference, 1 mm)
-Dice, ASD and HD95 as DESIGN.md §2 defines them (surface = mask minus its erosion with full
+Dice, ASD and HD95 as docs/metrics.md defines them (surface = mask minus its erosion with full
 connectivity; distances pooled both ways, in mm).
 
 | model | Dice | ASD (mm) | HD95 (mm) |
@@ -267,7 +267,7 @@ the Worker and the benchmarks can run the full nnSAM graph (TinyViT at 1024 x 10
 nnU-Net) end to end. **Not for clinical use, not for any use that reads its outputs.**
 
 ## What it is
-- nnSAM as DESIGN.md §1 describes it: the normalised patch is repeated to 3 channels, resized to
+- nnSAM as docs/method.md describes it: the normalised patch is repeated to 3 channels, resized to
   1024 x 1024 (bilinear, align_corners), encoded by MobileSAM's TinyViT `vit_t` (frozen; here
   randomly initialised, seed 0), the 256 x 64 x 64 embedding resized to encoder skip 3 and
   concatenated there; decoder with a segmentation head and a level-set head.

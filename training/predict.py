@@ -1,4 +1,4 @@
-"""Reference predictor with nnU-Net v2 semantics (DESIGN.md §2) for a 2D configuration, in PyTorch."""
+"""Reference predictor with nnU-Net v2 semantics (docs/nnunet-inference.md) for a 2D configuration, in PyTorch."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 import { LimitError, NotFoundError, type KernelCore } from '../engine/edge.js';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
-import type { AppEnv, Bindings } from './app-env.js';
+import type { AppEnv } from './app-env.js';
 import type { ApiConfig } from './config.js';
 import { requestBytes, watchBody } from './http-body.js';
 import { requestLogger } from './middleware/logger.js';
@@ -24,8 +24,8 @@ const isUploadBytes = (path: string, contentType: string | undefined) =>
 
 /** What the edge router needs from its entry point, per isolate. */
 export interface AppDeps {
-  kernels: (env: Bindings) => Promise<KernelCore>;
-  config: (env: Bindings) => ApiConfig;
+  kernels: (env: Env) => Promise<KernelCore>;
+  config: (env: Env) => ApiConfig;
 }
 
 /** Builds the edge router: middleware, the `/v1` routes, `/openapi.json` and the one error renderer. */

@@ -3,7 +3,6 @@
  * The API's configuration, read once from the Worker's bindings into one typed object.
  */
 import { DEFAULT_WORK_LIMITS, type WorkLimits } from '../engine/edge.js';
-import type { Bindings } from './app-env.js';
 import { parsePriceTable, type PriceTable } from './billing/price.js';
 
 /** Limits and lifetimes, all in bytes or seconds. */
@@ -43,19 +42,22 @@ export interface ApiConfig {
   oneShotSeconds: number;
 }
 
-function positiveInt(value: string | undefined, fallback: number, name: string): number {
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0)
-    throw new RangeError(`${name} must be a positive integer, got '${value}'`);
-  return n;
-}
+/** The names of the Worker's text vars and secrets (the rest of `Env` are bindings). */
+type TextVar = { [K in keyof Env]: Env[K] extends string ? K : never }[keyof Env];
 
-function nonNegativeInt(value: string | undefined, fallback: number, name: string): number {
+/**
+ * The integer in var `name`, at least `min`; `fallback` when it is unset or empty. Decimal digits
+ * only: `Number()` alone would also take '0x10' and '1e3', and read a blank value as 0 (which
+ * would turn edge runs off without a word).
+ */
+function intVar(env: Partial<Env>, name: TextVar, fallback: number, min: 0 | 1 = 1): number {
+  const value = env[name];
   if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0)
-    throw new RangeError(`${name} must be a non-negative integer, got '${value}'`);
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) {
+    const kind = min === 0 ? 'a non-negative' : 'a positive';
+    throw new RangeError(`${name} must be ${kind} integer, got '${value}'`);
+  }
   return n;
 }
 
@@ -75,41 +77,32 @@ function nodeList(value: string | undefined): string[] {
  * Parses the limits from wrangler vars; defaults: 32 MiB body, 8 MiB chunk, 2 GiB upload, 24 h for
  * uploads and results, 15 min per job, 4 concurrent jobs per tenant, 262144 voxels (512^2) at the edge,
  * the engine's default work bounds per request and four times their evaluations per tenant, 64
- * evaluations and 48 MiB for a run inside the Worker, 120 s per one-shot.
+ * evaluations and 48 MiB for a run inside the Worker, 120 s per one-shot. Any var may be missing
+ * (a deployment's own config need not set it), hence `Partial`.
  */
-export function readConfig(env: Bindings): ApiConfig {
+export function readConfig(env: Partial<Env>): ApiConfig {
   const config: ApiConfig = {
-    maxBodyBytes: positiveInt(env.MAX_BODY_BYTES, 32 * 2 ** 20, 'MAX_BODY_BYTES'),
-    maxChunkBytes: positiveInt(env.MAX_CHUNK_BYTES, 8 * 2 ** 20, 'MAX_CHUNK_BYTES'),
-    maxUploadBytes: positiveInt(env.MAX_UPLOAD_BYTES, 2 * 2 ** 30, 'MAX_UPLOAD_BYTES'),
-    uploadTtlSeconds: positiveInt(env.UPLOAD_TTL_SECONDS, 24 * 3600, 'UPLOAD_TTL_SECONDS'),
-    resultTtlSeconds: positiveInt(env.RESULT_TTL_SECONDS, 24 * 3600, 'RESULT_TTL_SECONDS'),
-    maxJobSeconds: positiveInt(env.MAX_JOB_SECONDS, 900, 'MAX_JOB_SECONDS'),
-    maxConcurrentJobs: positiveInt(env.MAX_CONCURRENT_JOBS, 4, 'MAX_CONCURRENT_JOBS'),
+    maxBodyBytes: intVar(env, 'MAX_BODY_BYTES', 32 * 2 ** 20),
+    maxChunkBytes: intVar(env, 'MAX_CHUNK_BYTES', 8 * 2 ** 20),
+    maxUploadBytes: intVar(env, 'MAX_UPLOAD_BYTES', 2 * 2 ** 30),
+    uploadTtlSeconds: intVar(env, 'UPLOAD_TTL_SECONDS', 24 * 3600),
+    resultTtlSeconds: intVar(env, 'RESULT_TTL_SECONDS', 24 * 3600),
+    maxJobSeconds: intVar(env, 'MAX_JOB_SECONDS', 900),
+    maxConcurrentJobs: intVar(env, 'MAX_CONCURRENT_JOBS', 4),
     inferenceNodes: nodeList(env.INFERENCE_NODES),
     nodeToken: env.NODE_TOKEN || undefined,
     defaultPrices: env.DEFAULT_PRICES ? parsePriceTable(env.DEFAULT_PRICES) : null,
-    edgeMaxVoxels: nonNegativeInt(env.EDGE_MAX_VOXELS, 512 * 512, 'EDGE_MAX_VOXELS'),
+    edgeMaxVoxels: intVar(env, 'EDGE_MAX_VOXELS', 512 * 512, 0),
     work: {
-      maxEvaluations: positiveInt(env.MAX_EVALUATIONS, DEFAULT_WORK_LIMITS.maxEvaluations, 'MAX_EVALUATIONS'),
-      maxPeakBytes:
-        positiveInt(
-          env.MAX_WORK_MEMORY_MB,
-          DEFAULT_WORK_LIMITS.maxPeakBytes / 2 ** 20,
-          'MAX_WORK_MEMORY_MB',
-        ) *
-        2 ** 20,
+      maxEvaluations: intVar(env, 'MAX_EVALUATIONS', DEFAULT_WORK_LIMITS.maxEvaluations),
+      maxPeakBytes: intVar(env, 'MAX_WORK_MEMORY_MB', DEFAULT_WORK_LIMITS.maxPeakBytes / 2 ** 20) * 2 ** 20,
     },
-    maxTenantEvaluations: positiveInt(
-      env.MAX_TENANT_EVALUATIONS,
-      4 * DEFAULT_WORK_LIMITS.maxEvaluations,
-      'MAX_TENANT_EVALUATIONS',
-    ),
+    maxTenantEvaluations: intVar(env, 'MAX_TENANT_EVALUATIONS', 4 * DEFAULT_WORK_LIMITS.maxEvaluations),
     edgeWork: {
-      maxEvaluations: positiveInt(env.EDGE_MAX_EVALUATIONS, 64, 'EDGE_MAX_EVALUATIONS'),
-      maxPeakBytes: positiveInt(env.EDGE_MAX_MEMORY_MB, 48, 'EDGE_MAX_MEMORY_MB') * 2 ** 20,
+      maxEvaluations: intVar(env, 'EDGE_MAX_EVALUATIONS', 64),
+      maxPeakBytes: intVar(env, 'EDGE_MAX_MEMORY_MB', 48) * 2 ** 20,
     },
-    oneShotSeconds: positiveInt(env.ONE_SHOT_SECONDS, 120, 'ONE_SHOT_SECONDS'),
+    oneShotSeconds: intVar(env, 'ONE_SHOT_SECONDS', 120),
   };
   if (config.maxChunkBytes > config.maxBodyBytes)
     throw new RangeError('MAX_CHUNK_BYTES exceeds MAX_BODY_BYTES');

@@ -1,6 +1,5 @@
 import { KernelCore } from '../engine/edge.js';
 import kernelsModule from '../wasm/build/kernels.wasm';
-import type { Bindings } from './app-env.js';
 import { createApp } from './app.js';
 import { readConfig, type ApiConfig } from './config.js';
 
@@ -14,13 +13,13 @@ let config: ApiConfig | undefined;
 
 // One kernel core and one parsed configuration per isolate: bindings do not change within it.
 const app = createApp({
-  kernels: (env: Bindings) => {
+  kernels: (env: Env) => {
     kernels ??= KernelCore.create(kernelsModule, {
       maxMemoryBytes: Number(env.KERNEL_MEMORY_MB ?? '64') * 2 ** 20,
     });
     return kernels;
   },
-  config: (env: Bindings) => (config ??= readConfig(env)),
+  config: (env: Env) => (config ??= readConfig(env)),
 });
 
 export default app;

@@ -8,7 +8,7 @@ import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { BodyIncompleteError, HttpError } from './http-errors.js';
-import { log } from './middleware/logger.js';
+import { log } from './log.js';
 
 /** Every problem code the API can answer with, and its HTTP status. */
 export const PROBLEM_TYPES = {

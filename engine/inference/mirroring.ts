@@ -2,6 +2,7 @@
  * @module
  * Mirroring test-time augmentation: the flip combinations nnU-Net averages, and the flip itself.
  */
+import type { Plane } from '../preprocessing/axes.js';
 
 /** Every combination of `axes` (spatial axes of a 2D patch: 0 = rows, 1 = columns), the identity first, as the reference orders them. */
 export function mirrorCombinations(axes: readonly number[]): number[][] {
@@ -11,22 +12,22 @@ export function mirrorCombinations(axes: readonly number[]): number[][] {
   return combos;
 }
 
-/** Flips a `[planes][rows][cols]` batch (cols fastest) along the given spatial axes; returns a new array. */
+/** Flips `count` row-major planes of size `plane` along the given spatial axes; returns a new array. */
 export function flipPlanes(
   data: Float32Array,
-  planes: number,
-  rows: number,
-  cols: number,
+  count: number,
+  plane: Plane,
   axes: readonly number[],
 ): Float32Array {
   const out = new Float32Array(data.length);
+  const { rows, cols } = plane;
   const flipRows = axes.includes(0);
   const flipCols = axes.includes(1);
-  const plane = rows * cols;
-  for (let p = 0; p < planes; p++) {
+  const pixels = rows * cols;
+  for (let p = 0; p < count; p++) {
     for (let r = 0; r < rows; r++) {
-      const src = p * plane + (flipRows ? rows - 1 - r : r) * cols;
-      const dst = p * plane + r * cols;
+      const src = p * pixels + (flipRows ? rows - 1 - r : r) * cols;
+      const dst = p * pixels + r * cols;
       if (flipCols) for (let c = 0; c < cols; c++) out[dst + c] = data[src + cols - 1 - c];
       else out.set(data.subarray(src, src + cols), dst);
     }

@@ -1,28 +1,36 @@
 /**
  * @module
- * `segment()`: one image through a 2D nnU-Net / nnSAM model in nnU-Net's order (DESIGN.md §2):
- * crop, normalise, transpose, then slab by slab resample, sliding-window predict (mirroring TTA, fold
+ * `segment()`: one image through a 2D nnU-Net / nnSAM model in nnU-Net's order
+ * (docs/nnunet-inference.md): crop, normalise, transpose, then slice by slice resample, sliding-window predict (mirroring TTA, fold
  * ensemble), resample back, softmax/argmax; then transpose back, uncrop, optional level-set
  * refinement, keep-largest post-processing, statistics. Runtime-agnostic: the caller hands in the
  * kernels and the fold runtimes.
  */
 import { pasteCrop } from '../../wasm/src/crop.js';
 import type { KernelCore } from '../../wasm/src/kernel-core.js';
-import { computeNewShape, resampleVolume, type InterpOrder } from '../../wasm/src/resample.js';
+import { computeNewShape, resampleVolume } from '../../wasm/src/resample.js';
 import { InputError } from '../errors.js';
-import { SlabPredictor } from '../inference/slab-predictor.js';
+import { SlicePredictor } from '../inference/slice-predictor.js';
 import type { ImageVolume } from '../io/index.js';
 import { classCount, type ModelManifest } from '../models/manifest.js';
 import { applyKeepLargest, keepLargestPlan } from '../postprocessing/keep-largest.js';
 import { labelStats, type LabelStats } from '../postprocessing/label-stats.js';
 import { applyRefined, DEFAULT_REFINE, fuseLevelset, refineMask } from '../postprocessing/refine.js';
-import { slabOutput } from '../postprocessing/slab-output.js';
-import { invertPermutation, permute3 } from '../preprocessing/axes.js';
+import { sliceOutput } from '../postprocessing/slice-output.js';
+import {
+  invertPermutation,
+  permute3,
+  planeOf,
+  planePixels,
+  planeShape,
+  samePlane,
+  type Plane,
+} from '../preprocessing/axes.js';
 import { preprocess } from '../preprocessing/preprocess.js';
 import type { InferenceRuntime, RuntimeInfo } from '../runtime/runtime.js';
 import { timed } from './pipeline-helpers.js';
 
-/** A progress event: the stage and, while predicting, slabs done of total. */
+/** A progress event: the stage and, while predicting, slices done of total. */
 export interface SegmentProgress {
   stage: 'preprocess' | 'predict' | 'postprocess' | 'done';
   done: number;
@@ -46,7 +54,7 @@ export interface SegmentOptions {
 export interface SegmentResult {
   /** Label map in the input's geometry (`[nx, ny, nz]`, x fastest). */
   labels: Uint8Array;
-  /** `[K][voxels]` softmax probabilities in the input geometry, when asked for. */
+  /** `[classes][voxels]` softmax probabilities in the input geometry, when asked for. */
   probabilities?: Float32Array;
   stats: LabelStats[];
   runtime: RuntimeInfo;
@@ -67,83 +75,94 @@ export async function segment(
   }
   const progress = options.onProgress ?? (() => {});
   const plans = manifest.plans;
-  const K = classCount(manifest);
+  const classes = classCount(manifest);
   const logitsOut = manifest.onnx.outputs.find((o) => o.kind === 'segmentation_logits')!;
-  const lsOut = manifest.onnx.outputs.find((o) => o.kind === 'levelset');
-  if (options.refine && !lsOut) {
+  const levelsetOut = manifest.onnx.outputs.find((o) => o.kind === 'levelset');
+  if (options.refine && !levelsetOut) {
     throw new InputError('no_levelset', `model ${manifest.id} has no level-set output to refine with`);
   }
-  const refine = options.refine === true && lsOut !== undefined;
-  const L = refine ? Number(lsOut.shape[1]) : 0;
+  const refine = options.refine === true && levelsetOut !== undefined;
+  const levelsetChannels = refine ? Number(levelsetOut.shape[1]) : 0;
 
   progress({ stage: 'preprocess', done: 0, total: 1 });
   const pre = preprocess(core, image.data, image.shape, image.spacing, manifest);
-  const [cols, rows, slabs] = pre.shape;
+  // The model-layout volume is `slices` planes of `cropPlane`; each is resampled to `modelPlane`
+  // (the plans' in-plane spacing), predicted there, and resampled back.
+  const [cols, rows, slices] = pre.shape;
+  const cropPlane: Plane = { rows, cols };
   const target = plans.spacing;
   const [newCols, newRows] = computeNewShape(
-    [cols, rows, 1],
+    planeShape(cropPlane),
     [pre.spacing[0], pre.spacing[1], 1],
     [target[2], target[1], 1],
   );
+  const modelPlane: Plane = { rows: newRows, cols: newCols };
 
   const clock = { ms: 0, calls: 0 };
   const timedFolds = folds.map((f) => timed(f, clock));
-  const predictor = new SlabPredictor(core, timedFolds, {
-    patch: [plans.patch_size[0], plans.patch_size[1]],
-    outputs: refine ? [logitsOut.name, lsOut!.name] : [logitsOut.name],
-    outputChannels: refine ? [K, L] : [K],
+  const predictor = new SlicePredictor(core, timedFolds, {
+    patch: planeOf(plans.patch_size),
+    outputs: refine ? [logitsOut.name, levelsetOut!.name] : [logitsOut.name],
+    outputChannels: refine ? [classes, levelsetChannels] : [classes],
     mirrorAxes: options.tta === false ? [] : manifest.inference.mirroring_axes,
     batch: options.batch ?? plans.batch_size,
     tileStep: manifest.inference.tile_step_size,
   });
 
-  const plane = cols * rows;
-  const labelsM = new Uint8Array(plane * slabs);
-  const probsM = options.probabilities ? new Float32Array(K * plane * slabs) : undefined;
-  const phi = refine ? new Float32Array((K - 1) * plane * slabs) : undefined;
+  const pixels = planePixels(cropPlane);
+  const labelsModel = new Uint8Array(pixels * slices);
+  const probabilitiesModel = options.probabilities ? new Float32Array(classes * pixels * slices) : undefined;
+  const phi = refine ? new Float32Array((classes - 1) * pixels * slices) : undefined;
   const voxelMm = Math.min(...pre.spacing);
   const dataOrder = plans.resampling_fn_data_kwargs.order;
-  const probOrder = plans.resampling_fn_probabilities_kwargs.order;
-  for (let s = 0; s < slabs; s++) {
-    let slab = pre.data.subarray(s * plane, (s + 1) * plane);
-    if (newCols !== cols || newRows !== rows) {
-      slab = resamplePlane(core, slab, cols, rows, newCols, newRows, dataOrder);
+  const probabilityOrder = plans.resampling_fn_probabilities_kwargs.order;
+  for (let s = 0; s < slices; s++) {
+    let slice = pre.data.subarray(s * pixels, (s + 1) * pixels);
+    if (!samePlane(modelPlane, cropPlane)) {
+      // skimage resize semantics, clipped to the slice's range, as the reference does per slice.
+      slice = resampleVolume(core, slice, planeShape(cropPlane), planeShape(modelPlane), {
+        order: dataOrder,
+      });
     }
-    const stacked = await predictor.predict(slab, newRows, newCols);
-    const out = slabOutput(
-      core,
-      stacked,
-      predictor.outputChannelCount,
-      K,
-      [newRows, newCols],
-      [rows, cols],
-      probOrder,
-    );
-    labelsM.set(out.labels, s * plane);
-    if (probsM)
-      for (let c = 0; c < K; c++)
-        probsM.set(out.probabilities.subarray(c * plane, (c + 1) * plane), (c * slabs + s) * plane);
+    const stacked = await predictor.predict(slice, modelPlane);
+    const out = sliceOutput(core, stacked, {
+      channels: predictor.outputChannelCount,
+      classes,
+      from: modelPlane,
+      to: cropPlane,
+      order: probabilityOrder,
+      probabilities: probabilitiesModel !== undefined || phi !== undefined,
+    });
+    labelsModel.set(out.labels, s * pixels);
+    if (probabilitiesModel) {
+      for (let c = 0; c < classes; c++) {
+        probabilitiesModel.set(
+          out.probabilities!.subarray(c * pixels, (c + 1) * pixels),
+          (c * slices + s) * pixels,
+        );
+      }
+    }
     if (phi) {
-      for (let c = 1; c < K; c++) {
-        const p = out.probabilities.subarray(c * plane, (c + 1) * plane);
-        const ls = out.levelsets.subarray((c - 1) * plane, c * plane);
+      for (let c = 1; c < classes; c++) {
+        const p = out.probabilities!.subarray(c * pixels, (c + 1) * pixels);
+        const ls = out.levelsets.subarray((c - 1) * pixels, c * pixels);
         fuseLevelset(
           p,
           ls,
           phi,
-          ((c - 1) * slabs + s) * plane,
-          { ...DEFAULT_REFINE, tau: lsOut!.tau ?? 1 },
+          ((c - 1) * slices + s) * pixels,
+          { ...DEFAULT_REFINE, tau: levelsetOut!.tau ?? 1 },
           voxelMm,
         );
       }
     }
-    progress({ stage: 'predict', done: s + 1, total: slabs });
+    progress({ stage: 'predict', done: s + 1, total: slices });
   }
 
   progress({ stage: 'postprocess', done: 0, total: 1 });
   if (phi) {
-    const n = plane * slabs;
-    for (let c = 1; c < K; c++) {
+    const n = pixels * slices;
+    for (let c = 1; c < classes; c++) {
       const mask = refineMask(
         core,
         phi.subarray((c - 1) * n, c * n),
@@ -151,20 +170,25 @@ export async function segment(
         pre.spacing,
         DEFAULT_REFINE.iterations,
       );
-      applyRefined(labelsM, mask, c);
+      applyRefined(labelsModel, mask, c);
     }
   }
   const back = invertPermutation(pre.perm);
   const labels = new Uint8Array(image.data.length);
-  pasteCrop(labels, image.shape, permute3(labelsM, pre.shape, back), pre.box);
+  pasteCrop(labels, image.shape, permute3(labelsModel, pre.shape, back), pre.box);
   applyKeepLargest(core, labels, image.shape, keepLargestPlan(manifest.inference.postprocessing));
   let probabilities: Float32Array | undefined;
-  if (probsM) {
+  if (probabilitiesModel) {
     const n = image.data.length;
-    probabilities = new Float32Array(K * n);
+    const perClass = pixels * slices;
+    probabilities = new Float32Array(classes * n);
     probabilities.fill(1, 0, n); // background is certain outside the crop
-    for (let c = 0; c < K; c++) {
-      const cropped = permute3(probsM.subarray(c * plane * slabs, (c + 1) * plane * slabs), pre.shape, back);
+    for (let c = 0; c < classes; c++) {
+      const cropped = permute3(
+        probabilitiesModel.subarray(c * perClass, (c + 1) * perClass),
+        pre.shape,
+        back,
+      );
       pasteCrop(probabilities.subarray(c * n, (c + 1) * n), image.shape, cropped, pre.box);
     }
   }
@@ -177,17 +201,4 @@ export async function segment(
     runtime: folds[0].info,
     timings: { totalMs: performance.now() - t0, modelMs: clock.ms, modelCalls: clock.calls },
   };
-}
-
-/** Resamples one `[rows][cols]` plane (skimage resize semantics, clipped to the plane's range, as the reference does per slice). */
-function resamplePlane(
-  core: KernelCore,
-  slab: Float32Array,
-  cols: number,
-  rows: number,
-  newCols: number,
-  newRows: number,
-  order: InterpOrder,
-): Float32Array {
-  return resampleVolume(core, slab, [cols, rows, 1], [newCols, newRows, 1], { order });
 }

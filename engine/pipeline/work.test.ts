@@ -124,7 +124,7 @@ test('a real volume is within the default bounds, and a bound below its work ref
     tta: true,
     refine: false,
   });
-  assert.equal(fsA.tilesPerSlab, 9);
+  assert.equal(fsA.tilesPerSlice, 9);
   assert.equal(fsA.evaluations, 9 * 256 * 4);
   checkWork(fsA, DEFAULT_WORK_LIMITS, MODEL_ID);
   assert.throws(

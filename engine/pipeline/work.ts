@@ -2,7 +2,7 @@
  * @module
  * The cost model (docs/work-bounds.md): from an image's declared geometry and the model's plans,
  * the work {@link segment} would do, computed before anything sized by the input is allocated.
- * nnU-Net's 2D pipeline resamples each slab's plane to the plans' spacing and tiles it with
+ * nnU-Net's 2D pipeline resamples each slice to the plans' spacing and tiles it with
  * overlapping patches, so a few kilobytes of header can imply hours of network time or gigabytes
  * of memory: the stored size says nothing, the resampled, tiled size says it all.
  *
@@ -11,7 +11,7 @@
 import { LimitError, InputError } from '../errors.js';
 import type { DeclaredGeometry } from '../io/index.js';
 import { classCount, type ModelManifest } from '../models/manifest.js';
-import { modelAxes, permuteTuple } from '../preprocessing/axes.js';
+import { modelAxes, permuteTuple, planeOf, type Plane } from '../preprocessing/axes.js';
 
 /** What a request asks the pipeline for, as far as it changes the work. */
 export interface WorkOptions {
@@ -24,12 +24,12 @@ export interface WorkOptions {
 export interface WorkEstimate {
   /** Voxels of the input (all channels). */
   voxels: number;
-  /** Planes the 2D network sees, one after another. */
-  slabs: number;
-  /** One plane after resampling to the plans' spacing, `[rows, cols]`, before padding to the patch. */
-  plane: [number, number];
-  /** Sliding-window tiles of one plane. */
-  tilesPerSlab: number;
+  /** Slices the 2D network sees, one after another. */
+  slices: number;
+  /** One slice after resampling to the plans' spacing, before padding to the patch. */
+  plane: Plane;
+  /** Sliding-window tiles of one slice. */
+  tilesPerSlice: number;
   /** Patch evaluations of the network: tiles x mirrored copies (TTA) x folds. */
   evaluations: number;
   /** Working memory of the pipeline at its peak, in bytes (the decoded input included, the model not). */
@@ -74,44 +74,46 @@ export function estimateWork(
   }
   const plans = manifest.plans;
   const perm = modelAxes(plans.transpose_forward, shape, manifest.inference.array_axes ?? 'nibabel');
-  const [cols, rows, slabs] = permuteTuple(shape, perm);
+  const [cols, rows, slices] = permuteTuple(shape, perm);
   const [colMm, rowMm] = permuteTuple(spacing, perm);
   // The pipeline's in-plane resampling (computeNewShape, segment.ts), in floating point so an
   // absurd spacing gives a huge number instead of an allocation.
   const newCols = Math.max(1, Math.round((colMm / plans.spacing[2]) * cols));
   const newRows = Math.max(1, Math.round((rowMm / plans.spacing[1]) * rows));
-  const [pr, pc] = plans.patch_size;
+  const patch = planeOf(plans.patch_size);
   const step = manifest.inference.tile_step_size;
-  const tilesPerSlab = windowCount(newRows, pr, step) * windowCount(newCols, pc, step);
+  const tilesPerSlice = windowCount(newRows, patch.rows, step) * windowCount(newCols, patch.cols, step);
   const mirrors = options.tta ? 2 ** manifest.inference.mirroring_axes.length : 1;
   const folds = manifest.inference.folds.length;
-  const evaluations = tilesPerSlab * slabs * mirrors * folds;
+  const evaluations = tilesPerSlice * slices * mirrors * folds;
 
-  const K = classCount(manifest);
+  const classes = classCount(manifest);
   const levelset = manifest.onnx.outputs.find((o) => o.kind === 'levelset');
-  const L = options.refine && levelset ? Number(levelset.shape[1]) : 0;
+  const levelsetChannels = options.refine && levelset ? Number(levelset.shape[1]) : 0;
   const voxels = shape[0] * shape[1] * shape[2] * geometry.channels;
-  const plane = Math.max(newRows, pr) * Math.max(newCols, pc);
-  // One slab in flight: the resampled and padded planes, the accumulator and its weights per
-  // output channel, the unpadded result, and the softmax resampled back to the stored plane.
-  const slabBytes = 4 * plane * (2 + 3 * (K + L)) + 4 * K * cols * rows;
+  const padded = Math.max(newRows, patch.rows) * Math.max(newCols, patch.cols);
+  const channels = classes + levelsetChannels;
+  // One slice in flight: the resampled and padded planes, the accumulator (kernel memory) and its
+  // weights per output channel, the unpadded result, and the softmax resampled back to the stored
+  // plane (an upper bound: the softmax is skipped when nothing reads it).
+  const sliceBytes = 4 * padded * (2 + 3 * channels) + 4 * classes * cols * rows;
   let volumeBytes = voxels * (VOLUME_BYTES_PER_VOXEL + storedBytesPerVoxel);
-  if (options.probabilities) volumeBytes += 2 * 4 * K * voxels;
-  if (L > 0) volumeBytes += 3 * 4 * (K - 1) * voxels;
+  if (options.probabilities) volumeBytes += 2 * 4 * classes * voxels;
+  if (levelsetChannels > 0) volumeBytes += 3 * 4 * (classes - 1) * voxels;
   return {
     voxels,
-    slabs,
-    plane: [newRows, newCols],
-    tilesPerSlab,
+    slices,
+    plane: { rows: newRows, cols: newCols },
+    tilesPerSlice,
     evaluations,
-    peakBytes: volumeBytes + slabBytes,
+    peakBytes: volumeBytes + sliceBytes,
   };
 }
 
 /** Throws 413 `work_too_large`, saying what the input implies and what is allowed, when over a limit. */
 export function checkWork(work: WorkEstimate, limits: WorkLimits, model: string): void {
   const what =
-    `${work.slabs} plane${work.slabs === 1 ? '' : 's'} of ${fmt(work.plane[0])}x${fmt(work.plane[1])} after resampling to ` +
+    `${work.slices} slice${work.slices === 1 ? '' : 's'} of ${fmt(work.plane.rows)}x${fmt(work.plane.cols)} after resampling to ` +
     `${model}'s spacing`;
   if (!(work.evaluations <= limits.maxEvaluations)) {
     throw new LimitError(

@@ -14,17 +14,17 @@ test('permute3 reverses axes as numpy transpose does, and its inverse restores t
   assert.deepEqual(permute3(t, permuteTuple(shape, perm), invertPermutation(perm)), data);
 });
 
-test('modelAxes: volumes slab along the first array axis, 2D images stay one slab', () => {
+test('modelAxes: volumes are sliced along the first array axis, 2D images stay one slice', () => {
   assert.deepEqual(modelAxes([0, 1, 2], [256, 256, 256]), [2, 1, 0]);
   assert.deepEqual(modelAxes([2, 0, 1], [10, 20, 30]), [1, 0, 2]);
   assert.deepEqual(modelAxes([0, 1, 2], [181, 217, 1]), [0, 1, 2]);
 });
 
-test('modelAxes for an nnU-Net-convention model: slabs along z, the axis nnU-Net 2D slices', () => {
-  // nnU-Net reads A[z, y, x]; with an identity transpose its first axis, z, is the slab axis, which in
+test('modelAxes for an nnU-Net-convention model: sliced along z, as nnU-Net 2D slices', () => {
+  // nnU-Net reads A[z, y, x]; with an identity transpose its first axis, z, is the slicing axis, which in
   // the fastest-first image layout [nx, ny, nz] is already the slowest axis.
   assert.deepEqual(modelAxes([0, 1, 2], [256, 256, 128], 'nnunet'), [0, 1, 2]);
   assert.deepEqual(modelAxes([0, 1, 2], [256, 256, 128], 'nibabel'), [2, 1, 0]);
-  // transpose_forward [1, 0, 2] on A[z, y, x] gives (y, z, x): slabs along y, then z, then x fastest.
+  // transpose_forward [1, 0, 2] on A[z, y, x] gives (y, z, x): slices along y, then z, then x fastest.
   assert.deepEqual(modelAxes([1, 0, 2], [10, 20, 30], 'nnunet'), [0, 2, 1]);
 });

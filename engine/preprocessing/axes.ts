@@ -1,13 +1,44 @@
 /**
  * @module
- * Axis order between the image (`[nx, ny, nz]`, x fastest) and the array the model was trained on.
+ * Axis order between the image (`[nx, ny, nz]`, x fastest) and the array the model was trained on,
+ * and the one name for a 2D plane's size (docs/nnunet-inference.md, "Axes in this engine").
  *
  * `training/` (the reference) works on the nibabel array `A[x, y, z]` (C-order, z fastest) after
  * `transpose_forward`, and a 2D configuration slices along A's first axis. The same bytes in the
- * kernels' fastest-first convention are a volume of shape `[s2, s1, s0]`: the slab axis is the
- * slowest, so every slab is one contiguous plane.
+ * kernels' fastest-first convention are a volume of shape `[s2, s1, s0]`: the slicing axis is
+ * the slowest, so every slice is one contiguous plane.
  */
 import type { Shape3 } from '../../wasm/src/shape.js';
+
+/**
+ * The size of a 2D plane: a slice of the model-layout volume, a patch, a padded slice. In memory a
+ * plane is row-major (`cols` fastest), numpy's `(rows, cols)`; the kernels, which take shapes
+ * fastest-first, see it as `[cols, rows, 1]` ({@link planeShape}).
+ */
+export interface Plane {
+  readonly rows: number;
+  readonly cols: number;
+}
+
+/** A plane from nnU-Net's `(rows, cols)` order, as the plans write `patch_size`. */
+export function planeOf(rowsCols: readonly number[]): Plane {
+  return { rows: rowsCols[0], cols: rowsCols[1] };
+}
+
+/** The plane as the kernels' fastest-first shape. */
+export function planeShape(plane: Plane): Shape3 {
+  return [plane.cols, plane.rows, 1];
+}
+
+/** Pixels in the plane. */
+export function planePixels(plane: Plane): number {
+  return plane.rows * plane.cols;
+}
+
+/** Whether two planes have the same size. */
+export function samePlane(a: Plane, b: Plane): boolean {
+  return a.rows === b.rows && a.cols === b.cols;
+}
 
 /** Axis `a` of the result is axis `perm[a]` of the input (both fastest-first). */
 export function permute3<T extends Float32Array | Uint8Array>(
@@ -47,7 +78,7 @@ export type ArrayAxes = 'nibabel' | 'nnunet';
 /**
  * Permutation from the image layout to the model layout for `transposeForward` applied to the
  * `arrayAxes` array (see the module notes). A 2D image (`nz` = 1: PNG, JPEG, one DICOM slice) is
- * one slab, as nnU-Net's 2D image reader gives it (`(1, rows, cols)`): its layout is kept.
+ * one slice, as nnU-Net's 2D image reader gives it (`(1, rows, cols)`): its layout is kept.
  */
 export function modelAxes(
   transposeForward: readonly number[],

@@ -1,6 +1,6 @@
 /**
  * @module
- * nnU-Net preprocessing up to the per-slab resampling (DESIGN.md §2): crop to the hole-filled
+ * nnU-Net preprocessing up to the per-slice resampling (docs/nnunet-inference.md): crop to the hole-filled
  * non-zero mask, normalise per the plans, then reorder into the model's axis order. Cropping and
  * normalising do not depend on axis order, so they run first, on the image's own layout, and only
  * the (smaller) cropped volume is transposed.
@@ -21,7 +21,7 @@ export interface Preprocessed {
   cropShape: Shape3;
   /** Permutation from image axes to model axes. */
   perm: [number, number, number];
-  /** Normalised crop in model axis order, shape {@link shape}; the last (slowest) axis is the slab axis. */
+  /** Normalised crop in model axis order, shape {@link shape}; the last (slowest) axis is the slicing axis. */
   data: Float32Array;
   shape: Shape3;
   /** Spacing in model axis order (mm). */

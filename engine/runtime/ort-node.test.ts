@@ -12,7 +12,7 @@ runtimeCases('onnxruntime-node webgpu', (m) =>
 );
 
 test('webgpu without an adapter falls back to the cpu provider, logs and reports why', async () => {
-  // This machine has no Vulkan driver, so Dawn finds no adapter (DESIGN.md §3).
+  // This machine has no Vulkan driver, so Dawn finds no adapter (docs/platform.md).
   assert.equal(logged.length, 1);
   assert.match(logged[0], /^webgpu unavailable, falling back to the CPU provider: .*adapter/i);
   const rt = await createOrtNodeWebGpu(new Uint8Array(readFileSync(`${CASE_MODEL_DIR}model.onnx`)), {

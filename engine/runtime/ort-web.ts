@@ -1,6 +1,6 @@
 /**
  * @module
- * onnxruntime-web on its WASM backend, loaded the way workerd allows (DESIGN.md §3): the
+ * onnxruntime-web on its WASM backend, loaded the way workerd allows (docs/platform.md): the
  * `ort-wasm-simd-threaded.wasm` file arrives as an already compiled `WebAssembly.Module` (a
  * `CompiledWasm` import in the Worker, `WebAssembly.compile` in Node), `env.wasm.wasmBinary` gets a
  * placeholder, and the placeholder's `WebAssembly.instantiate` call is routed to the compiled module,

@@ -175,7 +175,7 @@ test('work over the bound is refused from the header; every run has a deadline, 
   assert.equal(refused.type === 'error' && refused.body.status, 413);
   assert.match(
     refused.type === 'error' ? refused.body.detail : '',
-    /24 network patch evaluations \(1 plane of 217x181 .* limit is 8/,
+    /24 network patch evaluations \(1 slice of 217x181 .* limit is 8/,
   );
 
   // One run holds the slot (its body never ends); the next one waits in the queue past its own

@@ -86,7 +86,7 @@ function assertFrameOrder(run: Run): void {
   assert.deepEqual(
     predict.map((p) => p.done),
     Array.from({ length: predict[0].total }, (_, i) => i + 1),
-    'one predict frame per slab',
+    'one predict frame per slice',
   );
   assert.equal(run.end!.bytes, run.data.byteLength);
 }
@@ -169,8 +169,8 @@ test('format=png gives the labels as indexed pixels with a visible palette; form
   assert.deepEqual(Object.keys(summary.timings_ms as object), ['total', 'model', 'queued']);
 });
 
-test('a small 3D NIfTI streams slab by slab: per-slab progress and several data frames', async () => {
-  // The 2D model slices along x: 4 columns give 4 model slabs; 40 z-planes give 3 compressed slabs of 16.
+test('a small 3D NIfTI streams slab by slab: per-slice progress and several data frames', async () => {
+  // The 2D model slices along x: 4 columns give 4 model slices; 40 z-planes give 3 compressed slabs of 16.
   const brain = readImage(new Uint8Array(readFileSync(BRAIN)));
   const start: [number, number, number] = [126, 40, 100];
   const end: [number, number, number] = [130, 216, 140];

@@ -53,18 +53,18 @@ export function tempDir(): string {
 }
 
 /**
- * fsB cut to `slabs` sagittal slices around the middle (x is the 2D model's slab axis), written to
+ * A slab of fsB: `slices` sagittal slices around the middle (x is the 2D model's slicing axis), written to
  * `dir`, with the label cut the same way.
  */
 export async function fsbSlab(
   dir: string,
-  slabs: number,
+  slices: number,
 ): Promise<{ path: string; image: ImageVolume; label: Float32Array }> {
   const full = await readImageFile(FSB_IMAGE);
-  const x0 = Math.floor(full.shape[0] / 2) - Math.floor(slabs / 2) - 20;
+  const x0 = Math.floor(full.shape[0] / 2) - Math.floor(slices / 2) - 20;
   const box = {
     start: [x0, 0, 0] as [number, number, number],
-    end: [x0 + slabs, full.shape[1], full.shape[2]] as [number, number, number],
+    end: [x0 + slices, full.shape[1], full.shape[2]] as [number, number, number],
   };
   const geo = cropGeometry(full, box);
   const data = cropVolume(full.data, full.shape, box);

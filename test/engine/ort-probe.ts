@@ -1,7 +1,5 @@
-// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- the *.wasm module shim lives in worker/, outside the Node tsconfig
-/// <reference path="../../worker/wasm.d.ts" />
 // A test-only Worker (test/engine/ort-workerd.test.ts): onnxruntime-web loaded inside workerd from
-// the pre-compiled module, as DESIGN.md §3 prescribes. POST body: u32 model length, the model, then
+// the pre-compiled module, as docs/platform.md prescribes. POST body: u32 model length, the model, then
 // the float32 input; `?dims=1,1,128,128[&runs=N]`. Answers the first output's float32 data after N
 // runs (default 1): timers do not advance inside workerd, so callers time runs=N+1 against runs=1.
 import ortWasm from '../../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm';

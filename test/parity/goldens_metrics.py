@@ -1,4 +1,4 @@
-"""Metrics as DESIGN.md §2 defines them, written with numpy/scipy: Dice; surface = mask minus its
+"""Metrics as docs/metrics.md defines them, written with numpy/scipy: Dice; surface = mask minus its
 binary_erosion by a full box (3x3x3; 3x3 for a 2D image saved as (1, h, w)), border_value=0; distances
 from each surface voxel of one mask to the nearest surface voxel of the other via distance_transform_edt
 of the other surface's complement with sampling; ASD = mean and HD95 = np.percentile(pool, 95)."""

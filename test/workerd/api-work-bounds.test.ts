@@ -115,7 +115,7 @@ test('a job over the bound is refused at creation, from the first bytes of its u
     doc,
     'post /v1/jobs',
   );
-  assert.match(problem.detail, /61440 network patch evaluations \(512 planes of 1024x192/);
+  assert.match(problem.detail, /61440 network patch evaluations \(512 slices of 1024x192/);
 });
 
 test('64x64x8 at 16x16x1 mm (3 KB) is not run inside the Worker: it goes to the nodes, and the Worker keeps answering', async () => {

@@ -25,16 +25,17 @@ export const FSB = new Uint8Array(readFileSync(`${SHARED_DATA}brain-wm/imagesTr/
 /** A 2D T1 slice (PNG). */
 export const SLICE = new Uint8Array(readFileSync(`${SHARED_DATA}fixtures/mr-aniso/BrainT1Slice.png`));
 
-/** fsB cut to `slabs` planes along axis 0 (the model's slicing axis) around the centre, as .nii.gz. */
-export function fsbSlab(slabs: number): Uint8Array {
+/** A slab of fsB: `slices` planes along axis 0 (the model's slicing axis) around the centre, as .nii.gz. */
+export function fsbSlab(slices: number): Uint8Array {
   const image = readImage(FSB);
   const [nx, ny, nz] = image.shape;
-  const x0 = Math.floor((nx - slabs) / 2);
-  const data = new Float32Array(slabs * ny * nz);
+  const x0 = Math.floor((nx - slices) / 2);
+  const data = new Float32Array(slices * ny * nz);
   for (let k = 0; k < nz; k++)
     for (let j = 0; j < ny; j++)
-      for (let i = 0; i < slabs; i++) data[(k * ny + j) * slabs + i] = image.data[(k * ny + j) * nx + x0 + i];
-  return writeNifti(image, data, { shape: [slabs, ny, nz], gzip: true, datatype: 'float32' });
+      for (let i = 0; i < slices; i++)
+        data[(k * ny + j) * slices + i] = image.data[(k * ny + j) * nx + x0 + i];
+  return writeNifti(image, data, { shape: [slices, ny, nz], gzip: true, datatype: 'float32' });
 }
 
 /** The engine's label map for `bytes`, run in this process on onnxruntime-node CPU (1 thread). */

@@ -1,6 +1,5 @@
 // A test-only Worker bound to the API Worker's TenantLedger class: it calls the ledger's RPC methods
 // and the 402 budget check exactly as the API's own code does, inside workerd.
-import type { Bindings } from '../../worker/app-env.js';
 import { assertWithinBudget } from '../../worker/billing/budget.js';
 import type { AdmitInput, ChargeInput } from '../../worker/billing/ledger-types.js';
 import { AppError } from '../../engine/errors.js';
@@ -16,7 +15,7 @@ type HarnessCall =
   | { op: 'assertBudget'; tenant: string; estimate: number; now: number };
 
 export default {
-  async fetch(request: Request, env: Bindings): Promise<Response> {
+  async fetch(request: Request, env: Env): Promise<Response> {
     const call = (await request.json()) as HarnessCall;
     const ledger = env.LEDGER.getByName(call.tenant);
     switch (call.op) {

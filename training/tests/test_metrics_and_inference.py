@@ -1,4 +1,4 @@
-"""Metrics (DESIGN.md §2), preprocessing and sliding-window details, sampling and the k-means baseline."""
+"""Metrics (docs/metrics.md), preprocessing and sliding-window details, sampling and the k-means baseline."""
 
 import unittest
 

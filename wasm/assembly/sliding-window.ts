@@ -1,6 +1,6 @@
 // Sliding-window aggregation (nnU-Net `_internal_predict_sliding_window_return_logits`): Gaussian
-// importance map, weighted accumulation of patch logits, final division. The wrapper hands the
-// kernels compact window buffers, so every loop here is flat and contiguous.
+// importance map, weighted accumulation of patch logits, final division. Rows are contiguous in
+// both the patch and the volume, so each row is one SIMD sweep.
 
 /**
  * out[z][y][x] = f32(gx[x] * gy[y] * gz[z]) for f64 per-axis weights: the separable Gaussian
@@ -21,27 +21,54 @@ export function sw_gaussian_outer_f32(out: usize, gx: usize, gy: usize, gz: usiz
 }
 
 /**
- * acc[c][i] += logits[c][i] * g[i] for `channels` planes of `n` f32, and weights[i] += g[i].
+ * acc[c][v] += logits[c][p] * g[p] and weights[v] += g[p] for every voxel p of a `[pz][py][px]`
+ * patch placed at (ox, oy, oz) in the `[nz][ny][nx]` volume v (`channels` planes of each). The
+ * accumulator and the map stay in kernel memory across tiles, so only the patch's logits cross per
+ * call.
  */
-export function sw_accumulate_f32(acc: usize, weights: usize, logits: usize, g: usize, n: i32, channels: i32): void {
-  const n4 = n & ~3;
-  const stride = <usize>n << 2;
-  for (let i = 0; i < n4; i += 4) {
-    const p = <usize>i << 2;
-    const gv = v128.load(g + p);
-    v128.store(weights + p, f32x4.add(v128.load(weights + p), gv));
-    for (let c = 0; c < channels; c++) {
-      const q = <usize>c * stride + p;
-      v128.store(acc + q, f32x4.add(v128.load(acc + q), f32x4.mul(v128.load(logits + q), gv)));
-    }
-  }
-  for (let i = n4; i < n; i++) {
-    const p = <usize>i << 2;
-    const gs = load<f32>(g + p);
-    store<f32>(weights + p, load<f32>(weights + p) + gs);
-    for (let c = 0; c < channels; c++) {
-      const q = <usize>c * stride + p;
-      store<f32>(acc + q, load<f32>(acc + q) + load<f32>(logits + q) * gs);
+export function sw_accumulate_window_f32(
+  acc: usize,
+  weights: usize,
+  logits: usize,
+  g: usize,
+  nx: i32,
+  ny: i32,
+  nz: i32,
+  px: i32,
+  py: i32,
+  pz: i32,
+  ox: i32,
+  oy: i32,
+  oz: i32,
+  channels: i32,
+): void {
+  const volStride = (<usize>nx * <usize>ny * <usize>nz) << 2;
+  const patStride = (<usize>px * <usize>py * <usize>pz) << 2;
+  const px4 = px & ~3;
+  for (let z = 0; z < pz; z++) {
+    for (let y = 0; y < py; y++) {
+      const vrow = ((<usize>(oz + z) * <usize>ny + <usize>(oy + y)) * <usize>nx + <usize>ox) << 2;
+      const prow = ((<usize>z * <usize>py + <usize>y) * <usize>px) << 2;
+      for (let x = 0; x < px4; x += 4) {
+        const vp = vrow + (<usize>x << 2);
+        const pp = prow + (<usize>x << 2);
+        const gv = v128.load(g + pp);
+        v128.store(weights + vp, f32x4.add(v128.load(weights + vp), gv));
+        for (let c = 0; c < channels; c++) {
+          const a = acc + <usize>c * volStride + vp;
+          v128.store(a, f32x4.add(v128.load(a), f32x4.mul(v128.load(logits + <usize>c * patStride + pp), gv)));
+        }
+      }
+      for (let x = px4; x < px; x++) {
+        const vp = vrow + (<usize>x << 2);
+        const pp = prow + (<usize>x << 2);
+        const gs = load<f32>(g + pp);
+        store<f32>(weights + vp, load<f32>(weights + vp) + gs);
+        for (let c = 0; c < channels; c++) {
+          const a = acc + <usize>c * volStride + vp;
+          store<f32>(a, load<f32>(a) + load<f32>(logits + <usize>c * patStride + pp) * gs);
+        }
+      }
     }
   }
 }

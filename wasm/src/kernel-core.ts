@@ -20,6 +20,20 @@ type ArrayCtor<T extends KernelArray> = {
   BYTES_PER_ELEMENT: number;
 };
 
+/** Makes `[ptr, ptr + bytes)` (rounded up to the alignment) usable; returns its aligned end. */
+function reserve(memory: WebAssembly.Memory, ptr: number, bytes: number, maxBytes: number): number {
+  const end = ptr + Math.ceil(bytes / ALIGN) * ALIGN;
+  if (end > maxBytes) {
+    throw new KernelArgumentError(
+      'kernel_memory',
+      `kernel needs ${end} bytes of WASM memory, above the ${maxBytes}-byte limit`,
+    );
+  }
+  const have = memory.buffer.byteLength;
+  if (end > have) memory.grow(Math.ceil((end - have) / PAGE_BYTES));
+  return end;
+}
+
 /** Bump allocator over the kernel module's memory; valid for one {@link KernelCore.run} call. */
 export class KernelHeap {
   private top: number;
@@ -35,16 +49,7 @@ export class KernelHeap {
   /** Reserves `bytes` (16-byte aligned), growing the memory if needed; returns the pointer. */
   alloc(bytes: number): number {
     const ptr = this.top;
-    const end = ptr + Math.ceil(bytes / ALIGN) * ALIGN;
-    if (end > this.maxBytes) {
-      throw new KernelArgumentError(
-        'kernel_memory',
-        `kernel needs ${end} bytes of WASM memory, above the ${this.maxBytes}-byte limit`,
-      );
-    }
-    const have = this.memory.buffer.byteLength;
-    if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE_BYTES));
-    this.top = end;
+    this.top = reserve(this.memory, ptr, bytes, this.maxBytes);
     return ptr;
   }
 
@@ -81,8 +86,50 @@ export interface KernelCoreOptions {
   maxMemoryBytes?: number;
 }
 
+/**
+ * Kernel memory that outlives {@link KernelCore.run} calls, for state a kernel updates many times
+ * (a sliding-window accumulator across tiles) and that would otherwise be copied in and out of the
+ * module on every call. Released explicitly; views must be taken afresh after any allocation, since
+ * memory growth detaches them.
+ */
+export class KernelLease {
+  private released = false;
+
+  constructor(
+    /** Pointer to the first byte (16-byte aligned). */
+    readonly ptr: number,
+    /** Bytes reserved. */
+    readonly bytes: number,
+    private readonly memory: WebAssembly.Memory,
+    private readonly onRelease: (lease: KernelLease) => void,
+  ) {}
+
+  /** A live view of `length` elements at `byteOffset` into the lease. */
+  view<T extends KernelArray>(ctor: ArrayCtor<T>, byteOffset = 0, length?: number): T {
+    if (this.released) throw new KernelArgumentError('kernel_state', 'kernel lease used after release');
+    const n = length ?? Math.floor((this.bytes - byteOffset) / ctor.BYTES_PER_ELEMENT);
+    return new ctor(this.memory.buffer as ArrayBuffer, this.ptr + byteOffset, n);
+  }
+
+  /** Whether {@link release} has run. */
+  get isReleased(): boolean {
+    return this.released;
+  }
+
+  /** Gives the memory back; later calls are no-ops. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.onRelease(this);
+  }
+}
+
 /** One instantiated kernel module and its memory. */
 export class KernelCore {
+  /** Live and released-but-not-yet-reclaimed leases, in address order; run() heaps start above them. */
+  private readonly leases: KernelLease[] = [];
+  private running = false;
+
   private constructor(
     private readonly instance: WebAssembly.Instance,
     private readonly memory: WebAssembly.Memory,
@@ -111,7 +158,41 @@ export class KernelCore {
 
   /** Runs `body` with a fresh heap; everything it reserved is released afterwards. */
   run<T>(body: (heap: KernelHeap) => T): T {
-    return body(new KernelHeap(this.memory, this.heapBase, this.maxBytes));
+    this.running = true;
+    try {
+      return body(new KernelHeap(this.memory, this.leaseTop, this.maxBytes));
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /**
+   * Reserves `bytes` of zeroed kernel memory until the lease is released. Leases stack above the
+   * module's static data; a released lease is reclaimed once every lease above it is released too,
+   * so callers that interleave (two runs on one core) waste at most what the later one holds.
+   */
+  lease(bytes: number): KernelLease {
+    if (this.running) throw new KernelArgumentError('kernel_state', 'kernel lease taken inside run()');
+    const ptr = this.leaseTop;
+    const end = reserve(this.memory, ptr, bytes, this.maxBytes);
+    new Uint8Array(this.memory.buffer, ptr, end - ptr).fill(0);
+    const lease = new KernelLease(ptr, end - ptr, this.memory, () => this.reclaim());
+    this.leases.push(lease);
+    return lease;
+  }
+
+  /** Bytes held by leases, reclaimed or not (what run() heaps start above). */
+  get leasedBytes(): number {
+    return this.leaseTop - this.heapBase;
+  }
+
+  private get leaseTop(): number {
+    const top = this.leases[this.leases.length - 1];
+    return top ? top.ptr + top.bytes : this.heapBase;
+  }
+
+  private reclaim(): void {
+    while (this.leases.length > 0 && this.leases[this.leases.length - 1].isReleased) this.leases.pop();
   }
 
   /** Bytes the module's memory has grown to (it never shrinks). */

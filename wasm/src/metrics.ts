@@ -1,6 +1,6 @@
 /**
  * @module
- * Segmentation metrics as DESIGN.md §2 defines them: Dice; surface = mask minus its erosion by the full
+ * Segmentation metrics as docs/metrics.md defines them: Dice; surface = mask minus its erosion by the full
  * 3x3x3 box (voxels outside the volume count as background; a `[w, h, 1]` image uses the 3x3 square);
  * ASD = mean and HD95 = 95th percentile (numpy's linear interpolation) of the pooled distances in mm
  * from each surface voxel of one mask to the nearest surface voxel of the other, both ways.

@@ -8,7 +8,7 @@
  * f32 rounding.
  */
 import { KernelArgumentError } from './kernel-errors.js';
-import type { KernelCore } from './kernel-core.js';
+import type { KernelCore, KernelLease } from './kernel-core.js';
 import { checkVolume, voxelCount, type Shape3 } from './shape.js';
 
 /** scipy's gaussian_filter truncation (kernel radius = int(4 sigma + 0.5)). */
@@ -87,17 +87,14 @@ export function computeSlidingWindowSteps(imageShape: Shape3, patch: Shape3, ste
 /**
  * Weighted accumulation of patch logits over a `[C][volume]` buffer, then `acc / weights`.
  *
- * The accumulators live in JS memory; each {@link add} copies only the patch's window of them into
- * WASM memory and back (row copies, O(C x patch)), so nothing volume-sized crosses per call and a
- * whole-slab patch (e.g. 3 x 512 x 512 x 1) costs one window round trip. The Gaussian is computed
- * once per accumulator.
+ * The accumulators and the Gaussian live in a kernel-memory lease for the accumulator's lifetime:
+ * each {@link add} copies only the patch's logits in, and {@link finish} copies the result out once.
+ * Call {@link finish} or {@link release} (on an error path) so the lease returns to the core.
  */
 export class PatchAccumulator {
-  private readonly acc: Float32Array;
-  private readonly weights: Float32Array;
-  private readonly gaussian: Float32Array;
+  private readonly lease: KernelLease;
+  private readonly volumeVoxels: number;
   private readonly patchVoxels: number;
-  private finished = false;
 
   /** An empty accumulator for `channels` planes of `volume` and patches of `patch`. */
   constructor(
@@ -120,15 +117,19 @@ export class PatchAccumulator {
         `patch [${patch.join(', ')}] exceeds volume [${volume.join(', ')}]`,
       );
     }
-    this.acc = new Float32Array(channels * voxelCount(volume));
-    this.weights = new Float32Array(voxelCount(volume));
-    this.gaussian = gaussianImportanceMap(core, patch);
+    this.volumeVoxels = voxelCount(volume);
     this.patchVoxels = voxelCount(patch);
+    const gaussian = gaussianImportanceMap(core, patch);
+    // Layout: acc [C][volume], weights [volume], gaussian [patch]; the lease comes zeroed.
+    this.lease = core.lease(4 * ((channels + 1) * this.volumeVoxels + this.patchVoxels));
+    this.lease.view(Float32Array, this.gaussianOffset, this.patchVoxels).set(gaussian);
   }
 
   /** Adds `[C][patch]` logits weighted by the Gaussian at window start `offset` (voxels, inside the volume). */
   add(patchLogits: Float32Array, offset: readonly [number, number, number]): void {
-    if (this.finished) throw new KernelArgumentError('kernel_state', 'PatchAccumulator.add after finish');
+    if (this.lease.isReleased) {
+      throw new KernelArgumentError('kernel_state', 'PatchAccumulator.add after finish');
+    }
     const { channels, volume, patch, patchVoxels: pn } = this;
     if (!(patchLogits instanceof Float32Array) || patchLogits.length !== channels * pn) {
       throw new KernelArgumentError(
@@ -145,62 +146,53 @@ export class PatchAccumulator {
         `offset [${offset.join(', ')}] puts the patch outside the volume`,
       );
     }
-    const vn = voxelCount(volume);
+    const { ptr } = this.lease;
     this.core.run((heap) => {
       const logits = heap.put(patchLogits);
-      const g = heap.put(this.gaussian);
-      const win = heap.alloc(channels * pn * 4);
-      const w = heap.alloc(pn * 4);
-      const winView = heap.view(Float32Array, win, channels * pn);
-      const wView = heap.view(Float32Array, w, pn);
-      this.forEachRow(offset, (src, dst, len) => {
-        wView.set(this.weights.subarray(src, src + len), dst);
-        for (let c = 0; c < channels; c++)
-          winView.set(this.acc.subarray(c * vn + src, c * vn + src + len), c * pn + dst);
-      });
-      this.core.fn<(a: number, w: number, l: number, g: number, n: number, c: number) => void>(
-        'sw_accumulate_f32',
-      )(win, w, logits, g, pn, channels);
-      this.forEachRow(offset, (src, dst, len) => {
-        this.weights.set(wView.subarray(dst, dst + len), src);
-        for (let c = 0; c < channels; c++)
-          this.acc.set(winView.subarray(c * pn + dst, c * pn + dst + len), c * vn + src);
-      });
+      this.core.fn<(...args: number[]) => void>('sw_accumulate_window_f32')(
+        ptr,
+        ptr + this.weightsOffset,
+        logits,
+        ptr + this.gaussianOffset,
+        ...volume,
+        ...patch,
+        ...offset,
+        channels,
+      );
     });
   }
 
   /** `acc / weights` as `[C][volume]`; throws if some voxel was never covered by a patch. */
   finish(): Float32Array {
-    if (this.finished) throw new KernelArgumentError('kernel_state', 'PatchAccumulator.finish called twice');
-    this.finished = true;
-    const n = this.weights.length;
-    return this.core.run((heap) => {
-      const a = heap.put(this.acc);
-      const w = heap.put(this.weights);
+    if (this.lease.isReleased) {
+      throw new KernelArgumentError('kernel_state', 'PatchAccumulator.finish called twice');
+    }
+    try {
       const uncovered = this.core.fn<(a: number, w: number, n: number, c: number) => number>('sw_divide_f32')(
-        a,
-        w,
-        n,
+        this.lease.ptr,
+        this.lease.ptr + this.weightsOffset,
+        this.volumeVoxels,
         this.channels,
       );
       if (uncovered > 0) {
         throw new KernelArgumentError('kernel_coverage', `${uncovered} voxels were not covered by any patch`);
       }
-      return heap.take(Float32Array, a, this.acc.length);
-    });
+      return this.lease.view(Float32Array, 0, this.channels * this.volumeVoxels).slice();
+    } finally {
+      this.lease.release();
+    }
   }
 
-  /** Calls `fn(volumeIndex, patchIndex, length)` for every x row of the window at `offset`. */
-  private forEachRow(
-    offset: readonly [number, number, number],
-    fn: (src: number, dst: number, len: number) => void,
-  ): void {
-    const [nx, ny] = this.volume;
-    const [px, py, pz] = this.patch;
-    for (let z = 0; z < pz; z++) {
-      for (let y = 0; y < py; y++) {
-        fn(((offset[2] + z) * ny + offset[1] + y) * nx + offset[0], (z * py + y) * px, px);
-      }
-    }
+  /** Gives the kernel memory back without a result (a failed or cancelled prediction). */
+  release(): void {
+    this.lease.release();
+  }
+
+  private get weightsOffset(): number {
+    return 4 * this.channels * this.volumeVoxels;
+  }
+
+  private get gaussianOffset(): number {
+    return 4 * (this.channels + 1) * this.volumeVoxels;
   }
 }

@@ -2,13 +2,12 @@
  * @module
  * The 402 check made before a job is accepted.
  */
-import type { Bindings } from '../app-env.js';
 import { PaymentRequiredError } from '../http-errors.js';
 import type { BudgetStatus } from './ledger-types.js';
 
 /** Throws 402 `budget_exceeded` when a job estimated at `estimateMicros` would pass the monthly budget. */
 export async function assertWithinBudget(
-  env: Bindings,
+  env: Env,
   tenant: string,
   estimateMicros: number,
   now: number,

@@ -2,6 +2,7 @@
  * @module
  * What the billing routes and the {@link TenantLedger} object exchange over RPC.
  */
+import type { ApiCharge } from '../../engine/edge.js';
 import type { ModelPrice } from './price.js';
 
 /** One successful job to charge. */
@@ -21,18 +22,8 @@ export interface ChargeInput {
   at: number;
 }
 
-/** One recorded charge. */
-export interface Charge {
-  job_id: string;
-  idempotency_key: string | null;
-  model: string;
-  voxels: number;
-  amount_micros: number;
-  currency: string;
-  charged_at: number;
-  /** The creating upload token's label; null for a key's jobs and one-shots. */
-  label: string | null;
-}
+/** One recorded charge: the wire type, with the time as the ledger stores it (epoch milliseconds). */
+export type Charge = Omit<ApiCharge, 'charged_at'> & { charged_at: number };
 
 /**
  * The outcome of `record`: the charge, and whether it already existed; or `superseded` when the

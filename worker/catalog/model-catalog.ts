@@ -2,23 +2,14 @@
  * @module
  * The public description of a model (`GET /v1/models`), derived from its manifest.
  */
-import { NotFoundError, checkManifest, type ModelManifest } from '../../engine/edge.js';
+import { NotFoundError, checkManifest, type ApiModel, type ModelManifest } from '../../engine/edge.js';
 import { MANIFESTS } from './manifests.js';
 
-/** A model as the API lists it (price aside). */
-export interface ModelInfo {
-  id: string;
-  name: string;
-  /** The manifest's release version, with the weights' digest: `<version>+sha256.<first 12 hex of model.onnx>`. */
-  version: string;
-  configuration: string;
-  /** The manifest's channel names, e.g. `T1` or `CT`. */
-  modality: string[];
-  labels: Record<string, number | number[]>;
-  accepted_inputs: string[];
-  spacing: number[];
-  stand_in: boolean;
-}
+/**
+ * A model as the API lists it, price aside (the route adds it from the price table). The wire type
+ * is the typed client's, so the two cannot drift.
+ */
+export type ModelInfo = Omit<ApiModel, 'price'>;
 
 // 2D models take single images too; 3D ones need volumes. A DICOM series comes as a zip.
 const INPUTS_3D = ['application/x-nifti', 'application/gzip', 'application/dicom', 'application/zip'];

@@ -8,11 +8,10 @@
  */
 import type { RunProgress } from '../../engine/edge.js';
 import { DurableObject } from 'cloudflare:workers';
-import type { Bindings } from '../app-env.js';
 import { readConfig, type ApiConfig } from '../config.js';
 import { fractionOf, isFinal, resultKey, type JobInit, type JobState } from '../jobs/job-types.js';
 import { ResultWriter } from '../jobs/result-writer.js';
-import { log } from '../middleware/logger.js';
+import { log } from '../log.js';
 import { readRun, startRun, type RunOutcome } from '../nodes/remote-run.js';
 import { rankNodes } from '../nodes/placement.js';
 import type { ModelPrice } from '../billing/price.js';
@@ -29,12 +28,12 @@ interface RunContext {
 }
 
 /** The state of one job, and its runner. */
-export class JobRunner extends DurableObject<Bindings> {
+export class JobRunner extends DurableObject<Env> {
   private readonly config: ApiConfig;
   private abort: AbortController | undefined;
   private removed = false;
 
-  constructor(ctx: DurableObjectState, env: Bindings) {
+  constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.config = readConfig(env);
   }

@@ -10,7 +10,6 @@
  *   whose key was taken over (it outlived its slot) cannot be charged.
  */
 import { DurableObject } from 'cloudflare:workers';
-import type { Bindings } from '../app-env.js';
 import {
   monthOf,
   type AdmitInput,
@@ -56,8 +55,8 @@ CREATE TABLE IF NOT EXISTS request_keys (
 const ADDED_COLUMNS = [{ table: 'charges', column: 'label', type: 'TEXT' }];
 
 /** A tenant's charges, usage and monthly budget. */
-export class TenantLedger extends DurableObject<Bindings> {
-  constructor(ctx: DurableObjectState, env: Bindings) {
+export class TenantLedger extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.sql.exec(SCHEMA);
     for (const { table, column, type } of ADDED_COLUMNS) {

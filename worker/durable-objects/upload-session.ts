@@ -10,7 +10,6 @@
  * SHA-256 digest into the assembled object (memory: one chunk), then deleted.
  */
 import { DurableObject } from 'cloudflare:workers';
-import type { Bindings } from '../app-env.js';
 import {
   toHex,
   uploadDataKey,
@@ -24,7 +23,7 @@ const chunkKey = (s: UploadState, offset: number) =>
   `${uploadPrefix(s.tenant, s.id)}chunk/${String(offset).padStart(16, '0')}`;
 
 /** The state and bytes of one resumable upload; gone at its expiry (an alarm deletes everything). */
-export class UploadSession extends DurableObject<Bindings> {
+export class UploadSession extends DurableObject<Env> {
   private queue: Promise<unknown> = Promise.resolve();
 
   /** Runs `fn` after every earlier queued operation of this upload. */

@@ -7,7 +7,6 @@
  */
 import { constantTimeEqual } from '../../engine/edge.js';
 import { DurableObject } from 'cloudflare:workers';
-import type { Bindings } from '../app-env.js';
 import type { SpendResult, UploadTokenGrant, UploadTokenRecord } from '../tokens/upload-token-types.js';
 
 // Compared against when there is no record, so that unknown and wrong tokens cost the same work.
@@ -16,7 +15,7 @@ const NO_DIGEST = '0'.repeat(64);
 const grantOf = ({ sha256: _, ...grant }: UploadTokenRecord): UploadTokenGrant => grant;
 
 /** A token's grant and what has been spent of it; everything is deleted at its expiry. */
-export class UploadToken extends DurableObject<Bindings> {
+export class UploadToken extends DurableObject<Env> {
   /** Stores a new token; a second mint of the same id keeps the first (ids are random). */
   async mint(record: UploadTokenRecord): Promise<UploadTokenGrant> {
     const existing = await this.ctx.storage.get<UploadTokenRecord>('token');

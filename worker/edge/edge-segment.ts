@@ -29,7 +29,7 @@ import {
   ONE_SHOT_OPTIONS,
 } from '../../engine/edge.js';
 import type { ApiConfig } from '../config.js';
-import { log } from '../middleware/logger.js';
+import { log } from '../log.js';
 import { edgeManifest, edgeObjectKey, edgeRuntime, type EdgeManifest } from './edge-runtime.js';
 
 /** What the edge run needs from the request's context. */

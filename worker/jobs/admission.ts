@@ -6,7 +6,6 @@
  */
 import { InputError } from '../../engine/edge.js';
 import type { AdmitInput, AdmitResult } from '../billing/ledger-types.js';
-import type { Bindings } from '../app-env.js';
 import type { ApiConfig } from '../config.js';
 import { assertWithinBudget } from '../billing/budget.js';
 import { modelPrice, readPriceTable, type ModelPrice } from '../billing/price.js';
@@ -18,7 +17,7 @@ import { sha256OfBytes } from '../uploads/read-chunk.js';
 const BUSY_RETRY_SECONDS = 2;
 
 /** The price of a bundled, priced model: 404 `model_not_found`, 409 `model_not_priced` otherwise. */
-export async function priceFor(env: Bindings, config: ApiConfig, model: string): Promise<ModelPrice> {
+export async function priceFor(env: Env, config: ApiConfig, model: string): Promise<ModelPrice> {
   findModel(model);
   const price = modelPrice(await readPriceTable(env.KEYS, config.defaultPrices), model);
   if (!price) {
@@ -41,7 +40,14 @@ export function idempotencyKeyOf(header: string | undefined): string | null {
  * upload's id, whose bytes are fixed once complete), as one hex digest.
  */
 export async function requestFingerprint(parts: Record<string, unknown>): Promise<string> {
-  const canonical = JSON.stringify(parts, Object.keys(parts).sort());
+  // Keys sorted at every depth. A key list as the replacer (the earlier form) filters nested
+  // objects' keys by the top-level names too, which left nested options out of the fingerprint;
+  // for flat parts both give the same text, so fingerprints already stored still match.
+  const canonical = JSON.stringify(parts, (_key, value: unknown) =>
+    value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : value,
+  );
   return sha256OfBytes(new TextEncoder().encode(canonical));
 }
 
@@ -51,7 +57,7 @@ export async function requestFingerprint(parts: Record<string, unknown>): Promis
  * 429 `concurrency_limit` (slots or the tenant's in-flight work).
  */
 export async function admitRun(
-  env: Bindings,
+  env: Env,
   args: Omit<AdmitInput, 'job_id'> & { tenant: string; jobId: string; price: ModelPrice },
 ): Promise<Extract<AdmitResult, { kind: 'admitted' | 'replay' }>> {
   const { tenant, jobId, price, ...input } = args;

@@ -1,7 +1,8 @@
 /**
  * @module
- * One HTTP byte range (RFC 9110 §14): `bytes=a-b`, `bytes=a-` or `bytes=-n`. Several ranges are
- * answered with the whole body, which the RFC allows.
+ * One HTTP byte range (RFC 9110 §14): `bytes=a-b`, `bytes=a-` or `bytes=-n`. Several ranges, and
+ * units other than bytes, are answered with the whole body, which the RFC allows. The unit is
+ * matched case-insensitively, as RFC 9110 §14.1 says range units are.
  */
 import { RangeNotSatisfiableError } from '../http-errors.js';
 
@@ -11,7 +12,7 @@ export function parseByteRange(
   size: number,
 ): { start: number; end: number } | null {
   if (!header) return null;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  const m = /^bytes=(\d*)-(\d*)$/i.exec(header.trim());
   if (!m || (m[1] === '' && m[2] === '')) return null;
   if (m[1] === '') {
     const n = Number(m[2]);

@@ -1,20 +1,10 @@
 /**
  * @module
- * Structured JSON logs, one line per event. Callers pass named fields only: request bodies, headers
- * and tokens are never logged, so image data and API keys cannot leak into logs.
+ * The access log: one structured line (worker/log.ts) per answered request.
  */
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../app-env.js';
-
-/** A log field: scalars only, so that nothing large or binary is ever written. */
-export type LogField = string | number | boolean | null | undefined;
-
-/** Writes one JSON log line. */
-export function log(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, LogField>): void {
-  const line = JSON.stringify({ level, msg, time: new Date().toISOString(), ...fields });
-  if (level === 'error') console.error(line);
-  else console.log(line);
-}
+import { log } from '../log.js';
 
 /** Logs each request once it is answered: route pattern, status, duration, tenant. */
 export const requestLogger: MiddlewareHandler<AppEnv> = async function requestLogger(c, next) {

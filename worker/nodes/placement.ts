@@ -29,7 +29,9 @@ export async function rankNodes(nodes: readonly string[], token: string | undefi
         });
         if (res.status !== 200) return null;
         const h = (await res.json()) as NodeHealth;
-        if (h.status !== 'ok') return null;
+        // Without its counts a node's load is NaN, which no sort order can place: it counts as silent.
+        const counts = [h?.running, h?.queued, h?.concurrency, h?.queue];
+        if (h?.status !== 'ok' || !counts.every((n) => Number.isFinite(n) && n >= 0)) return null;
         const capacity = Math.max(1, h.concurrency + h.queue);
         return { node, order, load: (h.running + h.queued) / capacity };
       } catch {

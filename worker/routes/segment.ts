@@ -29,45 +29,16 @@ import type { ApiConfig } from '../config.js';
 import { admitRun, idempotencyKeyOf, priceFor, requestFingerprint } from '../jobs/admission.js';
 import { sha256OfBytes } from '../uploads/read-chunk.js';
 import { declaredGeometry, reserveWork } from '../jobs/work-check.js';
-import {
-  ConflictError,
-  GoneError,
-  HttpError,
-  ServiceUnavailableError,
-  TimeoutError,
-} from '../http-errors.js';
+import { ConflictError, GoneError, ServiceUnavailableError, TimeoutError } from '../http-errors.js';
 import { requestBytes } from '../http-body.js';
 import { requireScope, tenantOf } from '../middleware/auth.js';
 import { segmentAtEdge } from '../edge/edge-segment.js';
 import { readRun, startRun } from '../nodes/remote-run.js';
 import { rankNodes } from '../nodes/placement.js';
-import { log } from '../middleware/logger.js';
+import { log } from '../log.js';
+import { resultFormat } from '../media-types.js';
 import { problemResponses } from '../problem.js';
 import { BEARER, newRouter } from '../router.js';
-
-const FORMATS: Record<string, RunFormat> = {
-  'application/gzip': 'nifti',
-  'application/x-nifti': 'nifti',
-  'application/json': 'json',
-  'image/png': 'png',
-  '*/*': 'nifti',
-};
-
-/** The first media type of `Accept` we can produce (no header: NIfTI); 406 when none is. */
-export function formatFor(accept: string | undefined): RunFormat {
-  if (!accept) return 'nifti';
-  for (const part of accept.split(',')) {
-    const format = FORMATS[part.split(';')[0].trim().toLowerCase()];
-    if (format) return format;
-  }
-  throw new HttpError(
-    'not_acceptable',
-    406,
-    `Results come as ${Object.keys(FORMATS)
-      .filter((t) => t !== '*/*')
-      .join(', ')}.`,
-  );
-}
 
 /** A finished result, wherever it ran. */
 interface Answer {
@@ -141,7 +112,7 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
   const { model } = c.req.valid('query');
   const tenant = tenantOf(c);
   const config = c.get('config');
-  const format = formatFor(c.req.header('Accept'));
+  const format = resultFormat(c.req.header('Accept'));
   const idempotencyKey = idempotencyKeyOf(c.req.header('Idempotency-Key'));
   const price = await priceFor(c.env, config, model);
   const manifest = bundledManifest(model);

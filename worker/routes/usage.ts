@@ -5,6 +5,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { monthOf, type UsageReport } from '../billing/ledger-types.js';
 import { BadRequestError } from '../http-errors.js';
+import { usageAsCsv } from '../media-types.js';
 import { requireScope, tenantOf } from '../middleware/auth.js';
 import { problemResponses } from '../problem.js';
 import { BEARER, newRouter } from '../router.js';
@@ -105,12 +106,6 @@ function toCsv(report: UsageReport): string {
   return [CSV_COLUMNS.join(','), ...rows].join('\r\n') + '\r\n';
 }
 
-// The first of the two media types the Accept header names wins (clients list their preference first).
-function wantsCsv(accept: string | undefined): boolean {
-  const types = (accept ?? '').split(',').map((t) => t.split(';')[0].trim().toLowerCase());
-  return types.find((t) => t === 'text/csv' || t === 'application/json') === 'text/csv';
-}
-
 /** `GET /v1/usage`. */
 export const usageRoutes = newRouter().openapi(usage, async (c) => {
   const q = c.req.valid('query');
@@ -121,7 +116,7 @@ export const usageRoutes = newRouter().openapi(usage, async (c) => {
     throw new BadRequestError('`from` must be before `to`, at most 366 days apart.');
   }
   const report = await c.env.LEDGER.getByName(tenantOf(c)).usage(from, to);
-  if (wantsCsv(c.req.header('Accept'))) {
+  if (usageAsCsv(c.req.header('Accept'))) {
     return c.text(toCsv(report), 200, { 'content-type': 'text/csv; charset=utf-8' });
   }
   return c.json(

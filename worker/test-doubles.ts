@@ -1,0 +1,45 @@
+/**
+ * @module
+ * In-memory stand-ins for the Worker's bindings, for the unit tests beside the worker modules
+ * (which run under Node, without workerd). Only what those modules call is there; anything else
+ * throws, so a module that starts calling more of a binding fails its tests rather than passing on
+ * a silent default.
+ */
+import type { AdmitInput, AdmitResult, BudgetStatus } from './billing/ledger-types.js';
+
+/** A KV namespace holding `entries` as text, read through `get(key, 'text')`. */
+export function memoryKv(entries: Record<string, string> = {}): KVNamespace {
+  const kv = {
+    async get(key: string, type?: unknown) {
+      if (type !== 'text')
+        throw new Error(`memoryKv: get('${key}', ${JSON.stringify(type)}) is not supported`);
+      return Object.hasOwn(entries, key) ? entries[key] : null;
+    },
+  };
+  return kv as unknown as KVNamespace;
+}
+
+/** The part of a tenant's ledger that admission and the budget check call. */
+export interface LedgerDouble {
+  admit?(input: AdmitInput): Promise<AdmitResult>;
+  abandon?(jobId: string): Promise<void>;
+  budget?(now: number, estimateMicros: number): Promise<BudgetStatus>;
+}
+
+/** An `Env` whose LEDGER hands out `ledgerOf(tenant)` and whose KEYS is `kv`. */
+export function ledgerEnv(ledgerOf: (tenant: string) => LedgerDouble, kv: KVNamespace = memoryKv()): Env {
+  const missing = (what: string) => () =>
+    Promise.reject(new Error(`ledger double: ${what} was not expected`));
+  const env = {
+    KEYS: kv,
+    LEDGER: {
+      getByName: (tenant: string) => ({
+        admit: missing('admit'),
+        abandon: missing('abandon'),
+        budget: missing('budget'),
+        ...ledgerOf(tenant),
+      }),
+    },
+  };
+  return env as unknown as Env;
+}
