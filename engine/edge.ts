@@ -8,7 +8,14 @@
  */
 export * from './protocol/index.js';
 export { AppError, InputError, LimitError, NotFoundError, UnsupportedError } from './errors.js';
-export { verifyApiKey, type ApiKeyRecord, type ApiScope } from './auth/api-key.js';
+export {
+  constantTimeEqual,
+  randomBase64Url,
+  sha256Hex,
+  verifyApiKey,
+  type ApiKeyRecord,
+  type ApiScope,
+} from './auth/api-key.js';
 export {
   DEFAULT_READ_LIMITS,
   isZip,

@@ -1,5 +1,6 @@
 import type { ApiKeyRecord, KernelCore } from '../engine/edge.js';
 import type { ApiConfig } from './config.js';
+import type { UploadTokenGrant } from './tokens/upload-token-types.js';
 
 /**
  * Hono environment: the Worker's bindings plus per-request variables set by middleware. The
@@ -16,6 +17,8 @@ export interface AppEnv {
     requestId: string;
     /** The caller's key, set by the auth middleware on protected routes. */
     auth: ApiKeyRecord | undefined;
+    /** The caller's upload token, when it sent one instead of a key (then `auth` is unset). */
+    uploadToken?: UploadTokenGrant;
     /** Set when the request body broke off while it was read (worker/http-body.ts). */
     bodyFailed?: boolean;
   };

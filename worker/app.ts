@@ -12,9 +12,15 @@ import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { modelRoutes } from './routes/models.js';
 import { segmentRoutes } from './routes/segment.js';
+import { uploadTokenRoutes } from './routes/upload-tokens.js';
 import { uploadRoutes } from './routes/uploads.js';
 import { usageRoutes } from './routes/usage.js';
+import { CHUNK_TYPE } from './uploads/tus.js';
 import { SERVICE_VERSION } from './version.js';
+
+const isUploadBytes = (path: string, contentType: string | undefined) =>
+  (path === '/v1/uploads' || path.startsWith('/v1/uploads/')) &&
+  (contentType ?? '').split(';')[0].trim().toLowerCase() === CHUNK_TYPE;
 
 /** What the edge router needs from its entry point, per isolate. */
 export interface AppDeps {
@@ -31,15 +37,19 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     await next();
   });
   app.use('*', (c, next) =>
-    bodyLimit({
-      maxSize: c.get('config').maxBodyBytes,
-      onError: () => {
-        throw new LimitError(
-          'body_too_large',
-          `A request body may hold at most ${c.get('config').maxBodyBytes} bytes.`,
-        );
-      },
-    })(c, next),
+    // Upload bytes are bounded by their upload's declared length instead (worker/routes/uploads.ts),
+    // so that a tus client may send a whole file in one request.
+    isUploadBytes(c.req.path, c.req.header('content-type'))
+      ? next()
+      : bodyLimit({
+          maxSize: c.get('config').maxBodyBytes,
+          onError: () => {
+            throw new LimitError(
+              'body_too_large',
+              `A request body may hold at most ${c.get('config').maxBodyBytes} bytes.`,
+            );
+          },
+        })(c, next),
   );
   app.use('*', async function jsonBody(c, next) {
     // JSON bodies are read here, through the one body reader, so that a body that breaks off is our
@@ -57,6 +67,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/', healthRoutes);
   app.route('/', modelRoutes);
   app.route('/', uploadRoutes);
+  app.route('/', uploadTokenRoutes);
   app.route('/', jobRoutes);
   app.route('/', segmentRoutes);
   app.route('/', usageRoutes);
@@ -64,7 +75,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',
-    description: 'An API key made with `nnsam keys create`.',
+    description:
+      'An API key made with `nnsam keys create`, or, on the upload and job routes only, an upload token from `POST /v1/upload-tokens`.',
   });
   // Hono answers HEAD with the GET route minus its body; the document says so explicitly.
   app.openAPIRegistry.registerPath({
@@ -73,8 +85,16 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     summary: 'The current offset in headers (tus HEAD)',
     security: [{ bearer: [] }],
     responses: {
-      200: { description: 'Upload-Offset, Upload-Length and Upload-Expires headers' },
-      ...problemResponses('unauthorized', 'insufficient_scope', 'upload_not_found'),
+      200: {
+        description:
+          'Upload-Offset, Upload-Length, Upload-Expires, Upload-Metadata (as declared) and Tus-Resumable headers',
+      },
+      ...problemResponses(
+        'unauthorized',
+        'insufficient_scope',
+        'upload_not_found',
+        'tus_version_unsupported',
+      ),
     },
   });
   app.doc31('/openapi.json', {

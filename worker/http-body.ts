@@ -89,6 +89,11 @@ export async function readRequestBody(
     if (err instanceof AppError) throw err;
     throw new BodyIncompleteError(err);
   }
+  return joinBytes(parts, total);
+}
+
+/** `parts` as one array of `total` bytes. */
+export function joinBytes(parts: readonly Uint8Array[], total: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(total);
   let at = 0;
   for (const p of parts) {

@@ -34,8 +34,8 @@ export class UnauthorizedError extends HttpError {
 
 /** The key is valid but lacks the scope the route needs. */
 export class ForbiddenError extends HttpError {
-  constructor(scope: string) {
-    super('insufficient_scope', 403, `This API key lacks the '${scope}' scope.`, {
+  constructor(scope: string, message = `This API key lacks the '${scope}' scope.`) {
+    super('insufficient_scope', 403, message, {
       'WWW-Authenticate': `Bearer realm="nnsam-edge", error="insufficient_scope", scope="${scope}"`,
     });
   }
@@ -45,6 +45,13 @@ export class ForbiddenError extends HttpError {
 export class ConflictError extends HttpError {
   constructor(code: string, message: string, headers: Record<string, string> = {}) {
     super(code, 409, message, headers);
+  }
+}
+
+/** The credential is valid but what it asks is outside its grant (an upload token's models). */
+export class GrantError extends HttpError {
+  constructor(code: string, message: string) {
+    super(code, 403, message);
   }
 }
 

@@ -6,6 +6,7 @@ import { readConfig, type ApiConfig } from './config.js';
 export { JobRunner } from './durable-objects/job-runner.js';
 export { TenantLedger } from './durable-objects/tenant-ledger.js';
 export { UploadSession } from './durable-objects/upload-session.js';
+export { UploadToken } from './durable-objects/upload-token.js';
 
 let kernels: Promise<KernelCore> | undefined;
 let config: ApiConfig | undefined;

@@ -58,7 +58,8 @@ export function isTenantId(tenant: string): boolean {
   return TENANT.test(tenant);
 }
 
-function randomBase64Url(bytes: number): string {
+/** `bytes` random bytes as unpadded base64url (a token's secret part). */
+export function randomBase64Url(bytes: number): string {
   const b = crypto.getRandomValues(new Uint8Array(bytes));
   return btoa(String.fromCharCode(...b))
     .replace(/\+/g, '-')

@@ -34,7 +34,10 @@ export interface ApiModel {
   price: ApiPrice | null;
 }
 
-/** What `POST /v1/uploads` declares. */
+/**
+ * What `POST /v1/uploads` declares; the client sends it as tus headers (`Upload-Length`, and
+ * `sha256` and `content_type` in `Upload-Metadata`), the server also takes it as a JSON body.
+ */
 export interface ApiUploadCreate {
   length: number;
   content_type: string;
@@ -48,7 +51,8 @@ export interface ApiUpload {
   length: number;
   offset: number;
   content_type: string;
-  sha256: string;
+  /** The declared SHA-256 of the whole file, or, if none was, the computed one once complete. */
+  sha256: string | null;
   state: 'receiving' | 'verifying' | 'complete';
   created_at: string;
   expires_at: string;
@@ -63,6 +67,42 @@ export interface ApiCharge {
   amount_micros: number;
   currency: string;
   charged_at: string;
+  /** The label of the upload token whose job this was; null otherwise. */
+  label: string | null;
+}
+
+/** What `POST /v1/upload-tokens` takes. */
+export interface ApiUploadTokenCreate {
+  /** Models its jobs may use. */
+  models: string[];
+  /** Sum of the declared lengths of its uploads. */
+  max_bytes: number;
+  /** Jobs it may create. */
+  max_jobs: number;
+  /** Lifetime, 1 to 1440 minutes (default 60). */
+  expires_in_minutes?: number;
+  /** Recorded with each charge of its jobs. */
+  label?: string;
+}
+
+/** A minted upload token: `token` is shown once. */
+export interface ApiUploadTokenMinted {
+  id: string;
+  token: string;
+  models: string[];
+  max_bytes: number;
+  max_jobs: number;
+  label: string | null;
+  created_at: string;
+  expires_at: string;
+}
+
+/** `OPTIONS /v1/uploads`: what the tus server speaks. */
+export interface ApiTusCapabilities {
+  version: string;
+  extensions: string[];
+  maxSize: number;
+  checksumAlgorithms: string[];
 }
 
 /** `GET /v1/usage`. */
@@ -129,11 +169,14 @@ export interface ApiJobEvent {
 /** Every operation the client calls, as `method path` in the OpenAPI document. */
 export const CLIENT_OPERATIONS = [
   'get /v1/models',
+  'options /v1/uploads',
   'post /v1/uploads',
   'get /v1/uploads/{id}',
   'head /v1/uploads/{id}',
   'patch /v1/uploads/{id}',
   'delete /v1/uploads/{id}',
+  'post /v1/upload-tokens',
+  'delete /v1/upload-tokens/{id}',
   'get /v1/usage',
   'post /v1/jobs',
   'get /v1/jobs/{id}',

@@ -1,7 +1,7 @@
 /**
  * @module
- * A typed client of the nnsam-edge HTTP API, including the resumable upload loop: chunks with
- * checksums, and after a dropped connection or a refused chunk, asking the server for its offset and
+ * A typed client of the nnsam-edge HTTP API, including the resumable upload loop, spoken as tus
+ * 1.0.0 (creation, then chunks with sha256 checksums), and after a dropped connection or a refused chunk, asking the server for its offset and
  * going on from there. Requests that cost money (`segment`, `createJob`) always carry an
  * `Idempotency-Key` (the caller's or a new one) and are retried with that same key when the
  * answer is not the API's own (a dropped connection, a proxy's 5xx without `X-Request-Id`, as
@@ -16,7 +16,10 @@ import type {
   ApiModel,
   ApiProblem,
   ApiUpload,
+  ApiTusCapabilities,
   ApiUploadCreate,
+  ApiUploadTokenCreate,
+  ApiUploadTokenMinted,
   ApiUsage,
 } from './api-types.js';
 import { parseServerSentEvents } from './server-sent-events.js';
@@ -38,6 +41,7 @@ export class ApiProblemError extends Error {
 /** Where the API is and how to reach it. */
 export interface NnsamClientOptions {
   baseUrl: string;
+  /** An API key, or an upload token (a browser's: uploads and its own jobs only). */
   apiKey?: string;
   /** A fetch implementation (default: the global one). */
   fetch?: (url: string, init: RequestInit) => Promise<Response>;
@@ -59,6 +63,8 @@ export interface ResumableUploadOptions {
 const hex = (buf: ArrayBuffer) =>
   [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, '0')).join('');
 const base64 = (buf: ArrayBuffer) => btoa(String.fromCharCode(...new Uint8Array(buf)));
+const TUS = { 'tus-resumable': '1.0.0' };
+const tusPair = (key: string, value: string) => `${key} ${btoa(value)}`;
 
 // Worth retrying from the server's offset: a lost connection, a server error, a chunk corrupted in
 // transit, an offset the server does not have. Everything else is the caller's to fix.
@@ -142,23 +148,42 @@ export class NnsamClient {
     return ((await (await this.call('GET', '/v1/models')).json()) as { models: ApiModel[] }).models;
   }
 
-  /** `POST /v1/uploads`. */
+  /** `OPTIONS /v1/uploads`: the tus version, extensions, largest upload and checksum algorithms. */
+  async uploadCapabilities(): Promise<ApiTusCapabilities> {
+    const h = (await this.call('OPTIONS', '/v1/uploads')).headers;
+    const list = (name: string) => (h.get(name) ?? '').split(',').map((s) => s.trim());
+    return {
+      version: h.get('tus-version') ?? '',
+      extensions: list('tus-extension'),
+      maxSize: Number(h.get('tus-max-size')),
+      checksumAlgorithms: list('tus-checksum-algorithm'),
+    };
+  }
+
+  /** `POST /v1/uploads` as tus creation: the declaration in `Upload-Length` and `Upload-Metadata`. */
   async createUpload(body: ApiUploadCreate): Promise<ApiUpload> {
     const res = await this.call('POST', '/v1/uploads', {
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
+      headers: {
+        ...TUS,
+        'upload-length': String(body.length),
+        'upload-metadata': [tusPair('sha256', body.sha256), tusPair('content_type', body.content_type)].join(
+          ',',
+        ),
+      },
     });
     return (await res.json()) as ApiUpload;
   }
 
   /** `GET /v1/uploads/{id}`. */
   async uploadStatus(id: string): Promise<ApiUpload> {
-    return (await (await this.call('GET', `/v1/uploads/${id}`)).json()) as ApiUpload;
+    return (await (await this.call('GET', `/v1/uploads/${id}`, { headers: TUS })).json()) as ApiUpload;
   }
 
   /** `HEAD /v1/uploads/{id}`: the server's offset. */
   async uploadOffset(id: string): Promise<number> {
-    return Number((await this.call('HEAD', `/v1/uploads/${id}`)).headers.get('Upload-Offset'));
+    return Number(
+      (await this.call('HEAD', `/v1/uploads/${id}`, { headers: TUS })).headers.get('Upload-Offset'),
+    );
   }
 
   /** `PATCH /v1/uploads/{id}`: one chunk at `offset`; resolves to the new offset. */
@@ -166,6 +191,7 @@ export class NnsamClient {
     const digest = await crypto.subtle.digest('SHA-256', chunk);
     const res = await this.call('PATCH', `/v1/uploads/${id}`, {
       headers: {
+        ...TUS,
         'content-type': 'application/offset+octet-stream',
         'upload-offset': String(offset),
         'upload-checksum': `sha256 ${base64(digest)}`,
@@ -175,9 +201,23 @@ export class NnsamClient {
     return Number(res.headers.get('Upload-Offset'));
   }
 
-  /** `DELETE /v1/uploads/{id}`. */
+  /** `DELETE /v1/uploads/{id}` (tus termination). */
   async deleteUpload(id: string): Promise<void> {
-    await this.call('DELETE', `/v1/uploads/${id}`);
+    await this.call('DELETE', `/v1/uploads/${id}`, { headers: TUS });
+  }
+
+  /** `POST /v1/upload-tokens` (an API key only): a short-lived token to hand to one browser. */
+  async createUploadToken(body: ApiUploadTokenCreate): Promise<ApiUploadTokenMinted> {
+    const res = await this.call('POST', '/v1/upload-tokens', {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return (await res.json()) as ApiUploadTokenMinted;
+  }
+
+  /** `DELETE /v1/upload-tokens/{id}`: the token stops working at once. */
+  async revokeUploadToken(id: string): Promise<void> {
+    await this.call('DELETE', `/v1/upload-tokens/${id}`);
   }
 
   /** Uploads `bytes` resumably; after a failed chunk it resumes from the server's offset. */

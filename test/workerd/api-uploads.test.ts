@@ -140,7 +140,7 @@ test('out-of-order chunks get 409 with the current offset; a bad checksum drops 
     corrupt,
     `sha256 ${Buffer.from(sha256Hex(slice(CHUNK)), 'hex').toString('base64')}`,
   );
-  await expectProblem(bad, 422, 'chunk_checksum_mismatch', doc, PATCH);
+  await expectProblem(bad, 460, 'chunk_checksum_mismatch', doc, PATCH);
   assert.equal(await offsetOf(id), CHUNK);
   assert.deepEqual(await objectKeys(`uploads/acme/${id}/chunk/`), [
     `uploads/acme/${id}/chunk/${'0'.repeat(16)}`,
@@ -225,7 +225,14 @@ test('limits: upload, chunk and body sizes each answer their problem type; bad r
     body: '{"length": 3,',
   });
   await expectProblem(malformed, 400, 'invalid_request', doc, 'post /v1/uploads');
-  await expectProblem(await acme.patch(id, 0, slice(0), 'md5 abc'), 400, 'invalid_request', doc, PATCH);
+  await expectProblem(
+    await acme.patch(id, 0, slice(0), 'md5 abc'),
+    400,
+    'checksum_algorithm_unsupported',
+    doc,
+    PATCH,
+  );
+  await expectProblem(await acme.patch(id, 0, slice(0), 'sha256 abc'), 400, 'invalid_request', doc, PATCH);
   const tail = FILE.subarray(0, 10);
   assert.equal((await acme.patch(id, 0, slice(0))).status, 204);
   const small = await newUpload(acme, {

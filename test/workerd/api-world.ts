@@ -45,6 +45,7 @@ export function apiWorkerOptions(vars: Record<string, string>, outDir: string): 
       UPLOAD_SESSIONS: { className: 'UploadSession', useSQLite: true },
       JOBS: { className: 'JobRunner', useSQLite: true },
       LEDGER: { className: 'TenantLedger', useSQLite: true },
+      UPLOAD_TOKENS: { className: 'UploadToken', useSQLite: true },
     },
   };
 }

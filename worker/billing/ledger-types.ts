@@ -13,6 +13,8 @@ export interface ChargeInput {
    * charge for the tenant's records; the charge itself is keyed by `job_id` alone.
    */
   idempotency_key: string | null;
+  /** The label of the upload token that created the job, if a token did. */
+  label: string | null;
   model: string;
   voxels: number;
   price: ModelPrice;

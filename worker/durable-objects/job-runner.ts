@@ -50,6 +50,8 @@ export class JobRunner extends DurableObject<Env> {
       upload_id: init.upload_id,
       options: init.options,
       idempotency_key: init.idempotency_key,
+      token_id: init.token_id,
+      label: init.label,
       status: 'queued',
       progress: { stage: 'queued', done: 0, total: 1, fraction: 0 },
       created_at: init.now,
@@ -227,6 +229,8 @@ export class JobRunner extends DurableObject<Env> {
     const charged = await this.env.LEDGER.getByName(job.tenant).record({
       job_id: job.id,
       idempotency_key: job.idempotency_key,
+      // Jobs stored before tokens existed have no label.
+      label: job.label ?? null,
       model: job.model,
       voxels: outcome.meta.voxels,
       price: run.price,

@@ -51,11 +51,21 @@ CREATE TABLE IF NOT EXISTS request_keys (
   created_at INTEGER NOT NULL
 );`;
 
+/** Columns added after the first schema, added to a ledger that lacks them. */
+const ADDED_COLUMNS = [{ table: 'charges', column: 'label', type: 'TEXT' }];
+
 /** A tenant's charges, usage and monthly budget. */
 export class TenantLedger extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.sql.exec(SCHEMA);
+    for (const { table, column, type } of ADDED_COLUMNS) {
+      const has = ctx.storage.sql
+        .exec<{ name: string }>(`PRAGMA table_info(${table})`)
+        .toArray()
+        .some((c) => c.name === column);
+      if (!has) ctx.storage.sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+    }
   }
 
   private sql<T extends Record<string, SqlStorageValue>>(query: string, ...args: SqlStorageValue[]): T[] {
@@ -88,9 +98,12 @@ export class TenantLedger extends DurableObject<Env> {
         amount_micros: chargeMicros(input.price, input.voxels),
         currency: input.price.currency,
         charged_at: input.at,
+        // Callers from before labels send none.
+        label: input.label ?? null,
       };
       this.sql(
-        'INSERT INTO charges VALUES (?, ?, ?, ?, ?, ?, ?)',
+        `INSERT INTO charges (job_id, idempotency_key, model, voxels, amount_micros, currency, charged_at, label)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
         charge.job_id,
         charge.idempotency_key,
         charge.model,
@@ -98,6 +111,7 @@ export class TenantLedger extends DurableObject<Env> {
         charge.amount_micros,
         charge.currency,
         charge.charged_at,
+        charge.label,
       );
       return { kind: 'charged', charge, duplicate: false };
     });

@@ -44,6 +44,8 @@ export class UploadSession extends DurableObject<Env> {
         length: init.length,
         content_type: init.content_type,
         sha256: init.sha256,
+        metadata: init.metadata,
+        token_id: init.token_id,
         created_at: init.now,
         expires_at: init.now + init.ttl_seconds * 1000,
         offset: 0,
@@ -56,10 +58,13 @@ export class UploadSession extends DurableObject<Env> {
     });
   }
 
-  /** The upload as `tenant` sees it: null when absent, another tenant's, or expired. */
-  async describe(tenant: string, now: number): Promise<UploadState | null> {
+  /**
+   * The upload as `tenant` (through upload token `tokenId`, if given) sees it: null when absent,
+   * another tenant's or token's, or expired.
+   */
+  async describe(tenant: string, now: number, tokenId: string | null = null): Promise<UploadState | null> {
     return this.serial(async () => {
-      const s = await this.live(tenant, now);
+      const s = await this.live(tenant, now, tokenId);
       if (s?.state === 'verifying') {
         // The object was evicted between the last chunk and the check: finish it now.
         const r = await this.finish(s);
@@ -74,9 +79,10 @@ export class UploadSession extends DurableObject<Env> {
     tenant: string,
     chunk: { offset: number; sha256: string; bytes: Uint8Array },
     now: number,
+    tokenId: string | null = null,
   ): Promise<AppendResult> {
     return this.serial(async () => {
-      const s = await this.live(tenant, now);
+      const s = await this.live(tenant, now, tokenId);
       if (!s) return { kind: 'not_found' };
       const length = chunk.bytes.byteLength;
       if (chunk.offset < s.offset || s.state !== 'receiving') {
@@ -100,9 +106,9 @@ export class UploadSession extends DurableObject<Env> {
   }
 
   /** Deletes the upload and its bytes; false when `tenant` has no such upload. */
-  async remove(tenant: string, now: number): Promise<boolean> {
+  async remove(tenant: string, now: number, tokenId: string | null = null): Promise<boolean> {
     return this.serial(async () => {
-      const s = await this.live(tenant, now);
+      const s = await this.live(tenant, now, tokenId);
       if (s) await this.purge(s);
       return s !== null;
     });
@@ -116,7 +122,7 @@ export class UploadSession extends DurableObject<Env> {
     });
   }
 
-  private async live(tenant: string, now: number): Promise<UploadState | null> {
+  private async live(tenant: string, now: number, tokenId: string | null): Promise<UploadState | null> {
     const s = await this.ctx.storage.get<UploadState>('upload');
     if (!s) return null;
     if (now >= s.expires_at) {
@@ -124,7 +130,9 @@ export class UploadSession extends DurableObject<Env> {
       await this.purge(s);
       return null;
     }
-    return s.tenant === tenant ? s : null;
+    // A token sees only its own uploads; the tenant's API keys see all of the tenant's.
+    const owned = s.tenant === tenant && (tokenId === null || s.token_id === tokenId);
+    return owned ? s : null;
   }
 
   /** Streams the chunks in order through SHA-256 into the assembled object; purges on mismatch. */
@@ -133,7 +141,7 @@ export class UploadSession extends DurableObject<Env> {
     const { readable, writable } = new FixedLengthStream(s.length);
     const put = bucket.put(uploadDataKey(s.tenant, s.id), readable, {
       httpMetadata: { contentType: s.content_type },
-      customMetadata: { sha256: s.sha256, tenant: s.tenant },
+      customMetadata: { tenant: s.tenant, ...(s.sha256 !== null && { sha256: s.sha256 }) },
     });
     const digest = new crypto.DigestStream('SHA-256');
     const dataWriter = writable.getWriter();
@@ -154,11 +162,12 @@ export class UploadSession extends DurableObject<Env> {
       throw err;
     }
     const actual = toHex(await digest.digest);
-    if (actual !== s.sha256) {
+    if (s.sha256 !== null && actual !== s.sha256) {
       await this.purge(s);
       return { kind: 'whole_checksum_mismatch', actual };
     }
     await bucket.delete(s.chunks.map((c) => chunkKey(s, c.offset)));
+    s.sha256 = actual;
     s.state = 'complete';
     await this.ctx.storage.put('upload', s);
     return { kind: 'stored', upload: s };

@@ -18,6 +18,10 @@ export interface JobInit {
   input_key: string;
   options: { tta: boolean; refine: boolean };
   idempotency_key: string | null;
+  /** The upload token that created the job (only it, and the tenant's keys, may see it), or null. */
+  token_id: string | null;
+  /** The token's label, recorded with the job's charge. */
+  label: string | null;
   price: ModelPrice;
   request_id: string;
   now: number;

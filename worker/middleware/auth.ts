@@ -1,30 +1,66 @@
 /**
  * @module
- * Bearer API keys. The key's record (tenant, scopes) is looked up by its public id and its SHA-256
- * compared in constant time ({@link verifyApiKey}); the tenant it names scopes every resource after.
+ * Bearer credentials. An API key's record (tenant, scopes) is looked up by its public id and its
+ * SHA-256 compared in constant time ({@link verifyApiKey}); the tenant it names scopes every resource
+ * after. An upload token (`nut_...`, worker/tokens/) is accepted only where a route opts in, and is
+ * checked against its own Durable Object on every request, so expiry and revocation hold at once.
  */
-import { verifyApiKey, type ApiScope } from '../../engine/edge.js';
-import type { MiddlewareHandler } from 'hono';
+import { sha256Hex, verifyApiKey, type ApiScope } from '../../engine/edge.js';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../app-env.js';
 import { ForbiddenError, UnauthorizedError } from '../http-errors.js';
+import { isUploadToken, uploadTokenId, type UploadTokenGrant } from '../tokens/upload-token-types.js';
 
-/** Requires a valid, unrevoked key holding `scope`; sets `auth`. */
-export function requireScope(scope: ApiScope): MiddlewareHandler<AppEnv> {
+/**
+ * Requires a valid, unrevoked key holding every one of `scopes`, or, with `uploadTokens`, a live
+ * upload token instead; sets `auth` or `uploadToken`.
+ */
+export function requireScope(
+  scope: ApiScope | ApiScope[],
+  options: { uploadTokens?: boolean } = {},
+): MiddlewareHandler<AppEnv> {
+  const scopes = Array.isArray(scope) ? scope : [scope];
   return async function auth(c, next) {
     const header = c.req.header('Authorization') ?? '';
     const m = /^Bearer\s+(\S+)$/i.exec(header);
     if (!m) throw new UnauthorizedError('Send an API key as `Authorization: Bearer <key>`.');
+    if (isUploadToken(m[1])) {
+      // Checked before the token is: a browser's token learns nothing about routes closed to it.
+      if (!options.uploadTokens) {
+        throw new ForbiddenError(scopes[0], 'An upload token cannot call this route; it needs an API key.');
+      }
+      c.set('uploadToken', await verifyUploadToken(c, m[1]));
+      return next();
+    }
     const record = await verifyApiKey(c.env.KEYS, m[1]);
     if (!record) throw new UnauthorizedError('The API key is unknown or revoked.');
-    if (!record.scopes.includes(scope)) throw new ForbiddenError(scope);
+    const missing = scopes.find((s) => !record.scopes.includes(s));
+    if (missing) throw new ForbiddenError(missing);
     c.set('auth', record);
     await next();
   };
 }
 
+async function verifyUploadToken(c: Context<AppEnv>, token: string): Promise<UploadTokenGrant> {
+  const id = uploadTokenId(token);
+  const digest = await sha256Hex(token);
+  const grant = id ? await c.env.UPLOAD_TOKENS.getByName(id).verify(digest, Date.now()) : null;
+  if (!grant) throw new UnauthorizedError('The upload token is unknown, expired or revoked.');
+  return grant;
+}
+
+type AuthContext = { get(key: 'auth'): AppEnv['Variables']['auth'] } & {
+  get(key: 'uploadToken'): AppEnv['Variables']['uploadToken'];
+};
+
 /** The authenticated tenant; only valid behind {@link requireScope}. */
-export function tenantOf(c: { get(key: 'auth'): AppEnv['Variables']['auth'] }): string {
-  const auth = c.get('auth');
-  if (!auth) throw new UnauthorizedError('Authentication is required.');
-  return auth.tenant;
+export function tenantOf(c: AuthContext): string {
+  const tenant = c.get('auth')?.tenant ?? c.get('uploadToken')?.tenant;
+  if (!tenant) throw new UnauthorizedError('Authentication is required.');
+  return tenant;
+}
+
+/** The caller's upload token id, or null for an API key: what a token may touch is its own. */
+export function tokenIdOf(c: AuthContext): string | null {
+  return c.get('uploadToken')?.id ?? null;
 }

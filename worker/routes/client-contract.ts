@@ -14,10 +14,13 @@ import type {
   ApiPrice,
   ApiUpload,
   ApiUploadCreate,
+  ApiUploadTokenCreate,
+  ApiUploadTokenMinted,
   ApiUsage,
 } from '../../engine/edge.js';
 import type { Job, JobCreate } from './jobs.js';
 import type { Model, Price } from './models.js';
+import type { UploadTokenCreate, UploadTokenMinted } from './upload-tokens.js';
 import type { Upload, UploadCreate } from './uploads.js';
 import type { Charge, Usage } from './usage.js';
 
@@ -34,6 +37,8 @@ export const CLIENT_MATCHES_ROUTES: {
   price: SameFields<z.infer<typeof Price>, ApiPrice>;
   upload: SameFields<z.infer<typeof Upload>, ApiUpload>;
   uploadCreate: SameFields<z.infer<typeof UploadCreate>, ApiUploadCreate>;
+  uploadTokenCreate: SameFields<z.input<typeof UploadTokenCreate>, ApiUploadTokenCreate>;
+  uploadTokenMinted: SameFields<z.infer<typeof UploadTokenMinted>, ApiUploadTokenMinted>;
   charge: SameFields<z.infer<typeof Charge>, ApiCharge>;
   usage: SameFields<z.infer<typeof Usage>, ApiUsage>;
 } = {
@@ -43,6 +48,8 @@ export const CLIENT_MATCHES_ROUTES: {
   price: true,
   upload: true,
   uploadCreate: true,
+  uploadTokenCreate: true,
+  uploadTokenMinted: true,
   charge: true,
   usage: true,
 };

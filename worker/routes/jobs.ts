@@ -9,13 +9,13 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { AppEnv } from '../app-env.js';
-import { ConflictError } from '../http-errors.js';
+import { ConflictError, GrantError, UnauthorizedError } from '../http-errors.js';
 import { admitRun, idempotencyKeyOf, priceFor, requestFingerprint } from '../jobs/admission.js';
 import { bundledManifest } from '../catalog/model-catalog.js';
 import { declaredGeometry, HEADER_PREFIX_BYTES, reserveWork } from '../jobs/work-check.js';
 import { parseByteRange } from '../jobs/byte-range.js';
 import { isFinal, jobObjectName, resultKey, type JobState } from '../jobs/job-types.js';
-import { requireScope, tenantOf } from '../middleware/auth.js';
+import { requireScope, tenantOf, tokenIdOf } from '../middleware/auth.js';
 import { problemResponses } from '../problem.js';
 import { BEARER, newRouter } from '../router.js';
 import { uploadDataKey } from '../uploads/upload-types.js';
@@ -129,10 +129,43 @@ function stubOf(c: Context<AppEnv>, id: string) {
   return c.env.JOBS.getByName(jobObjectName(tenantOf(c), id));
 }
 
+/** The job if the caller may see it: the tenant's keys see all its jobs, a token only its own. */
 async function jobOf(c: Context<AppEnv>, id: string): Promise<JobState> {
   const job = await stubOf(c, id).describe(tenantOf(c));
-  if (!job) throw notFound(id);
+  const tokenId = tokenIdOf(c);
+  if (!job || (tokenId !== null && job.token_id !== tokenId)) throw notFound(id);
   return job;
+}
+
+const TOKEN_JOBS = { uploadTokens: true };
+
+/** 403 when the caller's upload token may not use `model` (an API key may use any). */
+function assertModelAllowed(c: Context<AppEnv>, model: string): void {
+  const grant = c.get('uploadToken');
+  if (grant && !grant.models.includes(model)) {
+    throw new GrantError('model_not_allowed', `This upload token may not use model '${model}'.`);
+  }
+}
+
+/**
+ * Counts a job against the caller's upload token (none for an API key): 403 past its job limit.
+ * Returns the token's label and how to give the job back.
+ */
+async function spendTokenJob(
+  c: Context<AppEnv>,
+): Promise<{ label: string | null; refund: () => Promise<void> }> {
+  const grant = c.get('uploadToken');
+  if (!grant) return { label: null, refund: async () => {} };
+  const token = c.env.UPLOAD_TOKENS.getByName(grant.id);
+  const spent = await token.spendJob(Date.now());
+  if (spent.kind === 'gone') throw new UnauthorizedError('The upload token is unknown, expired or revoked.');
+  if (spent.kind === 'limit') {
+    throw new GrantError(
+      'token_job_limit',
+      `This upload token may create ${spent.max} jobs and has created them all.`,
+    );
+  }
+  return { label: grant.label, refund: () => token.refundJob() };
 }
 
 const create = createRoute({
@@ -143,7 +176,7 @@ const create = createRoute({
     'Answers 202 with the job. A repeat with the same `Idempotency-Key` answers 200 with the first job ' +
     '(and `Idempotent-Replayed: true`); the same key with another request is refused.',
   security: BEARER,
-  middleware: [requireScope('jobs')] as const,
+  middleware: [requireScope('jobs', TOKEN_JOBS)] as const,
   request: {
     headers: z.object({ 'idempotency-key': z.string().optional() }),
     body: { required: true, content: { 'application/json': { schema: JobCreate } } },
@@ -163,6 +196,8 @@ const create = createRoute({
       'idempotency_key_in_flight',
       'work_too_large',
       'concurrency_limit',
+      'model_not_allowed',
+      'token_job_limit',
     ),
   },
 });
@@ -172,7 +207,7 @@ const describe = createRoute({
   path: '/v1/jobs/{id}',
   summary: 'A job: state, progress, result, charge',
   security: BEARER,
-  middleware: [requireScope('jobs')] as const,
+  middleware: [requireScope('jobs', TOKEN_JOBS)] as const,
   request: { params: IdParam },
   responses: {
     200: { description: 'The job', content: { 'application/json': { schema: Job } } },
@@ -188,7 +223,7 @@ const events = createRoute({
     'Events `progress` (the job, whenever it changes) until one final event named after the final ' +
     'status (`succeeded`, `failed`, `cancelled`) or `deleted`; then the stream ends.',
   security: BEARER,
-  middleware: [requireScope('jobs')] as const,
+  middleware: [requireScope('jobs', TOKEN_JOBS)] as const,
   request: { params: IdParam },
   responses: {
     200: { description: 'An event stream', content: { 'text/event-stream': { schema: z.string() } } },
@@ -201,7 +236,7 @@ const result = createRoute({
   path: '/v1/jobs/{id}/result',
   summary: 'The label map (NIfTI .nii.gz), with Range support',
   security: BEARER,
-  middleware: [requireScope('jobs')] as const,
+  middleware: [requireScope('jobs', TOKEN_JOBS)] as const,
   request: { params: IdParam },
   responses: {
     200: {
@@ -227,7 +262,7 @@ const remove = createRoute({
   path: '/v1/jobs/{id}',
   summary: 'Cancel a job (uncharged unless it had finished) and delete it and its result',
   security: BEARER,
-  middleware: [requireScope('jobs')] as const,
+  middleware: [requireScope('jobs', TOKEN_JOBS)] as const,
   request: { params: IdParam },
   responses: {
     204: { description: 'Cancelled and deleted' },
@@ -270,8 +305,14 @@ export const jobRoutes = newRouter()
     const tenant = tenantOf(c);
     const config = c.get('config');
     const idempotencyKey = idempotencyKeyOf(c.req.header('Idempotency-Key'));
+    assertModelAllowed(c, body.model);
     const price = await priceFor(c.env, config, body.model);
-    const upload = await c.env.UPLOAD_SESSIONS.getByName(body.upload_id).describe(tenant, Date.now());
+    const tokenId = tokenIdOf(c);
+    const upload = await c.env.UPLOAD_SESSIONS.getByName(body.upload_id).describe(
+      tenant,
+      Date.now(),
+      tokenId,
+    );
     if (!upload) throw new NotFoundError('upload_not_found', `No upload ${body.upload_id}.`);
     if (upload.state !== 'complete') {
       throw new ConflictError(
@@ -288,30 +329,40 @@ export const jobRoutes = newRouter()
     );
     const id = crypto.randomUUID();
     const now = Date.now();
-    const admitted = await admitRun(c.env, {
-      tenant,
-      jobId: id,
-      price,
-      operation: 'job',
-      idempotency_key: idempotencyKey,
-      // An upload's bytes are fixed once it is complete: its id stands for its SHA-256.
-      fingerprint:
-        idempotencyKey === null
-          ? ''
-          : await requestFingerprint({
-              operation: 'job',
-              model: body.model,
-              ...body.options,
-              upload_id: body.upload_id,
-            }),
-      evaluations: work.evaluations,
-      limit: config.maxConcurrentJobs,
-      max_evaluations: config.maxTenantEvaluations,
-      now,
-      // The runner releases the slot on every way out; this only covers a runner that vanished.
-      expires_at: now + config.maxJobSeconds * 1000 * 2,
-    });
+    const token = await spendTokenJob(c);
+    let admitted: Awaited<ReturnType<typeof admitRun>>;
+    try {
+      admitted = await admitRun(c.env, {
+        tenant,
+        jobId: id,
+        price,
+        operation: 'job',
+        idempotency_key: idempotencyKey,
+        // An upload's bytes are fixed once it is complete: its id stands for its SHA-256.
+        fingerprint:
+          idempotencyKey === null
+            ? ''
+            : await requestFingerprint({
+                operation: 'job',
+                model: body.model,
+                ...body.options,
+                upload_id: body.upload_id,
+                // A token's keys are its own: it cannot replay a key the tenant's server used.
+                ...(tokenId !== null && { token: tokenId }),
+              }),
+        evaluations: work.evaluations,
+        limit: config.maxConcurrentJobs,
+        max_evaluations: config.maxTenantEvaluations,
+        now,
+        // The runner releases the slot on every way out; this only covers a runner that vanished.
+        expires_at: now + config.maxJobSeconds * 1000 * 2,
+      });
+    } catch (err) {
+      await token.refund();
+      throw err;
+    }
     if (admitted.kind === 'replay') {
+      await token.refund();
       const first = await firstJob(c, tenant, admitted.job_id);
       c.header('Idempotent-Replayed', 'true');
       c.header('Location', `/v1/jobs/${first.id}`);
@@ -327,12 +378,15 @@ export const jobRoutes = newRouter()
         input_key: inputKey,
         options: body.options,
         idempotency_key: idempotencyKey,
+        token_id: tokenId,
+        label: token.label,
         price,
         request_id: c.get('requestId'),
         now,
       });
     } catch (err) {
       await c.env.LEDGER.getByName(tenant).abandon(id);
+      await token.refund();
       throw err;
     }
     c.header('Location', `/v1/jobs/${id}`);
@@ -397,6 +451,7 @@ export const jobRoutes = newRouter()
   })
   .openapi(remove, async (c) => {
     const { id } = c.req.valid('param');
+    await jobOf(c, id);
     const removed = await stubOf(c, id).remove(tenantOf(c));
     if (!removed) throw notFound(id);
     return c.body(null, 204);

@@ -269,6 +269,7 @@ async function deliver(
     });
   }
   const recorded = await c.env.LEDGER.getByName(run.tenant).record({
+    label: null,
     job_id: run.jobId,
     idempotency_key: run.idempotencyKey,
     model: run.model,

@@ -21,6 +21,7 @@ export const Charge = z
     amount_micros: z.number().int(),
     currency: z.string(),
     charged_at: z.string().datetime(),
+    label: z.string().nullable().openapi({ description: "The creating upload token's label" }),
   })
   .openapi('Charge');
 
@@ -76,9 +77,10 @@ const CSV_COLUMNS = [
   'amount_micros',
   'currency',
   'charged_at',
+  'label',
 ];
 
-// Text a client chose (an Idempotency-Key) must not run as a spreadsheet formula: per OWASP's
+// Text a client chose (an Idempotency-Key, a token's label) must not run as a spreadsheet formula: per OWASP's
 // CSV-injection advice a text field starting with = + - @ tab or CR gets a leading quote. Numbers are
 // ours and stay numbers. Then RFC 4180: quoted when holding a separator, a quote or a line break.
 const csvField = (v: string | number | null) => {
@@ -96,6 +98,7 @@ function toCsv(report: UsageReport): string {
       ch.amount_micros,
       ch.currency,
       new Date(ch.charged_at).toISOString(),
+      ch.label,
     ]
       .map(csvField)
       .join(','),

@@ -16,8 +16,15 @@ export interface UploadState {
   tenant: string;
   length: number;
   content_type: string;
-  /** Declared hex SHA-256 of the whole file, checked once the last byte arrives. */
-  sha256: string;
+  /**
+   * Hex SHA-256 of the whole file: declared at creation and checked once the last byte arrives, or,
+   * when none was declared, computed then (null until then).
+   */
+  sha256: string | null;
+  /** The tus `Upload-Metadata` header it was created with, answered again on HEAD. */
+  metadata?: string | null;
+  /** The upload token that created it; null (or absent, before tokens) for an API key. */
+  token_id?: string | null;
   /** Epoch milliseconds. */
   created_at: number;
   expires_at: number;
@@ -33,7 +40,9 @@ export interface UploadInit {
   tenant: string;
   length: number;
   content_type: string;
-  sha256: string;
+  sha256: string | null;
+  metadata: string | null;
+  token_id: string | null;
   ttl_seconds: number;
   now: number;
 }
