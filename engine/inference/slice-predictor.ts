@@ -27,9 +27,68 @@ export interface SlicePredictorOptions {
 }
 
 /** Where a tile starts in the padded slice. */
-interface TileOrigin {
+export interface TileOrigin {
   row: number;
   col: number;
+}
+
+/** One slice cut into tiles: the padded slice and its window origins, in nnU-Net's order (rows outer). */
+export interface SliceTiles {
+  padded: Padded;
+  tiles: TileOrigin[];
+}
+
+/** Pads `slice` to the patch and lists its sliding-window tiles. */
+export function sliceTiles(slice: Float32Array, plane: Plane, patch: Plane, tileStep: number): SliceTiles {
+  const padded = padCentred(slice, plane, patch);
+  const [colSteps, rowSteps] = computeSlidingWindowSteps(
+    planeShape(padded.plane),
+    planeShape(patch),
+    tileStep,
+  );
+  const tiles: TileOrigin[] = [];
+  for (const row of rowSteps) for (const col of colSteps) tiles.push({ row, col });
+  return { padded, tiles };
+}
+
+/** The network input `[tiles][patch]` of a batch of tiles of the padded slice. */
+export function batchInput(padded: Padded, batch: readonly TileOrigin[], patch: Plane): Float32Array {
+  const tilePixels = planePixels(patch);
+  const input = new Float32Array(batch.length * tilePixels);
+  batch.forEach(({ row, col }, b) => {
+    for (let r = 0; r < patch.rows; r++) {
+      const src = (row + r) * padded.plane.cols + col;
+      input.set(padded.data.subarray(src, src + patch.cols), b * tilePixels + r * patch.cols);
+    }
+  });
+  return input;
+}
+
+/**
+ * Runs a batch through every fold under every mirroring combination, in the order the outputs are
+ * summed (folds outer, flips, then outputs), and hands each raw output to `visit` with its channel
+ * count, its offset in the channel stack and the flip it answers.
+ */
+export async function forEachOutput(
+  folds: readonly InferenceRuntime[],
+  flips: readonly number[][],
+  options: SlicePredictorOptions,
+  input: Float32Array,
+  tiles: number,
+  visit: (data: Float32Array, channels: number, offset: number, flip: readonly number[]) => void,
+): Promise<void> {
+  const { patch, outputs, outputChannels } = options;
+  for (const fold of folds) {
+    for (const flip of flips) {
+      const x = flip.length ? flipPlanes(input, tiles, patch, flip) : input;
+      const result = await fold.run(x, [tiles, 1, patch.rows, patch.cols]);
+      let offset = 0;
+      outputs.forEach((name, o) => {
+        visit(result[name].data, outputChannels[o], offset, flip);
+        offset += outputChannels[o];
+      });
+    }
+  }
 }
 
 /** Predicts slices with a fold ensemble. */
@@ -46,35 +105,16 @@ export class SlicePredictor {
     this.channels = options.outputChannels.reduce((a, b) => a + b, 0);
   }
 
-  /** Total output channels (all outputs stacked). */
-  get outputChannelCount(): number {
-    return this.channels;
-  }
-
   /** Predicts one slice of size `plane` (row-major); resolves to `[channels]` planes of that size. */
   async predict(slice: Float32Array, plane: Plane): Promise<Float32Array> {
     const { patch } = this.options;
-    const padded = padCentred(slice, plane, patch);
-    const [colSteps, rowSteps] = computeSlidingWindowSteps(
-      planeShape(padded.plane),
-      planeShape(patch),
-      this.options.tileStep,
-    );
-    const tiles: TileOrigin[] = [];
-    for (const row of rowSteps) for (const col of colSteps) tiles.push({ row, col });
+    const { padded, tiles } = sliceTiles(slice, plane, patch, this.options.tileStep);
     const acc = new PatchAccumulator(this.core, this.channels, planeShape(padded.plane), planeShape(patch));
     try {
       const tilePixels = planePixels(patch);
       for (let i = 0; i < tiles.length; i += this.options.batch) {
         const batch = tiles.slice(i, i + this.options.batch);
-        const input = new Float32Array(batch.length * tilePixels);
-        batch.forEach(({ row, col }, b) => {
-          for (let r = 0; r < patch.rows; r++) {
-            const src = (row + r) * padded.plane.cols + col;
-            input.set(padded.data.subarray(src, src + patch.cols), b * tilePixels + r * patch.cols);
-          }
-        });
-        const mean = await this.predictBatch(input, batch.length);
+        const mean = await this.predictBatch(batchInput(padded, batch, patch), batch.length);
         const perTile = this.channels * tilePixels;
         batch.forEach(({ row, col }, b) =>
           acc.add(mean.subarray(b * perTile, (b + 1) * perTile), [col, row, 0]),
@@ -88,27 +128,17 @@ export class SlicePredictor {
 
   /** Mean over flips and folds of the stacked outputs, `[tiles][channels][patch]`. */
   private async predictBatch(input: Float32Array, tiles: number): Promise<Float32Array> {
-    const { patch, outputs, outputChannels } = this.options;
+    const { patch } = this.options;
     const tilePixels = planePixels(patch);
     const sum = new Float32Array(tiles * this.channels * tilePixels);
-    for (const fold of this.folds) {
-      for (const flip of this.flips) {
-        const x = flip.length ? flipPlanes(input, tiles, patch, flip) : input;
-        const result = await fold.run(x, [tiles, 1, patch.rows, patch.cols]);
-        let channel = 0;
-        outputs.forEach((name, o) => {
-          const k = outputChannels[o];
-          const out = result[name].data;
-          const y = flip.length ? flipPlanes(out, tiles * k, patch, flip) : out;
-          for (let b = 0; b < tiles; b++) {
-            const dst = (b * this.channels + channel) * tilePixels;
-            const src = b * k * tilePixels;
-            for (let j = 0; j < k * tilePixels; j++) sum[dst + j] += y[src + j];
-          }
-          channel += k;
-        });
+    await forEachOutput(this.folds, this.flips, this.options, input, tiles, (out, k, channel, flip) => {
+      const y = flip.length ? flipPlanes(out, tiles * k, patch, flip) : out;
+      for (let b = 0; b < tiles; b++) {
+        const dst = (b * this.channels + channel) * tilePixels;
+        const src = b * k * tilePixels;
+        for (let j = 0; j < k * tilePixels; j++) sum[dst + j] += y[src + j];
       }
-    }
+    });
     const scale = 1 / (this.folds.length * this.flips.length);
     for (let j = 0; j < sum.length; j++) sum[j] *= scale;
     return sum;
@@ -116,7 +146,7 @@ export class SlicePredictor {
 }
 
 /** A slice padded to at least the patch, and where the original sits in it. */
-interface Padded {
+export interface Padded {
   data: Float32Array;
   plane: Plane;
   top: number;
@@ -136,16 +166,32 @@ function padCentred(slice: Float32Array, plane: Plane, patch: Plane): Padded {
   return { data, plane: padded, top, left };
 }
 
+/**
+ * The row copies that cut `channels` planes of the padded size back to `plane`: `copy(src, dst,
+ * length)` in elements, source in the padded stack, destination in the `[channels][plane]` stack.
+ */
+export function unpadRows(
+  channels: number,
+  padded: Padded,
+  plane: Plane,
+  copy: (src: number, dst: number, length: number) => void,
+): void {
+  const from = padded.plane;
+  for (let c = 0; c < channels; c++) {
+    for (let r = 0; r < plane.rows; r++) {
+      copy(
+        c * planePixels(from) + (padded.top + r) * from.cols + padded.left,
+        (c * plane.rows + r) * plane.cols,
+        plane.cols,
+      );
+    }
+  }
+}
+
 /** Cuts `channels` planes of the padded size back to `plane`. */
 function unpad(data: Float32Array, channels: number, padded: Padded, plane: Plane): Float32Array {
   if (samePlane(padded.plane, plane)) return data;
   const out = new Float32Array(channels * planePixels(plane));
-  const from = padded.plane;
-  for (let c = 0; c < channels; c++) {
-    for (let r = 0; r < plane.rows; r++) {
-      const src = c * planePixels(from) + (padded.top + r) * from.cols + padded.left;
-      out.set(data.subarray(src, src + plane.cols), (c * plane.rows + r) * plane.cols);
-    }
-  }
+  unpadRows(channels, padded, plane, (src, dst, length) => out.set(data.subarray(src, src + length), dst));
   return out;
 }

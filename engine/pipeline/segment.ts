@@ -4,19 +4,18 @@
  * (docs/nnunet-inference.md): crop, normalise, transpose, then slice by slice resample, sliding-window predict (mirroring TTA, fold
  * ensemble), resample back, softmax/argmax; then transpose back, uncrop, optional level-set
  * refinement, keep-largest post-processing, statistics. Runtime-agnostic: the caller hands in the
- * kernels and the fold runtimes.
+ * kernels, the fold runtimes and where the slice steps after the network run.
  */
 import { pasteCrop } from '../../wasm/src/crop.js';
 import type { KernelCore } from '../../wasm/src/kernel-core.js';
 import { computeNewShape, resampleVolume } from '../../wasm/src/resample.js';
 import { InputError } from '../errors.js';
-import { SlicePredictor } from '../inference/slice-predictor.js';
+import { wasmSliceBackend, type SliceBackend, type SliceBackendInfo } from '../inference/slice-backend.js';
 import type { ImageVolume } from '../io/index.js';
 import { classCount, type ModelManifest } from '../models/manifest.js';
 import { applyKeepLargest, keepLargestPlan } from '../postprocessing/keep-largest.js';
 import { labelStats, type LabelStats } from '../postprocessing/label-stats.js';
 import { applyRefined, DEFAULT_REFINE, fuseLevelset, refineMask } from '../postprocessing/refine.js';
-import { sliceOutput } from '../postprocessing/slice-output.js';
 import {
   invertPermutation,
   permute3,
@@ -47,6 +46,8 @@ export interface SegmentOptions {
   probabilities?: boolean;
   /** Tiles per runtime call (default: the plans' batch size). */
   batch?: number;
+  /** Where each slice's steps after the network run (default: the WASM kernels). */
+  slices?: SliceBackend;
   onProgress?: (p: SegmentProgress) => void;
 }
 
@@ -58,6 +59,8 @@ export interface SegmentResult {
   probabilities?: Float32Array;
   stats: LabelStats[];
   runtime: RuntimeInfo;
+  /** Which implementation ran the slice steps after the network (a GPU one may have fallen back). */
+  slices: SliceBackendInfo;
   timings: { totalMs: number; modelMs: number; modelCalls: number };
 }
 
@@ -100,13 +103,25 @@ export async function segment(
 
   const clock = { ms: 0, calls: 0 };
   const timedFolds = folds.map((f) => timed(f, clock));
-  const predictor = new SlicePredictor(core, timedFolds, {
-    patch: planeOf(plans.patch_size),
-    outputs: refine ? [logitsOut.name, levelsetOut!.name] : [logitsOut.name],
-    outputChannels: refine ? [classes, levelsetChannels] : [classes],
-    mirrorAxes: options.tta === false ? [] : manifest.inference.mirroring_axes,
-    batch: options.batch ?? plans.batch_size,
-    tileStep: manifest.inference.tile_step_size,
+  const backend = options.slices ?? wasmSliceBackend();
+  const runner = backend.open({
+    core,
+    folds: timedFolds,
+    predictor: {
+      patch: planeOf(plans.patch_size),
+      outputs: refine ? [logitsOut.name, levelsetOut!.name] : [logitsOut.name],
+      outputChannels: refine ? [classes, levelsetChannels] : [classes],
+      mirrorAxes: options.tta === false ? [] : manifest.inference.mirroring_axes,
+      batch: options.batch ?? plans.batch_size,
+      tileStep: manifest.inference.tile_step_size,
+    },
+    output: {
+      classes,
+      from: modelPlane,
+      to: cropPlane,
+      order: plans.resampling_fn_probabilities_kwargs.order,
+      probabilities: options.probabilities === true || refine,
+    },
   });
 
   const pixels = planePixels(cropPlane);
@@ -115,7 +130,6 @@ export async function segment(
   const phi = refine ? new Float32Array((classes - 1) * pixels * slices) : undefined;
   const voxelMm = Math.min(...pre.spacing);
   const dataOrder = plans.resampling_fn_data_kwargs.order;
-  const probabilityOrder = plans.resampling_fn_probabilities_kwargs.order;
   for (let s = 0; s < slices; s++) {
     let slice = pre.data.subarray(s * pixels, (s + 1) * pixels);
     if (!samePlane(modelPlane, cropPlane)) {
@@ -124,15 +138,7 @@ export async function segment(
         order: dataOrder,
       });
     }
-    const stacked = await predictor.predict(slice, modelPlane);
-    const out = sliceOutput(core, stacked, {
-      channels: predictor.outputChannelCount,
-      classes,
-      from: modelPlane,
-      to: cropPlane,
-      order: probabilityOrder,
-      probabilities: probabilitiesModel !== undefined || phi !== undefined,
-    });
+    const out = await runner.run(slice);
     labelsModel.set(out.labels, s * pixels);
     if (probabilitiesModel) {
       for (let c = 0; c < classes; c++) {
@@ -199,6 +205,7 @@ export async function segment(
     probabilities,
     stats,
     runtime: folds[0].info,
+    slices: backend.info,
     timings: { totalMs: performance.now() - t0, modelMs: clock.ms, modelCalls: clock.calls },
   };
 }

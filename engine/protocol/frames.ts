@@ -46,6 +46,8 @@ export type RunRuntime = {
   provider: string;
   fallbackReason?: string;
   adapter?: string;
+  /** Where the slice steps after the network ran (`SliceBackendInfo`): `wasm`, or `webgpu` on a GPU node. */
+  slices?: { kind: string; adapter?: string; fallbackReason?: string };
 } & Record<string, unknown>;
 
 /** Sent last on success. */

@@ -13,6 +13,7 @@ import { modalityWarnings } from '../models/modality.js';
 import { segment } from '../pipeline/segment.js';
 import { workGuard, type WorkLimits } from '../pipeline/work.js';
 import type { InferenceRuntime } from '../runtime/runtime.js';
+import { nodeSliceBackend } from '../runtime/slice-backend-node.js';
 import type { NodeDeviceState } from './node-device.js';
 import {
   encodeFrame,
@@ -176,6 +177,7 @@ async function run(
     });
     const result = await segment(await sharedKernels(), image, model.manifest, watched, {
       ...work,
+      slices: await nodeSliceBackend(folds[0].info),
       onProgress: (p) => {
         if (signal.aborted) throw signal.reason;
         if (p.stage === 'done') {
@@ -215,7 +217,11 @@ async function run(
     }
     stage('encode', t);
     const adapter = settings.device.snapshot().adapter;
-    const runtime = { ...result.runtime, ...(adapter && { adapter: adapter.description }) };
+    const runtime = {
+      ...result.runtime,
+      ...(adapter && { adapter: adapter.description }),
+      slices: result.slices,
+    };
     sink.send({ type: 'end', body: { bytes: sent, stats: result.stats, runtime, timings_ms: timings() } });
     fields.bytes_out = sent;
   } catch (err) {

@@ -2,8 +2,9 @@
  * `nnsam segment --device webgpu` end to end against `--device cpu` on real MRI: a 96x96 crop of one
  * fsB sagittal slice through white matter, with the tiny model (test/models/wm-tiny-2d, 4 model calls
  * with TTA; about 40 s on SwiftShader), which must run on the WebGPU provider (no silent CPU fallback)
- * and give the CPU's labels on >= 99.9 % of voxels. Then the fallback itself, in a process whose
- * Vulkan loader finds no driver: it must say so.
+ * with its slice steps in the WGSL kernels, and give the CPU's labels on >= 99.9 % of voxels. Then
+ * the fallback itself, in a process whose Vulkan loader finds no driver: it must say so, for the model
+ * and for the slice steps.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -24,6 +25,7 @@ const MIN_DICE = 0.7;
 
 interface SegmentJson {
   runtime: { requested: string; provider: string; fallbackReason?: string };
+  slices: { kind: string; adapter?: string; fallbackReason?: string };
   timings_ms: { model_calls: number };
 }
 
@@ -58,6 +60,13 @@ if (await gpuAvailable('segment --device webgpu: needs a WebGPU adapter')) {
     assert.equal(gpu.json.runtime.requested, 'webgpu');
     assert.equal(gpu.json.runtime.provider, 'webgpu', `fell back: ${gpu.json.runtime.fallbackReason ?? ''}`);
     assert.equal(gpu.json.runtime.fallbackReason, undefined);
+    // The steps after the network ran in the WGSL kernels, on Dawn beside onnxruntime's own device.
+    assert.equal(
+      gpu.json.slices.kind,
+      'webgpu',
+      `slice steps on wasm: ${gpu.json.slices.fallbackReason ?? ''}`,
+    );
+    assert.deepEqual(cpu.json.slices, { kind: 'wasm' });
     assert.equal(gpu.json.timings_ms.model_calls, cpu.json.timings_ms.model_calls);
     let same = 0;
     for (let i = 0; i < cpu.labels.length; i++) same += cpu.labels[i] === gpu.labels[i] ? 1 : 0;
@@ -90,4 +99,6 @@ test('segment --device webgpu without a Vulkan driver says it fell back to the c
   assert.equal(json.runtime.requested, 'webgpu');
   assert.equal(json.runtime.provider, 'cpu');
   assert.match(json.runtime.fallbackReason ?? '', /adapter/i);
+  assert.equal(json.slices.kind, 'wasm');
+  assert.match(json.slices.fallbackReason ?? '', /runs on cpu/);
 });

@@ -7,6 +7,7 @@ import { workGuard } from '../../pipeline/work.js';
 import { WEIGHT_VARIANTS, type WeightVariant } from '../../models/manifest.js';
 import { modalityWarnings } from '../../models/modality.js';
 import type { Device } from '../../runtime/runtime.js';
+import { nodeSliceBackend } from '../../runtime/slice-backend-node.js';
 import { parseChoice, report, UsageError, type Command, type CommandIO } from '../command.js';
 import { readImageFile, wantsGzip, writeOutputFile } from '../files.js';
 import { checkLabelOutput, encodeLabelOutput, labelOutputFormat } from '../label-output.js';
@@ -133,6 +134,7 @@ export const segmentCommand: Command = {
       );
       const result = await segment(await sharedKernels(), image, model.manifest, folds, {
         ...work,
+        slices: await nodeSliceBackend(folds[0].info),
         onProgress: progressBar(io),
       });
       await writeOutputFile(output, encodeLabelOutput(format, output, image, result.labels));
@@ -148,6 +150,7 @@ export const segmentCommand: Command = {
         model: modelId,
         weights,
         runtime: result.runtime,
+        slices: result.slices,
         tta: !v['no-tta'],
         refine: v.refine === true,
         shape: image.shape,
