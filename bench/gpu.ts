@@ -26,6 +26,7 @@ import { segment } from '../engine/pipeline/segment.js';
 import { probeGpuAdapter } from '../engine/runtime/gpu-adapter.js';
 import { createOrtNodeCpu, createOrtNodeWebGpu } from '../engine/runtime/ort-node.js';
 import type { Device, InferenceRuntime } from '../engine/runtime/runtime.js';
+import { nodeSliceBackend } from '../engine/runtime/slice-backend-node.js';
 import { cropVolume } from '../wasm/src/crop.js';
 import { sharedKernels } from '../wasm/src/node-loader.js';
 
@@ -121,14 +122,16 @@ async function volumeBench(image: ImageVolume) {
   const model = await registry.load(WM);
   const patch = model.manifest.plans.patch_size;
   const k = await sharedKernels();
-  type Run = { side: Side; labels: Uint8Array; calls: number };
+  type Run = { side: Side; labels: Uint8Array; calls: number; slices: string };
   const out = {} as { cpu: Run; webgpu: Run };
   for (const device of ['cpu', 'webgpu'] as const) {
     const [folds, side] = await runtimesFor(WM, device, patch);
     const t = performance.now();
-    const r = await segment(k, image, model.manifest, folds, { tta });
+    // As `segment --device` runs: on WebGPU the slice steps go to the WGSL kernels when they can.
+    const slices = await nodeSliceBackend(folds[0].info);
+    const r = await segment(k, image, model.manifest, folds, { tta, slices });
     side.runMs = performance.now() - t;
-    out[device] = { side, labels: r.labels, calls: r.timings.modelCalls };
+    out[device] = { side, labels: r.labels, calls: r.timings.modelCalls, slices: r.slices.kind };
     process.stderr.write(`bench:gpu ${WM} ${device}: ${(side.runMs / 1000).toFixed(1)} s\n`);
   }
   return { ...out, agreement: agreement(out.cpu.labels, out.webgpu.labels) };
@@ -232,7 +235,7 @@ const lines = [
     wm.cpu.side,
     wm.webgpu.side,
     `${(100 * wm.agreement).toFixed(3)} % of ${wm.cpu.labels.length} voxels`,
-    'whole pipeline (kernels on the CPU both times)',
+    `whole pipeline; slice steps after the network on ${wm.cpu.slices} (CPU run) / ${wm.webgpu.slices} (WebGPU run)`,
   ),
   ...(sam
     ? [

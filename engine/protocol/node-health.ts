@@ -26,6 +26,11 @@ export interface NodeDevice {
   adapter: GpuAdapterInfo | null;
   /** Why a WebGPU node runs on the CPU provider; null when it does not. */
   fallback_reason: string | null;
+  /**
+   * Where the latest run's slice steps after the network ran: the WGSL kernels (`webgpu`) or the
+   * WASM kernels, with why a WebGPU node did not use the GPU ones. Absent before the first run.
+   */
+  slices?: { kind: 'wasm' | 'webgpu'; fallback_reason: string | null };
 }
 
 /** `GET /healthz` of an inference node. */

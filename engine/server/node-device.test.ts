@@ -98,7 +98,10 @@ if (await gpuAvailable('a webgpu node: needs a WebGPU adapter')) {
         assert.equal(end?.runtime.provider, 'webgpu');
         assert.equal(end?.runtime.fallbackReason, undefined);
         assert.equal(end?.runtime.adapter, adapter.description);
-        assert.equal((await health(gpu.url)).gpu.provider, 'webgpu');
+        assert.equal(end?.runtime.slices?.kind, 'webgpu', JSON.stringify(end?.runtime.slices));
+        const after = (await health(gpu.url)).gpu;
+        assert.equal(after.provider, 'webgpu');
+        assert.deepEqual(after.slices, { kind: 'webgpu', fallback_reason: null });
       } finally {
         await gpu.close();
       }

@@ -5,6 +5,7 @@
  * CPU provider. A WebGPU node without an adapter reports the fallback from the start; one with an
  * adapter reports it as soon as a model session falls back.
  */
+import type { SliceBackendInfo } from '../inference/slice-backend.js';
 import type { GpuAdapterInfo, NodeDevice } from '../protocol/node-health.js';
 import { probeGpuAdapter } from '../runtime/gpu-adapter.js';
 import type { Device, RuntimeInfo } from '../runtime/runtime.js';
@@ -14,6 +15,7 @@ export class NodeDeviceState {
   private adapter: GpuAdapterInfo | null = null;
   private provider: Device;
   private fallbackReason: string | null = null;
+  private slices: NodeDevice['slices'];
   /** Resolves once the adapter has been asked for (at once on CPU and WASM nodes). */
   readonly ready: Promise<void>;
 
@@ -33,6 +35,11 @@ export class NodeDeviceState {
     if (info.fallbackReason) this.fellBack(info.fallbackReason);
   }
 
+  /** Takes note of where a run's slice steps ran, so a GPU node whose kernels fell back says so. */
+  observeSlices(info: SliceBackendInfo): void {
+    this.slices = { kind: info.kind, fallback_reason: info.fallbackReason ?? null };
+  }
+
   private fellBack(reason: string): void {
     this.provider = 'cpu';
     this.fallbackReason = reason;
@@ -45,6 +52,7 @@ export class NodeDeviceState {
       provider: this.provider,
       adapter: this.adapter,
       fallback_reason: this.fallbackReason,
+      ...(this.slices && { slices: this.slices }),
     };
   }
 }

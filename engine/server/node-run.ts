@@ -171,13 +171,15 @@ async function run(
       log: (line) => settings.log({ msg: 'runtime', model: req.model, line }),
     });
     settings.device.observe(folds[0].info);
+    const slices = await nodeSliceBackend(folds[0].info);
+    settings.device.observeSlices(slices.info);
     let predictFrom = 0;
     const watched = watchFolds(folds, signal, () => {
       if (!predictFrom) predictFrom = stage('preprocess', t);
     });
     const result = await segment(await sharedKernels(), image, model.manifest, watched, {
       ...work,
-      slices: await nodeSliceBackend(folds[0].info),
+      slices,
       onProgress: (p) => {
         if (signal.aborted) throw signal.reason;
         if (p.stage === 'done') {
