@@ -166,7 +166,8 @@ async function showResult(file: File, job: ApiJob, labelMap: Uint8Array<ArrayBuf
   link.download = `${file.name.replace(/(\.nii)?(\.gz)?$|\.(png|jpe?g|zip|dcm)$/i, '')}_labels.nii.gz`;
 
   const opacity = $<HTMLInputElement>('opacity');
-  viewer ??= new Niivue({ backColor: [0, 0, 0, 1], show3Dcrosshair: false });
+  // A cyan crosshair: red is the overlay's colour.
+  viewer ??= new Niivue({ backColor: [0, 0, 0, 1], crosshairColor: [0, 0.8, 1, 1], show3Dcrosshair: false });
   await viewer.attachToCanvas($<HTMLCanvasElement>('viewer'));
   const isNifti = /\.nii(\.gz)?$/i.test(file.name);
   const overlay = {
