@@ -84,6 +84,32 @@ async function healthy(url) {
   }
 }
 
+// The page takes an upload token (browser-safe: uploads and its own jobs, for a few hours), never
+// the key; the token rides in the fragment, which the browser does not send to the server.
+async function pageUrl(key) {
+  try {
+    const { models } = await (await fetch(`${API}/v1/models`)).json();
+    const res = await fetch(`${API}/v1/upload-tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        models: models.map((m) => m.id),
+        max_bytes: 2 ** 30,
+        max_jobs: 20,
+        expires_in_minutes: 720,
+        label: 'npm-start',
+      }),
+    });
+    if (res.status !== 201) throw new Error(`${res.status} ${await res.text()}`);
+    const { token } = await res.json();
+    return [`Open the page (an upload token for 12 hours in the #fragment):`, `  ${API}/app#token=${token}`];
+  } catch (err) {
+    return [
+      `(no page token: ${err.message}; mint one with POST ${API}/v1/upload-tokens, see docs/uploads.md)`,
+    ];
+  }
+}
+
 // Printed once both answer, so wrangler's start-up lines do not scroll the key away.
 async function announceKey() {
   const deadline = Date.now() + READY_TIMEOUT_MS;
@@ -109,8 +135,10 @@ async function announceKey() {
     );
     return;
   }
+  const page = await pageUrl(token);
   const lines = [
     `nnsam-edge is up: API ${API}, inference node ${NODE}. Ctrl-C stops both.`,
+    ...page,
     `Development API key (tenant dev, shown once):`,
     `  ${token}`,
     `Try:`,

@@ -39,6 +39,9 @@ export function apiWorkerOptions(vars: Record<string, string>, outDir: string): 
     ...bundleOnce(`${REPO_ROOT}wrangler.toml`, outDir),
     ...COMPAT,
     bindings: { KERNEL_MEMORY_MB: '64', ...vars },
+    // The page (wrangler.toml [assets], which `npm run build:web` writes); a path without an asset
+    // goes on to the API, as wrangler dev and Cloudflare route it.
+    assets: { directory: `${REPO_ROOT}dist/web`, routerConfig: { has_user_worker: true } },
     kvNamespaces: { KEYS: KEYS_NAMESPACE },
     r2Buckets: { UPLOADS: 'nnsam-uploads', RESULTS: 'nnsam-results', MODELS: 'nnsam-models' },
     durableObjects: {
