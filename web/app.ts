@@ -9,6 +9,7 @@ import { DetailedError, Upload, type PreviousUpload } from 'tus-js-client';
 import { ApiProblemError, NnsamClient } from '../engine/client/client.js';
 import type { ApiJob, ApiLabelStats, ApiModel } from '../engine/client/api-types.js';
 import { checksumStack, sha256Hex } from './checksum-stack.js';
+import { segmentPrivately } from './private.js';
 
 // Small chunks: on a poor link a cut costs at most one chunk, and each is checked on arrival.
 const CHUNK_BYTES = 512 * 1024;
@@ -20,6 +21,7 @@ const form = $<HTMLFormElement>('upload-form');
 const fileInput = $<HTMLInputElement>('file');
 const modelSelect = $<HTMLSelectElement>('model');
 const startButton = $<HTMLButtonElement>('start');
+const privateBox = $<HTMLInputElement>('private');
 const uploadBar = $<HTMLProgressElement>('upload-progress');
 const uploadStatus = $<HTMLParagraphElement>('upload-status');
 const jobBar = $<HTMLProgressElement>('job-progress');
@@ -156,7 +158,11 @@ function showVolumes(stats: ApiLabelStats[], shown: Map<number, number>): void {
   );
 }
 
-async function showResult(file: File, job: ApiJob, labelMap: Uint8Array<ArrayBuffer>): Promise<void> {
+async function showResult(
+  file: File,
+  stats: ApiLabelStats[],
+  labelMap: Uint8Array<ArrayBuffer>,
+): Promise<void> {
   resultSection.hidden = false;
   const blob = new Blob([labelMap], { type: 'application/gzip' });
   if (downloadUrl) URL.revokeObjectURL(downloadUrl);
@@ -186,7 +192,7 @@ async function showResult(file: File, job: ApiJob, labelMap: Uint8Array<ArrayBuf
   viewer.setSliceType(viewer.sliceTypeMultiplanar);
   const labels = viewer.volumes[viewer.volumes.length - 1];
   const shown = countLabels(labels.img as ArrayLike<number>);
-  showVolumes(job.stats ?? [], shown);
+  showVolumes(stats, shown);
   resultSection.dataset.overlayVoxels = String([...shown.values()].reduce((a, b) => a + b, 0));
 
   opacity.oninput = () => viewer!.setOpacity(viewer!.volumes.length - 1, Number(opacity.value) / 100);
@@ -229,7 +235,24 @@ async function run(client: NnsamClient, token: string, file: File, model: string
     throw new Error(job.error ? job.error.detail : `The job ended ${job.status}.`);
   }
   jobBar.value = 1;
-  await showResult(file, job, (await client.jobResult(job.id)) as Uint8Array<ArrayBuffer>);
+  await showResult(file, job.stats ?? [], (await client.jobResult(job.id)) as Uint8Array<ArrayBuffer>);
+}
+
+/** Private mode: the model runs in this tab; the file is never sent (web/private.ts). */
+async function runPrivately(file: File, model: string): Promise<void> {
+  errorBox.hidden = true;
+  resultSection.hidden = true;
+  delete resultSection.dataset.ready;
+  delete resultSection.dataset.private;
+  uploadBar.value = 0;
+  uploadStatus.textContent = 'Private mode: nothing is uploaded.';
+  jobBar.removeAttribute('value');
+  const result = await segmentPrivately(file, model, (text) => (jobStatus.textContent = text));
+  jobBar.value = 1;
+  jobStatus.textContent = `Segmented on this device with ${model} (onnxruntime-web, ${result.provider}) in ${result.totalMs} ms (model ${result.modelMs} ms).`;
+  uploadStatus.textContent = `Private mode: ${file.name} was read and segmented on this device; nothing was uploaded.`;
+  resultSection.dataset.private = 'true';
+  await showResult(file, result.stats, result.labelMap);
 }
 
 async function main(): Promise<void> {
@@ -249,19 +272,28 @@ async function main(): Promise<void> {
     showError(err);
     return;
   }
-  if (!token) {
-    showError(
-      new Error('This page needs an upload token in its address: /app#token=nut_… (npm start prints one).'),
-    );
-    return;
-  }
+  const noToken = new Error(
+    'This page needs an upload token in its address: /app#token=nut_… (npm start prints one), or private mode.',
+  );
+  if (!token) showError(noToken);
+  const label = () =>
+    (startButton.textContent = privateBox.checked ? 'Segment on this device' : 'Upload and segment');
+  privateBox.addEventListener('change', label);
+  label();
   startButton.disabled = false;
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const file = fileInput.files?.[0];
     if (!file) return;
+    if (!privateBox.checked && !token) {
+      showError(noToken);
+      return;
+    }
     startButton.disabled = true;
-    run(client, token, file, modelSelect.value)
+    (privateBox.checked
+      ? runPrivately(file, modelSelect.value)
+      : run(client, token!, file, modelSelect.value)
+    )
       .catch(showError)
       .finally(() => (startButton.disabled = false));
   });

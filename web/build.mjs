@@ -1,6 +1,6 @@
 // Bundles the page (web/) into dist/web, the Worker's static assets directory (wrangler.toml
 // [assets]): one script with tus-js-client and niivue inside, so the page loads nothing from a CDN.
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const out = new URL('../dist/web/', import.meta.url);
@@ -17,3 +17,25 @@ await build({
 });
 for (const file of ['app.html', 'app.css', '_headers'])
   copyFileSync(new URL(file, import.meta.url), new URL(file, out));
+
+// Private mode (web/private.ts) runs the edge models in the browser: each edge-marked model's
+// manifest and edge file, the kernels and onnxruntime-web's WASM binary (its JS glue is in app.js),
+// all static assets of the page's own origin (Workers assets take files up to 25 MiB).
+const root = new URL('../', import.meta.url);
+const priv = new URL('private/', out);
+mkdirSync(priv, { recursive: true });
+copyFileSync(new URL('wasm/build/kernels.wasm', root), new URL('kernels.wasm', priv));
+copyFileSync(
+  new URL('node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm', root),
+  new URL('ort-wasm-simd-threaded.wasm', priv),
+);
+for (const id of readdirSync(new URL('models/', root))) {
+  const manifestUrl = new URL(`models/${id}/manifest.json`, root);
+  if (!existsSync(manifestUrl)) continue;
+  const manifest = JSON.parse(readFileSync(manifestUrl, 'utf8'));
+  if (!manifest.edge) continue;
+  const dir = new URL(`models/${id}/`, priv);
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(manifestUrl, new URL('manifest.json', dir));
+  copyFileSync(new URL(`models/${id}/${manifest.edge.file}`, root), new URL(manifest.edge.file, dir));
+}

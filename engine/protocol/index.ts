@@ -11,6 +11,12 @@
 export * from './frames.js';
 export * from './run-request.js';
 export * from './problem.js';
-export { checkEncodable, encodeResult, RESULT_CONTENT_TYPES, type RunFormat } from './result-encoding.js';
+export {
+  checkEncodable,
+  encodeResult,
+  encodeResultBytes,
+  RESULT_CONTENT_TYPES,
+  type RunFormat,
+} from './result-encoding.js';
 export { niftiGzipChunks, type NiftiStreamOptions } from './nifti-stream.js';
 export * from './node-health.js';

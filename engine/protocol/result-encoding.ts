@@ -62,3 +62,15 @@ export function* encodeResult(
     yield new TextEncoder().encode(JSON.stringify(summary));
   }
 }
+
+/** {@link encodeResult}'s pieces in one buffer (an edge run's answer, private mode's label map). */
+export function encodeResultBytes(...args: Parameters<typeof encodeResult>): Uint8Array<ArrayBuffer> {
+  const parts = [...encodeResult(...args)];
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.byteLength;
+  }
+  return bytes;
+}

@@ -16,7 +16,7 @@ import {
   LimitError,
   RESULT_CONTENT_TYPES,
   checkEncodable,
-  encodeResult,
+  encodeResultBytes,
   modalityWarnings,
   readImage,
   segment,
@@ -171,15 +171,8 @@ async function run(
     model: Math.round(result.timings.modelMs),
     queued: 0,
   });
-  const parts = [...encodeResult(request.format, image, result, timings, NIFTI_PLANES)];
-  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    bytes.set(p, at);
-    at += p.byteLength;
-  }
   return {
-    bytes,
+    bytes: encodeResultBytes(request.format, image, result, timings, NIFTI_PLANES),
     contentType: RESULT_CONTENT_TYPES[request.format],
     voxels: image.shape[0] * image.shape[1] * image.shape[2],
     warnings: modalityWarnings(manifest, image),
