@@ -2,6 +2,7 @@
 // every possible byte boundary, and a stream cut inside a frame is an error, not a short result.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { concatBytes } from './bytes.js';
 import { decodeFrames, encodeFrame, FrameStreamError, MAX_FRAME_PAYLOAD, type Frame } from './frames.js';
 
 const FRAMES: Frame[] = [
@@ -40,16 +41,7 @@ async function decodeAll(stream: ReadableStream<Uint8Array>): Promise<Frame[]> {
   return out;
 }
 
-const wire = (frames: Frame[]): Uint8Array => {
-  const parts = frames.map(encodeFrame);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-};
+const wire = (frames: Frame[]): Uint8Array => concatBytes(frames.map(encodeFrame));
 
 test('every frame kind round-trips in one chunk', async () => {
   assert.deepEqual(await decodeAll(streamOf(wire(FRAMES), [])), FRAMES);

@@ -9,6 +9,7 @@
  * - node-health.ts: a node's `/healthz` (load, device, adapter, fallback), which placement reads.
  */
 export * from './frames.js';
+export * from './bytes.js';
 export * from './run-request.js';
 export * from './problem.js';
 export {

@@ -7,6 +7,7 @@ import { encode as encodePng } from 'fast-png';
 import { InputError } from '../errors.js';
 import type { ImageVolume } from '../io/index.js';
 import type { SegmentResult } from '../pipeline/segment.js';
+import { concatBytes } from './bytes.js';
 import { labelPalette } from './label-palette.js';
 import { niftiGzipChunks } from './nifti-stream.js';
 
@@ -65,12 +66,5 @@ export function* encodeResult(
 
 /** {@link encodeResult}'s pieces in one buffer (an edge run's answer, private mode's label map). */
 export function encodeResultBytes(...args: Parameters<typeof encodeResult>): Uint8Array<ArrayBuffer> {
-  const parts = [...encodeResult(...args)];
-  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    bytes.set(p, at);
-    at += p.byteLength;
-  }
-  return bytes;
+  return concatBytes([...encodeResult(...args)]);
 }

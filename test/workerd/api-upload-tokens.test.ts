@@ -89,6 +89,7 @@ test('minting needs an API key with uploads and jobs; a token cannot mint, read 
     { ...body, expires_in_minutes: 0 },
     { ...body, expires_in_minutes: 24 * 60 + 1 },
     { ...body, max_bytes: -1 },
+    { ...body, max_bytes: 2 ** 60 },
     { ...body, models: [] },
     { ...body, label: 'line\nbreak' },
   ]) {

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { encode as encodePng } from 'fast-png';
+import { concatBytes } from '../../engine/protocol/bytes.js';
 import jpeg from 'jpeg-js';
 import { zipSync } from 'fflate';
 import { readImage, writeNifti } from '../../engine/io/index.js';
@@ -179,15 +180,7 @@ export function gzipZeros(header: Uint8Array, zeros: number): Uint8Array {
 }
 
 /** Concatenates byte arrays. */
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
+export const concat = concatBytes;
 
 // PNG chunks: length, type, data, CRC.
 function crc32(bytes: Uint8Array): number {

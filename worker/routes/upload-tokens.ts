@@ -27,6 +27,8 @@ export const UploadTokenCreate = z
       .number()
       .int()
       .positive()
+      // Kept exact: the ledger adds declared lengths to it.
+      .max(Number.MAX_SAFE_INTEGER)
       .openapi({ description: 'Sum of the declared lengths of its uploads', example: 50_000_000 }),
     max_jobs: z.number().int().min(0).max(1000).openapi({ description: 'Jobs it may create', example: 3 }),
     expires_in_minutes: z.number().int().min(1).max(MAX_MINUTES).default(60),
