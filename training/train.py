@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .augment import BatchSampler
+from .domain_rand import RawCase, VolumeStream
 from .io_utils import list_cases, load_case, read_dataset_json
 from .kmeans_baseline import brain_mask, kmeans_wm
 from .losses import deep_supervision_loss, total_loss
@@ -49,6 +50,9 @@ def parse_args(argv=None):
     ap.add_argument('--threads', type=int, default=int(os.environ.get('OMP_NUM_THREADS', '1')))
     ap.add_argument('--runs', default=os.path.join(os.path.dirname(__file__), 'runs'))
     ap.add_argument('--no-final-eval', action='store_true')
+    ap.add_argument('--domain-rand', type=int, default=0, metavar='N',
+                    help='domain randomisation (training/domain_rand.py): keep N randomised volumes in the pool '
+                         'next to the clean training cases, drawn by a background process (0: off)')
     return ap.parse_args(argv)
 
 
@@ -119,6 +123,10 @@ def main(argv=None) -> str:
     train_data = [prep(c) for c in train_cases]
     val_data = prep(args.val_case)
     sampler = BatchSampler(train_data, patch, bs, nc, args.seed)
+    stream, n_clean, drawn = None, len(train_data), 0
+    if args.domain_rand > 0:
+        raw = [RawCase(*load_case(args.dataset, c)[:3]) for c in train_cases]
+        stream = VolumeStream(raw, plans, args.seed + 7)
     vb = val_batches(val_data, patch, nc, args.seed)
 
     net = build_network(plans, nc, sam=args.sam, sam_checkpoint=args.sam_checkpoint)
@@ -134,6 +142,17 @@ def main(argv=None) -> str:
     for it in range(args.iters):
         for g in opt.param_groups:
             g['lr'] = poly_lr(args.lr, it, args.iters)
+        if stream is not None and it % 5 == 0:
+            # One new volume at most every 5 steps keeps the drawing process to about a quarter of a core.
+            got = stream.poll()
+            if got is not None:
+                # The pool: the clean cases first, then up to N randomised volumes, oldest replaced first.
+                vol = got[1:]
+                if len(sampler.cases) < n_clean + args.domain_rand:
+                    sampler.cases.append(vol)
+                else:
+                    sampler.cases[n_clean + drawn % args.domain_rand] = vol
+                drawn += 1
         x, seg, sdf = sampler.next()
         outs, phi = net(torch.from_numpy(x))
         loss, parts = total_loss(outs, phi, torch.from_numpy(seg), torch.from_numpy(sdf),
@@ -146,6 +165,7 @@ def main(argv=None) -> str:
             acc[k] = acc.get(k, 0.0) + v
         if (it + 1) % 50 == 0:
             rec = {'it': it + 1, 'time_s': round(time.time() - t0, 1), 'lr': opt.param_groups[0]['lr'],
+                   **({'volumes_drawn': drawn} if stream is not None else {}),
                    **{k: v / 50 for k, v in acc.items()}}
             acc = {}
             if (it + 1) % args.val_every == 0 or it + 1 == args.iters:
@@ -155,6 +175,8 @@ def main(argv=None) -> str:
             log.flush()
     checkpoint(net, opt, args, plans, args.iters, os.path.join(run, 'fold_0', 'checkpoint_final.pth'))
     train_time = time.time() - t0
+    if stream is not None:
+        stream.close()
     result = {'train_time_s': round(train_time, 1), 'iters': args.iters}
     if not args.no_final_eval:
         result.update(final_eval(net, plans, args, nc))
