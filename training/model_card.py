@@ -8,6 +8,8 @@ import os
 from .error_analysis import describe
 
 NOTES = os.path.join(os.path.dirname(__file__), 'cards')
+# The card's robustness section, written by `training.robustness --card` after the release.
+ROBUSTNESS_BEGIN, ROBUSTNESS_END = '<!-- robustness: training/robustness.py -->', '<!-- /robustness -->'
 
 LOSS = """\
 Per foreground class k, with the ground-truth signed distance `d` (voxels, positive inside, +-0.5 next
@@ -139,9 +141,22 @@ def trained_card(info: dict) -> str:
         abl_txt = 'Not run.'
     sizes = '\n'.join(f'| `{k}` | {v / 1e6:.2f} MB |' for k, v in info['sizes'].items())
     par = json.dumps(info['parity'])
+    dr = args.get('domain_rand') or 0
     cmd = ('/usr/bin/python3 -m training.retrain --dataset ../shared/data/brain-wm '
            f"--model-id {info['model_id']} --val-case {m['validation_case']} --iters {m['iterations']} "
-           f"--seed {args.get('seed', 0)}")
+           f"--seed {args.get('seed', 0)}" + (f' --domain-rand {dr} --no-ablation' if dr else '')
+           + f" --version {info.get('version') or '0.0.0'}")
+    retrain_what = ('trains this model with domain randomisation (one thread, plus a child process drawing the '
+                    f"randomised volumes; {m['train_time_s'] / 60:.0f} minutes on this 2-core machine)" if dr else
+                    'trains this model and the `--w-ls 0` ablation side by side (one thread each, '
+                    f"~{m['train_time_s'] / 60:.0f} minutes on this 2-core machine)")
+    dr_text = (f'\n\n**Domain randomisation** (`--domain-rand {dr}`, docs/robustness.md): a child process re-draws whole '
+               'training volumes with random tissue contrast (from the WM label and a 2-class k-means of the other '
+               'brain voxels), gamma, a smooth bias field, thick slices along a random axis, blur and Rician noise, '
+               'then pre-processes them exactly as inference does; the trainer keeps '
+               f'{dr} such volumes in its pool beside the clean cases. '
+               f"Training budget: {m['train_time_s'] / 60:.1f} minutes of wall time for {m['iterations']} iterations "
+               'on the shared 2-core machine (the issue allows about an hour).' if dr else '')
     return f"""# {info['model_id']}: 2D nnU-Net + level-set head, brain white matter (T1 MR)
 
 **Research use only. Not for clinical use.** Not a medical device; trained on 2 volumes in ~{m['train_time_s'] / 60:.0f}
@@ -202,7 +217,7 @@ batch {c['batch_size']} (nnU-Net trains 250,000), gradient clip 12, seed {args.g
 {m['train_time_s'] / 60:.1f} minutes. Sampling: random case and slice, one third of each batch forced to contain white matter.
 Augmentation (nnU-Net's kinds, simplified): rotation +-180 deg (p 0.2), scaling 0.7-1.4 (p 0.2), Gaussian
 noise (p 0.1), blur (p 0.2), brightness (p 0.15), contrast (p 0.15), low resolution (p 0.25), gamma
-(p 0.3, inverted p 0.1), mirroring on both axes.
+(p 0.3, inverted p 0.1), mirroring on both axes.{dr_text}
 
 ### Loss
 {LOSS}
@@ -251,9 +266,13 @@ every file: `manifest.json`.
 ```
 {cmd}
 ```
-It trains this model and the `--w-ls 0` ablation side by side (one thread each, ~{m['train_time_s'] / 60:.0f} minutes on
-this 2-core machine), then runs `training.release` (ONNX, fp16, int8, parity, metrics, this card, manifest).
+It {retrain_what}, then runs `training.release` (ONNX, fp16, int8, parity, metrics, this card, manifest).
 Runs land in `training/runs/` (git-ignored).
+
+{ROBUSTNESS_BEGIN}
+## Robustness
+Not measured yet: `training.robustness --card` writes this section.
+{ROBUSTNESS_END}
 """
 
 

@@ -103,11 +103,31 @@ def decide_postprocessing(net, plans: dict, ds: dict, dataset: str, cases: list)
                          'per_case': {c: {'raw': r, 'keep_largest': k} for c, r, k in zip(cases, raw, kept)}}}
 
 
+def archive_previous(out: str, version: str) -> str | None:
+    """Keep the release being replaced selectable (`<id>@<version>`): its manifest and every file it lists move
+    to `out/releases/<its version>/`, unless that folder exists already. Returns the folder, if any."""
+    path = os.path.join(out, 'manifest.json')
+    if not os.path.exists(path):
+        return None
+    old = _read_json(path)
+    prev = old.get('version')
+    if not prev or prev == version:
+        return None
+    dest = os.path.join(out, 'releases', prev)
+    if os.path.exists(dest):
+        return dest
+    for name in [*old['files'], 'manifest.json']:
+        os.makedirs(os.path.dirname(os.path.join(dest, name)), exist_ok=True)
+        shutil.copyfile(os.path.join(out, name), os.path.join(dest, name))
+    return dest
+
+
 def release(run: str, out: str, model_id: str, dataset: str | None = None, val_case: str | None = None,
             ablation_run: str | None = None, stand_in: bool = False, tol: float = 1e-4,
             version: str = '0.0.0', edge: dict | None = None) -> dict:
     """Export, check, document. Returns the manifest."""
     os.makedirs(out, exist_ok=True)
+    archive_previous(out, version)
     plans, ds, ck = read_folder(run, 0)
     val_path = os.path.join(run, 'fold_0', 'validation.json')
     validation = _read_json(val_path) if os.path.exists(val_path) else None
@@ -179,7 +199,8 @@ def release(run: str, out: str, model_id: str, dataset: str | None = None, val_c
     for k, v in sizes.items():
         if v > MAX_ONNX_BYTES:
             raise AssertionError(f'{k} is {v} bytes, over the 25 MB edge budget')
-    info = {'model_id': model_id, 'plans': plans, 'dataset': ds, 'metrics': metrics, 'parity': r['parity'],
+    info = {'model_id': model_id, 'version': version, 'plans': plans, 'dataset': ds, 'metrics': metrics,
+            'parity': r['parity'],
             'sizes': sizes, 'history': history, 'stand_in': stand_in, 'checkpoint': ck, 'tol': tol,
             'n_params': sum(p.numel() for p in net32.parameters()),
             'n_params_onnx': _onnx_params(os.path.join(out, 'model.onnx'))}
