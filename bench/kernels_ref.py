@@ -1,8 +1,12 @@
 #!/usr/bin/python3
 """Times, in Debian's Python, the scipy / scikit-image / numpy calls that nnU-Net makes for each kernel
-that bench/kernels.ts times, on the same shared volumes. Prints one JSON line {case: median_ms}.
+that bench/kernels.ts times, on the same shared volumes. Prints one JSON line {case: median_ms} of
+process CPU time (user + system), as bench/kernels.ts measures its own side. With --serve it times one
+call per line read from stdin (a case name) and answers {"cpu_ms": ..., "wall_ms": ...}, so that
+bench/kernels.ts can alternate its own runs with these under the same machine load.
 
 usage: /usr/bin/python3 bench/kernels_ref.py [--runs N] CASE...
+       /usr/bin/python3 bench/kernels_ref.py --serve
 """
 import json
 import os
@@ -102,7 +106,22 @@ CASES = {
 }
 
 
+def time_once(name):
+    """(CPU ms, wall ms) of one call; the result is freed inside the timing, as numpy frees it."""
+    c0, t0 = time.process_time(), time.perf_counter()
+    CASES[name]()
+    return (time.process_time() - c0) * 1000, (time.perf_counter() - t0) * 1000
+
+
+def serve():
+    for line in sys.stdin:
+        cpu, wall = time_once(line.strip())
+        print(json.dumps({'cpu_ms': cpu, 'wall_ms': wall}), flush=True)
+
+
 def main(argv):
+    if argv == ['--serve']:
+        return serve()
     runs = 3
     names = []
     it = iter(argv)
@@ -113,14 +132,8 @@ def main(argv):
             names.append(a)
     out = {}
     for name in names or CASES:
-        fn = CASES[name]
-        fn()  # warm-up, as the TypeScript side does
-        times = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            fn()
-            times.append((time.perf_counter() - t0) * 1000)
-        out[name] = float(np.median(times))
+        time_once(name)  # warm-up, as the TypeScript side does
+        out[name] = float(np.median([time_once(name)[0] for _ in range(runs)]))
         print(f'{name}: {out[name]:.1f} ms', file=sys.stderr)
     print(json.dumps(out))
 

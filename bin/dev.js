@@ -12,6 +12,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { withHugePages } from '../dist/engine/dev/huge-pages.js';
 import { supervise } from '../dist/engine/dev/supervise.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -46,9 +47,11 @@ for (const id of readdirSync(`${root}models`)) {
 
 const node = supervise(
   () =>
+    // Started with node, not through the launcher's shebang: the node gets its setting here.
     spawn(process.execPath, ['bin/nnsam.js', 'serve', '--host', '127.0.0.1', '--port', '8788'], {
       cwd: root,
       stdio: 'inherit',
+      env: withHugePages(process.env),
     }),
   {
     name: 'inference node',

@@ -6,7 +6,8 @@
 // earlier neighbouring rows ((y-1,z), (y-1,z-1), (y,z-1), (y+1,z-1)) when their x ranges overlap
 // after widening by one voxel (the diagonal neighbours). Roots are always the smallest run index, so
 // the root of a component is its first run in raster order and numbering roots in run order gives
-// scipy's numbering.
+// scipy's numbering. The run table is the output: the TypeScript wrapper expands it into the volume
+// it returns, so no labelled volume is written here and copied out again.
 
 /** Number of foreground runs along x in `rows` rows of `nx` voxels. */
 export function cc_count_runs_u8(mask: usize, nx: i32, rows: i32): i32 {
@@ -132,41 +133,4 @@ function union(a: i32, b: i32, parent: usize): void {
   const rb = find(b, parent);
   if (ra < rb) store<i32>(parent + (<usize>rb << 2), ra);
   else if (rb < ra) store<i32>(parent + (<usize>ra << 2), rb);
-}
-
-/** Paints each run's label into `out` (i32 volume, zeroed by the caller). */
-export function cc_paint_i32(out: usize, nx: i32, rows: i32, rowStart: usize, x0s: usize, x1s: usize, label: usize): void {
-  for (let r = 0; r < rows; r++) {
-    const row = out + ((<usize>r * <usize>nx) << 2);
-    const end = load<i32>(rowStart + (<usize>(r + 1) << 2));
-    for (let i = load<i32>(rowStart + (<usize>r << 2)); i < end; i++) {
-      const l = load<i32>(label + (<usize>i << 2));
-      const x1 = load<i32>(x1s + (<usize>i << 2));
-      for (let x = load<i32>(x0s + (<usize>i << 2)); x < x1; x++) store<i32>(row + (<usize>x << 2), l);
-    }
-  }
-}
-
-/** Writes 1 into `out` (u8 volume, zeroed by the caller) for the runs whose label has `keepSize` voxels. */
-export function cc_paint_keep_u8(
-  out: usize,
-  nx: i32,
-  rows: i32,
-  rowStart: usize,
-  x0s: usize,
-  x1s: usize,
-  label: usize,
-  sizes: usize,
-  keepSize: i32,
-): void {
-  for (let r = 0; r < rows; r++) {
-    const row = out + <usize>r * <usize>nx;
-    const end = load<i32>(rowStart + (<usize>(r + 1) << 2));
-    for (let i = load<i32>(rowStart + (<usize>r << 2)); i < end; i++) {
-      const l = load<i32>(label + (<usize>i << 2));
-      if (load<i32>(sizes + (<usize>l << 2)) != keepSize) continue;
-      const x0 = load<i32>(x0s + (<usize>i << 2));
-      memory.fill(row + <usize>x0, 1, <usize>(load<i32>(x1s + (<usize>i << 2)) - x0));
-    }
-  }
 }

@@ -52,18 +52,42 @@ function labelRuns(core: KernelCore, heap: KernelHeap, mask: Uint8Array, shape: 
   return { runs, count, x0s, x1s, rowStart, label, sizes };
 }
 
+/**
+ * Writes `value(label of the run)` over each run's voxels of `out`, which comes zero-filled: the run table is all the
+ * labelling produced, so the volume is expanded straight into the caller's fresh array instead of being
+ * zeroed, painted and copied out of kernel memory (three passes over the whole volume).
+ */
+function paintRuns<T extends Int32Array | Uint8Array>(
+  heap: KernelHeap,
+  t: RunTable,
+  nx: number,
+  rows: number,
+  out: T,
+  value: (label: number) => number,
+): T {
+  const x0s = heap.view(Int32Array, t.x0s, t.runs);
+  const x1s = heap.view(Int32Array, t.x1s, t.runs);
+  const label = heap.view(Int32Array, t.label, t.runs);
+  const rowStart = heap.view(Int32Array, t.rowStart, rows + 1);
+  for (let r = 0; r < rows; r++) {
+    const row = r * nx;
+    for (let i = rowStart[r]; i < rowStart[r + 1]; i++) {
+      const v = value(label[i]);
+      if (v !== 0) out.fill(v, row + x0s[i], row + x1s[i]);
+    }
+  }
+  return out;
+}
+
 /** Labels the full-connectivity components of a 0/1 mask (any non-zero is foreground). */
 export function labelComponents(core: KernelCore, mask: Uint8Array, shape: Shape3): Components {
   checkVolume(shape, mask, 'mask');
   const [nx, ny, nz] = shape;
   return core.run((heap) => {
     const t = labelRuns(core, heap, mask, shape);
-    const out = heap.zeros(Int32Array, voxelCount(shape));
-    core.fn<(o: number, nx: number, rows: number, rs: number, a: number, b: number, l: number) => void>(
-      'cc_paint_i32',
-    )(out, nx, ny * nz, t.rowStart, t.x0s, t.x1s, t.label);
+    const labels = paintRuns(heap, t, nx, ny * nz, new Int32Array(voxelCount(shape)), (l) => l);
     const sizes = Array.from(heap.view(Int32Array, t.sizes + 4, t.count));
-    return { labels: heap.take(Int32Array, out, voxelCount(shape)), count: t.count, sizes };
+    return { labels, count: t.count, sizes };
   });
 }
 
@@ -76,25 +100,10 @@ export function keepLargestComponent(core: KernelCore, mask: Uint8Array, shape: 
   const [nx, ny, nz] = shape;
   return core.run((heap) => {
     const t = labelRuns(core, heap, mask, shape);
-    const out = heap.zeros(Uint8Array, voxelCount(shape));
-    let largest = 0;
     const sizes = heap.view(Int32Array, t.sizes, t.count + 1);
+    let largest = 0;
     for (let k = 1; k <= t.count; k++) largest = Math.max(largest, sizes[k]);
-    if (t.count > 0) {
-      core.fn<
-        (
-          o: number,
-          nx: number,
-          rows: number,
-          rs: number,
-          a: number,
-          b: number,
-          l: number,
-          s: number,
-          k: number,
-        ) => void
-      >('cc_paint_keep_u8')(out, nx, ny * nz, t.rowStart, t.x0s, t.x1s, t.label, t.sizes, largest);
-    }
-    return heap.take(Uint8Array, out, voxelCount(shape));
+    const keep = (l: number) => (sizes[l] === largest ? 1 : 0);
+    return paintRuns(heap, t, nx, ny * nz, new Uint8Array(voxelCount(shape)), keep);
   });
 }

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { goldens } from '../../test/support/goldens.js';
+import { niftiShape } from '../../test/support/npy.js';
+import { keepLargestComponent, labelComponents } from './components.js';
+import { distanceTransform } from './edt.js';
 import { KernelArgumentError } from './kernel-errors.js';
 import type { KernelCore } from './kernel-core.js';
 import { loadKernelsForNode } from './node-loader.js';
@@ -68,5 +72,32 @@ test('an accumulator returns its lease on finish and on release, even when finis
 
   const abandoned = new PatchAccumulator(core, 3, [16, 16, 1], [8, 8, 1]);
   abandoned.release();
+  assert.equal(core.leasedBytes, 0);
+});
+
+test('repeated calls reuse kernel memory: it grows on the first round only, every run starts at one address', async () => {
+  const core = await freshCore();
+  const wm = goldens<unknown>('components').npy('wm_crop_mask.npy');
+  const wmShape = niftiShape(wm.shape);
+  const brain = goldens<unknown>('edt').npy('brain_mask.npy');
+  const brainShape = niftiShape(brain.shape);
+  const heapStarts: number[] = [];
+  const round = () => {
+    const cc = labelComponents(core, wm.data as Uint8Array, wmShape);
+    keepLargestComponent(core, wm.data as Uint8Array, wmShape);
+    distanceTransform(core, brain.data as Uint8Array, brainShape, [1, 1, 1]);
+    heapStarts.push(core.run((heap) => heap.alloc(16)));
+    return cc;
+  };
+  const first = round();
+  const grown = core.memoryBytes;
+  for (let i = 0; i < 4; i++) {
+    const again = round();
+    assert.equal(core.memoryBytes, grown, `round ${i + 2} grew the memory`);
+    // Memory left dirty by the other kernels does not leak into the labels.
+    assert.deepEqual(again.sizes, first.sizes);
+    assert.ok(again.labels.every((l, j) => l === first.labels[j]));
+  }
+  assert.ok(heapStarts.every((p) => p === heapStarts[0]));
   assert.equal(core.leasedBytes, 0);
 });
