@@ -5,26 +5,33 @@
  * - `POST /v1/segment` on a 2D slice at several client concurrencies: requests/s, p50, p99, against
  *   the same slice through the engine in this process and straight to the node (`POST /v1/run`);
  * - a 3D chunked upload of fsB (256^3) plus a job, against the engine on the same volume;
- * - peak memory (VmHWM) of the node and of workerd.
- * Writes bench/results/api.md.
+ * - peak memory (VmHWM) of the node and of workerd;
+ * - a node's 2D one-shot throughput at `--concurrency 1` against `auto` (node-concurrency.ts).
+ * Writes bench/results/api.md. `BENCH_API_ONLY=concurrency` runs only the last and replaces that
+ * section of the committed file, leaving the others as they were measured.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { cliRegistry } from '../engine/cli/models-root.js';
 import { readImage, writeNifti } from '../engine/io/index.js';
 import { segment } from '../engine/pipeline/segment.js';
 import { decodeFrames } from '../engine/protocol/frames.js';
+import type { NodeHealth } from '../engine/protocol/node-health.js';
 import { sharedKernels } from '../wasm/src/node-loader.js';
 import { uploadClient, uploadWhole } from '../test/workerd/api-checks.js';
 import { startApi } from '../test/workerd/api-world.js';
 import { startNode } from '../test/workerd/inference-nodes.js';
 import { jobClient, type Job } from '../test/workerd/job-client.js';
 import { PRICES } from '../test/workerd/job-fixtures.js';
+import { nodeConcurrencySection } from './node-concurrency.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SLICE = new Uint8Array(readFileSync(`${ROOT}../shared/data/fixtures/mr-aniso/BrainT1Slice.png`));
 const VOLUME = new Uint8Array(readFileSync(`${ROOT}../shared/data/brain-wm/imagesTr/fsB_0000.nii.gz`));
+const RESULTS = `${ROOT}bench/results/api.md`;
+const SLICE_NAME = `BrainT1Slice.png, ${readImage(SLICE).shape.slice(0, 2).join('x')}`;
+const CONCURRENCY_HEADING = '## Node concurrency';
 const REQUESTS = 120;
 const CONCURRENCIES = [1, 4, 16];
 // An edge run costs seconds of one isolate's CPU: fewer requests keep the bench short.
@@ -76,7 +83,22 @@ async function load(call: () => Promise<void>, total: number, concurrency: numbe
   return { rps: total / wall, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) };
 }
 
+/** Replaces the node-concurrency section of the committed results (to the next section or the end). */
+function spliceSection(md: string, section: string): string {
+  const at = md.indexOf(CONCURRENCY_HEADING);
+  if (at < 0) return `${md.trimEnd()}\n\n${section}`;
+  const next = md.indexOf('\n## ', at + CONCURRENCY_HEADING.length);
+  return `${md.slice(0, at)}${section}${next < 0 ? '' : md.slice(next)}`;
+}
+
 async function main(): Promise<void> {
+  if (process.env.BENCH_API_ONLY === 'concurrency') {
+    const section = await nodeConcurrencySection(SLICE, SLICE_NAME);
+    const md = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '# Edge API benchmark\n';
+    writeFileSync(RESULTS, spliceSection(md, section));
+    process.stdout.write(section);
+    return;
+  }
   const registry = cliRegistry(undefined);
   const model = await registry.load('brain-wm-2d');
   const folds = await registry.runtimes('brain-wm-2d', 'cpu', { threads: 1 });
@@ -88,6 +110,7 @@ async function main(): Promise<void> {
   };
 
   const node = await startNode(['--queue', '64']);
+  const nodeRuns = ((await (await fetch(`${node.url}/healthz`)).json()) as NodeHealth).concurrency;
   const w = await startApi('bench-api', {
     vars: {
       INFERENCE_NODES: node.url,
@@ -189,12 +212,13 @@ async function main(): Promise<void> {
   await node.kill('SIGTERM');
   await registry.dispose();
   const enginePeak = peakMb(process.pid);
+  const concurrencySection = await nodeConcurrencySection(SLICE, SLICE_NAME);
 
   const md = `# Edge API benchmark
 
 \`npm run bench:api\` on ${cpus()[0].model} (${cpus().length} cores, shared), Node ${process.version}.
 The Worker runs in workerd through Miniflare (as under \`wrangler dev\`), one \`nnsam serve\` node
-(onnxruntime-node CPU, 1 thread, one run at a time), all on loopback; model \`brain-wm-2d\`.
+(onnxruntime-node CPU, 1 thread, \`--concurrency\` auto: ${nodeRuns} runs at once), all on loopback; model \`brain-wm-2d\`.
 
 ## One-shot \`POST /v1/segment\` on a 2D slice (BrainT1Slice.png, ${readImage(SLICE).shape.slice(0, 2).join('x')}, TTA on, PNG out)
 
@@ -208,6 +232,7 @@ ${rows2d.join('\n')}
 
 With more clients than the node runs at once, latency is queueing: requests/s is the number to read.
 
+${concurrencySection}
 ## 3D: chunked upload of fsB (256^3, ${(VOLUME.byteLength / 2 ** 20).toFixed(1)} MiB .nii.gz) and a job (TTA on)
 
 | step | seconds |
@@ -229,7 +254,7 @@ frames into R2 (${final.result!.bytes} bytes).
 | workerd, both worlds while the edge world ran onnxruntime-web | ${edgeWorkerdPeak.map((m) => round(m)).join(', ') || 'not found'} |
 | this bench process (engine baseline in-process, Miniflare) | ${round(enginePeak)} |
 `;
-  writeFileSync(`${ROOT}bench/results/api.md`, md);
+  writeFileSync(RESULTS, md);
   process.stdout.write(md);
 }
 

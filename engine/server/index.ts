@@ -4,7 +4,14 @@
  * NIfTI encoder, the HTTP server, and the frame format shared with the edge Worker.
  */
 export * from '../protocol/index.js';
-export { createNodeApp, type NodeAppOptions, type NodeLog } from './node-app.js';
+export { createNodeApp, type NodeApp, type NodeAppOptions, type NodeLog } from './node-app.js';
+export {
+  autoConcurrency,
+  coresPerRun,
+  resolveConcurrency,
+  type ConcurrencySetting,
+  type MachineShape,
+} from './concurrency.js';
 export { RunQueue, SlotReleasedError, type RunSlot } from './run-queue.js';
 export {
   createNodeMetrics,

@@ -8,13 +8,13 @@ import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { SHARED_DATA } from '../../test/support/goldens.js';
-import { cliRegistry } from '../cli/models-root.js';
+import { DEFAULT_MODELS_DIR } from '../cli/models-root.js';
 import { decodeFrames, FRAMES_CONTENT_TYPE, type Frame } from '../protocol/frames.js';
 import { startNode, type RunningNode } from './serve.js';
 
 const MODEL = 'brain-wm-2d';
 const SLICE = new Uint8Array(readFileSync(`${SHARED_DATA}fixtures/mr-aniso/BrainT1Slice.png`));
-const registry = cliRegistry(undefined);
+const modelsDir = DEFAULT_MODELS_DIR;
 const logs: string[] = [];
 let single: RunningNode; // concurrency 1, queue 0
 let queued: RunningNode; // concurrency 1, queue 1
@@ -25,16 +25,15 @@ const TOKEN = 'node-secret-123';
 before(async () => {
   const log = (l: Record<string, unknown>): void => void logs.push(JSON.stringify(l));
   [single, queued, small, bounded] = await Promise.all([
-    startNode({ port: 0, registry, concurrency: 1, queue: 0, retryAfterSeconds: 3, log }),
-    startNode({ port: 0, registry, concurrency: 1, queue: 1, heartbeatMs: 40, log }),
-    startNode({ port: 0, registry, limits: { maxInputBytes: 1000 }, token: TOKEN, log }),
-    startNode({ port: 0, registry, concurrency: 1, queue: 1, work: { maxEvaluations: 8 }, log }),
+    startNode({ port: 0, modelsDir, concurrency: 1, queue: 0, retryAfterSeconds: 3, log }),
+    startNode({ port: 0, modelsDir, concurrency: 1, queue: 1, heartbeatMs: 40, log }),
+    startNode({ port: 0, modelsDir, limits: { maxInputBytes: 1000 }, token: TOKEN, log }),
+    startNode({ port: 0, modelsDir, concurrency: 1, queue: 1, work: { maxEvaluations: 8 }, log }),
   ]);
 });
 
 after(async () => {
   await Promise.all([single.close(), queued.close(), small.close(), bounded.close()]);
-  await registry.dispose();
 });
 
 /** A POST whose body is written by the test, chunked (no Content-Length). */

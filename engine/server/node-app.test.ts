@@ -3,12 +3,13 @@
 // order, a 3D input streams slab by slab, and /metrics and the logs account for the requests.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { after, before, test } from 'node:test';
 import { decode as decodePng } from 'fast-png';
 import { gunzipSync } from 'fflate';
 import { SHARED_DATA } from '../../test/support/goldens.js';
 import { sharedKernels } from '../../wasm/src/node-loader.js';
-import { cliRegistry } from '../cli/models-root.js';
+import { cliRegistry, DEFAULT_MODELS_DIR } from '../cli/models-root.js';
 import { cropGeometry, readImage, writeNifti, type ImageVolume } from '../io/index.js';
 import { segment, type SegmentResult } from '../pipeline/segment.js';
 import {
@@ -19,6 +20,7 @@ import {
   type RunMeta,
   type RunProgress,
 } from '../protocol/frames.js';
+import { autoConcurrency } from './concurrency.js';
 import { startNode, type RunningNode } from './serve.js';
 
 const MODEL = 'brain-wm-2d';
@@ -92,8 +94,8 @@ function assertFrameOrder(run: Run): void {
 }
 
 before(async () => {
-  node = await startNode({ port: 0, registry, log: (l) => logs.push(l) });
-  sliced = await startNode({ port: 0, registry, slabPlanes: 16 });
+  node = await startNode({ port: 0, modelsDir: DEFAULT_MODELS_DIR, log: (l) => logs.push(l) });
+  sliced = await startNode({ port: 0, modelsDir: DEFAULT_MODELS_DIR, slabPlanes: 16 });
 });
 
 after(async () => {
@@ -106,7 +108,9 @@ test('healthz reports the node and its models', async () => {
   assert.equal(res.status, 200);
   const h = (await res.json()) as Record<string, unknown>;
   assert.equal(h.status, 'ok');
-  assert.deepEqual([h.running, h.queued, h.concurrency, h.queue, h.device], [0, 0, 1, 8, 'cpu']);
+  // Concurrency is `auto` by default: sized to this machine's cores (concurrency.ts).
+  const auto = autoConcurrency({ cores: availableParallelism(), threads: 1, device: 'cpu' });
+  assert.deepEqual([h.running, h.queued, h.concurrency, h.queue, h.device], [0, 0, auto, 8, 'cpu']);
   assert.ok((h.models as string[]).includes(MODEL));
   assert.equal(typeof h.uptime_s, 'number');
 });

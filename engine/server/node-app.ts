@@ -6,10 +6,12 @@
  * that can only fail after the body is read goes into an `error` frame.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { Hono, type Context } from 'hono';
 import { resolveLimits, type ReadLimits } from '../io/index.js';
-import type { ModelRegistry } from '../models/registry.js';
+import { ModelRegistry } from '../models/registry.js';
 import { DEFAULT_WORK_LIMITS, type WorkLimits } from '../pipeline/work.js';
+import { nodeRuntimeFactory } from '../runtime/node-factory.js';
 import type { Device } from '../runtime/runtime.js';
 import { FRAMES_CONTENT_TYPE } from '../protocol/frames.js';
 import { createNodeMetrics, type NodeMetrics } from './node-metrics.js';
@@ -18,7 +20,9 @@ import type { NodeHealth } from '../protocol/node-health.js';
 import { InputError } from '../errors.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from '../protocol/problem.js';
 import { parseRunQuery, type RunRequest } from '../protocol/run-request.js';
+import { resolveConcurrency, type ConcurrencySetting } from './concurrency.js';
 import { executeRun, type RunSettings } from './node-run.js';
+import { RunPool } from './run-pool.js';
 import { RunQueue } from './run-queue.js';
 
 /** One structured log line (scalars; never image bytes or the token). */
@@ -26,13 +30,14 @@ export type NodeLog = (line: Record<string, unknown>) => void;
 
 /** Options of {@link createNodeApp}. */
 export interface NodeAppOptions {
-  registry: ModelRegistry;
+  /** The models folder; the app and each run worker keep a registry over it. */
+  modelsDir: string;
   /** Where models run (default 'cpu'). */
   device?: Device;
   /** Intra-op threads per session (default 1). */
   threads?: number;
-  /** Runs at once (default 1). */
-  concurrency?: number;
+  /** Runs at once, each on a worker thread of its own (default 'auto': sized to the cores, concurrency.ts). */
+  concurrency?: ConcurrencySetting;
   /** Admitted runs waiting beyond `concurrency` (default 8). */
   queue?: number;
   /** When set, every route but /healthz needs `Authorization: Bearer <token>`. */
@@ -54,6 +59,13 @@ export interface NodeAppOptions {
 
 type NodeEnv = { Variables: { requestId: string; started: number; deferred: boolean } };
 
+/** The node's HTTP app and what stops its run workers. */
+export interface NodeApp {
+  app: Hono<NodeEnv>;
+  /** Stops the run workers (their sessions are released); call once the server no longer serves. */
+  close(): Promise<void>;
+}
+
 const ROUTES = new Set(['/healthz', '/metrics', '/v1/run']);
 const SAFE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -61,13 +73,29 @@ const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 const routeOf = (path: string): string => (ROUTES.has(path) ? path : 'other');
 
 /** The node's Hono app; its metrics registry is the app's own (see node-metrics.ts). */
-export function createNodeApp(options: NodeAppOptions): Hono<NodeEnv> {
+export function createNodeApp(options: NodeAppOptions): NodeApp {
   if (options.token === '') throw new RangeError('token must not be empty');
-  const queue = new RunQueue(options.concurrency ?? 1, options.queue ?? 8);
   const device = options.device ?? 'cpu';
+  const threads = options.threads ?? 1;
+  const concurrency = resolveConcurrency(options.concurrency ?? 'auto', {
+    cores: availableParallelism(),
+    threads,
+    device,
+  });
+  const queue = new RunQueue(concurrency, options.queue ?? 8);
+  // The main thread only lists models; sessions live in the run workers.
+  const registry = new ModelRegistry(options.modelsDir, nodeRuntimeFactory);
+  const limits = resolveLimits(options.limits);
+  const pool = new RunPool(concurrency, {
+    modelsDir: options.modelsDir,
+    device,
+    threads,
+    limits,
+    work: { ...DEFAULT_WORK_LIMITS, ...options.work },
+    slabPlanes: options.slabPlanes ?? 8,
+  });
   const deviceState = new NodeDeviceState(device);
   const metrics = createNodeMetrics(queue, deviceState);
-  const limits = resolveLimits(options.limits);
   const log: NodeLog = options.log ?? (() => {});
   const expected = options.token === undefined ? null : digest(`Bearer ${options.token}`);
   const bootedAt = performance.now();
@@ -108,7 +136,7 @@ export function createNodeApp(options: NodeAppOptions): Hono<NodeEnv> {
       queue: queue.capacity,
       device,
       gpu: deviceState.snapshot(),
-      models: await options.registry.ids(),
+      models: await registry.ids(),
       uptime_s: Math.round((performance.now() - bootedAt) / 1000),
     };
     return c.json(health);
@@ -127,7 +155,7 @@ export function createNodeApp(options: NodeAppOptions): Hono<NodeEnv> {
       return reject(c, metrics, 400, 'invalid_request', err.message);
     }
     const { model, format } = run;
-    if (!(await options.registry.ids()).includes(model)) {
+    if (!(await registry.ids()).includes(model)) {
       return reject(c, metrics, 404, 'model_not_found', `no model '${model}' on this node`);
     }
     const declared = c.req.header('Content-Length');
@@ -149,14 +177,11 @@ export function createNodeApp(options: NodeAppOptions): Hono<NodeEnv> {
     }
     c.set('deferred', true);
     const settings: RunSettings = {
-      registry: options.registry,
+      pool,
       device: deviceState,
-      threads: options.threads ?? 1,
       limits,
-      work: { ...DEFAULT_WORK_LIMITS, ...options.work },
       maxRunMs: (options.maxRunSeconds ?? 900) * 1000,
       heartbeatMs: options.heartbeatMs ?? 2000,
-      slabPlanes: options.slabPlanes ?? 8,
       metrics,
       log,
     };
@@ -177,7 +202,13 @@ export function createNodeApp(options: NodeAppOptions): Hono<NodeEnv> {
     log({ msg: 'unhandled', request_id: c.get('requestId'), error: String(err) });
     return problem(c, 500, 'internal', 'an unexpected error occurred');
   });
-  return app;
+  return {
+    app,
+    async close() {
+      await pool.close();
+      await registry.dispose();
+    },
+  };
 }
 
 /** A problem+json response. */

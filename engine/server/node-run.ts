@@ -1,19 +1,14 @@
 /**
  * @module
  * One admitted run of `POST /v1/run`, from its slot to its last frame: wait for a free run (with a
- * `queued` heartbeat), read the body under the byte cap, segment, encode the result as it streams
- * out, and end with an `end` or `error` frame. A cancelled response (the client went away) aborts
- * the run at its next step and frees the slot.
+ * `queued` heartbeat), read the body under the byte cap, hand it to a run worker (run-pool.ts) that
+ * decodes, segments and encodes, and relay what the worker tells as frames, ending with an `end` or
+ * `error` frame. A cancelled response (the client went away) or a passed deadline stops the worker
+ * at its next step; the slot is freed once the worker is.
  */
-import { sharedKernels } from '../../wasm/src/node-loader.js';
-import { LimitError, userError } from '../errors.js';
-import { readImage, type ReadLimits } from '../io/index.js';
-import type { ModelRegistry } from '../models/registry.js';
-import { modalityWarnings } from '../models/modality.js';
-import { segment } from '../pipeline/segment.js';
-import { workGuard, type WorkLimits } from '../pipeline/work.js';
-import type { InferenceRuntime } from '../runtime/runtime.js';
-import { nodeSliceBackend } from '../runtime/slice-backend-node.js';
+import { LimitError } from '../errors.js';
+import { concatBytes } from '../protocol/bytes.js';
+import type { ReadLimits } from '../io/index.js';
 import type { NodeDeviceState } from './node-device.js';
 import {
   encodeFrame,
@@ -23,23 +18,22 @@ import {
   type RunProgress,
 } from '../protocol/frames.js';
 import type { NodeMetrics, RunStage } from './node-metrics.js';
-import { checkEncodable, encodeResult, RESULT_CONTENT_TYPES } from '../protocol/result-encoding.js';
 import type { RunRequest } from '../protocol/run-request.js';
+import type { RunPool, WorkerRun } from './run-pool.js';
+import { runErrorOf, type FromRunWorker } from './run-messages.js';
 import type { RunSlot } from './run-queue.js';
 
 /** What every run of one app shares. */
 export interface RunSettings {
-  registry: ModelRegistry;
+  /** The run workers; the queue admits no more runs at once than it has. */
+  pool: RunPool;
   /** The node's device; each run's runtime is reported to it (a fallback shows in /healthz). */
   device: NodeDeviceState;
-  threads: number;
+  /** `maxInputBytes` caps the body; the worker checks the rest as it decodes. */
   limits: ReadLimits;
-  /** Per-request work bounds, checked from the header before the voxels are decoded. */
-  work: WorkLimits;
   /** Wall time a run may take from admission; past it the run ends with 504 `run_timeout`. */
   maxRunMs: number;
   heartbeatMs: number;
-  slabPlanes: number;
   metrics: NodeMetrics;
   log: (line: Record<string, unknown>) => void;
 }
@@ -140,7 +134,7 @@ async function run(
   cancelled.catch(() => {});
   const fields: Record<string, unknown> = { outcome: 'ok' };
   let heartbeat: ReturnType<typeof setInterval> | undefined;
-  let queuedMs = 0;
+  let job: WorkerRun | undefined;
   try {
     let t = performance.now();
     if (req.slot.waiting) {
@@ -150,82 +144,64 @@ async function run(
       await Promise.race([req.slot.ready, cancelled]);
       clearInterval(heartbeat);
     }
-    queuedMs = performance.now() - t;
+    const queuedMs = performance.now() - t;
     t = stage('queued', t);
 
     progress({ stage: 'reading', done: 0, total: req.declaredBytes ?? 0 });
     const bytes = await readBody(req.body, settings.limits.maxInputBytes, signal);
     fields.bytes_in = bytes.byteLength;
     progress({ stage: 'reading', done: bytes.byteLength, total: bytes.byteLength });
-    const model = await settings.registry.load(req.model);
-    const work = { tta: req.tta, refine: req.refine };
-    const image = readImage(bytes, {
-      limits: settings.limits,
-      inspect: workGuard(model.manifest, work, settings.work),
+    job = settings.pool.start({
+      type: 'run',
+      model: req.model,
+      format: req.format,
+      tta: req.tta,
+      refine: req.refine,
+      bytes,
+      arrivedAt: performance.timeOrigin + req.started,
+      queuedMs,
     });
-    checkEncodable(req.format, image);
-    t = stage('reading', t);
+    fields.worker = job.worker;
+    const started = job;
+    signal.addEventListener('abort', () => started.cancel(), { once: true });
 
-    const folds = await settings.registry.runtimes(req.model, settings.device.requested, {
-      threads: settings.threads,
-      log: (line) => settings.log({ msg: 'runtime', model: req.model, line }),
-    });
-    settings.device.observe(folds[0].info);
-    const slices = await nodeSliceBackend(folds[0].info);
-    settings.device.observeSlices(slices.info);
-    let predictFrom = 0;
-    const watched = watchFolds(folds, signal, () => {
-      if (!predictFrom) predictFrom = stage('preprocess', t);
-    });
-    const result = await segment(await sharedKernels(), image, model.manifest, watched, {
-      ...work,
-      slices,
-      onProgress: (p) => {
-        if (signal.aborted) throw signal.reason;
-        if (p.stage === 'done') {
-          t = stage('postprocess', t);
-          return;
-        }
-        if (p.stage === 'postprocess') t = stage('predict', predictFrom || t);
-        progress({ stage: p.stage, done: p.done, total: p.total });
-      },
-    });
-
-    progress({ stage: 'encode', done: 0, total: 1 });
-    const timings = (): { total: number; model: number; queued: number } => ({
-      total: Math.round(performance.now() - req.started),
-      model: Math.round(result.timings.modelMs),
-      queued: Math.round(queuedMs),
-    });
-    const voxels = image.shape[0] * image.shape[1] * image.shape[2];
-    sink.send({
-      type: 'meta',
-      body: {
-        content_type: RESULT_CONTENT_TYPES[req.format],
-        shape: image.shape,
-        voxels,
-        warnings: modalityWarnings(model.manifest, image),
-      },
-    });
     let sent = 0;
-    for (const chunk of encodeResult(req.format, image, result, timings, settings.slabPlanes)) {
-      for (let at = 0; at < chunk.byteLength; at += MAX_FRAME_PAYLOAD) {
-        const piece = chunk.subarray(at, Math.min(chunk.byteLength, at + MAX_FRAME_PAYLOAD));
-        sink.send({ type: 'data', body: piece });
-        sent += piece.byteLength;
-        await sink.drain();
-        if (signal.aborted) throw signal.reason;
+    for (;;) {
+      const m: FromRunWorker = await Promise.race([job.next(), cancelled]);
+      if (m.type === 'log') settings.log({ msg: 'runtime', model: req.model, line: m.line });
+      else if (m.type === 'runtime') settings.device.observe(m.info);
+      else if (m.type === 'slices') settings.device.observeSlices(m.info);
+      else if (m.type === 'stage') t = stage(m.stage, t);
+      else if (m.type === 'progress') progress(m.body);
+      else if (m.type === 'meta') sink.send({ type: 'meta', body: m.body });
+      else if (m.type === 'data') {
+        for (let at = 0; at < m.chunk.byteLength; at += MAX_FRAME_PAYLOAD) {
+          const piece = m.chunk.subarray(at, Math.min(m.chunk.byteLength, at + MAX_FRAME_PAYLOAD));
+          sink.send({ type: 'data', body: piece });
+          sent += piece.byteLength;
+          await sink.drain();
+          if (signal.aborted) throw signal.reason;
+        }
+        job.pull();
+      } else if (m.type === 'end') {
+        stage('encode', t);
+        const adapter = settings.device.snapshot().adapter;
+        const runtime = { ...m.runtime, ...(adapter && { adapter: adapter.description }), slices: m.slices };
+        const timings_ms = {
+          total: Math.round(performance.now() - req.started),
+          model: Math.round(m.modelMs),
+          queued: Math.round(queuedMs),
+        };
+        sink.send({ type: 'end', body: { bytes: sent, stats: m.stats, runtime, timings_ms } });
+        fields.bytes_out = sent;
+        break;
+      } else if (m.type === 'failed') {
+        throw new WorkerFailure(m.error, m.cause);
+      } else {
+        // The worker only stops when told to, and then the signal has already thrown above.
+        throw signal.reason ?? new RunCancelled();
       }
     }
-    stage('encode', t);
-    const adapter = settings.device.snapshot().adapter;
-    const runtime = {
-      ...result.runtime,
-      ...(adapter && { adapter: adapter.description }),
-      slices: result.slices,
-    };
-    sink.send({ type: 'end', body: { bytes: sent, stats: result.stats, runtime, timings_ms: timings() } });
-    fields.bytes_out = sent;
   } catch (err) {
     clearInterval(heartbeat);
     if (signal.reason instanceof RunTimedOut) {
@@ -238,17 +214,30 @@ async function run(
     } else if (signal.aborted || err instanceof RunCancelled) {
       fields.outcome = 'cancelled';
     } else {
-      const e = runError(err);
+      const e = err instanceof WorkerFailure ? err.error : runErrorOf(err);
       fields.outcome = e.code;
       if (e.status === 413) metrics.rejected.inc({ reason: e.code });
       metrics.runFailures.inc({ code: e.code });
-      if (e.status >= 500) fields.error = String(err);
+      if (e.status >= 500) fields.error = err instanceof WorkerFailure ? err.cause : String(err);
       sink.send({ type: 'error', body: e });
     }
   } finally {
-    req.slot.release();
     sink.close();
     req.onEnd(fields);
+    // The slot stays taken until the worker is free: /healthz counts it as running until then.
+    job?.cancel();
+    await job?.settled;
+    req.slot.release();
+  }
+}
+
+/** A run the worker ended with an error frame. */
+class WorkerFailure extends Error {
+  constructor(
+    readonly error: RunError,
+    override readonly cause?: string,
+  ) {
+    super(error.detail);
   }
 }
 
@@ -279,34 +268,7 @@ async function readBody(
   } finally {
     signal.removeEventListener('abort', stop);
   }
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}
-
-/** The fold runtimes, checking for cancellation before each model call. */
-function watchFolds(folds: InferenceRuntime[], signal: AbortSignal, onRun: () => void): InferenceRuntime[] {
-  return folds.map((f) => ({
-    info: f.info,
-    inputName: f.inputName,
-    outputNames: f.outputNames,
-    run: async (input, dims) => {
-      if (signal.aborted) throw signal.reason;
-      onRun();
-      return f.run(input, dims);
-    },
-    dispose: () => f.dispose(),
-  }));
-}
-
-/** The error frame of a failure: an AppError's own status and code, else 500 without details. */
-function runError(caught: unknown): RunError {
-  const err = userError(caught);
-  if (err) return { status: err.status, code: err.code, detail: err.message };
-  return { status: 500, code: 'internal', detail: 'internal error while running the model' };
+  // Always a buffer of its own, even for one chunk (which may sit in a shared pool): it is
+  // transferred to the run worker.
+  return concatBytes(chunks);
 }

@@ -3,10 +3,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { REPO_ROOT } from '../../test/support/goldens.js';
 import { runCli } from '../cli/main.js';
+import { autoConcurrency } from './concurrency.js';
 
 test('nnsam serve --port 0 listens, serves /healthz and exits 0 on SIGTERM', async () => {
   const child = spawn(process.execPath, ['bin/nnsam.js', 'serve', '--port', '0', '--queue', '3'], {
@@ -24,9 +26,12 @@ test('nnsam serve --port 0 listens, serves /healthz and exits 0 on SIGTERM', asy
     assert.ok(Number(m[2]) > 0);
     const res = await fetch(`${m[1]}/healthz`, { headers: { 'X-Request-Id': 'cli-health-1' } });
     assert.equal(res.status, 200);
-    const h = (await res.json()) as { status: string; queue: number; models: string[] };
+    const h = (await res.json()) as { status: string; queue: number; concurrency: number; models: string[] };
     assert.equal(h.status, 'ok');
     assert.equal(h.queue, 3);
+    // No --concurrency: auto, sized to the cores this machine gives the child (same affinity as ours).
+    const auto = autoConcurrency({ cores: availableParallelism(), threads: 1, device: 'cpu' });
+    assert.equal(h.concurrency, auto);
     assert.ok(h.models.includes('brain-wm-2d'));
     child.kill('SIGTERM');
     const [code] = (await exited) as [number | null];
@@ -38,6 +43,7 @@ test('nnsam serve --port 0 listens, serves /healthz and exits 0 on SIGTERM', asy
     assert.ok(
       logged.some((l) => l.request_id === 'cli-health-1' && l.status === 200 && l.path === '/healthz'),
     );
+    assert.ok(logged.some((l) => l.msg === 'runs' && l.setting === 'auto' && l.concurrency === auto));
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }
@@ -58,5 +64,6 @@ test('nnsam serve refuses a bad command line before listening', async () => {
   assert.match(unset.err, /NNSAM_TEST_SURELY_UNSET_TOKEN: that environment variable is not set/);
   assert.equal((await run('--port', 'abc')).code, 2);
   assert.equal((await run('--concurrency', '0')).code, 2);
+  assert.equal((await run('--concurrency', 'two')).code, 2);
   assert.equal((await run('--device', 'tpu')).code, 2);
 });

@@ -2,11 +2,13 @@
  * @module
  * `nnsam serve`: runs this machine as an inference node for the edge Worker until SIGINT/SIGTERM.
  */
+import { availableParallelism } from 'node:os';
 import { DEFAULT_READ_LIMITS } from '../../io/index.js';
 import type { Device } from '../../runtime/runtime.js';
+import { resolveConcurrency, type ConcurrencySetting } from '../../server/concurrency.js';
 import { startNode } from '../../server/serve.js';
 import { parseChoice, UsageError, type Command } from '../command.js';
-import { cliRegistry } from '../models-root.js';
+import { DEFAULT_MODELS_DIR } from '../models-root.js';
 import { parseWorkLimits, WORK_LIMIT_HELP, WORK_LIMIT_OPTIONS } from '../work-limits.js';
 
 function parseInteger(
@@ -21,6 +23,12 @@ function parseInteger(
     throw new UsageError(`--${option} wants an integer from ${min} to 65535, got '${String(text)}'`);
   }
   return n;
+}
+
+/** `--concurrency`: `auto` (the default) or a count. */
+function parseConcurrency(text: string | boolean | undefined): ConcurrencySetting {
+  if (text === undefined || text === 'auto') return 'auto';
+  return parseInteger(text, 'concurrency', 1, 1);
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */
@@ -41,14 +49,17 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: 'run an inference node (POST /v1/run, /healthz, /metrics) for the edge Worker',
   usage:
-    'serve [--host 127.0.0.1] [--port 8788] [--models DIR] [--device cpu|webgpu|wasm] [--threads N] [--concurrency N] [--queue N] [--max-input-mb N] [--max-evaluations N] [--max-memory-mb N] [--max-run-seconds N] [--token-env NAME]',
+    'serve [--host 127.0.0.1] [--port 8788] [--models DIR] [--device cpu|webgpu|wasm] [--threads N] [--concurrency auto|N] [--queue N] [--max-input-mb N] [--max-evaluations N] [--max-memory-mb N] [--max-run-seconds N] [--token-env NAME]',
   help: [
     ['--host H', 'interface to listen on (default 127.0.0.1)'],
     ['--port P', 'port (default 8788; 0 picks a free one)'],
     ['--models DIR', 'model folder (default: the package models/)'],
     ['--device D', 'cpu, webgpu (falls back to cpu without an adapter) or wasm (default cpu)'],
     ['--threads N', 'intra-op threads per model session (default 1)'],
-    ['--concurrency N', 'runs at once (default 1)'],
+    [
+      '--concurrency auto|N',
+      'runs at once, each on a worker thread of its own; auto (the default): one per --threads cores, 1 on webgpu',
+    ],
     ['--queue N', 'runs waiting beyond that before 503 node_saturated (default 8)'],
     [
       '--max-input-mb N',
@@ -86,7 +97,7 @@ export const serveCommand: Command = {
       'cpu',
     );
     const threads = parseInteger(v.threads, 'threads', 1, 1);
-    const concurrency = parseInteger(v.concurrency, 'concurrency', 1, 1);
+    const concurrency = parseConcurrency(v.concurrency);
     const queue = parseInteger(v.queue, 'queue', 0, 8);
     const maxInputMb = parseInteger(
       v['max-input-mb'],
@@ -102,32 +113,31 @@ export const serveCommand: Command = {
       token = process.env[tokenEnv];
       if (!token) throw new UsageError(`--token-env ${tokenEnv}: that environment variable is not set`);
     }
-    const registry = cliRegistry(v.models as string | undefined);
+    const modelsDir = (v.models as string | undefined) ?? DEFAULT_MODELS_DIR;
     const log = (line: Record<string, unknown>): void =>
       io.stderr(`${JSON.stringify({ time: new Date().toISOString(), ...line })}\n`);
-    try {
-      const node = await startNode({
-        host,
-        port,
-        registry,
-        device,
-        threads,
-        concurrency,
-        queue,
-        token,
-        limits: { maxInputBytes: maxInputMb * 2 ** 20 },
-        work,
-        maxRunSeconds,
-        log,
-      });
-      // Handlers go in only once listening, so a failed start still exits on its own.
-      const stopped = shutdownSignal();
-      io.stdout(`nnsam serve: listening on ${node.url}\n`);
-      const signal = await stopped;
-      log({ msg: 'shutdown', signal });
-      await node.close();
-    } finally {
-      await registry.dispose();
-    }
+    const cores = availableParallelism();
+    const runs = resolveConcurrency(concurrency, { cores, threads, device });
+    const node = await startNode({
+      host,
+      port,
+      modelsDir,
+      device,
+      threads,
+      concurrency: runs,
+      queue,
+      token,
+      limits: { maxInputBytes: maxInputMb * 2 ** 20 },
+      work,
+      maxRunSeconds,
+      log,
+    });
+    // Handlers go in only once listening, so a failed start still exits on its own.
+    const stopped = shutdownSignal();
+    log({ msg: 'runs', concurrency: runs, setting: concurrency, threads, device, cores });
+    io.stdout(`nnsam serve: listening on ${node.url}\n`);
+    const signal = await stopped;
+    log({ msg: 'shutdown', signal });
+    await node.close();
   },
 };
