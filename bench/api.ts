@@ -10,7 +10,7 @@
  * Writes bench/results/api.md. `BENCH_API_ONLY=concurrency` runs only the last and replaces that
  * section of the committed file, leaving the others as they were measured.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { cliRegistry } from '../engine/cli/models-root.js';
@@ -19,6 +19,7 @@ import { segment } from '../engine/pipeline/segment.js';
 import { decodeFrames } from '../engine/protocol/frames.js';
 import type { NodeHealth } from '../engine/protocol/node-health.js';
 import { sharedKernels } from '../wasm/src/node-loader.js';
+import { peakMb, workerdPids } from './proc-cpu.js';
 import { uploadClient, uploadWhole } from '../test/workerd/api-checks.js';
 import { startApi } from '../test/workerd/api-world.js';
 import { startNode } from '../test/workerd/inference-nodes.js';
@@ -41,28 +42,6 @@ const EDGE_CONCURRENCIES = [1, 4];
 const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 const round = (x: number, d = 1) => Number(x.toFixed(d));
-
-/** Peak resident set (VmHWM) of a process, in MB. */
-function peakMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
-}
-
-/** The workerd processes this process started (Miniflare's runtime). */
-function workerdPids(): number[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .map(Number)
-    .filter((pid) => {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        return ppid === process.pid && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'workerd';
-      } catch {
-        return false;
-      }
-    });
-}
 
 /** Runs `total` calls of `call`, `concurrency` at a time; latencies in ms and wall seconds. */
 async function load(call: () => Promise<void>, total: number, concurrency: number) {

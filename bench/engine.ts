@@ -191,8 +191,12 @@ function closing(): string {
   the batch only groups tiles) is where onnxruntime wins.
 - onnxruntime-web in workerd <= 3x onnxruntime-node single-thread: ${met(b1.edge <= 3)} (${f(b1.edge, 2)}x at batch 1,
   ${f(b8.edge, 2)}x at batch ${b8.batch}; ${f(b1.wasm, 2)}x in Node's V8). Fixing the batch dimension does not help. The gap
-  is the kernels: the WASM build's MLAS uses 128-bit SIMD without FMA, the native one AVX2/AVX-512 with
-  FMA. Not tried: the XNNPACK execution provider, an NHWC export, a narrower model.
+  is the 3x3 convolutions (bench/results/ort-web.md profiles both runtimes): the WASM build's MLAS
+  runs them on 128-bit SIMD without FMA, the native one as NCHWc kernels with AVX-512 FMA, ~6.7x
+  faster; the other ops cost 2-7.5x but make under a fifth of the time. onnxruntime-web 1.30 has no relaxed-SIMD build and no XNNPACK,
+  neither runtime has a float NHWC kernel, and a fused InstanceNormalization breaks parity without
+  speeding WASM up (docs/platform.md). Not tried: Winograd convolutions in the exported graph, a
+  narrower model (a retraining).
 - Peak RSS <= 4x decoded input + model: ${met(Math.max(...perRun.map((r) => r.rssMB)) <= budgetMB)} (${f(Math.max(...perRun.map((r) => r.rssMB)), 0)} MB vs ${f(budgetMB, 0)} MB). A bare
   onnxruntime-node session of this model holds ~180 MB; the rest is the decoded float32 volume, the
   file bytes and inflated data, the crop/normalised/transposed copies and the full-size label map.

@@ -29,6 +29,7 @@ let withNode: ApiWorld;
 /** The API whose only inference node is a closed port. */
 let noNode: ApiWorld;
 const logs: string[] = [];
+const noNodeLogs: string[] = [];
 let manifest: ModelManifest;
 /** The engine on onnxruntime-node with the fp16 file the edge runs. */
 let directFp16: Uint8Array;
@@ -41,7 +42,10 @@ before(async () => {
     vars: { ...VARS, INFERENCE_NODES: node.url },
     onStdio: (text) => logs.push(text),
   });
-  noNode = await startApi('edge', { vars: { ...VARS, INFERENCE_NODES: await closedOrigin() } });
+  noNode = await startApi('edge', {
+    vars: { ...VARS, INFERENCE_NODES: await closedOrigin() },
+    onStdio: (text) => noNodeLogs.push(text),
+  });
   const registry = cliRegistry(undefined);
   try {
     manifest = (await registry.load(MODEL)).manifest;
@@ -97,9 +101,9 @@ function differing(a: Uint8Array, b: Uint8Array): number {
   return n;
 }
 
-/** Worker log lines (JSON) with `msg`, written since `from`. */
-function logLines(msg: string, from: number): Record<string, unknown>[] {
-  return logs
+/** Worker log lines (JSON) with `msg`, written since `from` (of `lines`, default the withNode world's). */
+function logLines(msg: string, from: number, lines = logs): Record<string, unknown>[] {
+  return lines
     .slice(from)
     .join('')
     .split('\n')
@@ -109,10 +113,10 @@ function logLines(msg: string, from: number): Record<string, unknown>[] {
 }
 
 /** Waits for workerd's stdout to deliver a log line (it arrives after the response). */
-async function awaitLog(msg: string, from: number): Promise<Record<string, unknown>[]> {
-  for (let i = 0; i < 50 && logLines(msg, from).length === 0; i++)
+async function awaitLog(msg: string, from: number, lines = logs): Promise<Record<string, unknown>[]> {
+  for (let i = 0; i < 50 && logLines(msg, from, lines).length === 0; i++)
     await new Promise((r) => setTimeout(r, 20));
-  return logLines(msg, from);
+  return logLines(msg, from, lines);
 }
 
 test('the manifest edge mark is parsed and checked', () => {
@@ -163,6 +167,11 @@ test('a 2D slice runs in the Worker with no inference node reachable, as onnxrun
     [[1, edge.reduce((n, v) => n + v, 0)]],
   );
   assert.deepEqual(stats.runtime, { requested: 'wasm', provider: 'wasm', threads: 1 });
+  // Three edge requests, one session: the isolate fetched, checked and loaded the model once.
+  assert.deepEqual(
+    (await awaitLog('edge_model_loaded', 0, noNodeLogs)).map((l) => [l.object, l.bytes]),
+    [[KEY, FP16.byteLength]],
+  );
 });
 
 test("the input's own errors are answered in the Worker, uncharged", async () => {

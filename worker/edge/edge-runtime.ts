@@ -9,6 +9,7 @@ import { createOrtWeb, type EdgeSpec, type InferenceRuntime, type ModelManifest 
 import ortWasm from '../../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm';
 import { MANIFESTS } from '../catalog/manifests.js';
 import { bundledManifest } from '../catalog/model-catalog.js';
+import { log } from '../log.js';
 
 /** A bundled manifest that carries the edge mark. */
 export type EdgeManifest = ModelManifest & { edge: EdgeSpec };
@@ -61,7 +62,9 @@ async function loadRuntime(bucket: R2Bucket, manifest: EdgeManifest, key: string
   if (digest !== listed.sha256) {
     throw new EdgeModelUnavailable(`${key} has sha256 ${digest}, the manifest says ${listed.sha256}`);
   }
-  return createOrtWeb(bytes, ortWasm);
+  const runtime = await createOrtWeb(bytes, ortWasm);
+  log('info', 'edge_model_loaded', { object: key, bytes: bytes.byteLength });
+  return runtime;
 }
 
 async function sha256Hex(bytes: Uint8Array): Promise<string> {
