@@ -236,6 +236,38 @@ def release(run: str, out: str, model_id: str, dataset: str | None = None, val_c
     return m
 
 
+def rewrite_card(run: str, out: str) -> dict:
+    """Regenerate README.md of a released model from its manifest and run folder (after the hand-written notes in
+    training/cards/ changed), keeping its robustness section, and re-hash it in the manifest. No export, no
+    predictions: the metrics are the manifest's."""
+    from .model_card import ROBUSTNESS_BEGIN, ROBUSTNESS_END
+
+    with open(os.path.join(out, 'manifest.json')) as f:
+        m = json.load(f)
+    plans, ds, ck = read_folder(run, 0)
+    with open(os.path.join(run, 'fold_0', 'training_log.jsonl')) as f:
+        history = [json.loads(line) for line in f]
+    with open(os.path.join(out, 'README.md')) as f:
+        old = f.read()
+    sizes = {k: os.path.getsize(os.path.join(out, k)) for k in m['files'] if k.endswith('.onnx')}
+    net = build_from_checkpoint(plans, ds, ck)
+    info = {'model_id': m['id'], 'version': m['version'], 'plans': plans, 'dataset': ds, 'metrics': m['metrics'],
+            'parity': m['parity_onnxruntime_node_max_abs_diff'], 'sizes': sizes, 'history': history,
+            'stand_in': m.get('stand_in', False), 'checkpoint': ck, 'tol': m['parity_tolerance'],
+            'n_params': sum(p.numel() for p in net.parameters()),
+            'n_params_onnx': _onnx_params(os.path.join(out, 'model.onnx'))}
+    write_card(out, info)
+    i, j = old.find(ROBUSTNESS_BEGIN), old.find(ROBUSTNESS_END)
+    if i >= 0 and j >= 0:
+        with open(os.path.join(out, 'README.md')) as f:
+            new = f.read()
+        a, b = new.find(ROBUSTNESS_BEGIN), new.find(ROBUSTNESS_END)
+        with open(os.path.join(out, 'README.md'), 'w') as f:
+            f.write(new[:a] + old[i:j + len(ROBUSTNESS_END)] + new[b + len(ROBUSTNESS_END):])
+    write_manifest(out, m)
+    return m
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--run', required=True)
@@ -247,8 +279,13 @@ def main() -> None:
     ap.add_argument('--edge-max-voxels', type=int, default=0,
                     help='mark the model edge-capable (run inside the Worker on model.fp16.onnx) up to this many '
                          'voxels; 0: nodes only')
+    ap.add_argument('--card-only', action='store_true',
+                    help='only regenerate the card of the model already released in --out (see rewrite_card)')
     a = ap.parse_args()
     torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '1')))
+    if a.card_only:
+        rewrite_card(a.run, a.out)
+        return
     edge = {'file': 'model.fp16.onnx', 'max_voxels': a.edge_max_voxels} if a.edge_max_voxels > 0 else None
     m = release(a.run, a.out, os.path.basename(os.path.normpath(a.out)), a.dataset, a.val_case, a.ablation_run,
                 version=a.version, edge=edge)
