@@ -17,6 +17,8 @@ import { readImageFile } from '../engine/cli/files.js';
 import { createOrtNodeCpu } from '../engine/runtime/ort-node.js';
 import { createOrtWebForNode } from '../engine/runtime/ort-web-node.js';
 import type { InferenceRuntime } from '../engine/runtime/runtime.js';
+import { checkManifest } from '../engine/models/manifest.js';
+import { refineSettings } from '../engine/postprocessing/refine.js';
 import { labelMetrics } from '../wasm/src/metrics.js';
 import { sharedKernels } from '../wasm/src/node-loader.js';
 
@@ -25,9 +27,11 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MODEL_DIR = `${ROOT}models/${MODEL_ID}/`;
 const RUN_DIR = `${ROOT}training/runs/${MODEL_ID}`;
 // The validation case the model was never trained on, as its manifest names it.
-const VAL_CASE = (
-  JSON.parse(readFileSync(`${MODEL_DIR}manifest.json`, 'utf8')) as { metrics: { validation_case: string } }
-).metrics.validation_case;
+const MANIFEST = checkManifest(JSON.parse(readFileSync(`${MODEL_DIR}manifest.json`, 'utf8')), MODEL_DIR);
+const VAL_CASE = (MANIFEST.metrics as { validation_case: string }).validation_case;
+// What `--refine` runs with: the manifest's settings or the engine's defaults.
+const REFINE = refineSettings(MANIFEST);
+const REFINE_TUNED = MANIFEST.inference.refine !== undefined;
 const VOLUME = `${ROOT}../shared/data/brain-wm/imagesTr/${VAL_CASE}_0000.nii.gz`;
 const LABEL = `${ROOT}../shared/data/brain-wm/labelsTr/${VAL_CASE}.nii.gz`;
 const RUNS = 10;
@@ -201,7 +205,7 @@ function closing(): string {
   onnxruntime-node session of this model holds ~180 MB; the rest is the decoded float32 volume, the
   file bytes and inflated data, the crop/normalised/transposed copies and the full-size label map.
 - Level-set refinement on ${VAL_CASE}: Dice ${f(tta.dice, 4)} -> ${f(refine.dice, 4)}, HD95 ${f(tta.hd95, 2)} -> ${f(refine.hd95, 2)} mm
-  (without TTA: Dice ${f(noTta.dice, 4)}). Its fusion weights (0.5/0.5, 5 steps) are not tuned; it stays optional.
+  (without TTA: Dice ${f(noTta.dice, 4)}). ${REFINE_TUNED ? "Its settings are the manifest's, tuned on the training cases (bench/results/refine.md)." : "The model has no tuned settings (bench/results/refine.md); these are the engine's defaults."}
 - int8 weights (\`--weights int8\`, ${f(statSync(`${MODEL_DIR}model.int8.onnx`).size / 2 ** 20, 1)} MB vs ${f(modelBytes / 2 ** 20, 1)} MB): Dice ${f(tta.dice, 4)} -> ${f(int8.dice, 4)},
   model time ${f(int8.modelMs / tta.modelMs, 2)}x fp32's, peak RSS ${f(int8.rssMB, 0)} vs ${f(tta.rssMB, 0)} MB. Only the weights are int8
   (restored by \`DequantizeLinear\`); the convolutions still compute in float32, and onnxruntime by default leaves
@@ -239,8 +243,9 @@ argmax, uncrop, post-processing, stats); "pure model" is the sum of the runtime'
 | --- | --- | --- | --- |
 ${quality.join('\n')}
 
-\`--refine\` fuses the level-set head with the probability, \`s = 0.5 (2p - 1) + 0.5 ls\`, maps it back
-to a signed distance \`tau * atanh(s)\` and runs 5 curvature-flow steps in the 3-voxel narrow band.
+\`--refine\` fuses the level-set head with the probability, \`s = ${1 - REFINE.levelsetWeight} (2p - 1) + ${REFINE.levelsetWeight} ls\`, maps it back
+to a signed distance \`tau * atanh(s)\` and runs ${REFINE.iterations} curvature-flow steps in the ${REFINE.bandVoxels}-voxel narrow band
+(${REFINE_TUNED ? "the manifest's `inference.refine`" : "the engine's defaults: the model has no `inference.refine`"}).
 
 Peak RSS is the whole CLI process (Node, onnxruntime, the decoded float32 input of ${inputBytes / 2 ** 20} MB).
 

@@ -218,6 +218,35 @@ def load_run(run: str, fold: int = 0, checkpoint: str = 'checkpoint_final.pth'):
     return net, plans, ds, ck
 
 
+REFINE_KEYS = ('levelset_weight', 'iterations', 'band_voxels', 'dt_fraction')
+
+
+def _is_number(x) -> bool:
+    """A JSON number (JSON's true is not one, though Python's bool is an int)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def refine_settings(refine: dict, levelset_head: bool) -> dict:
+    """The manifest's `inference.refine` (tuned by bench/refine.ts): checked here as the engine's
+    `checkManifest` checks it, so that a release never writes one the engine refuses."""
+    if not levelset_head:
+        raise ValueError('inference.refine needs a level-set head')
+    unknown = sorted(set(refine) - set(REFINE_KEYS))
+    if unknown:
+        raise ValueError(f'inference.refine has unknown keys {unknown}')
+    w, n = refine.get('levelset_weight'), refine.get('iterations')
+    band, dt = refine.get('band_voxels'), refine.get('dt_fraction')
+    if not (_is_number(w) and 0 <= w <= 1):
+        raise ValueError(f'inference.refine.levelset_weight must be in [0, 1], got {w!r}')
+    if not (_is_number(n) and float(n).is_integer() and n >= 0):
+        raise ValueError(f'inference.refine.iterations must be a non-negative integer, got {n!r}')
+    if band is not None and not (_is_number(band) and 0 < band < float('inf')):
+        raise ValueError(f'inference.refine.band_voxels must be a positive number, got {band!r}')
+    if dt is not None and not (_is_number(dt) and 0 < dt <= 1):
+        raise ValueError(f'inference.refine.dt_fraction must be in (0, 1], got {dt!r}')
+    return {k: refine[k] for k in REFINE_KEYS if k in refine}
+
+
 def manifest_dict(model_id: str, plans: dict, ds: dict, files: dict, net: nn.Module, extra: dict) -> dict:
     """The manifest: plans fields, labels, intensity properties, inference settings, ONNX I/O, files."""
     c = plans['configurations']['2d']
@@ -261,6 +290,8 @@ def manifest_dict(model_id: str, plans: dict, ds: dict, files: dict, net: nn.Mod
                       'array_axes': extra.get('array_axes', 'nibabel')},
         'files': files,
     }
+    if extra.get('refine') is not None:
+        m['inference']['refine'] = refine_settings(extra['refine'], cfg.levelset_head)
     for k in ('name', 'stand_in', 'intended_use', 'license', 'provenance', 'metrics', 'sam_branch', 'prefers_gpu',
               'variants', 'edge'):
         if k in extra:

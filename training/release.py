@@ -124,7 +124,7 @@ def archive_previous(out: str, version: str) -> str | None:
 
 def release(run: str, out: str, model_id: str, dataset: str | None = None, val_case: str | None = None,
             ablation_run: str | None = None, stand_in: bool = False, tol: float = 1e-4,
-            version: str = '0.0.0', edge: dict | None = None) -> dict:
+            version: str = '0.0.0', edge: dict | None = None, refine: dict | None = None) -> dict:
     """Export, check, document. Returns the manifest."""
     os.makedirs(out, exist_ok=True)
     archive_previous(out, version)
@@ -226,6 +226,8 @@ def release(run: str, out: str, model_id: str, dataset: str | None = None, val_c
     }
     if edge:
         extra['edge'] = edge
+    if refine is not None:
+        extra['refine'] = refine
     if stand_in or ((ck.get('init_args') or {}).get('nnsam_edge') or {}).get('sam'):
         # The nnSAM family: its TinyViT encoder costs ~1.5 s per patch on the CPU provider.
         extra['prefers_gpu'] = True
@@ -281,6 +283,9 @@ def main() -> None:
                          'voxels; 0: nodes only')
     ap.add_argument('--card-only', action='store_true',
                     help='only regenerate the card of the model already released in --out (see rewrite_card)')
+    ap.add_argument('--refine', type=json.loads, default=None,
+                    help='the model\'s --refine settings as JSON, as bench/refine.ts prints them, e.g. '
+                         '\'{"levelset_weight": 0.25, "iterations": 2}\'; written to the manifest\'s inference.refine')
     a = ap.parse_args()
     torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '1')))
     if a.card_only:
@@ -288,7 +293,7 @@ def main() -> None:
         return
     edge = {'file': 'model.fp16.onnx', 'max_voxels': a.edge_max_voxels} if a.edge_max_voxels > 0 else None
     m = release(a.run, a.out, os.path.basename(os.path.normpath(a.out)), a.dataset, a.val_case, a.ablation_run,
-                version=a.version, edge=edge)
+                version=a.version, edge=edge, refine=a.refine)
     print(json.dumps({'metrics': m.get('metrics'), 'parity': m['parity_onnxruntime_node_max_abs_diff']}, indent=2))
 
 

@@ -57,3 +57,40 @@ test('prefers_gpu: the nnSAM stand-in says true, brain-wm-2d nothing, anything b
     (e: unknown) => e instanceof InputError && /prefers_gpu must be true or false/.test(e.message),
   );
 });
+
+test('inference.refine: settings in range are kept, anything out of range or on a model without a level-set head is refused', () => {
+  const shipped = JSON.parse(readFileSync(SHIPPED, 'utf8')) as ModelManifest;
+  const withRefine = (refine: unknown, m: ModelManifest = shipped): string =>
+    JSON.stringify({ ...m, inference: { ...m.inference, refine } });
+  assert.equal(parseManifest(readFileSync(SHIPPED, 'utf8'), 'wm').inference.refine, undefined);
+  assert.deepEqual(parseManifest(withRefine({ levelset_weight: 0.25, iterations: 2 }), 'wm').inference.refine, {
+    levelset_weight: 0.25,
+    iterations: 2,
+  });
+  const full = { levelset_weight: 1, iterations: 0, band_voxels: 1.5, dt_fraction: 1 };
+  assert.deepEqual(parseManifest(withRefine(full), 'wm').inference.refine, full);
+  const refused: [unknown, RegExp][] = [
+    [null, /must be an object/],
+    [[0.5, 5], /must be an object/],
+    [{ iterations: 5 }, /levelset_weight must be in \[0, 1\], got undefined/],
+    [{ levelset_weight: 1.5, iterations: 5 }, /levelset_weight must be in \[0, 1\], got 1.5/],
+    [{ levelset_weight: '0.5', iterations: 5 }, /levelset_weight must be in \[0, 1\]/],
+    [{ levelset_weight: 0.5, iterations: 2.5 }, /iterations must be a non-negative integer, got 2.5/],
+    [{ levelset_weight: 0.5, iterations: -1 }, /iterations must be a non-negative integer/],
+    [{ levelset_weight: 0.5, iterations: 5, band_voxels: 0 }, /band_voxels must be a positive number, got 0/],
+    [{ levelset_weight: 0.5, iterations: 5, dt_fraction: 1.2 }, /dt_fraction must be in \(0, 1\], got 1.2/],
+    [{ levelset_weight: 0.5, iterations: 5, dt: 0.1 }, /unknown keys dt/],
+  ];
+  for (const [refine, message] of refused) {
+    assert.throws(
+      () => parseManifest(withRefine(refine), 'wm'),
+      (e: unknown) => e instanceof InputError && e.code === 'bad_manifest' && message.test(e.message),
+      JSON.stringify(refine),
+    );
+  }
+  const noHead = { ...shipped, onnx: { ...shipped.onnx, outputs: shipped.onnx.outputs.filter((o) => o.kind !== 'levelset') } };
+  assert.throws(
+    () => parseManifest(withRefine({ levelset_weight: 0.5, iterations: 5 }, noHead), 'wm'),
+    (e: unknown) => e instanceof InputError && /needs a levelset output/.test(e.message),
+  );
+});

@@ -60,6 +60,18 @@ export interface EdgeSpec {
   max_voxels: number;
 }
 
+/**
+ * Level-set refinement settings (engine/postprocessing/refine.ts): the level-set head's weight in the
+ * fused score, curvature-flow steps, and optionally the narrow band (voxels of the smallest spacing,
+ * default 3) and the time step (fraction of the flow's stability bound, default 0.5).
+ */
+export interface ManifestRefine {
+  levelset_weight: number;
+  iterations: number;
+  band_voxels?: number;
+  dt_fraction?: number;
+}
+
 /** The parsed manifest. */
 export interface ModelManifest {
   format: string;
@@ -87,6 +99,8 @@ export interface ModelManifest {
     postprocessing: unknown;
     /** The array the plans' axes refer to (absent: `nibabel`, training/'s convention). */
     array_axes?: ArrayAxes;
+    /** The model's `--refine` settings, tuned on its training cases (absent: the engine's defaults). */
+    refine?: ManifestRefine;
   };
   files: Record<string, ManifestFile>;
   stand_in?: boolean;
@@ -133,11 +147,36 @@ export function checkManifest(value: unknown, where: string): ModelManifest {
   if (axes !== undefined && axes !== 'nibabel' && axes !== 'nnunet') {
     fail(`inference.array_axes must be 'nibabel' or 'nnunet', got ${JSON.stringify(axes)}`);
   }
+  if (m.inference.refine !== undefined) checkRefine(m, fail);
   if (m.edge !== undefined) checkEdge(m, fail);
   if (m.prefers_gpu !== undefined && typeof m.prefers_gpu !== 'boolean') {
     fail(`prefers_gpu must be true or false, got ${JSON.stringify(m.prefers_gpu)}`);
   }
   return m;
+}
+
+/** Refinement settings are only for a model with a level-set head, and each is in its range. */
+function checkRefine(m: ModelManifest, fail: (what: string) => never): void {
+  const r = m.inference.refine as Partial<ManifestRefine> | null;
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) return fail('inference.refine must be an object');
+  if (!m.onnx.outputs.some((o) => o.kind === 'levelset')) fail('inference.refine needs a levelset output');
+  const known = ['levelset_weight', 'iterations', 'band_voxels', 'dt_fraction'];
+  const unknown = Object.keys(r).filter((k) => !known.includes(k));
+  if (unknown.length > 0) fail(`inference.refine has unknown keys ${unknown.join(', ')}`);
+  const w = r.levelset_weight;
+  if (typeof w !== 'number' || !(w >= 0 && w <= 1)) {
+    fail(`inference.refine.levelset_weight must be in [0, 1], got ${JSON.stringify(w)}`);
+  }
+  if (!Number.isSafeInteger(r.iterations) || r.iterations! < 0) {
+    fail(`inference.refine.iterations must be a non-negative integer, got ${JSON.stringify(r.iterations)}`);
+  }
+  if (r.band_voxels !== undefined && !(typeof r.band_voxels === 'number' && r.band_voxels > 0 && r.band_voxels < Infinity)) {
+    fail(`inference.refine.band_voxels must be a positive number, got ${JSON.stringify(r.band_voxels)}`);
+  }
+  const dt = r.dt_fraction;
+  if (dt !== undefined && !(typeof dt === 'number' && dt > 0 && dt <= 1)) {
+    fail(`inference.refine.dt_fraction must be in (0, 1], got ${JSON.stringify(dt)}`);
+  }
 }
 
 /** The edge mark names a listed ONNX file with a checksum (the Worker verifies it) and a voxel budget. */

@@ -2,8 +2,8 @@
  * @module
  * `segment()`: one image through a 2D nnU-Net / nnSAM model in nnU-Net's order
  * (docs/nnunet-inference.md): crop, normalise, transpose, then slice by slice resample, sliding-window predict (mirroring TTA, fold
- * ensemble), resample back, softmax/argmax; then transpose back, uncrop, optional level-set
- * refinement, keep-largest post-processing, statistics. Runtime-agnostic: the caller hands in the
+ * ensemble), resample back, softmax/argmax; optional level-set refinement (still in the model's
+ * layout); then transpose back, uncrop, keep-largest post-processing, statistics. Runtime-agnostic: the caller hands in the
  * kernels, the fold runtimes and where the slice steps after the network run.
  */
 import { pasteCrop } from '../../wasm/src/crop.js';
@@ -13,9 +13,8 @@ import { InputError } from '../errors.js';
 import { wasmSliceBackend, type SliceBackend, type SliceBackendInfo } from '../inference/slice-backend.js';
 import type { ImageVolume } from '../io/index.js';
 import { classCount, type ModelManifest } from '../models/manifest.js';
-import { applyKeepLargest, keepLargestPlan } from '../postprocessing/keep-largest.js';
 import { labelStats, type LabelStats } from '../postprocessing/label-stats.js';
-import { applyRefined, DEFAULT_REFINE, fuseLevelset, refineMask } from '../postprocessing/refine.js';
+import { refineLabels, refineSettings, type RefineInputs } from '../postprocessing/refine.js';
 import {
   invertPermutation,
   permute3,
@@ -28,6 +27,7 @@ import {
 import { preprocess } from '../preprocessing/preprocess.js';
 import type { InferenceRuntime, RuntimeInfo } from '../runtime/runtime.js';
 import { timed } from './pipeline-helpers.js';
+import { labelsToImage, type ModelLayout } from './model-layout.js';
 
 /** A progress event: the stage and, while predicting, slices done of total. */
 export interface SegmentProgress {
@@ -40,8 +40,13 @@ export interface SegmentProgress {
 export interface SegmentOptions {
   /** Mirroring test-time augmentation (default true, over the manifest's axes). */
   tta?: boolean;
-  /** Level-set refinement (needs a level-set output). */
+  /** Level-set refinement with the manifest's settings (needs a level-set output). */
   refine?: boolean;
+  /**
+   * Also return what refinement starts from ({@link RefineStart}), so that it can be re-run with other
+   * settings without the network (bench/refine.ts); needs a level-set output.
+   */
+  refineInputs?: boolean;
   /** Also return the softmax probabilities in the input geometry. */
   probabilities?: boolean;
   /** Tiles per runtime call (default: the plans' batch size). */
@@ -49,6 +54,14 @@ export interface SegmentOptions {
   /** Where each slice's steps after the network run (default: the WASM kernels). */
   slices?: SliceBackend;
   onProgress?: (p: SegmentProgress) => void;
+}
+
+/** The model-layout state refinement starts from; `refineLabels` then `labelsToImage` finish it as segment() does. */
+export interface RefineStart {
+  inputs: RefineInputs;
+  /** Unrefined labels in the model's layout. */
+  labels: Uint8Array;
+  layout: ModelLayout;
 }
 
 /** What {@link segment} returns. */
@@ -61,6 +74,8 @@ export interface SegmentResult {
   runtime: RuntimeInfo;
   /** Which implementation ran the slice steps after the network (a GPU one may have fallen back). */
   slices: SliceBackendInfo;
+  /** When asked for with `refineInputs`. */
+  refineInputs?: RefineStart;
   timings: { totalMs: number; modelMs: number; modelCalls: number };
 }
 
@@ -81,11 +96,12 @@ export async function segment(
   const classes = classCount(manifest);
   const logitsOut = manifest.onnx.outputs.find((o) => o.kind === 'segmentation_logits')!;
   const levelsetOut = manifest.onnx.outputs.find((o) => o.kind === 'levelset');
-  if (options.refine && !levelsetOut) {
+  if ((options.refine || options.refineInputs) && !levelsetOut) {
     throw new InputError('no_levelset', `model ${manifest.id} has no level-set output to refine with`);
   }
-  const refine = options.refine === true && levelsetOut !== undefined;
-  const levelsetChannels = refine ? Number(levelsetOut.shape[1]) : 0;
+  // Refining, or keeping what refinement reads.
+  const levelsets = (options.refine === true || options.refineInputs === true) && levelsetOut !== undefined;
+  const levelsetChannels = levelsets ? Number(levelsetOut.shape[1]) : 0;
 
   progress({ stage: 'preprocess', done: 0, total: 1 });
   const pre = preprocess(core, image.data, image.shape, image.spacing, manifest);
@@ -109,8 +125,8 @@ export async function segment(
     folds: timedFolds,
     predictor: {
       patch: planeOf(plans.patch_size),
-      outputs: refine ? [logitsOut.name, levelsetOut!.name] : [logitsOut.name],
-      outputChannels: refine ? [classes, levelsetChannels] : [classes],
+      outputs: levelsets ? [logitsOut.name, levelsetOut!.name] : [logitsOut.name],
+      outputChannels: levelsets ? [classes, levelsetChannels] : [classes],
       mirrorAxes: options.tta === false ? [] : manifest.inference.mirroring_axes,
       batch: options.batch ?? plans.batch_size,
       tileStep: manifest.inference.tile_step_size,
@@ -120,15 +136,22 @@ export async function segment(
       from: modelPlane,
       to: cropPlane,
       order: plans.resampling_fn_probabilities_kwargs.order,
-      probabilities: options.probabilities === true || refine,
+      probabilities: options.probabilities === true || levelsets,
     },
   });
 
   const pixels = planePixels(cropPlane);
   const labelsModel = new Uint8Array(pixels * slices);
   const probabilitiesModel = options.probabilities ? new Float32Array(classes * pixels * slices) : undefined;
-  const phi = refine ? new Float32Array((classes - 1) * pixels * slices) : undefined;
-  const voxelMm = Math.min(...pre.spacing);
+  const refineInputs: RefineInputs | undefined = levelsets
+    ? {
+        shape: pre.shape,
+        spacing: pre.spacing,
+        probabilities: new Float32Array((classes - 1) * pixels * slices),
+        levelsets: new Float32Array((classes - 1) * pixels * slices),
+        tau: levelsetOut!.tau ?? 1,
+      }
+    : undefined;
   const dataOrder = plans.resampling_fn_data_kwargs.order;
   for (let s = 0; s < slices; s++) {
     let slice = pre.data.subarray(s * pixels, (s + 1) * pixels);
@@ -148,41 +171,24 @@ export async function segment(
         );
       }
     }
-    if (phi) {
+    if (refineInputs) {
       for (let c = 1; c < classes; c++) {
-        const p = out.probabilities!.subarray(c * pixels, (c + 1) * pixels);
-        const ls = out.levelsets.subarray((c - 1) * pixels, c * pixels);
-        fuseLevelset(
-          p,
-          ls,
-          phi,
-          ((c - 1) * slices + s) * pixels,
-          { ...DEFAULT_REFINE, tau: levelsetOut!.tau ?? 1 },
-          voxelMm,
-        );
+        const at = ((c - 1) * slices + s) * pixels;
+        refineInputs.probabilities.set(out.probabilities!.subarray(c * pixels, (c + 1) * pixels), at);
+        refineInputs.levelsets.set(out.levelsets.subarray((c - 1) * pixels, c * pixels), at);
       }
     }
     progress({ stage: 'predict', done: s + 1, total: slices });
   }
 
   progress({ stage: 'postprocess', done: 0, total: 1 });
-  if (phi) {
-    const n = pixels * slices;
-    for (let c = 1; c < classes; c++) {
-      const mask = refineMask(
-        core,
-        phi.subarray((c - 1) * n, c * n),
-        pre.shape,
-        pre.spacing,
-        DEFAULT_REFINE.iterations,
-      );
-      applyRefined(labelsModel, mask, c);
-    }
-  }
+  const layout: ModelLayout = { shape: pre.shape, perm: pre.perm, box: pre.box, imageShape: image.shape };
+  const start = options.refineInputs
+    ? { inputs: refineInputs!, labels: labelsModel.slice(), layout }
+    : undefined;
+  if (options.refine) refineLabels(core, labelsModel, refineInputs!, refineSettings(manifest));
+  const labels = labelsToImage(core, labelsModel, layout, manifest);
   const back = invertPermutation(pre.perm);
-  const labels = new Uint8Array(image.data.length);
-  pasteCrop(labels, image.shape, permute3(labelsModel, pre.shape, back), pre.box);
-  applyKeepLargest(core, labels, image.shape, keepLargestPlan(manifest.inference.postprocessing));
   let probabilities: Float32Array | undefined;
   if (probabilitiesModel) {
     const n = image.data.length;
@@ -206,6 +212,7 @@ export async function segment(
     stats,
     runtime: folds[0].info,
     slices: backend.info,
+    refineInputs: start,
     timings: { totalMs: performance.now() - t0, modelMs: clock.ms, modelCalls: clock.calls },
   };
 }

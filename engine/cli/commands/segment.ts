@@ -61,7 +61,10 @@ export const segmentCommand: Command = {
       '--weights W',
       'fp32 (default), or a smaller variant the model ships: fp16, int8 (its card gives the Dice change)',
     ],
-    ['--refine', 'level-set refinement with the model level-set head'],
+    [
+      '--refine',
+      "level-set refinement with the model's level-set head, as its manifest's inference.refine says (else defaults)",
+    ],
     ['--stats FILE', 'write per-label statistics (voxels, mL, bounding box) as JSON'],
     ['--probabilities FILE', 'also write the softmax probabilities (float32, one volume per class)'],
     ...WORK_LIMIT_HELP,
