@@ -224,7 +224,17 @@ async function run(
       ...(adapter && { adapter: adapter.description }),
       slices: result.slices,
     };
-    sink.send({ type: 'end', body: { bytes: sent, stats: result.stats, runtime, timings_ms: timings() } });
+    sink.send({
+      type: 'end',
+      body: {
+        bytes: sent,
+        model: model.id,
+        model_version: model.version,
+        stats: result.stats,
+        runtime,
+        timings_ms: timings(),
+      },
+    });
     fields.bytes_out = sent;
   } catch (err) {
     clearInterval(heartbeat);
