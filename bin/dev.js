@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { withHugePages } from '../dist/engine/dev/huge-pages.js';
 import { supervise } from '../dist/engine/dev/supervise.js';
+import { releaseFileKey, UNVERSIONED } from '../dist/engine/models/reference.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const wranglerEnv = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' };
@@ -21,28 +22,38 @@ const API = 'http://127.0.0.1:8787';
 const NODE = 'http://127.0.0.1:8788';
 const READY_TIMEOUT_MS = 180_000;
 
+// Every release's edge file: the current one (models/<id>/) and the older ones
+// (models/<id>/releases/<version>/), each under its own key (docs/model-versions.md) and once.
+const putKeys = new Set();
 for (const id of readdirSync(`${root}models`)) {
-  const manifestPath = `${root}models/${id}/manifest.json`;
-  if (!existsSync(manifestPath)) continue;
-  const file = JSON.parse(readFileSync(manifestPath, 'utf8')).edge?.file;
-  if (!file) continue;
-  const put = spawnSync(
-    process.execPath,
-    [
-      'node_modules/wrangler/bin/wrangler.js',
-      'r2',
-      'object',
-      'put',
-      `nnsam-models/${id}/${file}`,
-      '--local',
-      '--file',
-      `models/${id}/${file}`,
-    ],
-    { cwd: root, stdio: 'inherit', env: wranglerEnv },
-  );
-  // Without the file every run goes to the node: worth a warning, not a failed start.
-  if (put.status !== 0)
-    console.warn(`dev: could not put ${id}/${file} into MODELS; it runs on the node only`);
+  const releasesDir = `${root}models/${id}/releases`;
+  const older = existsSync(releasesDir) ? readdirSync(releasesDir).map((v) => `${id}/releases/${v}`) : [];
+  for (const folder of [id, ...older]) {
+    const manifestPath = `${root}models/${folder}/manifest.json`;
+    if (!existsSync(manifestPath)) continue;
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    const file = manifest.edge?.file;
+    if (!file) continue;
+    const key = releaseFileKey(id, manifest.version ?? UNVERSIONED, file);
+    if (putKeys.has(key)) continue;
+    putKeys.add(key);
+    const put = spawnSync(
+      process.execPath,
+      [
+        'node_modules/wrangler/bin/wrangler.js',
+        'r2',
+        'object',
+        'put',
+        `nnsam-models/${key}`,
+        '--local',
+        '--file',
+        `models/${folder}/${file}`,
+      ],
+      { cwd: root, stdio: 'inherit', env: wranglerEnv },
+    );
+    // Without the file every run goes to the node: worth a warning, not a failed start.
+    if (put.status !== 0) console.warn(`dev: could not put ${key} into MODELS; it runs on the node only`);
+  }
 }
 
 const node = supervise(

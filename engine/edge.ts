@@ -27,6 +27,17 @@ export {
 } from './io/index.js';
 export { checkManifest, type EdgeSpec, type ModelManifest } from './models/manifest.js';
 export { modalityWarnings } from './models/modality.js';
+export {
+  compareVersions,
+  formatModelReference,
+  MODEL_ID,
+  MODEL_REFERENCE,
+  parseModelReference,
+  REFERENCE_SYNTAX,
+  releaseFileKey,
+  UNVERSIONED,
+  type ModelReference,
+} from './models/reference.js';
 export { segment } from './pipeline/segment.js';
 export {
   checkWork,

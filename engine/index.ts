@@ -21,6 +21,7 @@ export * from '../wasm/src/levelset.js';
 export * from '../wasm/src/metrics.js';
 export * from './models/manifest.js';
 export * from './models/registry.js';
+export * from './models/reference.js';
 export * from './runtime/runtime.js';
 export { createOrtNodeCpu, createOrtNodeWebGpu } from './runtime/ort-node.js';
 export { createOrtWeb, type OrtWebSessionOptions } from './runtime/ort-web.js';

@@ -20,11 +20,27 @@ export interface ApiPrice {
   per_megavoxel_micros: number;
 }
 
-/** `GET /v1/models` entry. */
+/** One release of a model that the API runs (docs/model-versions.md). */
+export interface ApiModelVersion {
+  /** `MAJOR.MINOR.PATCH`: what `model=<id>@<version>` takes. */
+  version: string;
+  /** `<id>@<version>`. */
+  reference: string;
+  /** The release `model=<id>` runs. */
+  current: boolean;
+  /** `<version>+sha256.<12 hex digits of model.onnx>`. */
+  build: string;
+  labels: Record<string, number | number[]>;
+}
+
+/** `GET /v1/models` entry: the model's current release, and every release on offer. */
 export interface ApiModel {
   id: string;
   name: string;
+  /** The current release's build, `<version>+sha256.<12 hex digits of model.onnx>`. */
   version: string;
+  /** Every release, current first; `price` covers them all (one price per model id). */
+  versions: ApiModelVersion[];
   configuration: string;
   modality: string[];
   labels: Record<string, number | number[]>;
@@ -62,7 +78,10 @@ export interface ApiUpload {
 export interface ApiCharge {
   job_id: string;
   idempotency_key: string | null;
+  /** The model id (priced per id, whatever the version). */
   model: string;
+  /** The release that ran; null for charges recorded before versions. */
+  model_version: string | null;
   voxels: number;
   amount_micros: number;
   currency: string;
@@ -116,6 +135,7 @@ export interface ApiUsage {
 /** What `POST /v1/jobs` takes. */
 export interface ApiJobCreate {
   upload_id: string;
+  /** A model reference: `<id>` (its current release) or `<id>@<version>`. */
   model: string;
   options?: { tta?: boolean; refine?: boolean };
 }
@@ -133,7 +153,10 @@ export interface ApiLabelStats {
 export interface ApiJob {
   id: string;
   status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  /** The model id the request's reference resolved to. */
   model: string;
+  /** The release the job runs, fixed when it is created; null for jobs created before versions. */
+  model_version: string | null;
   upload_id: string;
   options: { tta: boolean; refine: boolean };
   progress: { stage: string; done: number; total: number; fraction: number };

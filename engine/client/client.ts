@@ -307,6 +307,7 @@ export class NnsamClient {
    * `POST /v1/segment`: one small image in, the label map (`accept` 'application/gzip', the default),
    * a PNG ('image/png', 2D) or the statistics ('application/json') out. Retried safely (module
    * notes); `replayed`: the server answered a stored result of the same key, charged once before.
+   * `model` is a reference: `<id>` (its current release) or `<id>@<version>`.
    */
   async segment(
     model: string,
@@ -320,6 +321,9 @@ export class NnsamClient {
     replayed: boolean;
     /** Sentences saying the input plainly does not fit the model's modality (`X-Input-Warnings`). */
     warnings: string[];
+    /** The model id and release that ran (`X-Model`, `X-Model-Version`). */
+    model: string;
+    modelVersion: string;
   }> {
     const res = await this.paid(
       `/v1/segment${query({ model })}`,
@@ -336,6 +340,8 @@ export class NnsamClient {
       voxels: Number(res.headers.get('x-voxels')),
       replayed: res.headers.get('idempotent-replayed') === 'true',
       warnings: JSON.parse(res.headers.get('x-input-warnings') ?? '[]') as string[],
+      model: res.headers.get('x-model') ?? '',
+      modelVersion: res.headers.get('x-model-version') ?? '',
     };
   }
 

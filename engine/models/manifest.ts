@@ -5,6 +5,7 @@
  */
 import { InputError } from '../errors.js';
 import type { ArrayAxes } from '../preprocessing/axes.js';
+import { MODEL_VERSION } from './reference.js';
 
 /** Dataset statistics per channel (nnU-Net's foreground_intensity_properties_per_channel). */
 export interface IntensityProperties {
@@ -136,6 +137,10 @@ export function checkManifest(value: unknown, where: string): ModelManifest {
   };
   if (typeof value !== 'object' || value === null) fail('not a JSON object');
   if (m.format !== FORMAT) fail(`format must be ${FORMAT}, got ${String(m.format)}`);
+  // A version is what `<id>@<version>` references match (engine/models/reference.ts).
+  if (m.version !== undefined && !MODEL_VERSION.test(String(m.version))) {
+    fail(`version must be MAJOR.MINOR.PATCH, got ${JSON.stringify(m.version)}`);
+  }
   if (m.configuration !== '2d') fail(`only 2d configurations run here, got ${m.configuration}`);
   const p = m.plans;
   if (!p || p.patch_size?.length !== 2 || p.spacing?.length !== 3) fail('plans need a 2D patch_size and 3 spacings');

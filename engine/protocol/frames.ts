@@ -54,6 +54,9 @@ export type RunRuntime = {
 export interface RunEnd {
   /** Bytes of the result, the sum of every `data` payload (checked by the receiver). */
   bytes: number;
+  /** The model id and release that ran (the request's reference resolved; absent from older nodes). */
+  model?: string;
+  model_version?: string;
   stats: LabelStats[];
   runtime: RunRuntime;
   timings_ms: { total: number; model: number; queued: number };

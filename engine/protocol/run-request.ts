@@ -5,10 +5,15 @@
  * drift. The body is the input's bytes; the answer is the framed stream of frames.ts.
  */
 import { InputError } from '../errors.js';
+import { parseModelReference } from '../models/reference.js';
 import type { RunFormat } from './result-encoding.js';
 
 /** One run, as the Worker asks a node for it. */
 export interface RunRequest {
+  /**
+   * A model reference (engine/models/reference.ts). The Worker sends `<id>@<version>`, the release
+   * it resolved and priced, so that a node whose current release differs runs the same one.
+   */
   model: string;
   format: RunFormat;
   /** Mirroring test-time augmentation. */
@@ -24,9 +29,6 @@ export const ONE_SHOT_OPTIONS = { tta: true, refine: false } as const;
 
 /** The result formats a run can answer with. */
 export const RUN_FORMATS: readonly RunFormat[] = ['nifti', 'png', 'json'];
-
-/** A model id: what a manifest's `id` and the `model` parameters may be. */
-export const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** The query string of `request`. */
 export function runQuery(request: RunRequest): URLSearchParams {
@@ -47,7 +49,12 @@ export function parseRunQuery(query: Record<string, string | undefined>): RunReq
     throw new InputError('invalid_request', detail);
   };
   const model = query.model;
-  if (!model || !MODEL_ID.test(model)) bad('query parameter model=ID is required');
+  if (!model) bad('query parameter model=ID or model=ID@VERSION is required');
+  try {
+    parseModelReference(model!);
+  } catch (err) {
+    bad((err as Error).message);
+  }
   const format = (query.format ?? 'nifti') as RunFormat;
   if (!RUN_FORMATS.includes(format)) bad(`format must be one of ${RUN_FORMATS.join('|')}`);
   const flag = (name: 'tta' | 'refine', fallback: boolean): boolean => {

@@ -220,3 +220,39 @@ test('/metrics exposes the node metrics with their labels', async () => {
   const other = await (await fetch(`${sliced.url}/metrics`)).text();
   assert.doesNotMatch(other, /status="404"/);
 });
+
+test('model=ID@VERSION runs that release and the end frame names it; unknown versions 404, malformed references 400', async () => {
+  const image = readImage(SLICE);
+  const current = (await registry.load(MODEL)).version;
+  const plain = await post(node.url, 'format=json&tta=false', SLICE);
+  assert.deepEqual([plain.end!.model, plain.end!.model_version], [MODEL, current]);
+
+  const res = await fetch(`${node.url}/v1/run?model=${MODEL}@1.2.0&format=json&tta=false`, {
+    method: 'POST',
+    body: SLICE,
+  });
+  assert.equal(res.status, 200);
+  const run = await collect(res.body!);
+  assertFrameOrder(run);
+  assert.deepEqual([run.end!.model, run.end!.model_version], [MODEL, '1.2.0']);
+  const release = await registry.load(`${MODEL}@1.2.0`);
+  const folds = await registry.runtimes(`${MODEL}@1.2.0`, 'cpu', { threads: 1 });
+  const ref = await segment(await sharedKernels(), image, release.manifest, folds, { tta: false });
+  const summary = JSON.parse(new TextDecoder().decode(run.data)) as { labels: unknown };
+  assert.deepEqual(summary.labels, JSON.parse(JSON.stringify(ref.stats)));
+
+  const problem = async (model: string, status: number, code: string): Promise<string> => {
+    const r = await fetch(`${node.url}/v1/run?model=${encodeURIComponent(model)}`, {
+      method: 'POST',
+      body: SLICE,
+    });
+    assert.equal(r.status, status, model);
+    const body = (await r.json()) as { type: string; detail: string };
+    assert.equal(body.type, `https://nnsam-edge.dev/problems/${code}`);
+    return body.detail;
+  };
+  const detail = await problem(`${MODEL}@9.9.9`, 404, 'model_not_found');
+  assert.match(detail, new RegExp(`^no version 9\\.9\\.9 of model '${MODEL}' \\(installed: .*1\\.2\\.0`));
+  assert.doesNotMatch(detail, /\//, 'no server path in a client-facing message');
+  assert.match(await problem(`${MODEL}@1.2`, 400, 'invalid_request'), /bad model reference/);
+});

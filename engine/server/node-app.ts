@@ -17,7 +17,7 @@ import { FRAMES_CONTENT_TYPE } from '../protocol/frames.js';
 import { createNodeMetrics, type NodeMetrics } from './node-metrics.js';
 import { NodeDeviceState } from './node-device.js';
 import type { NodeHealth } from '../protocol/node-health.js';
-import { InputError } from '../errors.js';
+import { InputError, NotFoundError } from '../errors.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from '../protocol/problem.js';
 import { parseRunQuery, type RunRequest } from '../protocol/run-request.js';
 import { resolveConcurrency, type ConcurrencySetting } from './concurrency.js';
@@ -155,8 +155,11 @@ export function createNodeApp(options: NodeAppOptions): NodeApp {
       return reject(c, metrics, 400, 'invalid_request', err.message);
     }
     const { model, format } = run;
-    if (!(await registry.ids()).includes(model)) {
-      return reject(c, metrics, 404, 'model_not_found', `no model '${model}' on this node`);
+    try {
+      await registry.resolve(model);
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+      return reject(c, metrics, 404, 'model_not_found', err.message);
     }
     const declared = c.req.header('Content-Length');
     if (declared !== undefined && Number(declared) > limits.maxInputBytes) {

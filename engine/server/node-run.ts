@@ -192,7 +192,10 @@ async function run(
           model: Math.round(m.modelMs),
           queued: Math.round(queuedMs),
         };
-        sink.send({ type: 'end', body: { bytes: sent, stats: m.stats, runtime, timings_ms } });
+        sink.send({
+          type: 'end',
+          body: { bytes: sent, model: m.model, model_version: m.modelVersion, stats: m.stats, runtime, timings_ms },
+        });
         fields.bytes_out = sent;
         break;
       } else if (m.type === 'failed') {

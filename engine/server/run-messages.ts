@@ -64,6 +64,9 @@ export type FromRunWorker =
   | { type: 'data'; chunk: Uint8Array }
   | {
       type: 'end';
+      /** The release that ran (a reference without a version resolves to the current one). */
+      model: string;
+      modelVersion: string;
       stats: LabelStats[];
       runtime: RuntimeInfo;
       slices: SliceBackendInfo;

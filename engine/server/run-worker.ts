@@ -135,6 +135,8 @@ async function execute(job: RunJob): Promise<void> {
     }
     post({
       type: 'end',
+      model: model.id,
+      modelVersion: model.version,
       stats: result.stats,
       runtime: result.runtime,
       slices: result.slices,

@@ -2,11 +2,11 @@
  * `nnsam segment` end to end on the three input kinds: the brain-wm-2d validation case (NIfTI,
  * scored against its label with the metrics kernel: the model card's Dice must come out), a DICOM
  * series and a PNG slice made from fsB (written as NIfTI and as PNG); the output-name checks and the
- * modality warning on a chest X-ray.
+ * modality warning on a chest X-ray; `--model ID@VERSION` (an older release) and `nnsam models`.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { decode, encode } from 'fast-png';
@@ -265,3 +265,49 @@ function invertAffine(a: number[][]): number[][] {
     [0, 0, 0, 1],
   ];
 }
+
+test('segment --model brain-wm-2d@1.2.0 runs release 1.2.0 and says so; bad and unknown references fail', async () => {
+  const slab = await fsbSlab(dir, 4);
+  const out = join(dir, 'slab-1.2.0.nii.gz');
+  const r = await segmentCli(slab.path, out, `${MODEL_ID}@1.2.0`, '--no-tta', '--json');
+  assert.equal(r.code, 0, r.err);
+  const summary = JSON.parse(r.out) as { model: string; model_version: string };
+  assert.deepEqual([summary.model, summary.model_version], [MODEL_ID, '1.2.0']);
+  const text = await segmentCli(slab.path, out, `${MODEL_ID}@1.2.0`, '--no-tta');
+  assert.match(text.out, new RegExp(`-> ${out}: ${MODEL_ID}@1\\.2\\.0 on cpu`));
+  // The same labels as a models folder whose only brain-wm-2d is the 1.2.0 release, as current.
+  const only = join(dir, 'models-1.2.0');
+  mkdirSync(only);
+  symlinkSync(join(MODELS_DIR, MODEL_ID, 'releases', '1.2.0'), join(only, MODEL_ID));
+  const alone = join(dir, 'slab-alone.nii.gz');
+  const a = await cli('segment', slab.path, '-o', alone, '--model', MODEL_ID, '--models', only, '--no-tta');
+  assert.equal(a.code, 0, a.err);
+  assert.deepEqual((await readImageFile(out)).data, (await readImageFile(alone)).data);
+
+  const bad = await segmentCli(slab.path, out, `${MODEL_ID}@1.2`);
+  assert.equal(bad.code, 2, bad.err);
+  assert.match(
+    bad.err,
+    /bad model reference 'brain-wm-2d@1\.2': a model reference is ID or ID@MAJOR\.MINOR\.PATCH/,
+  );
+  const unknown = await segmentCli(slab.path, out, `${MODEL_ID}@9.9.9`);
+  assert.equal(unknown.code, 1, unknown.err);
+  assert.match(
+    unknown.err,
+    /error \[model_not_found\]: no version 9\.9\.9 of model 'brain-wm-2d' \(installed: .*1\.2\.0/,
+  );
+
+  const models = await cli('models', '--models', MODELS_DIR, '--json');
+  assert.equal(models.code, 0, models.err);
+  const listed = (
+    JSON.parse(models.out) as { id: string; version: string; current: boolean; ok: boolean }[]
+  ).filter((m) => m.id === MODEL_ID);
+  assert.ok(listed.some((m) => m.version === '1.2.0' && m.ok));
+  assert.deepEqual(
+    listed.filter((m) => m.current).map((m) => m.version),
+    [
+      (JSON.parse(readFileSync(join(MODELS_DIR, MODEL_ID, 'manifest.json'), 'utf8')) as { version: string })
+        .version,
+    ],
+  );
+});

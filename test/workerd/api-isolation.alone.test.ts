@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { encode } from 'fast-png';
 import { readImage } from '../../engine/io/index.js';
+import { releaseFileKey } from '../../engine/models/reference.js';
 import { REPO_ROOT } from '../support/goldens.js';
 import { startApi, type ApiWorld } from './api-world.js';
 import { closedOrigin } from './inference-nodes.js';
@@ -14,6 +15,13 @@ import { PRICES, SLICE } from './job-fixtures.js';
 
 const MODEL = 'brain-wm-2d';
 const FP16 = new Uint8Array(readFileSync(`${REPO_ROOT}models/${MODEL}/model.fp16.onnx`));
+/** The MODELS key of the current release's edge file. */
+const KEY = releaseFileKey(
+  MODEL,
+  (JSON.parse(readFileSync(`${REPO_ROOT}models/${MODEL}/manifest.json`, 'utf8')) as { version: string })
+    .version,
+  'model.fp16.onnx',
+);
 /**
  * How much slower than idle another client's request may be answered during an edge run: a few of
  * the run's model calls (one tile each, tens of milliseconds on onnxruntime-web) plus scheduling
@@ -47,7 +55,7 @@ before(async () => {
       EDGE_MAX_EVALUATIONS: '200',
     },
   });
-  await (await w.mf.getR2Bucket('MODELS', 'api')).put(`${MODEL}/model.fp16.onnx`, FP16);
+  await (await w.mf.getR2Bucket('MODELS', 'api')).put(KEY, FP16);
   key = await w.key('isolation');
 });
 

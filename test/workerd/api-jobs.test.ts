@@ -1,7 +1,8 @@
 // Jobs end to end: the Worker in workerd, a real `nnsam serve` node on loopback, real shared volumes.
 // The full flow (chunked upload, job, server-sent progress, Range download) on fsB must give the
 // label map the engine gives directly; then idempotent retries, tenant isolation, cancellation,
-// failed inputs, budget and concurrency limits, each with what the ledger holds afterwards.
+// failed inputs, budget and concurrency limits, each with what the ledger holds afterwards; a job on
+// an older release by its versioned model reference.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { NnsamClient } from '../../engine/client/index.js';
@@ -15,7 +16,16 @@ import {
 } from './api-checks.js';
 import { startApi, type ApiWorld } from './api-world.js';
 import { startNode, type InferenceNode } from './inference-nodes.js';
-import { directLabels, FSB, fsbSlab, labelsOfNiftiGz, priceOf, PRICES } from './job-fixtures.js';
+import {
+  CURRENT_WM,
+  directLabels,
+  FSB,
+  fsbSlab,
+  labelsOfNiftiGz,
+  priceOf,
+  PRICES,
+  SLICE,
+} from './job-fixtures.js';
 import { jobClient, readEvents, type Job } from './job-client.js';
 
 let w: ApiWorld;
@@ -279,4 +289,44 @@ test('the typed client: upload, job, events to the end, result and Range, usage,
   );
   await client.deleteJob(job.id);
   await assert.rejects(client.job(job.id), (err: Error & { code?: string }) => err.code === 'job_not_found');
+});
+
+test('a job on brain-wm-2d@1.2.0 is fixed to that release: its state, result and charge say 1.2.0', async () => {
+  const uploadId = await uploadWhole(acme, SLICE, 2 ** 20, 'image/png');
+  const created = await jobs.create({
+    upload_id: uploadId,
+    model: 'brain-wm-2d@1.2.0',
+    options: { tta: false },
+  });
+  assert.equal(created.status, 202);
+  const job = (await created.json()) as Job;
+  conforms(doc, job, 'Job');
+  assert.deepEqual([job.model, job.model_version], ['brain-wm-2d', '1.2.0']);
+  const final = await jobs.waitFinal(job.id);
+  assert.equal(final.status, 'succeeded', JSON.stringify(final.error));
+  assert.deepEqual([final.model, final.model_version], ['brain-wm-2d', '1.2.0']);
+  const voxels = final.voxels!;
+  assert.deepEqual(final.charge, { amount_micros: priceOf(voxels), currency: 'USD' }, 'the id price');
+  const result = new Uint8Array(await (await jobs.result(job.id)).arrayBuffer());
+  assert.ok(
+    labelsOfNiftiGz(result).labels.equals((await directLabels(SLICE, false, 'brain-wm-2d@1.2.0')).labels),
+  );
+  const usage = (await (await w.fetch('/v1/usage', { headers: jobs.auth })).json()) as {
+    charges: { job_id: string; model: string; model_version: string | null }[];
+  };
+  const charge = usage.charges.find((c) => c.job_id === job.id);
+  assert.deepEqual([charge?.model, charge?.model_version], ['brain-wm-2d', '1.2.0']);
+
+  // A plain id runs, and reports, the current release.
+  const plain = (await (
+    await jobs.create({ upload_id: uploadId, model: 'brain-wm-2d', options: { tta: false } })
+  ).json()) as Job;
+  assert.deepEqual([plain.model, plain.model_version], ['brain-wm-2d', CURRENT_WM]);
+  assert.equal((await jobs.waitFinal(plain.id)).status, 'succeeded');
+
+  const refused = async (model: string, status: number, code: string) =>
+    expectProblem(await jobs.create({ upload_id: uploadId, model }), status, code, doc, 'post /v1/jobs');
+  const missing = await refused('brain-wm-2d@9.9.9', 404, 'model_not_found');
+  assert.match(missing.detail, /No version 9\.9\.9 of model 'brain-wm-2d'/);
+  await refused('brain-wm-2d@1.2', 400, 'invalid_request');
 });

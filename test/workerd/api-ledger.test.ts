@@ -303,10 +303,14 @@ test('GET /v1/usage: the tenant own charges as JSON or CSV, filtered by from/to'
   const csv = await w.fetch('/v1/usage', { headers: { ...acme, accept: 'text/csv' } });
   assert.match(csv.headers.get('content-type') ?? '', /^text\/csv/);
   const lines = (await csv.text()).trimEnd().split('\r\n');
-  assert.equal(lines[0], 'job_id,idempotency_key,model,voxels,amount_micros,currency,charged_at,label');
+  assert.equal(
+    lines[0],
+    'job_id,idempotency_key,model,voxels,amount_micros,currency,charged_at,label,model_version',
+  );
+  // A charge recorded without a version (as callers from before versions record it): empty cell.
   assert.equal(
     lines[1],
-    `job-x,"k,""quoted""",nnsam-tinyvit-random,${voxels},${expectedMicros(voxels)},USD,${new Date(at).toISOString()},`,
+    `job-x,"k,""quoted""",nnsam-tinyvit-random,${voxels},${expectedMicros(voxels)},USD,${new Date(at).toISOString()},,`,
   );
   assert.equal(lines.length, 3);
   const preferJson = await w.fetch('/v1/usage', {

@@ -92,6 +92,7 @@ test('GET /v1/models describes every models/*/manifest.json, priced from the KV 
     models: {
       id: string;
       version: string;
+      versions: { version: string; reference: string; current: boolean; build: string; labels: unknown }[];
       labels: unknown;
       price: unknown;
       accepted_inputs: string[];
@@ -111,6 +112,31 @@ test('GET /v1/models describes every models/*/manifest.json, priced from the KV 
     const weights = readFileSync(`${REPO_ROOT}models/${m.id}/model.onnx`);
     const digest = createHash('sha256').update(weights).digest('hex').slice(0, 12);
     assert.equal(m.version, `${manifest.version}+sha256.${digest}`);
+    // Every release folder is offered under its version (one shadowed by the current version aside),
+    // the current one first; docs/model-versions.md.
+    const releasesDir = `${REPO_ROOT}models/${m.id}/releases`;
+    const older = existsSync(releasesDir) ? readdirSync(releasesDir) : [];
+    const expected = [
+      { version: manifest.version, current: true, folder: `models/${m.id}` },
+      ...older
+        .filter((v) => v !== manifest.version)
+        .sort((a, b) => b.localeCompare(a, 'en', { numeric: true }))
+        .map((v) => ({ version: v, current: false, folder: `models/${m.id}/releases/${v}` })),
+    ];
+    assert.deepEqual(
+      m.versions.map((v) => [v.version, v.current, v.reference]),
+      expected.map((e) => [e.version, e.current, `${m.id}@${e.version}`]),
+      'every models/<id>/releases/<version>/ is listed in worker/catalog/manifests.ts',
+    );
+    for (const [i, e] of expected.entries()) {
+      const release = JSON.parse(readFileSync(`${REPO_ROOT}${e.folder}/manifest.json`, 'utf8'));
+      assert.equal(release.version, e.version, `${e.folder} holds release ${e.version}`);
+      const sha = createHash('sha256')
+        .update(readFileSync(`${REPO_ROOT}${e.folder}/model.onnx`))
+        .digest('hex');
+      assert.equal(m.versions[i].build, `${e.version}+sha256.${sha.slice(0, 12)}`);
+      assert.deepEqual(m.versions[i].labels, release.dataset.labels);
+    }
     assert.equal(m.accepted_inputs.includes('image/png'), manifest.configuration.startsWith('2d'));
     assert.deepEqual(
       m.price,

@@ -1,6 +1,7 @@
 // POST /v1/segment: a 2D slice through the Worker (workerd) and a real inference node, answered as
 // PNG, NIfTI or JSON by Accept; each equals the engine run directly. Billing: one charge per
-// success, none for a retry with the same Idempotency-Key, none for refused inputs.
+// success, none for a retry with the same Idempotency-Key, none for refused inputs. A model reference
+// with a version runs that release, at the model id's one price.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { decode } from 'fast-png';
@@ -8,7 +9,7 @@ import { readImage } from '../../engine/io/index.js';
 import { expectProblem, openApiDoc, type OpenApiDoc } from './api-checks.js';
 import { startApi, type ApiWorld } from './api-world.js';
 import { startNode, type InferenceNode } from './inference-nodes.js';
-import { directLabels, labelsOfNiftiGz, priceOf, PRICES, SLICE } from './job-fixtures.js';
+import { CURRENT_WM, directLabels, labelsOfNiftiGz, priceOf, PRICES, SLICE } from './job-fixtures.js';
 
 let w: ApiWorld;
 let node: InferenceNode;
@@ -105,5 +106,63 @@ test('refusals: unreadable body, unknown model, unacceptable Accept, body over t
   const html = await post(SLICE, { accept: 'text/html' });
   assert.equal(html.status, 406);
   await expectProblem(await post(new Uint8Array(2 ** 20 + 1)), 413, 'body_too_large', doc, OP);
+  assert.equal((await charges()).length, before);
+});
+
+test('model=brain-wm-2d@1.2.0 runs release 1.2.0, says so in X-Model-Version and the usage, at the id price', async () => {
+  const plain = await post(SLICE, { accept: 'image/png' });
+  assert.equal(plain.status, 200);
+  assert.deepEqual(
+    [plain.headers.get('x-model'), plain.headers.get('x-model-version')],
+    ['brain-wm-2d', CURRENT_WM],
+  );
+  const res = await post(
+    SLICE,
+    { accept: 'image/png', 'idempotency-key': 'seg-v1.2.0' },
+    'brain-wm-2d@1.2.0',
+  );
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.deepEqual(
+    [res.headers.get('x-model'), res.headers.get('x-model-version')],
+    ['brain-wm-2d', '1.2.0'],
+  );
+  assert.equal(res.headers.get('x-charge-micros'), String(priceOf(VOXELS)), 'one price for every version');
+  const release = (await directLabels(SLICE, true, 'brain-wm-2d@1.2.0')).labels;
+  assert.deepEqual(Array.from(decode(new Uint8Array(await res.arrayBuffer())).data), Array.from(release));
+  // A replay of the key names the release that ran, as its first answer did.
+  const replay = await post(
+    SLICE,
+    { accept: 'image/png', 'idempotency-key': 'seg-v1.2.0' },
+    'brain-wm-2d@1.2.0',
+  );
+  assert.equal(replay.headers.get('idempotent-replayed'), 'true');
+  assert.equal(replay.headers.get('x-model-version'), '1.2.0');
+  const usage = (await (await w.fetch('/v1/usage', { headers: auth })).json()) as {
+    charges: { idempotency_key: string | null; model: string; model_version: string | null }[];
+  };
+  const charge = usage.charges.find((c) => c.idempotency_key === 'seg-v1.2.0');
+  assert.deepEqual([charge?.model, charge?.model_version], ['brain-wm-2d', '1.2.0']);
+});
+
+test('an unknown version is 404 model_not_found with the versions on offer; a malformed reference is 400', async () => {
+  const before = (await charges()).length;
+  const missing = await expectProblem(
+    await post(SLICE, {}, 'brain-wm-2d@9.9.9'),
+    404,
+    'model_not_found',
+    doc,
+    OP,
+  );
+  assert.match(missing.detail, /No version 9\.9\.9 of model 'brain-wm-2d' \(offered: .*1\.2\.0/);
+  for (const bad of ['brain-wm-2d@1.2', 'brain-wm-2d@v1.2.0', 'brain-wm-2d@']) {
+    const problem = await expectProblem(
+      await post(SLICE, {}, encodeURIComponent(bad)),
+      400,
+      'invalid_request',
+      doc,
+      OP,
+    );
+    assert.match(problem.detail, /ID@MAJOR\.MINOR\.PATCH/);
+  }
   assert.equal((await charges()).length, before);
 });

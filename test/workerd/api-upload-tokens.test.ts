@@ -13,6 +13,8 @@ import { startNode, type InferenceNode } from './inference-nodes.js';
 import { priceOf, PRICES, SLICE } from './job-fixtures.js';
 import { jobClient, type Job } from './job-client.js';
 import { readImage } from '../../engine/io/index.js';
+import { readFileSync } from 'node:fs';
+import { REPO_ROOT } from '../support/goldens.js';
 
 let w: ApiWorld;
 let node: InferenceNode;
@@ -238,8 +240,20 @@ test("a token's grant: models, bytes over several uploads, jobs; it sees only it
   );
   assert.equal(usage.charges.length, 2, 'nothing else was charged');
   const csv = await clientOf(key).usageCsv();
-  assert.match(csv, /^job_id,idempotency_key,model,voxels,amount_micros,currency,charged_at,label\r\n/);
-  assert.match(csv, new RegExp(`${job1.id},k1,brain-wm-2d,.*,visit-42\\r\\n`));
+  assert.match(
+    csv,
+    /^job_id,idempotency_key,model,voxels,amount_micros,currency,charged_at,label,model_version\r\n/,
+  );
+  // Charged by model id; the release that ran (the current one, for a plain id) beside it.
+  const current = (
+    JSON.parse(readFileSync(`${REPO_ROOT}models/brain-wm-2d/manifest.json`, 'utf8')) as {
+      version: string;
+    }
+  ).version;
+  assert.match(
+    csv,
+    new RegExp(`${job1.id},k1,brain-wm-2d,.*,visit-42,${current.replace(/\./g, '\\.')}\\r\\n`),
+  );
 });
 
 test('revocation holds at once; an expired token is refused; no token reaches the logs', async () => {

@@ -303,6 +303,8 @@ function jobProbes(list: ProbeList, r: RandomTools): void {
     ['model __proto__', (ctx) => ({ upload_id: ctx.completeUpload, model: '__proto__' })],
     ['model constructor', (ctx) => ({ upload_id: ctx.completeUpload, model: 'constructor' })],
     ['unpriced model', (ctx) => ({ upload_id: ctx.completeUpload, model: 'nnsam-tinyvit-random' })],
+    ['unknown version', (ctx) => ({ upload_id: ctx.completeUpload, model: 'brain-wm-2d@9.9.9' })],
+    ['malformed version', (ctx) => ({ upload_id: ctx.completeUpload, model: 'brain-wm-2d@1.2' })],
     [
       'options.tta "yes"',
       (ctx) => ({ upload_id: ctx.completeUpload, model: 'brain-wm-2d', options: { tta: 'yes' } }),
@@ -436,6 +438,10 @@ function segmentRefusals(list: ProbeList, r: RandomTools): void {
     'BRAIN-WM-2D',
     '__proto__',
     'nnsam-tinyvit-random',
+    'brain-wm-2d@9.9.9',
+    'brain-wm-2d@1.2',
+    'brain-wm-2d@__proto__',
+    'brain-wm-2d@1.2.0@1.2.0',
   ];
   const tiny = new Uint8Array([0x89, 0x50, 0x4e, 0x47]);
   for (const model of models) {

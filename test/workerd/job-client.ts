@@ -7,6 +7,8 @@ import type { ApiWorld } from './api-world.js';
 export interface Job {
   id: string;
   status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  model: string;
+  model_version: string | null;
   progress: { stage: string; done: number; total: number; fraction: number };
   attempts: number;
   error: { type: string; status: number; detail: string } | null;

@@ -22,6 +22,12 @@ export const priceOf = (voxels: number) =>
 
 /** fsB, the whole 256^3 volume, as shared. */
 export const FSB = new Uint8Array(readFileSync(`${SHARED_DATA}brain-wm/imagesTr/fsB_0000.nii.gz`));
+/** brain-wm-2d's current release (read: a new release replaces models/brain-wm-2d/). */
+export const CURRENT_WM = (
+  JSON.parse(readFileSync(new URL('../../../models/brain-wm-2d/manifest.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
 /** A 2D T1 slice (PNG). */
 export const SLICE = new Uint8Array(readFileSync(`${SHARED_DATA}fixtures/mr-aniso/BrainT1Slice.png`));
 
@@ -38,17 +44,21 @@ export function fsbSlab(slices: number): Uint8Array {
   return writeNifti(image, data, { shape: [slices, ny, nz], gzip: true, datatype: 'float32' });
 }
 
-/** The engine's label map for `bytes`, run in this process on onnxruntime-node CPU (1 thread). */
+/**
+ * The engine's label map for `bytes`, run in this process on onnxruntime-node CPU (1 thread), with
+ * the release `model` names (default: brain-wm-2d's current one).
+ */
 export async function directLabels(
   bytes: Uint8Array,
   tta: boolean,
+  model = 'brain-wm-2d',
 ): Promise<{ image: ImageVolume; labels: Uint8Array }> {
   const registry = cliRegistry(undefined);
   try {
-    const model = await registry.load('brain-wm-2d');
-    const folds = await registry.runtimes('brain-wm-2d', 'cpu', { threads: 1 });
+    const release = await registry.load(model);
+    const folds = await registry.runtimes(model, 'cpu', { threads: 1 });
     const image = readImage(bytes);
-    const result = await segment(await sharedKernels(), image, model.manifest, folds, { tta });
+    const result = await segment(await sharedKernels(), image, release.manifest, folds, { tta });
     return { image, labels: result.labels };
   } finally {
     await registry.dispose();

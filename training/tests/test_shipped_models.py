@@ -1,5 +1,6 @@
 """The models in models/: manifests complete, SHA-256 and size budget hold, ONNX matches the PyTorch
-goldens (parity/) with onnxruntime-node, max abs diff <= 1e-4 on logits for the fp32 graph."""
+goldens (parity/) with onnxruntime-node, max abs diff <= 1e-4 on logits for the fp32 graph. The same
+for every older release kept in models/<id>/releases/<version>/ (docs/model-versions.md)."""
 
 import json
 import os
@@ -19,6 +20,7 @@ PLANS_FIELDS = ['patch_size', 'spacing', 'transpose_forward', 'transpose_backwar
 
 class ShippedModelsTest(unittest.TestCase):
     def check_model(self, mid: str):
+        """`mid`: a folder under models/, `<id>` or `<id>/releases/<version>`."""
         d = os.path.join(MODELS, mid)
         self.assertTrue(os.path.isfile(os.path.join(d, 'manifest.json')), f'{mid} has no manifest')
         with open(os.path.join(d, 'manifest.json')) as f:
@@ -74,6 +76,21 @@ class ShippedModelsTest(unittest.TestCase):
 
     def test_nnsam_tinyvit_random(self):
         self.check_model('nnsam-tinyvit-random')
+
+    def test_older_releases(self):
+        """Each models/<id>/releases/<version>/ is a whole model folder of that id and version."""
+        releases = [(mid, v) for mid in sorted(os.listdir(MODELS))
+                    if os.path.isdir(os.path.join(MODELS, mid, 'releases'))
+                    for v in sorted(os.listdir(os.path.join(MODELS, mid, 'releases')))]
+        self.assertIn(('brain-wm-2d', '1.2.0'), releases)
+        for mid, v in releases:
+            folder = os.path.join(mid, 'releases', v)
+            with self.subTest(folder=folder):
+                self.assertRegex(v, r'^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$')
+                with open(os.path.join(MODELS, folder, 'manifest.json')) as f:
+                    man = json.load(f)
+                self.assertEqual((man['id'], man['version']), (mid, v))
+                self.check_model(folder)
 
 
 if __name__ == '__main__':

@@ -15,7 +15,10 @@ export interface ChargeInput {
   idempotency_key: string | null;
   /** The label of the upload token that created the job, if a token did. */
   label: string | null;
+  /** The model id: what the price is keyed by, one price for all its versions (docs/billing.md). */
   model: string;
+  /** The release that ran, recorded for the tenant's records; absent from callers before versions. */
+  model_version?: string | null;
   voxels: number;
   price: ModelPrice;
   /** Epoch milliseconds of completion. */

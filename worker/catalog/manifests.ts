@@ -1,10 +1,12 @@
 /**
  * @module
- * The models the API offers: their manifests, bundled at build time. One line per model folder;
- * `test/workerd/api-models.test.ts` fails when a `models/<id>/manifest.json` is missing here.
+ * The models the API offers: their manifests, bundled at build time. One line per model folder,
+ * its current release (`models/<id>/`) first, then its older ones (`models/<id>/releases/<version>/`,
+ * docs/model-versions.md); `test/workerd/api-openapi.test.ts` fails when a folder is missing here.
  */
 import brainWm2d from '../../models/brain-wm-2d/manifest.json';
+import brainWm2d_1_2_0 from '../../models/brain-wm-2d/releases/1.2.0/manifest.json';
 import tinyvitRandom from '../../models/nnsam-tinyvit-random/manifest.json';
 
-/** Every bundled model manifest. */
-export const MANIFESTS: readonly unknown[] = [brainWm2d, tinyvitRandom];
+/** Every bundled model: its current manifest, then its older releases' manifests. */
+export const MANIFESTS: readonly (readonly unknown[])[] = [[brainWm2d, brainWm2d_1_2_0], [tinyvitRandom]];

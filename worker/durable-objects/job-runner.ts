@@ -6,7 +6,7 @@
  * sends the run to the next node. Only a finished result is charged, once (the ledger is keyed by
  * the job id), and the tenant's concurrency slot is released on every way out.
  */
-import type { RunProgress } from '../../engine/edge.js';
+import { AppError, formatModelReference, type RunProgress } from '../../engine/edge.js';
 import { DurableObject } from 'cloudflare:workers';
 import { readConfig, type ApiConfig } from '../config.js';
 import { fractionOf, isFinal, jobDevice, resultKey, type JobInit, type JobState } from '../jobs/job-types.js';
@@ -14,7 +14,7 @@ import { ResultWriter } from '../jobs/result-writer.js';
 import { log } from '../log.js';
 import { readRun, startRun, type RunOutcome } from '../nodes/remote-run.js';
 import { rankNodes } from '../nodes/placement.js';
-import { bundledManifest } from '../catalog/model-catalog.js';
+import { resolveModel, type ModelRelease } from '../catalog/model-catalog.js';
 import type { ModelPrice } from '../billing/price.js';
 
 /** Node failures (died, 5xx, unreachable) a job survives before it fails. */
@@ -47,6 +47,7 @@ export class JobRunner extends DurableObject<Env> {
       id: init.id,
       tenant: init.tenant,
       model: init.model,
+      model_version: init.model_version,
       upload_id: init.upload_id,
       options: init.options,
       idempotency_key: init.idempotency_key,
@@ -131,8 +132,20 @@ export class JobRunner extends DurableObject<Env> {
 
   /** Tries the nodes, best first, until one finishes the run, the input is refused, or all fail. */
   private async place(job: JobState, run: RunContext, signal: AbortSignal): Promise<void> {
+    let release: ModelRelease;
+    try {
+      // Jobs stored before versions run the current release, and from now on report it.
+      release = resolveModel(
+        job.model_version ? formatModelReference(job.model, job.model_version) : job.model,
+      );
+    } catch (err) {
+      // The release was withdrawn by a deploy between admission and this run.
+      if (!(err instanceof AppError)) throw err;
+      return this.finishFailed(job, { status: err.status, code: err.code, detail: err.message });
+    }
+    job.model_version = release.version;
     const nodes = await rankNodes(this.config.inferenceNodes, this.config.nodeToken, {
-      preferGpu: bundledManifest(job.model).prefers_gpu === true,
+      preferGpu: release.manifest.prefers_gpu === true,
     });
     let saturated: number | null = null;
     let failures = 0;
@@ -149,7 +162,7 @@ export class JobRunner extends DurableObject<Env> {
       job.attempts++;
       const start = await startRun(
         node,
-        { model: job.model, format: 'nifti', ...job.options, requestId: run.request_id },
+        { model: release.reference, format: 'nifti', ...job.options, requestId: run.request_id },
         input.body,
         this.config.nodeToken,
         signal,
@@ -232,6 +245,7 @@ export class JobRunner extends DurableObject<Env> {
       // Jobs stored before tokens existed have no label.
       label: job.label ?? null,
       model: job.model,
+      model_version: job.model_version ?? null,
       voxels: outcome.meta.voxels,
       price: run.price,
       at: Date.now(),

@@ -52,7 +52,10 @@ CREATE TABLE IF NOT EXISTS request_keys (
 );`;
 
 /** Columns added after the first schema, added to a ledger that lacks them. */
-const ADDED_COLUMNS = [{ table: 'charges', column: 'label', type: 'TEXT' }];
+const ADDED_COLUMNS = [
+  { table: 'charges', column: 'label', type: 'TEXT' },
+  { table: 'charges', column: 'model_version', type: 'TEXT' },
+];
 
 /** A tenant's charges, usage and monthly budget. */
 export class TenantLedger extends DurableObject<Env> {
@@ -94,6 +97,7 @@ export class TenantLedger extends DurableObject<Env> {
         job_id: input.job_id,
         idempotency_key: input.idempotency_key,
         model: input.model,
+        model_version: input.model_version ?? null,
         voxels: input.voxels,
         amount_micros: chargeMicros(input.price, input.voxels),
         currency: input.price.currency,
@@ -102,11 +106,12 @@ export class TenantLedger extends DurableObject<Env> {
         label: input.label ?? null,
       };
       this.sql(
-        `INSERT INTO charges (job_id, idempotency_key, model, voxels, amount_micros, currency, charged_at, label)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO charges (job_id, idempotency_key, model, model_version, voxels, amount_micros, currency, charged_at, label)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         charge.job_id,
         charge.idempotency_key,
         charge.model,
+        charge.model_version,
         charge.voxels,
         charge.amount_micros,
         charge.currency,

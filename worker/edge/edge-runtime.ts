@@ -2,13 +2,20 @@
  * @module
  * The isolate's onnxruntime-web sessions for edge-capable models: the ORT WASM module arrives
  * pre-compiled (workerd compiles nothing at run time), the model file comes from the MODELS bucket
- * and is checked against its manifest's SHA-256 before first use. One session per model and
- * isolate; a load that fails is forgotten, so the next request tries again.
+ * (key `<id>@<version>/<file>`, docs/model-versions.md) and is checked against its manifest's
+ * SHA-256 before first use. One session per release and isolate; a load that fails is forgotten,
+ * so the next request tries again.
  */
-import { createOrtWeb, type EdgeSpec, type InferenceRuntime, type ModelManifest } from '../../engine/edge.js';
+import {
+  createOrtWeb,
+  releaseFileKey,
+  UNVERSIONED,
+  type EdgeSpec,
+  type InferenceRuntime,
+  type ModelManifest,
+} from '../../engine/edge.js';
 import ortWasm from '../../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm';
-import { MANIFESTS } from '../catalog/manifests.js';
-import { bundledManifest } from '../catalog/model-catalog.js';
+import { resolveModel } from '../catalog/model-catalog.js';
 import { log } from '../log.js';
 
 /** A bundled manifest that carries the edge mark. */
@@ -24,16 +31,15 @@ export class EdgeModelUnavailable extends Error {
 
 const runtimes = new Map<string, Promise<InferenceRuntime>>();
 
-/** The bundled manifest of `id` when it is marked edge-capable; null otherwise (or unknown). */
-export function edgeManifest(id: string): EdgeManifest | null {
-  if (!MANIFESTS.some((m) => (m as { id?: unknown }).id === id)) return null;
-  const manifest = bundledManifest(id);
+/** The bundled manifest of the release `reference` names when it is marked edge-capable; null otherwise. */
+export function edgeManifest(reference: string): EdgeManifest | null {
+  const { manifest } = resolveModel(reference);
   return manifest.edge ? (manifest as EdgeManifest) : null;
 }
 
-/** The `<model id>/<file>` key of the model's edge file in MODELS. */
+/** The `<id>@<version>/<file>` key of the release's edge file in MODELS. */
 export function edgeObjectKey(manifest: EdgeManifest): string {
-  return `${manifest.id}/${manifest.edge.file}`;
+  return releaseFileKey(manifest.id, manifest.version ?? UNVERSIONED, manifest.edge.file);
 }
 
 /** The isolate's session for `manifest`'s edge file, loaded from `bucket` on first use. */

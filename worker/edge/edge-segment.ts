@@ -41,6 +41,7 @@ export interface EdgeDeps {
 
 /** One one-shot request, body already read. */
 export interface EdgeRequest {
+  /** The release to run, `<id>@<version>`. */
   model: string;
   format: RunFormat;
   body: Uint8Array;

@@ -16,7 +16,10 @@ import { sha256OfBytes } from '../uploads/read-chunk.js';
 /** Seconds a client is told to wait when its tenant has no free slot. */
 const BUSY_RETRY_SECONDS = 2;
 
-/** The price of a bundled, priced model: 404 `model_not_found`, 409 `model_not_priced` otherwise. */
+/**
+ * The price of a bundled, priced model id (one price for all its versions, docs/billing.md): 404
+ * `model_not_found`, 409 `model_not_priced` otherwise.
+ */
 export async function priceFor(env: Env, config: ApiConfig, model: string): Promise<ModelPrice> {
   findModel(model);
   const price = modelPrice(await readPriceTable(env.KEYS, config.defaultPrices), model);

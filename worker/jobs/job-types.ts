@@ -12,7 +12,10 @@ export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancell
 export interface JobInit {
   id: string;
   tenant: string;
+  /** The model id the request's reference resolved to. */
   model: string;
+  /** The release the job runs, fixed at creation: a new current release does not change a queued job. */
+  model_version: string;
   upload_id: string;
   /** R2 key (UPLOADS) of the complete upload. */
   input_key: string;
@@ -28,7 +31,12 @@ export interface JobInit {
 }
 
 /** A job's stored state. */
-export interface JobState extends Omit<JobInit, 'now' | 'input_key' | 'price' | 'request_id'> {
+export interface JobState extends Omit<
+  JobInit,
+  'now' | 'input_key' | 'price' | 'request_id' | 'model_version'
+> {
+  /** Absent on jobs stored before versions: they run the current release. */
+  model_version?: string;
   status: JobStatus;
   progress: {
     stage: RunProgress['stage'] | 'waiting' | 'done';

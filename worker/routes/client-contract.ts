@@ -11,6 +11,7 @@ import type {
   ApiJob,
   ApiJobCreate,
   ApiModel,
+  ApiModelVersion,
   ApiPrice,
   ApiUpload,
   ApiUploadCreate,
@@ -19,7 +20,7 @@ import type {
   ApiUsage,
 } from '../../engine/edge.js';
 import type { Job, JobCreate } from './jobs.js';
-import type { Model, Price } from './models.js';
+import type { Model, ModelVersion, Price } from './models.js';
 import type { UploadTokenCreate, UploadTokenMinted } from './upload-tokens.js';
 import type { Upload, UploadCreate } from './uploads.js';
 import type { Charge, Usage } from './usage.js';
@@ -34,6 +35,7 @@ export const CLIENT_MATCHES_ROUTES: {
   job: SameFields<z.infer<typeof Job>, ApiJob>;
   jobCreate: SameFields<z.input<typeof JobCreate>, ApiJobCreate>;
   model: SameFields<z.infer<typeof Model>, ApiModel>;
+  modelVersion: SameFields<z.infer<typeof ModelVersion>, ApiModelVersion>;
   price: SameFields<z.infer<typeof Price>, ApiPrice>;
   upload: SameFields<z.infer<typeof Upload>, ApiUpload>;
   uploadCreate: SameFields<z.infer<typeof UploadCreate>, ApiUploadCreate>;
@@ -45,6 +47,7 @@ export const CLIENT_MATCHES_ROUTES: {
   job: true,
   jobCreate: true,
   model: true,
+  modelVersion: true,
   price: true,
   upload: true,
   uploadCreate: true,

@@ -4,14 +4,14 @@
  * server-sent events, download the label map (with Range), and cancel-and-delete. Each job lives in
  * one {@link JobRunner} Durable Object named by tenant and id, so another tenant's id finds nothing.
  */
-import { MODEL_ID, NotFoundError } from '../../engine/edge.js';
+import { MODEL_REFERENCE, NotFoundError, parseModelReference, REFERENCE_SYNTAX } from '../../engine/edge.js';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { AppEnv } from '../app-env.js';
 import { ConflictError, GrantError, UnauthorizedError } from '../http-errors.js';
 import { admitRun, idempotencyKeyOf, priceFor, requestFingerprint } from '../jobs/admission.js';
-import { bundledManifest } from '../catalog/model-catalog.js';
+import { resolveModel } from '../catalog/model-catalog.js';
 import { declaredGeometry, HEADER_PREFIX_BYTES, reserveWork } from '../jobs/work-check.js';
 import { parseByteRange } from '../jobs/byte-range.js';
 import { isFinal, jobObjectName, resultKey, type JobState } from '../jobs/job-types.js';
@@ -26,7 +26,10 @@ const EVENT_POLL_MS = 250;
 export const JobCreate = z
   .object({
     upload_id: z.string().uuid(),
-    model: z.string().regex(MODEL_ID).openapi({ example: 'brain-wm-2d' }),
+    model: z.string().regex(MODEL_REFERENCE, REFERENCE_SYNTAX).openapi({
+      example: 'brain-wm-2d',
+      description: '`<id>` (its current release) or `<id>@<version>` (one release, e.g. brain-wm-2d@1.2.0)',
+    }),
     options: z
       .object({
         tta: z.boolean().default(true).openapi({ description: 'Mirroring test-time augmentation' }),
@@ -40,7 +43,10 @@ export const Job = z
   .object({
     id: z.string().uuid(),
     status: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']),
-    model: z.string(),
+    model: z.string().openapi({ description: 'The model id the reference resolved to' }),
+    model_version: z.string().nullable().openapi({
+      description: 'The release the job runs, fixed at creation; null for jobs created before versions',
+    }),
     upload_id: z.string(),
     options: z.object({ tta: z.boolean(), refine: z.boolean() }),
     progress: z.object({
@@ -99,6 +105,7 @@ function view(j: JobState): z.infer<typeof Job> {
     id: j.id,
     status: j.status,
     model: j.model,
+    model_version: j.model_version ?? null,
     upload_id: j.upload_id,
     options: j.options,
     progress: j.progress,
@@ -139,7 +146,7 @@ async function jobOf(c: Context<AppEnv>, id: string): Promise<JobState> {
 
 const TOKEN_JOBS = { uploadTokens: true };
 
-/** 403 when the caller's upload token may not use `model` (an API key may use any). */
+/** 403 when the caller's upload token may not use model id `model` (a grant covers every version; an API key may use any). */
 function assertModelAllowed(c: Context<AppEnv>, model: string): void {
   const grant = c.get('uploadToken');
   if (grant && !grant.models.includes(model)) {
@@ -305,8 +312,9 @@ export const jobRoutes = newRouter()
     const tenant = tenantOf(c);
     const config = c.get('config');
     const idempotencyKey = idempotencyKeyOf(c.req.header('Idempotency-Key'));
-    assertModelAllowed(c, body.model);
-    const price = await priceFor(c.env, config, body.model);
+    assertModelAllowed(c, parseModelReference(body.model).id);
+    const release = resolveModel(body.model);
+    const price = await priceFor(c.env, config, release.id);
     const tokenId = tokenIdOf(c);
     const upload = await c.env.UPLOAD_SESSIONS.getByName(body.upload_id).describe(
       tenant,
@@ -323,7 +331,7 @@ export const jobRoutes = newRouter()
     const inputKey = uploadDataKey(tenant, body.upload_id);
     const work = reserveWork(
       config,
-      bundledManifest(body.model),
+      release.manifest,
       await uploadGeometry(c.env.UPLOADS, inputKey),
       body.options,
     );
@@ -344,6 +352,7 @@ export const jobRoutes = newRouter()
             ? ''
             : await requestFingerprint({
                 operation: 'job',
+                // The reference as asked (see the one-shot's fingerprint).
                 model: body.model,
                 ...body.options,
                 upload_id: body.upload_id,
@@ -373,7 +382,8 @@ export const jobRoutes = newRouter()
       job = await c.env.JOBS.getByName(jobObjectName(tenant, id)).create({
         id,
         tenant,
-        model: body.model,
+        model: release.id,
+        model_version: release.version,
         upload_id: body.upload_id,
         input_key: inputKey,
         options: body.options,

@@ -8,18 +8,36 @@ export const Price = z
   .object({ currency: z.string(), base_micros: z.number().int(), per_megavoxel_micros: z.number().int() })
   .openapi('Price');
 
+const Labels = z.record(z.string(), z.union([z.number(), z.array(z.number())]));
+
+export const ModelVersion = z
+  .object({
+    version: z.string().openapi({ example: '1.2.0', description: 'What `model=<id>@<version>` takes' }),
+    reference: z.string().openapi({ example: 'brain-wm-2d@1.2.0' }),
+    current: z.boolean().openapi({ description: 'The release `model=<id>` runs' }),
+    build: z.string().openapi({ description: '`<version>+sha256.<12 hex digits of model.onnx>`' }),
+    labels: Labels,
+  })
+  .openapi('ModelVersion');
+
 export const Model = z
   .object({
     id: z.string(),
     name: z.string(),
-    version: z.string(),
+    version: z.string().openapi({ description: "The current release's build (see `versions`)" }),
+    versions: z.array(ModelVersion).openapi({
+      description:
+        'Every release on offer, current first (docs/model-versions.md); the price covers them all',
+    }),
     configuration: z.string(),
     modality: z.array(z.string()),
-    labels: z.record(z.string(), z.union([z.number(), z.array(z.number())])),
+    labels: Labels,
     accepted_inputs: z.array(z.string()),
     spacing: z.array(z.number()),
     stand_in: z.boolean(),
-    price: Price.nullable().openapi({ description: 'null: not priced, so not yet offered for jobs' }),
+    price: Price.nullable().openapi({
+      description: 'One price per model id, for every version; null: not priced, so not yet offered for jobs',
+    }),
   })
   .openapi('Model');
 

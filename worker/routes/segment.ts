@@ -14,8 +14,9 @@
 import {
   AppError,
   InputError,
-  MODEL_ID,
+  MODEL_REFERENCE,
   ONE_SHOT_OPTIONS,
+  REFERENCE_SYNTAX,
   type RunFormat,
   type RunRequest,
 } from '../../engine/edge.js';
@@ -24,7 +25,7 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.js';
 import type { ModelPrice } from '../billing/price.js';
 import type { Charge } from '../billing/ledger-types.js';
-import { bundledManifest } from '../catalog/model-catalog.js';
+import { resolveModel, type ModelRelease } from '../catalog/model-catalog.js';
 import type { ApiConfig } from '../config.js';
 import { admitRun, idempotencyKeyOf, priceFor, requestFingerprint } from '../jobs/admission.js';
 import { sha256OfBytes } from '../uploads/read-chunk.js';
@@ -48,6 +49,9 @@ interface Answer {
   placement: 'edge' | 'node';
   /** Modality warnings, sent as the JSON array `X-Input-Warnings` when there are any. */
   warnings: string[];
+  /** The model id and release that ran (`X-Model`, `X-Model-Version`). */
+  model: string;
+  modelVersion: string;
 }
 
 /** R2 key of a one-shot's stored result, kept for replays of its `Idempotency-Key`. */
@@ -71,7 +75,12 @@ const segment = createRoute({
   security: BEARER,
   middleware: [requireScope('jobs')] as const,
   request: {
-    query: z.object({ model: z.string().regex(MODEL_ID).openapi({ example: 'brain-wm-2d' }) }),
+    query: z.object({
+      model: z.string().regex(MODEL_REFERENCE, REFERENCE_SYNTAX).openapi({
+        example: 'brain-wm-2d',
+        description: '`<id>` (its current release) or `<id>@<version>` (one release, e.g. brain-wm-2d@1.2.0)',
+      }),
+    }),
     headers: z.object({ 'idempotency-key': z.string().optional() }),
     body: { required: true, content: { 'application/octet-stream': { schema: binary } } },
   },
@@ -79,7 +88,8 @@ const segment = createRoute({
     200: {
       description:
         'The label map or its statistics; `X-Charge-Micros` and `X-Voxels` say what was billed, ' +
-        '`X-Placement` where it ran (`edge`: in the Worker, `node`: on an inference node), and ' +
+        '`X-Placement` where it ran (`edge`: in the Worker, `node`: on an inference node), `X-Model` and ' +
+        '`X-Model-Version` the model id and the release that ran, and ' +
         "`X-Input-Warnings` (a JSON array of sentences), when present, that the input plainly does not fit the model's modality " +
         '(e.g. a JPEG radiograph given to an MR model): it still ran and was charged',
       content: {
@@ -114,8 +124,9 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
   const config = c.get('config');
   const format = resultFormat(c.req.header('Accept'));
   const idempotencyKey = idempotencyKeyOf(c.req.header('Idempotency-Key'));
-  const price = await priceFor(c.env, config, model);
-  const manifest = bundledManifest(model);
+  const release = resolveModel(model);
+  const price = await priceFor(c.env, config, release.id);
+  const manifest = release.manifest;
   const body = await requestBytes(c);
   if (body.byteLength === 0) throw new InputError('empty_input', 'The request body is empty.');
   const work = reserveWork(config, manifest, declaredGeometry(body, false), ONE_SHOT_OPTIONS);
@@ -126,6 +137,8 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
       ? ''
       : await requestFingerprint({
           operation: 'segment',
+          // The reference as asked: a key sent with `<id>` replays its first result after the
+          // current release changes, and is another request than `<id>@<version>`.
           model,
           format,
           ...ONE_SHOT_OPTIONS,
@@ -149,7 +162,7 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
   try {
     const edge = await segmentAtEdge(
       { models: c.env.MODELS, config, kernels: c.get('kernels') },
-      { model, format, body, requestId: c.get('requestId'), estimate: work.estimate },
+      { model: release.reference, format, body, requestId: c.get('requestId'), estimate: work.estimate },
     );
     const answer: Answer = edge
       ? {
@@ -158,14 +171,17 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
           voxels: edge.voxels,
           placement: 'edge',
           warnings: edge.warnings,
+          model: release.id,
+          modelVersion: release.version,
         }
       : await runOnNodes(
           c,
           config,
-          { model, format, ...ONE_SHOT_OPTIONS, requestId: c.get('requestId') },
+          release,
+          { model: release.reference, format, ...ONE_SHOT_OPTIONS, requestId: c.get('requestId') },
           body,
         );
-    return await deliver(c, { tenant, jobId, idempotencyKey, model, price, format, answer });
+    return await deliver(c, { tenant, jobId, idempotencyKey, price, format, answer });
   } finally {
     await c.env.LEDGER.getByName(tenant).release(jobId);
   }
@@ -175,6 +191,7 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
 async function runOnNodes(
   c: Context<AppEnv>,
   config: ApiConfig,
+  release: ModelRelease,
   request: RunRequest & { requestId: string },
   body: Uint8Array,
 ): Promise<Answer> {
@@ -194,7 +211,7 @@ async function runOnNodes(
     );
   let saturated = 0;
   try {
-    const preferGpu = bundledManifest(request.model).prefers_gpu === true;
+    const preferGpu = release.manifest.prefers_gpu === true;
     for (const node of await rankNodes(config.inferenceNodes, config.nodeToken, { preferGpu })) {
       const start = await startRun(
         node,
@@ -228,6 +245,9 @@ async function runOnNodes(
         voxels: outcome.meta.voxels,
         placement: 'node',
         warnings,
+        // The node names the release it ran; older nodes do not, and ran the one asked for.
+        model: outcome.end.model ?? release.id,
+        modelVersion: outcome.end.model_version ?? release.version,
       };
     }
   } catch (err) {
@@ -250,7 +270,6 @@ async function deliver(
     tenant: string;
     jobId: string;
     idempotencyKey: string | null;
-    model: string;
     price: ModelPrice;
     format: RunFormat;
     answer: Answer;
@@ -265,6 +284,8 @@ async function deliver(
         placement: answer.placement,
         format: run.format,
         warnings: JSON.stringify(answer.warnings),
+        model: answer.model,
+        model_version: answer.modelVersion,
       },
     });
   }
@@ -272,7 +293,8 @@ async function deliver(
     label: null,
     job_id: run.jobId,
     idempotency_key: run.idempotencyKey,
-    model: run.model,
+    model: answer.model,
+    model_version: answer.modelVersion,
     voxels: answer.voxels,
     price: run.price,
     at: Date.now(),
@@ -312,6 +334,9 @@ async function replay(
     voxels: Number(meta.voxels),
     placement: meta.placement === 'edge' ? 'edge' : 'node',
     warnings: meta.warnings ? (JSON.parse(meta.warnings) as string[]) : [],
+    // Results stored before versions have neither: the charge still names the model.
+    model: meta.model ?? charge.model,
+    modelVersion: meta.model_version ?? charge.model_version ?? '',
   };
   return resultResponse(c, answer, charge, meta.format as RunFormat, true);
 }
@@ -328,8 +353,10 @@ function resultResponse(
     'X-Charge-Micros': String(charge.amount_micros),
     'X-Voxels': String(answer.voxels),
     'X-Placement': answer.placement,
+    'X-Model': answer.model,
     'Cache-Control': 'private, no-store',
   };
+  if (answer.modelVersion) headers['X-Model-Version'] = answer.modelVersion;
   if (replayed) headers['Idempotent-Replayed'] = 'true';
   if (answer.warnings.length > 0) headers['X-Input-Warnings'] = JSON.stringify(answer.warnings);
   if (format === 'nifti') headers['Content-Disposition'] = 'attachment; filename="labels.nii.gz"';

@@ -16,7 +16,11 @@ export const Charge = z
   .object({
     job_id: z.string(),
     idempotency_key: z.string().nullable(),
-    model: z.string(),
+    model: z.string().openapi({ description: 'The model id; one price covers all its versions' }),
+    model_version: z
+      .string()
+      .nullable()
+      .openapi({ description: 'The release that ran; null for charges recorded before versions' }),
     voxels: z.number().int(),
     amount_micros: z.number().int(),
     currency: z.string(),
@@ -78,6 +82,7 @@ const CSV_COLUMNS = [
   'currency',
   'charged_at',
   'label',
+  'model_version',
 ];
 
 // Text a client chose (an Idempotency-Key, a token's label) must not run as a spreadsheet formula: per OWASP's
@@ -99,6 +104,7 @@ function toCsv(report: UsageReport): string {
       ch.currency,
       new Date(ch.charged_at).toISOString(),
       ch.label,
+      ch.model_version,
     ]
       .map(csvField)
       .join(','),

@@ -1,18 +1,18 @@
 import { report, type Command } from '../command.js';
 import { cliRegistry } from '../models-root.js';
 
-/** `nnsam models`: the installed models with their labels, sizes and checksum verdicts. */
+/** `nnsam models`: every installed release of every model, with labels, sizes and checksum verdicts. */
 export const modelsCommand: Command = {
   name: 'models',
-  summary: 'list the installed models (id, version, labels, sizes, SHA-256 check)',
+  summary:
+    'list the installed models, every release (id@version, current or not, labels, sizes, SHA-256 check)',
   usage: 'models [--models DIR] [--json]',
   help: [['--models DIR', 'model folder (default: the package models/)']],
   options: { models: { type: 'string' } },
   positionals: 0,
   async run(args, io) {
     const registry = cliRegistry(args.values.models as string | undefined);
-    const summaries = [];
-    for (const id of await registry.ids()) summaries.push(await registry.summary(id));
+    const summaries = await registry.summaries();
     const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
     const text = summaries
       .map((s) => {
@@ -21,7 +21,7 @@ export const modelsCommand: Command = {
           .join(',');
         const onnx = s.files.filter((f) => f.name.endsWith('.onnx'));
         return [
-          `${s.id}${s.version ? ` v${s.version}` : ''}${s.standIn ? ' (stand-in)' : ''}`,
+          `${s.id}@${s.version} ${s.current ? '(current)' : `(${s.folder})`}${s.standIn ? ' (stand-in)' : ''}`,
           `  ${s.configuration}, patch ${s.patchSize.join('x')}, spacing ${s.spacing.map((v) => v.toFixed(3)).join('x')} mm, folds ${s.folds.join(',')}`,
           `  labels ${labels}`,
           `  ${onnx.map((f) => `${f.name} ${mb(f.bytes)}`).join(', ')}; sha256 ${

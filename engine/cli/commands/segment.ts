@@ -6,6 +6,7 @@ import { segment, type SegmentProgress } from '../../pipeline/segment.js';
 import { workGuard } from '../../pipeline/work.js';
 import { WEIGHT_VARIANTS, type WeightVariant } from '../../models/manifest.js';
 import { modalityWarnings } from '../../models/modality.js';
+import { formatModelReference, MODEL_REFERENCE, REFERENCE_SYNTAX } from '../../models/reference.js';
 import type { Device } from '../../runtime/runtime.js';
 import { nodeSliceBackend } from '../../runtime/slice-backend-node.js';
 import { parseChoice, report, UsageError, type Command, type CommandIO } from '../command.js';
@@ -43,14 +44,17 @@ export const segmentCommand: Command = {
   name: 'segment',
   summary: 'segment an image (NIfTI, DICOM series folder, PNG/JPEG) with an installed model',
   usage:
-    'segment IN -o OUT --model ID [--tta|--no-tta] [--device cpu|webgpu|wasm] [--threads N] [--weights fp32|fp16|int8] [--refine] [--stats stats.json] [--probabilities P.nii.gz] [--max-evaluations N] [--max-memory-mb N] [--models DIR] [--json]',
+    'segment IN -o OUT --model ID[@VERSION] [--tta|--no-tta] [--device cpu|webgpu|wasm] [--threads N] [--weights fp32|fp16|int8] [--refine] [--stats stats.json] [--probabilities P.nii.gz] [--max-evaluations N] [--max-memory-mb N] [--models DIR] [--json]',
   help: [
     ['IN', 'NIfTI, PNG/JPEG, a DICOM file, a folder with one DICOM series, or a zip of one'],
     [
       '-o, --output OUT',
       'label map by extension: .nii or .nii.gz (NIfTI, the input geometry), .png (2D inputs; pixel value = label, coloured palette)',
     ],
-    ['--model ID', 'model id under the models folder (nnsam models lists them)'],
+    [
+      '--model ID[@VERSION]',
+      'a model under the models folder: ID runs its current release, ID@VERSION one release, e.g. brain-wm-2d@1.2.0 (nnsam models lists them)',
+    ],
     ['--tta, --no-tta', 'mirroring test-time augmentation (default on)'],
     [
       '--device D',
@@ -89,9 +93,12 @@ export const segmentCommand: Command = {
     const [input] = args.positionals;
     const v = args.values;
     const output = v.output as string | undefined;
-    const modelId = v.model as string | undefined;
+    const reference = v.model as string | undefined;
     if (!output) throw new UsageError('-o OUT is required');
-    if (!modelId) throw new UsageError('--model ID is required');
+    if (!reference) throw new UsageError('--model ID is required');
+    if (!MODEL_REFERENCE.test(reference)) {
+      throw new UsageError(`--model: bad model reference '${reference}': ${REFERENCE_SYNTAX}`);
+    }
     const format = labelOutputFormat(output);
     const probPath = v.probabilities as string | undefined;
     if (probPath !== undefined && labelOutputFormat(probPath, '--probabilities') !== 'nifti') {
@@ -117,7 +124,8 @@ export const segmentCommand: Command = {
     const workLimits = parseWorkLimits(v);
     const registry = cliRegistry(v.models as string | undefined);
     try {
-      const model = await registry.load(modelId);
+      const model = await registry.load(reference);
+      const release = formatModelReference(model.id, model.version);
       const work = {
         tta: !v['no-tta'],
         refine: v.refine === true,
@@ -130,7 +138,7 @@ export const segmentCommand: Command = {
       const warnings = modalityWarnings(model.manifest, image);
       for (const w of warnings) io.stderr(`nnsam segment: warning: ${w}\n`);
       const folds = await registry.runtimes(
-        modelId,
+        release,
         device,
         { threads, log: (line) => io.stderr(`nnsam segment: ${line}\n`) },
         weights,
@@ -150,7 +158,8 @@ export const segmentCommand: Command = {
       const summary = {
         input,
         output,
-        model: modelId,
+        model: model.id,
+        model_version: model.version,
         weights,
         runtime: result.runtime,
         slices: result.slices,
@@ -180,7 +189,7 @@ export const segmentCommand: Command = {
         args,
         summary,
         [
-          `${input} -> ${output}: ${modelId} on ${result.runtime.provider}${fallback}, ${summary.timings_ms.total} ms (model ${summary.timings_ms.model} ms)`,
+          `${input} -> ${output}: ${release} on ${result.runtime.provider}${fallback}, ${summary.timings_ms.total} ms (model ${summary.timings_ms.model} ms)`,
           ...lines,
         ].join('\n'),
       );
