@@ -194,7 +194,14 @@ async function run(
         };
         sink.send({
           type: 'end',
-          body: { bytes: sent, model: m.model, model_version: m.modelVersion, stats: m.stats, runtime, timings_ms },
+          body: {
+            bytes: sent,
+            model: m.model,
+            model_version: m.modelVersion,
+            stats: m.stats,
+            runtime,
+            timings_ms,
+          },
         });
         fields.bytes_out = sent;
         break;
