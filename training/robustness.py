@@ -58,7 +58,7 @@ def main(argv=None) -> None:
     ap.add_argument('--model', action='append', default=[], help='model reference for `nnsam segment --model`')
     ap.add_argument('--models', default=None, help='models folder (default: the package models/)')
     ap.add_argument('--threads', type=int, default=1)
-    ap.add_argument('--variants', default=None, help='comma-separated subset of the suite (default: all)')
+    ap.add_argument('--variants', default=None, help='semicolon-separated subset of the suite (default: all)')
     ap.add_argument('--out', required=True, help='results JSON (read first: finished rows are kept)')
     ap.add_argument('--card', default=None, metavar='MODEL_DIR',
                     help='then write the robustness section of MODEL_DIR/README.md (the model against the release '
@@ -77,7 +77,7 @@ def main(argv=None) -> None:
     truth = lab == 1
     hdr = nib.load(os.path.join(a.dataset, 'imagesTr', f'{a.case}_0000.nii.gz')).header.copy()
     hdr.set_data_dtype(np.float32)
-    variants = a.variants.split(',') if a.variants else list(SUITE)
+    variants = a.variants.split(';') if a.variants else list(SUITE)
     with tempfile.TemporaryDirectory() as tmp:
         for variant in variants:
             image = None
