@@ -2,16 +2,21 @@
  * @module
  * `segment()`: one image through a 2D nnU-Net / nnSAM model in nnU-Net's order
  * (docs/nnunet-inference.md): crop, normalise, transpose, then slice by slice resample, sliding-window predict (mirroring TTA, fold
- * ensemble), resample back, softmax/argmax; then transpose back, uncrop, optional level-set
- * refinement, keep-largest post-processing, statistics. Runtime-agnostic: the caller hands in the
- * kernels, the fold runtimes and where the slice steps after the network run.
+ * ensemble), resample back, softmax/argmax; then optional level-set refinement, keep-largest
+ * post-processing and statistics on the crop, and the label map uncropped only as it is read
+ * ({@link LabelMap}). Runtime-agnostic: the caller hands in the kernels, the fold runtimes and
+ * where the slice steps after the network run.
+ *
+ * Memory (docs/nnunet-inference.md, "Memory"): the input may stay in its stored type; the only
+ * volume-sized arrays are the normalised crop (kernel memory, released once the slices are
+ * predicted) and the crop's labels, besides what the caller asks for (probabilities, refinement).
  */
 import { pasteCrop } from '../../wasm/src/crop.js';
 import type { KernelCore } from '../../wasm/src/kernel-core.js';
 import { computeNewShape, resampleVolume } from '../../wasm/src/resample.js';
 import { InputError } from '../errors.js';
 import { wasmSliceBackend, type SliceBackend, type SliceBackendInfo } from '../inference/slice-backend.js';
-import type { ImageVolume } from '../io/index.js';
+import type { ImageVolume, VoxelArray } from '../io/index.js';
 import { classCount, type ModelManifest } from '../models/manifest.js';
 import { applyKeepLargest, keepLargestPlan } from '../postprocessing/keep-largest.js';
 import { labelStats, type LabelStats } from '../postprocessing/label-stats.js';
@@ -25,8 +30,9 @@ import {
   samePlane,
   type Plane,
 } from '../preprocessing/axes.js';
-import { preprocess } from '../preprocessing/preprocess.js';
+import { preprocess, type Preprocessed } from '../preprocessing/preprocess.js';
 import type { InferenceRuntime, RuntimeInfo } from '../runtime/runtime.js';
+import { LabelMap } from './label-map.js';
 import { timed } from './pipeline-helpers.js';
 
 /** A progress event: the stage and, while predicting, slices done of total. */
@@ -53,8 +59,13 @@ export interface SegmentOptions {
 
 /** What {@link segment} returns. */
 export interface SegmentResult {
-  /** Label map in the input's geometry (`[nx, ny, nz]`, x fastest). */
-  labels: Uint8Array;
+  /** The label map in the input's geometry, held as its crop: stream it with `planes()`. */
+  labelMap: LabelMap;
+  /**
+   * The label map as one array (`[nx, ny, nz]`, x fastest), built from {@link labelMap} on first
+   * read: a caller that streams the map never pays for it.
+   */
+  readonly labels: Uint8Array;
   /** `[classes][voxels]` softmax probabilities in the input geometry, when asked for. */
   probabilities?: Float32Array;
   stats: LabelStats[];
@@ -64,10 +75,13 @@ export interface SegmentResult {
   timings: { totalMs: number; modelMs: number; modelCalls: number };
 }
 
-/** Segments a single-channel image with `manifest`'s model running on `folds` (one runtime per fold). */
+/**
+ * Segments a single-channel image with `manifest`'s model running on `folds` (one runtime per fold).
+ * `image.data` may be float32 or the stored integer type (`readImage`'s `storedType`).
+ */
 export async function segment(
   core: KernelCore,
-  image: ImageVolume,
+  image: ImageVolume<VoxelArray>,
   manifest: ModelManifest,
   folds: readonly InferenceRuntime[],
   options: SegmentOptions = {},
@@ -104,65 +118,68 @@ export async function segment(
   const clock = { ms: 0, calls: 0 };
   const timedFolds = folds.map((f) => timed(f, clock));
   const backend = options.slices ?? wasmSliceBackend();
-  const runner = backend.open({
-    core,
-    folds: timedFolds,
-    predictor: {
-      patch: planeOf(plans.patch_size),
-      outputs: refine ? [logitsOut.name, levelsetOut!.name] : [logitsOut.name],
-      outputChannels: refine ? [classes, levelsetChannels] : [classes],
-      mirrorAxes: options.tta === false ? [] : manifest.inference.mirroring_axes,
-      batch: options.batch ?? plans.batch_size,
-      tileStep: manifest.inference.tile_step_size,
-    },
-    output: {
-      classes,
-      from: modelPlane,
-      to: cropPlane,
-      order: plans.resampling_fn_probabilities_kwargs.order,
-      probabilities: options.probabilities === true || refine,
-    },
-  });
-
   const pixels = planePixels(cropPlane);
   const labelsModel = new Uint8Array(pixels * slices);
   const probabilitiesModel = options.probabilities ? new Float32Array(classes * pixels * slices) : undefined;
   const phi = refine ? new Float32Array((classes - 1) * pixels * slices) : undefined;
-  const voxelMm = Math.min(...pre.spacing);
-  const dataOrder = plans.resampling_fn_data_kwargs.order;
-  for (let s = 0; s < slices; s++) {
-    let slice = pre.data.subarray(s * pixels, (s + 1) * pixels);
-    if (!samePlane(modelPlane, cropPlane)) {
-      // skimage resize semantics, clipped to the slice's range, as the reference does per slice.
-      slice = resampleVolume(core, slice, planeShape(cropPlane), planeShape(modelPlane), {
-        order: dataOrder,
-      });
-    }
-    const out = await runner.run(slice);
-    labelsModel.set(out.labels, s * pixels);
-    if (probabilitiesModel) {
-      for (let c = 0; c < classes; c++) {
-        probabilitiesModel.set(
-          out.probabilities!.subarray(c * pixels, (c + 1) * pixels),
-          (c * slices + s) * pixels,
-        );
+  try {
+    const runner = backend.open({
+      core,
+      folds: timedFolds,
+      predictor: {
+        patch: planeOf(plans.patch_size),
+        outputs: refine ? [logitsOut.name, levelsetOut!.name] : [logitsOut.name],
+        outputChannels: refine ? [classes, levelsetChannels] : [classes],
+        mirrorAxes: options.tta === false ? [] : manifest.inference.mirroring_axes,
+        batch: options.batch ?? plans.batch_size,
+        tileStep: manifest.inference.tile_step_size,
+      },
+      output: {
+        classes,
+        from: modelPlane,
+        to: cropPlane,
+        order: plans.resampling_fn_probabilities_kwargs.order,
+        probabilities: options.probabilities === true || refine,
+      },
+    });
+    const voxelMm = Math.min(...pre.spacing);
+    const dataOrder = plans.resampling_fn_data_kwargs.order;
+    for (let s = 0; s < slices; s++) {
+      let slice = pre.slice(s);
+      if (!samePlane(modelPlane, cropPlane)) {
+        // skimage resize semantics, clipped to the slice's range, as the reference does per slice.
+        slice = resampleVolume(core, slice, planeShape(cropPlane), planeShape(modelPlane), {
+          order: dataOrder,
+        });
       }
-    }
-    if (phi) {
-      for (let c = 1; c < classes; c++) {
-        const p = out.probabilities!.subarray(c * pixels, (c + 1) * pixels);
-        const ls = out.levelsets.subarray((c - 1) * pixels, c * pixels);
-        fuseLevelset(
-          p,
-          ls,
-          phi,
-          ((c - 1) * slices + s) * pixels,
-          { ...DEFAULT_REFINE, tau: levelsetOut!.tau ?? 1 },
-          voxelMm,
-        );
+      const out = await runner.run(slice);
+      labelsModel.set(out.labels, s * pixels);
+      if (probabilitiesModel) {
+        for (let c = 0; c < classes; c++) {
+          probabilitiesModel.set(
+            out.probabilities!.subarray(c * pixels, (c + 1) * pixels),
+            (c * slices + s) * pixels,
+          );
+        }
       }
+      if (phi) {
+        for (let c = 1; c < classes; c++) {
+          const p = out.probabilities!.subarray(c * pixels, (c + 1) * pixels);
+          const ls = out.levelsets.subarray((c - 1) * pixels, c * pixels);
+          fuseLevelset(
+            p,
+            ls,
+            phi,
+            ((c - 1) * slices + s) * pixels,
+            { ...DEFAULT_REFINE, tau: levelsetOut!.tau ?? 1 },
+            voxelMm,
+          );
+        }
+      }
+      progress({ stage: 'predict', done: s + 1, total: slices });
     }
-    progress({ stage: 'predict', done: s + 1, total: slices });
+  } finally {
+    pre.release();
   }
 
   progress({ stage: 'postprocess', done: 0, total: 1 });
@@ -179,33 +196,46 @@ export async function segment(
       applyRefined(labelsModel, mask, c);
     }
   }
-  const back = invertPermutation(pre.perm);
-  const labels = new Uint8Array(image.data.length);
-  pasteCrop(labels, image.shape, permute3(labelsModel, pre.shape, back), pre.box);
-  applyKeepLargest(core, labels, image.shape, keepLargestPlan(manifest.inference.postprocessing));
-  let probabilities: Float32Array | undefined;
-  if (probabilitiesModel) {
-    const n = image.data.length;
-    const perClass = pixels * slices;
-    probabilities = new Float32Array(classes * n);
-    probabilities.fill(1, 0, n); // background is certain outside the crop
-    for (let c = 0; c < classes; c++) {
-      const cropped = permute3(
-        probabilitiesModel.subarray(c * perClass, (c + 1) * perClass),
-        pre.shape,
-        back,
-      );
-      pasteCrop(probabilities.subarray(c * n, (c + 1) * n), image.shape, cropped, pre.box);
-    }
-  }
-  const stats = labelStats(core, labels, image.shape, image.spacing, manifest.dataset.labels);
+  // Outside the crop every label is background, and full connectivity does not depend on the
+  // order of the axes: the largest components of the crop are those of the image.
+  applyKeepLargest(core, labelsModel, pre.shape, keepLargestPlan(manifest.inference.postprocessing));
+  const labelMap = new LabelMap(image.shape, pre.box, labelsModel, pre.perm);
+  const probabilities = probabilitiesModel && uncropProbabilities(probabilitiesModel, classes, pre, image);
+  const stats = labelStats(core, labelsModel, pre.shape, image.spacing, manifest.dataset.labels, {
+    perm: pre.perm,
+    start: pre.box.start,
+  });
   progress({ stage: 'done', done: 1, total: 1 });
-  return {
-    labels,
+  let labels: Uint8Array | undefined;
+  const result = {
+    labelMap,
     probabilities,
     stats,
     runtime: folds[0].info,
     slices: backend.info,
     timings: { totalMs: performance.now() - t0, modelMs: clock.ms, modelCalls: clock.calls },
   };
+  return Object.defineProperty(result, 'labels', {
+    enumerable: true,
+    get: () => (labels ??= labelMap.toArray()),
+  }) as SegmentResult;
+}
+
+/** `[classes][crop voxels]` model-order probabilities as `[classes][image voxels]` in the image's grid. */
+function uncropProbabilities(
+  model: Float32Array,
+  classes: number,
+  pre: Preprocessed,
+  image: ImageVolume<VoxelArray>,
+): Float32Array {
+  const back = invertPermutation(pre.perm);
+  const n = image.data.length;
+  const perClass = model.length / classes;
+  const out = new Float32Array(classes * n);
+  out.fill(1, 0, n); // background is certain outside the crop
+  for (let c = 0; c < classes; c++) {
+    const cropped = permute3(model.subarray(c * perClass, (c + 1) * perClass), pre.shape, back);
+    pasteCrop(out.subarray(c * n, (c + 1) * n), image.shape, cropped, pre.box);
+  }
+  return out;
 }
