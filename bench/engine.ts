@@ -88,10 +88,12 @@ interface E2e {
   maxRssKB: number;
 }
 
-function e2e(device: string, extra: string[] = [], root = ROOT): E2e {
+/** One `nnsam segment` in its own process: this tree's CLI, or `cliRoot`'s, measured by the same script. */
+function e2e(device: string, extra: string[] = [], cliRoot?: string): E2e {
+  const other = cliRoot ? ['--cli-root', cliRoot] : [];
   const r = spawnSync(
     process.execPath,
-    [`${root}dist/bench/engine-e2e.js`, VOLUME, MODEL_ID, device, ...extra],
+    [`${ROOT}dist/bench/engine-e2e.js`, VOLUME, MODEL_ID, device, ...other, ...extra],
     {
       encoding: 'utf8',
     },
@@ -346,7 +348,9 @@ ${quality.join('\n')}
 \`--refine\` fuses the level-set head with the probability, \`s = 0.5 (2p - 1) + 0.5 ls\`, maps it back
 to a signed distance \`tau * atanh(s)\` and runs 5 curvature-flow steps in the 3-voxel narrow band.
 
-Peak RSS is the whole CLI process (Node, onnxruntime, the input, the pipeline). The budget takes the
+Peak RSS is the whole CLI process (Node, onnxruntime, the input, the pipeline), its VmHWM: the
+figures committed before this table had baselines were getrusage's maxRSS, which a spawned process
+inherits from its parent (here the benchmark holding several sessions), so they overstated. The budget takes the
 decoded input as the volume in float32 (${inputBytes / 2 ** 20} MiB), as the issue states it; fsA is stored as uint8 and
 the pipeline keeps it so (16 MiB).${
   BASELINE

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createOrtNodeCpu } from '../engine/runtime/ort-node.js';
+import { peakRssKB } from './peak-rss.js';
 
 const MODEL = fileURLToPath(new URL('../../models/brain-wm-2d/model.onnx', import.meta.url));
 const [maxBatch, overrides] = process.argv.slice(2);
@@ -19,4 +20,4 @@ const rt = await createOrtNodeCpu(
 const x = new Float32Array(8 * 128 * 128).map((_, i) => Math.sin(i * 0.37));
 for (let i = 0; i < 5; i++) await rt.run(x, [8, 1, 128, 128]);
 await rt.dispose();
-process.stdout.write(`${JSON.stringify({ maxRssKB: process.resourceUsage().maxRSS })}\n`);
+process.stdout.write(`${JSON.stringify({ maxRssKB: peakRssKB() })}\n`);
