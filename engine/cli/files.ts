@@ -1,4 +1,4 @@
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { AppError, LimitError, NotFoundError } from '../errors.js';
 import {
   DEFAULT_READ_LIMITS,
@@ -6,6 +6,7 @@ import {
   type ImageVolume,
   type InspectGeometry,
   type ReadLimits,
+  type VoxelArray,
 } from '../io/index.js';
 import { requireSingleChannel } from './volumes.js';
 
@@ -15,6 +16,23 @@ export async function readImageFile(
   limits: ReadLimits = DEFAULT_READ_LIMITS,
   inspect?: InspectGeometry,
 ): Promise<ImageVolume> {
+  return readImage(await readFileBytes(path, limits), { name: path, limits, inspect });
+}
+
+/**
+ * {@link readImageFile} keeping an 8- or 16-bit integer NIfTI in its stored type (`readImage`'s
+ * `storedType`), for a caller that converts it slab by slab.
+ */
+export async function readStoredImageFile(
+  path: string,
+  limits: ReadLimits = DEFAULT_READ_LIMITS,
+  inspect?: InspectGeometry,
+): Promise<ImageVolume<VoxelArray>> {
+  return readImage(await readFileBytes(path, limits), { name: path, limits, inspect, storedType: true });
+}
+
+/** The bytes of `path`, refused by size before they are read; a view of the file buffer, not a copy. */
+async function readFileBytes(path: string, limits: ReadLimits): Promise<Uint8Array> {
   let size: number;
   try {
     const info = await stat(path);
@@ -33,8 +51,8 @@ export async function readImageFile(
       `${path} is ${size} bytes, above the ${limits.maxInputBytes}-byte limit`,
     );
   }
-  const bytes = new Uint8Array(await readFile(path));
-  return readImage(bytes, { name: path, limits, inspect });
+  const buffer = await readFile(path);
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
 
 /** Reads an image file that must hold one volume (one channel), for the single-volume commands. */
@@ -46,14 +64,22 @@ export async function readVolumeFile(path: string): Promise<ImageVolume> {
 
 /** Writes `bytes` to `path`, turning file-system failures into a clear error. */
 export async function writeOutputFile(path: string, bytes: Uint8Array): Promise<void> {
+  await writeOutputChunks(path, [bytes]);
+}
+
+/** Writes `chunks` to `path` one after another as they come; a file-system failure becomes `write_failed`. */
+export async function writeOutputChunks(path: string, chunks: Iterable<Uint8Array>): Promise<void> {
   try {
-    await writeFile(path, bytes);
+    const file = await open(path, 'w');
+    try {
+      for (const chunk of chunks) await file.write(chunk);
+    } finally {
+      await file.close();
+    }
   } catch (err) {
-    throw new AppError(
-      'write_failed',
-      500,
-      `cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`,
-    );
+    const code = (err as NodeJS.ErrnoException).code;
+    if (err instanceof AppError || typeof code !== 'string') throw err;
+    throw new AppError('write_failed', 500, `cannot write ${path}: ${code}`);
   }
 }
 

@@ -56,12 +56,19 @@ export interface NiftiHeaderInfo {
   srow: number[][];
 }
 
-/** A decoded image: geometry plus float32 intensities with any rescaling applied. */
-export interface ImageVolume {
+/**
+ * Voxel arrays a volume can hold: float32 (decoded, rescaling applied), or, when a reader is asked
+ * to keep it (`readImage`'s `storedType`), the integer type the file stores, whose every value
+ * float32 holds exactly: a 256^3 uint8 MRI stays 16 MiB instead of 64 MiB.
+ */
+export type VoxelArray = Float32Array | Uint8Array | Int8Array | Int16Array | Uint16Array;
+
+/** A decoded image: geometry plus intensities, float32 unless `D` says the stored type was kept. */
+export interface ImageVolume<D extends VoxelArray = Float32Array> {
   shape: Shape3;
   spacing: Spacing3;
   affine: Matrix4;
-  data: Float32Array;
+  data: D;
   /** Source datatype name, e.g. 'uint8', 'int16', 'float32'. */
   datatype: string;
   format: ImageFormat;
@@ -84,6 +91,16 @@ export interface DeclaredGeometry {
 
 /** Called with the declared geometry before the voxels are allocated; throws to refuse the input. */
 export type InspectGeometry = (geometry: DeclaredGeometry) => void;
+
+/**
+ * A uint8 volume of `[nx, ny, nz]` read a run of z-planes at a time, so that a writer can stream it
+ * without the whole array existing (a label map held as its crop box, engine/pipeline/label-map.ts).
+ * `length` is the voxel count; `planes(z0, z1)` the voxels of planes `[z0, z1)`, x fastest.
+ */
+export interface PlaneSource {
+  readonly length: number;
+  planes(z0: number, z1: number): Uint8Array;
+}
 
 /** The geometry part of a volume, as returned by the geometry helpers. */
 export interface Geometry {

@@ -11,8 +11,10 @@ export type {
   InspectGeometry,
   Matrix4,
   NiftiHeaderInfo,
+  PlaneSource,
   Shape3,
   Spacing3,
+  VoxelArray,
 } from './image.js';
 export { DEFAULT_READ_LIMITS, resolveLimits, type ReadLimits } from './limits.js';
 export { readGeometry, readImage, type ReadImageOptions } from './read-image.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { NIFTI1, NIFTI2 } from 'nifti-reader-js';
-import { gunzipSync } from 'fflate';
+import { gunzipSync, gzipSync } from 'fflate';
 import { REPO_ROOT, SHARED_DATA } from '../../test/support/goldens.js';
 import { orientationCodes, readImage } from './index.js';
 import { assertCode, assertMatrixClose } from './test-helpers.js';
@@ -47,6 +47,71 @@ describe('NIfTI fixtures (every datatype and transform variant) agree with nibab
       }
     });
   }
+});
+
+describe('storedType keeps an unscaled 8- or 16-bit image as stored, with the float32 read values', () => {
+  const expected = JSON.parse(readFileSync(`${FIX}nifti/expected.json`, 'utf8')) as Record<string, Expected>;
+  const KEPT: Record<string, string> = {
+    uint8: 'Uint8Array',
+    int8: 'Int8Array',
+    int16: 'Int16Array',
+    uint16: 'Uint16Array',
+  };
+  /** The file with scl_slope 1 and scl_inter 0 written into its header (either version, either byte order). */
+  function unscaled(bytes: Uint8Array): Uint8Array {
+    const gz = bytes[0] === 0x1f;
+    const raw = gz ? gunzipSync(bytes) : bytes.slice();
+    const v = new DataView(raw.buffer);
+    const little = v.getInt32(0, true) === 348 || v.getInt32(0, true) === 540;
+    if (v.getInt32(0, little) === 348) {
+      v.setFloat32(112, 1, little);
+      v.setFloat32(116, 0, little);
+    } else {
+      v.setFloat64(176, 1, little);
+      v.setFloat64(184, 0, little);
+    }
+    return gz ? gzipSync(raw) : raw;
+  }
+  const cases: [string, Uint8Array][] = [];
+  for (const [name, exp] of Object.entries(expected)) {
+    if (exp.error) continue;
+    cases.push(
+      [name, load(`${FIX}nifti/${name}`)],
+      [`${name}, unscaled`, unscaled(load(`${FIX}nifti/${name}`))],
+    );
+  }
+  const kept: string[] = [];
+  for (const [name, bytes] of cases) {
+    it(name, () => {
+      const float = readImage(bytes, { name });
+      const stored = readImage(bytes, { name, storedType: true });
+      const h = float.nifti!;
+      const plain =
+        h.sclSlope === 0 || !Number.isFinite(h.sclSlope) || (h.sclSlope === 1 && h.sclInter === 0);
+      const want = (plain && KEPT[float.datatype]) || 'Float32Array';
+      assert.equal(stored.data.constructor.name, want, `${float.datatype}, scl ${h.sclSlope} ${h.sclInter}`);
+      if (want !== 'Float32Array') kept.push(name);
+      assert.deepEqual(Float32Array.from(stored.data), float.data);
+      assert.deepEqual({ ...stored, data: null }, { ...float, data: null });
+    });
+  }
+  it('kept: every 8- and 16-bit type, big-endian, gzipped NIfTI-2, 4D; scaled ones stay float32', () => {
+    const wanted = [
+      'dt_uint8.nii, unscaled',
+      'dt_int8.nii, unscaled',
+      'dt_int16.nii, unscaled',
+      'dt_uint16.nii, unscaled',
+      'big_endian.nii, unscaled',
+      'nifti2.nii.gz, unscaled',
+      'four_d.nii.gz',
+      'slope_zero.nii',
+    ];
+    assert.deepEqual(
+      wanted.filter((n) => !kept.includes(n)),
+      [],
+    );
+    assert.ok(!kept.includes('dt_int16.nii') && !kept.includes('dt_int32.nii, unscaled'));
+  });
 });
 
 describe('shared NIfTI files agree with nibabel', () => {

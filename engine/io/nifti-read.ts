@@ -6,10 +6,14 @@
  *
  * 4D: dim[4] = 1 is an ordinary 3D volume; dim[4] > 1 is read as `channels` volumes, channel-blocked
  * (NIfTI's own on-disk order). dim[5..7] > 1 is refused.
+ *
+ * `storedType`: an unscaled 8- or 16-bit integer image keeps its stored type instead of being
+ * widened to float32 (the values are the same: float32 holds every one of them), so the caller can
+ * convert it a slab at a time. Uncompressed, the voxels may then share `bytes`'s memory.
  */
 import { InputError, UnsupportedError } from '../errors.js';
 import { LimitedInflater, isGzip } from './gzip.js';
-import type { ImageVolume, InspectGeometry, NiftiHeaderInfo, Shape3 } from './image.js';
+import type { ImageVolume, InspectGeometry, NiftiHeaderInfo, Shape3, VoxelArray } from './image.js';
 import { checkDecompressedBytes, checkExtents, checkInputBytes, type ReadLimits } from './limits.js';
 import { bestAffine, fixedZooms } from './nifti-affine.js';
 import { NIFTI2_HEADER_BYTES, NIFTI_DATATYPES, dataOffset, parseNiftiHeader } from './nifti-header.js';
@@ -46,7 +50,25 @@ function layoutOf(h: NiftiHeaderInfo, limits: ReadLimits): Layout {
 }
 
 /** Reads a `.nii` or `.nii.gz` file into a float32 volume (scl_slope/scl_inter applied). */
-export function readNifti(bytes: Uint8Array, limits: ReadLimits, inspect?: InspectGeometry): ImageVolume {
+export function readNifti(
+  bytes: Uint8Array,
+  limits: ReadLimits,
+  inspect?: InspectGeometry,
+  storedType?: false,
+): ImageVolume;
+/** The same, keeping an unscaled 8- or 16-bit integer image in its stored type (see the module notes). */
+export function readNifti(
+  bytes: Uint8Array,
+  limits: ReadLimits,
+  inspect: InspectGeometry | undefined,
+  storedType: boolean,
+): ImageVolume<VoxelArray>;
+export function readNifti(
+  bytes: Uint8Array,
+  limits: ReadLimits,
+  inspect?: InspectGeometry,
+  storedType = false,
+): ImageVolume<VoxelArray> {
   checkInputBytes(bytes.length, limits);
   let header: NiftiHeaderInfo;
   let layout: Layout;
@@ -77,8 +99,11 @@ export function readNifti(bytes: Uint8Array, limits: ReadLimits, inspect?: Inspe
     raw = bytes.subarray(layout.offset, layout.offset + layout.bytes);
   }
   const [slope, inter] = scaling(header);
-  const data = decodeVoxels(raw, header.datatypeCode, header.littleEndian, layout.count, slope, inter);
-  const volume: ImageVolume = {
+  const keep = storedType && slope === 1 && inter === 0 && header.datatypeCode in KEPT_TYPES;
+  const data = keep
+    ? (hostView(raw, header.datatypeCode, header.littleEndian, layout.count) as VoxelArray)
+    : decodeVoxels(raw, header.datatypeCode, header.littleEndian, layout.count, slope, inter);
+  const volume: ImageVolume<VoxelArray> = {
     shape: layout.shape,
     spacing: fixedZooms(header),
     affine: bestAffine(header, layout.shape),
@@ -112,6 +137,9 @@ function scaling(h: NiftiHeaderInfo): [number, number] {
 
 type NumericArray =
   Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
+
+/** Stored types kept as they are on request: 8 and 16 bits, integers float32 holds exactly. */
+const KEPT_TYPES: Record<number, true> = { 2: true, 256: true, 4: true, 512: true };
 
 const CTORS: Record<number, new (buffer: ArrayBufferLike, offset: number, length: number) => NumericArray> = {
   2: Uint8Array,

@@ -21,7 +21,7 @@
 import { InputError } from '../errors.js';
 import { matricesClose } from './affine.js';
 import { gzipBytes } from './gzip.js';
-import type { ImageVolume, Matrix4, NiftiHeaderInfo, Shape3 } from './image.js';
+import type { ImageVolume, Matrix4, NiftiHeaderInfo, Shape3, VoxelArray } from './image.js';
 import { affineToQform, baseAffine } from './nifti-affine.js';
 import {
   NIFTI1_MIN_VOX_OFFSET,
@@ -75,7 +75,7 @@ function datatypeOf(data: WritableArray): WriteDatatype {
 
 /** Writes `data` as NIfTI with the geometry and metadata of `like` (see the module notes). */
 export function writeNifti(
-  like: ImageVolume,
+  like: ImageVolume<VoxelArray>,
   data: WritableArray,
   options: WriteNiftiOptions = {},
 ): Uint8Array {
@@ -92,7 +92,7 @@ export function writeNifti(
  * (header, extension flag, padding up to vox_offset), so a caller can stream the data after them.
  */
 export function niftiHeaderBytes(
-  like: ImageVolume,
+  like: ImageVolume<VoxelArray>,
   count: number,
   options: Omit<WriteNiftiOptions, 'gzip'> & { datatype: WriteDatatype },
 ): Uint8Array {
@@ -100,7 +100,7 @@ export function niftiHeaderBytes(
 }
 
 function planHeader(
-  like: ImageVolume,
+  like: ImageVolume<VoxelArray>,
   count: number,
   options: WriteNiftiOptions,
   arrayDatatype: () => WriteDatatype,
@@ -142,7 +142,7 @@ function checkAffine(affine: Matrix4): void {
 }
 
 function headerFor(
-  like: ImageVolume,
+  like: ImageVolume<VoxelArray>,
   shape: Shape3,
   channels: number,
   affine: Matrix4,

@@ -8,7 +8,7 @@ import { InputError, UnsupportedError } from '../errors.js';
 import { readDicomSeries } from './dicom.js';
 import { isDicom } from './dicom-parse.js';
 import { LimitedInflater, isGzip } from './gzip.js';
-import type { DeclaredGeometry, ImageVolume, InspectGeometry } from './image.js';
+import type { DeclaredGeometry, ImageVolume, InspectGeometry, VoxelArray } from './image.js';
 import { checkInputBytes, resolveLimits, type ReadLimits } from './limits.js';
 import { NIFTI2_HEADER_BYTES, sniffNifti } from './nifti-header.js';
 import { readNifti } from './nifti-read.js';
@@ -27,16 +27,33 @@ export interface ReadImageOptions {
    * decoded, and throws to refuse the input.
    */
   inspect?: InspectGeometry;
+  /**
+   * Keep an unscaled 8- or 16-bit integer NIfTI in its stored type instead of widening it to
+   * float32 (readNifti's module notes); other inputs are float32 either way.
+   */
+  storedType?: boolean;
 }
 
 /** Reads a NIfTI (.nii/.nii.gz), PNG, JPEG, single DICOM file or zipped DICOM series, sniffing the format from its bytes. */
-export function readImage(bytes: Uint8Array, options: ReadImageOptions = {}): ImageVolume {
+export function readImage(
+  bytes: Uint8Array,
+  options?: ReadImageOptions & { storedType?: false },
+): ImageVolume;
+/** The same; with `storedType` the voxels may stay in the type the file stores. */
+export function readImage(bytes: Uint8Array, options: ReadImageOptions): ImageVolume<VoxelArray>;
+export function readImage(bytes: Uint8Array, options: ReadImageOptions = {}): ImageVolume<VoxelArray> {
   const limits = resolveLimits(options.limits);
   const label = options.name ? `${options.name}: ` : '';
   if (!(bytes instanceof Uint8Array)) throw new InputError('bad_input', 'image bytes must be a Uint8Array');
   checkInputBytes(bytes.length, limits);
   try {
-    return dispatch(bytes, limits, options.rgb ?? 'luminance', options.inspect ?? (() => {}));
+    return dispatch(
+      bytes,
+      limits,
+      options.rgb ?? 'luminance',
+      options.inspect ?? (() => {}),
+      options.storedType === true,
+    );
   } catch (err) {
     if (label && err instanceof Error && !err.message.startsWith(label)) err.message = label + err.message;
     throw err;
@@ -48,7 +65,8 @@ function dispatch(
   limits: ReadLimits,
   rgb: RgbMode,
   inspect: InspectGeometry,
-): ImageVolume {
+  storedType: boolean,
+): ImageVolume<VoxelArray> {
   if (bytes.length === 0) throw new InputError('empty_input', 'the input is empty');
   if (isGzip(bytes)) {
     const head = new LimitedInflater(bytes, limits.maxDecompressedBytes, 'gzip', 'gzip stream').read(
@@ -60,9 +78,9 @@ function dispatch(
         'gzip data that is not NIfTI; only .nii.gz is read compressed',
       );
     }
-    return readNifti(bytes, limits, inspect);
+    return readNifti(bytes, limits, inspect, storedType);
   }
-  if (sniffNifti(bytes) !== null) return readNifti(bytes, limits, inspect);
+  if (sniffNifti(bytes) !== null) return readNifti(bytes, limits, inspect, storedType);
   if (isPng(bytes)) return readPng(bytes, limits, rgb, inspect);
   if (isJpeg(bytes)) return readJpeg(bytes, limits, rgb, inspect);
   if (isDicom(bytes)) return readDicomSeries([bytes], { limits, inspect });

@@ -6,7 +6,7 @@
  * (Hounsfield units need more than 256 levels), one 2D plane into a 3D model. The caller decides
  * where the lines go (CLI stderr, an API header).
  */
-import type { ImageVolume } from '../io/index.js';
+import type { ImageVolume, VoxelArray } from '../io/index.js';
 import type { ModelManifest } from './manifest.js';
 
 type ModalityKind = 'MR' | 'CT';
@@ -21,7 +21,7 @@ function kindOf(name: string): ModalityKind | null {
 }
 
 /** Human-readable warnings for `image` given to `manifest`'s model; empty when nothing is clearly off. */
-export function modalityWarnings(manifest: ModelManifest, image: ImageVolume): string[] {
+export function modalityWarnings(manifest: ModelManifest, image: ImageVolume<VoxelArray>): string[] {
   const names = manifest.modality ?? Object.values(manifest.dataset.channel_names);
   const kinds = new Set(names.map(kindOf).filter((k): k is ModalityKind => k !== null));
   const expects = `model ${manifest.id} expects ${names.join(', ')}`;

@@ -1,15 +1,15 @@
 /**
  * @module
  * From the model's layout back to the image: a model-layout label map (cropped to the non-zero box,
- * model axis order) is transposed back, pasted into the full image and post-processed with the
- * manifest's keep-largest, as `segment()` ends (docs/nnunet-inference.md).
+ * model axis order) gets the manifest's keep-largest and becomes the image's {@link LabelMap}, as
+ * `segment()` ends (docs/nnunet-inference.md).
  */
-import { pasteCrop, type BoundingBox } from '../../wasm/src/crop.js';
+import type { BoundingBox } from '../../wasm/src/crop.js';
 import type { KernelCore } from '../../wasm/src/kernel-core.js';
 import type { Shape3 } from '../../wasm/src/shape.js';
 import type { ModelManifest } from '../models/manifest.js';
 import { applyKeepLargest, keepLargestPlan } from '../postprocessing/keep-largest.js';
-import { invertPermutation, permute3 } from '../preprocessing/axes.js';
+import { LabelMap } from './label-map.js';
 
 /** Where the model's layout sits in the image. */
 export interface ModelLayout {
@@ -22,20 +22,27 @@ export interface ModelLayout {
   imageShape: Shape3;
 }
 
-/** The image-geometry label map of model-layout `labels`, with the manifest's post-processing applied. */
+/**
+ * The image's label map of model-layout `labels`, with the manifest's post-processing applied to
+ * `labels` in place. Outside the crop every label is background, and full connectivity does not
+ * depend on the order of the axes: the largest components of the crop are those of the image.
+ */
+export function layoutLabelMap(
+  core: KernelCore,
+  labels: Uint8Array,
+  layout: ModelLayout,
+  manifest: ModelManifest,
+): LabelMap {
+  applyKeepLargest(core, labels, layout.shape, keepLargestPlan(manifest.inference.postprocessing));
+  return new LabelMap(layout.imageShape, layout.box, labels, layout.perm);
+}
+
+/** The image-geometry label map of model-layout `labels` as one array; `labels` is left as it was. */
 export function labelsToImage(
   core: KernelCore,
   labels: Uint8Array,
   layout: ModelLayout,
   manifest: ModelManifest,
 ): Uint8Array {
-  const out = new Uint8Array(layout.imageShape[0] * layout.imageShape[1] * layout.imageShape[2]);
-  pasteCrop(
-    out,
-    layout.imageShape,
-    permute3(labels, layout.shape, invertPermutation(layout.perm)),
-    layout.box,
-  );
-  applyKeepLargest(core, out, layout.imageShape, keepLargestPlan(manifest.inference.postprocessing));
-  return out;
+  return layoutLabelMap(core, labels.slice(), layout, manifest).toArray();
 }

@@ -2,16 +2,21 @@
  * @module
  * `segment()`: one image through a 2D nnU-Net / nnSAM model in nnU-Net's order
  * (docs/nnunet-inference.md): crop, normalise, transpose, then slice by slice resample, sliding-window predict (mirroring TTA, fold
- * ensemble), resample back, softmax/argmax; optional level-set refinement (still in the model's
- * layout); then transpose back, uncrop, keep-largest post-processing, statistics. Runtime-agnostic: the caller hands in the
- * kernels, the fold runtimes and where the slice steps after the network run.
+ * ensemble), resample back, softmax/argmax; then optional level-set refinement, keep-largest
+ * post-processing and statistics on the crop, and the label map uncropped only as it is read
+ * ({@link LabelMap}). Runtime-agnostic: the caller hands in the kernels, the fold runtimes and
+ * where the slice steps after the network run.
+ *
+ * Memory (docs/nnunet-inference.md, "Memory"): the input may stay in its stored type; the only
+ * volume-sized arrays are the normalised crop (kernel memory, released once the slices are
+ * predicted) and the crop's labels, besides what the caller asks for (probabilities, refinement).
  */
 import { pasteCrop } from '../../wasm/src/crop.js';
 import type { KernelCore } from '../../wasm/src/kernel-core.js';
 import { computeNewShape, resampleVolume } from '../../wasm/src/resample.js';
 import { InputError } from '../errors.js';
 import { wasmSliceBackend, type SliceBackend, type SliceBackendInfo } from '../inference/slice-backend.js';
-import type { ImageVolume } from '../io/index.js';
+import type { ImageVolume, VoxelArray } from '../io/index.js';
 import { classCount, type ModelManifest } from '../models/manifest.js';
 import { labelStats, type LabelStats } from '../postprocessing/label-stats.js';
 import { refineLabels, refineSettings, type RefineInputs } from '../postprocessing/refine.js';
@@ -24,10 +29,11 @@ import {
   samePlane,
   type Plane,
 } from '../preprocessing/axes.js';
-import { preprocess } from '../preprocessing/preprocess.js';
+import { preprocess, type Preprocessed } from '../preprocessing/preprocess.js';
 import type { InferenceRuntime, RuntimeInfo } from '../runtime/runtime.js';
+import type { LabelMap } from './label-map.js';
+import { layoutLabelMap, type ModelLayout } from './model-layout.js';
 import { timed } from './pipeline-helpers.js';
-import { labelsToImage, type ModelLayout } from './model-layout.js';
 
 /** A progress event: the stage and, while predicting, slices done of total. */
 export interface SegmentProgress {
@@ -66,8 +72,13 @@ export interface RefineStart {
 
 /** What {@link segment} returns. */
 export interface SegmentResult {
-  /** Label map in the input's geometry (`[nx, ny, nz]`, x fastest). */
-  labels: Uint8Array;
+  /** The label map in the input's geometry, held as its crop: stream it with `planes()`. */
+  labelMap: LabelMap;
+  /**
+   * The label map as one array (`[nx, ny, nz]`, x fastest), built from {@link labelMap} on first
+   * read: a caller that streams the map never pays for it.
+   */
+  readonly labels: Uint8Array;
   /** `[classes][voxels]` softmax probabilities in the input geometry, when asked for. */
   probabilities?: Float32Array;
   stats: LabelStats[];
@@ -79,10 +90,13 @@ export interface SegmentResult {
   timings: { totalMs: number; modelMs: number; modelCalls: number };
 }
 
-/** Segments a single-channel image with `manifest`'s model running on `folds` (one runtime per fold). */
+/**
+ * Segments a single-channel image with `manifest`'s model running on `folds` (one runtime per fold).
+ * `image.data` may be float32 or the stored integer type (`readImage`'s `storedType`).
+ */
 export async function segment(
   core: KernelCore,
-  image: ImageVolume,
+  image: ImageVolume<VoxelArray>,
   manifest: ModelManifest,
   folds: readonly InferenceRuntime[],
   options: SegmentOptions = {},
@@ -120,26 +134,6 @@ export async function segment(
   const clock = { ms: 0, calls: 0 };
   const timedFolds = folds.map((f) => timed(f, clock));
   const backend = options.slices ?? wasmSliceBackend();
-  const runner = backend.open({
-    core,
-    folds: timedFolds,
-    predictor: {
-      patch: planeOf(plans.patch_size),
-      outputs: levelsets ? [logitsOut.name, levelsetOut!.name] : [logitsOut.name],
-      outputChannels: levelsets ? [classes, levelsetChannels] : [classes],
-      mirrorAxes: options.tta === false ? [] : manifest.inference.mirroring_axes,
-      batch: options.batch ?? plans.batch_size,
-      tileStep: manifest.inference.tile_step_size,
-    },
-    output: {
-      classes,
-      from: modelPlane,
-      to: cropPlane,
-      order: plans.resampling_fn_probabilities_kwargs.order,
-      probabilities: options.probabilities === true || levelsets,
-    },
-  });
-
   const pixels = planePixels(cropPlane);
   const labelsModel = new Uint8Array(pixels * slices);
   const probabilitiesModel = options.probabilities ? new Float32Array(classes * pixels * slices) : undefined;
@@ -152,33 +146,56 @@ export async function segment(
         tau: levelsetOut!.tau ?? 1,
       }
     : undefined;
-  const dataOrder = plans.resampling_fn_data_kwargs.order;
-  for (let s = 0; s < slices; s++) {
-    let slice = pre.data.subarray(s * pixels, (s + 1) * pixels);
-    if (!samePlane(modelPlane, cropPlane)) {
-      // skimage resize semantics, clipped to the slice's range, as the reference does per slice.
-      slice = resampleVolume(core, slice, planeShape(cropPlane), planeShape(modelPlane), {
-        order: dataOrder,
-      });
-    }
-    const out = await runner.run(slice);
-    labelsModel.set(out.labels, s * pixels);
-    if (probabilitiesModel) {
-      for (let c = 0; c < classes; c++) {
-        probabilitiesModel.set(
-          out.probabilities!.subarray(c * pixels, (c + 1) * pixels),
-          (c * slices + s) * pixels,
-        );
+  try {
+    const runner = backend.open({
+      core,
+      folds: timedFolds,
+      predictor: {
+        patch: planeOf(plans.patch_size),
+        outputs: levelsets ? [logitsOut.name, levelsetOut!.name] : [logitsOut.name],
+        outputChannels: levelsets ? [classes, levelsetChannels] : [classes],
+        mirrorAxes: options.tta === false ? [] : manifest.inference.mirroring_axes,
+        batch: options.batch ?? plans.batch_size,
+        tileStep: manifest.inference.tile_step_size,
+      },
+      output: {
+        classes,
+        from: modelPlane,
+        to: cropPlane,
+        order: plans.resampling_fn_probabilities_kwargs.order,
+        probabilities: options.probabilities === true || levelsets,
+      },
+    });
+    const dataOrder = plans.resampling_fn_data_kwargs.order;
+    for (let s = 0; s < slices; s++) {
+      let slice = pre.slice(s);
+      if (!samePlane(modelPlane, cropPlane)) {
+        // skimage resize semantics, clipped to the slice's range, as the reference does per slice.
+        slice = resampleVolume(core, slice, planeShape(cropPlane), planeShape(modelPlane), {
+          order: dataOrder,
+        });
       }
-    }
-    if (refineInputs) {
-      for (let c = 1; c < classes; c++) {
-        const at = ((c - 1) * slices + s) * pixels;
-        refineInputs.probabilities.set(out.probabilities!.subarray(c * pixels, (c + 1) * pixels), at);
-        refineInputs.levelsets.set(out.levelsets.subarray((c - 1) * pixels, c * pixels), at);
+      const out = await runner.run(slice);
+      labelsModel.set(out.labels, s * pixels);
+      if (probabilitiesModel) {
+        for (let c = 0; c < classes; c++) {
+          probabilitiesModel.set(
+            out.probabilities!.subarray(c * pixels, (c + 1) * pixels),
+            (c * slices + s) * pixels,
+          );
+        }
       }
+      if (refineInputs) {
+        for (let c = 1; c < classes; c++) {
+          const at = ((c - 1) * slices + s) * pixels;
+          refineInputs.probabilities.set(out.probabilities!.subarray(c * pixels, (c + 1) * pixels), at);
+          refineInputs.levelsets.set(out.levelsets.subarray((c - 1) * pixels, c * pixels), at);
+        }
+      }
+      progress({ stage: 'predict', done: s + 1, total: slices });
     }
-    progress({ stage: 'predict', done: s + 1, total: slices });
+  } finally {
+    pre.release();
   }
 
   progress({ stage: 'postprocess', done: 0, total: 1 });
@@ -187,27 +204,16 @@ export async function segment(
     ? { inputs: refineInputs!, labels: labelsModel.slice(), layout }
     : undefined;
   if (options.refine) refineLabels(core, labelsModel, refineInputs!, refineSettings(manifest));
-  const labels = labelsToImage(core, labelsModel, layout, manifest);
-  const back = invertPermutation(pre.perm);
-  let probabilities: Float32Array | undefined;
-  if (probabilitiesModel) {
-    const n = image.data.length;
-    const perClass = pixels * slices;
-    probabilities = new Float32Array(classes * n);
-    probabilities.fill(1, 0, n); // background is certain outside the crop
-    for (let c = 0; c < classes; c++) {
-      const cropped = permute3(
-        probabilitiesModel.subarray(c * perClass, (c + 1) * perClass),
-        pre.shape,
-        back,
-      );
-      pasteCrop(probabilities.subarray(c * n, (c + 1) * n), image.shape, cropped, pre.box);
-    }
-  }
-  const stats = labelStats(core, labels, image.shape, image.spacing, manifest.dataset.labels);
+  const labelMap = layoutLabelMap(core, labelsModel, layout, manifest);
+  const probabilities = probabilitiesModel && uncropProbabilities(probabilitiesModel, classes, pre, image);
+  const stats = labelStats(core, labelsModel, pre.shape, image.spacing, manifest.dataset.labels, {
+    perm: pre.perm,
+    start: pre.box.start,
+  });
   progress({ stage: 'done', done: 1, total: 1 });
-  return {
-    labels,
+  let labels: Uint8Array | undefined;
+  const result = {
+    labelMap,
     probabilities,
     stats,
     runtime: folds[0].info,
@@ -215,4 +221,27 @@ export async function segment(
     refineInputs: start,
     timings: { totalMs: performance.now() - t0, modelMs: clock.ms, modelCalls: clock.calls },
   };
+  return Object.defineProperty(result, 'labels', {
+    enumerable: true,
+    get: () => (labels ??= labelMap.toArray()),
+  }) as SegmentResult;
+}
+
+/** `[classes][crop voxels]` model-order probabilities as `[classes][image voxels]` in the image's grid. */
+function uncropProbabilities(
+  model: Float32Array,
+  classes: number,
+  pre: Preprocessed,
+  image: ImageVolume<VoxelArray>,
+): Float32Array {
+  const back = invertPermutation(pre.perm);
+  const n = image.data.length;
+  const perClass = model.length / classes;
+  const out = new Float32Array(classes * n);
+  out.fill(1, 0, n); // background is certain outside the crop
+  for (let c = 0; c < classes; c++) {
+    const cropped = permute3(model.subarray(c * perClass, (c + 1) * perClass), pre.shape, back);
+    pasteCrop(out.subarray(c * n, (c + 1) * n), image.shape, cropped, pre.box);
+  }
+  return out;
 }

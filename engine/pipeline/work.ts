@@ -53,10 +53,12 @@ export const DEFAULT_WORK_LIMITS: Readonly<WorkLimits> = Object.freeze({
   maxPeakBytes: 2 * 2 ** 30,
 });
 
-// Bytes per input voxel that live for the whole run: the float32 decode, the crop (mask and
-// copy), the normalised copy, its transpose, and three uint8 label maps (model order, image order,
-// the transposed-back copy). The raw stored bytes come on top while decoding.
-const VOLUME_BYTES_PER_VOXEL = 4 + 1 + 4 + 4 + 4 + 3;
+// Bytes per input voxel besides the input itself, with the crop as large as the image
+// (docs/nnunet-inference.md, "Memory"): kernel memory for the hole filling (mask and queue, 5),
+// reused for the normalised crop and its mask; the crop mask handed to the normalisation (1); the
+// crop's labels (1); the keep-largest mask and result (2); and the full-size label map for a caller
+// that reads it whole (1).
+const VOLUME_BYTES_PER_VOXEL = 5 + 1 + 1 + 2 + 1;
 
 /** The work of segmenting an image of `geometry` with `manifest`'s model, from the header alone. */
 export function estimateWork(

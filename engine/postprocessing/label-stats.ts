@@ -16,13 +16,26 @@ export interface LabelStats {
   bbox: { start: number[]; end: number[] } | null;
 }
 
-/** Stats of every foreground label of `names` (name -> value). */
+/**
+ * Where a label map that is a crop lies in its image: axis `a` of the crop is image axis `perm[a]`,
+ * and the crop starts at voxel `start` (image axes). Labels outside the crop are background.
+ */
+export interface CropPlacement {
+  perm: readonly number[];
+  start: readonly number[];
+}
+
+/**
+ * Stats of every foreground label of `names` (name -> value); `spacing` is the image's. With
+ * `placement`, `labels` (of `shape`) is a crop of the image and the boxes are given in the image.
+ */
 export function labelStats(
   core: KernelCore,
   labels: Uint8Array,
   shape: Shape3,
   spacing: readonly number[],
   names: Record<string, number | number[]>,
+  placement: CropPlacement = { perm: [0, 1, 2], start: [0, 0, 0] },
 ): LabelStats[] {
   const voxelMl = (spacing[0] * spacing[1] * spacing[2]) / 1000;
   const counts = new Float64Array(256);
@@ -45,7 +58,21 @@ export function labelStats(
         name,
         voxels,
         volume_ml: voxels * voxelMl,
-        bbox: box && { start: box.start, end: box.end },
+        bbox: box && inImage(box.start, box.end, placement),
       };
     });
+}
+
+/** A crop-axes box as image-axes voxel indices. */
+function inImage(
+  start: readonly number[],
+  end: readonly number[],
+  { perm, start: origin }: CropPlacement,
+): { start: number[]; end: number[] } {
+  const out = { start: [0, 0, 0], end: [0, 0, 0] };
+  perm.forEach((p, a) => {
+    out.start[p] = origin[p] + start[a];
+    out.end[p] = origin[p] + end[a];
+  });
+  return out;
 }

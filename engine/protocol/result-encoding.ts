@@ -5,7 +5,7 @@
  */
 import { encode as encodePng } from 'fast-png';
 import { InputError } from '../errors.js';
-import type { ImageVolume } from '../io/index.js';
+import type { ImageVolume, VoxelArray } from '../io/index.js';
 import type { SegmentResult } from '../pipeline/segment.js';
 import { concatBytes } from './bytes.js';
 import { labelPalette } from './label-palette.js';
@@ -22,7 +22,7 @@ export const RESULT_CONTENT_TYPES: Readonly<Record<RunFormat, string>> = Object.
 });
 
 /** Throws `png_needs_2d` when `format` cannot carry `image`'s label map (a PNG is one plane). */
-export function checkEncodable(format: RunFormat, image: ImageVolume): void {
+export function checkEncodable(format: RunFormat, image: ImageVolume<VoxelArray>): void {
   if (format === 'png' && image.shape[2] !== 1) {
     throw new InputError('png_needs_2d', `format=png needs a 2D input, got shape [${image.shape}]`);
   }
@@ -44,13 +44,13 @@ export function labelPng(width: number, height: number, labels: Uint8Array): Uin
  */
 export function* encodeResult(
   format: RunFormat,
-  image: ImageVolume,
+  image: ImageVolume<VoxelArray>,
   result: SegmentResult,
   timings: () => object,
   planes: number,
 ): Generator<Uint8Array, void, undefined> {
   if (format === 'nifti') {
-    yield* niftiGzipChunks(image, result.labels, { planes });
+    yield* niftiGzipChunks(image, result.labelMap, { planes });
   } else if (format === 'png') {
     yield labelPng(image.shape[0], image.shape[1], result.labels);
   } else {

@@ -4,11 +4,13 @@
  * back to the CPU provider (with the reason logged and reported) when no GPU adapter can be created.
  */
 import * as ort from 'onnxruntime-node';
-import type { InferenceRuntime, RuntimeOptions } from './runtime.js';
+import { CPU_MAX_BATCH, type InferenceRuntime, type RuntimeOptions } from './runtime.js';
 import { firstLine } from './gpu-adapter.js';
+import { inSubBatches } from './sub-batches.js';
 import { wrapOrtSession } from './wrap-session.js';
 
-type SessionOptions = ort.InferenceSession.SessionOptions;
+/** onnxruntime-node's session options. */
+export type SessionOptions = ort.InferenceSession.SessionOptions;
 
 function baseOptions(threads: number): SessionOptions {
   return {
@@ -22,21 +24,29 @@ function baseOptions(threads: number): SessionOptions {
 const nodeTensor = (data: Float32Array, dims: readonly number[]): ort.Tensor =>
   new ort.Tensor('float32', data, dims);
 
-/** onnxruntime-node on the CPU execution provider. */
+/**
+ * onnxruntime-node on the CPU execution provider, running at most `options.maxBatch` tiles per call
+ * (default {@link CPU_MAX_BATCH}). The arena stays on: without it every call maps its activations
+ * afresh, and a batch of 8 took 2-3x as long here (bench/results/engine.md).
+ */
 export async function createOrtNodeCpu(
   model: Uint8Array,
   options: RuntimeOptions = {},
+  /** Other session settings, for the benchmark that compares them (bench/engine.ts). */
+  overrides: SessionOptions = {},
 ): Promise<InferenceRuntime> {
   const threads = options.threads ?? 1;
   const session = await ort.InferenceSession.create(model, {
     ...baseOptions(threads),
     executionProviders: ['cpu'],
+    ...overrides,
   });
-  return wrapOrtSession(session, nodeTensor, {
+  const runtime = wrapOrtSession(session, nodeTensor, {
     requested: 'cpu',
     provider: 'cpu',
     threads,
   });
+  return inSubBatches(runtime, options.maxBatch ?? CPU_MAX_BATCH);
 }
 
 /**
@@ -62,7 +72,7 @@ export async function createOrtNodeWebGpu(
   } catch (err) {
     const reason = firstLine(err);
     options.log?.(`webgpu unavailable, falling back to the CPU provider: ${reason}`);
-    const cpu = await createOrtNodeCpu(model, { threads });
+    const cpu = await createOrtNodeCpu(model, { threads, maxBatch: options.maxBatch });
     return { ...cpu, info: { ...cpu.info, requested: 'webgpu', fallbackReason: reason } };
   }
 }

@@ -43,4 +43,16 @@ export interface RuntimeOptions {
   threads?: number;
   /** Receives one line per notable event (fallbacks). */
   log?: (line: string) => void;
+  /**
+   * Most tiles one call of the onnxruntime-node CPU provider runs; a larger batch runs as
+   * consecutive smaller ones with the same results (engine/runtime/sub-batches.ts). Default
+   * {@link CPU_MAX_BATCH}.
+   */
+  maxBatch?: number;
 }
+
+/**
+ * The CPU provider's default {@link RuntimeOptions.maxBatch}: the plans' batch of 8 costs ~50 MB
+ * more resident memory than 4 for no speed (bench/results/engine.md, "onnxruntime-node memory").
+ */
+export const CPU_MAX_BATCH = 1;

@@ -13,7 +13,7 @@
  * f32. An empty mask changes nothing (nnU-Net's `image[mask]` is then empty).
  */
 import { KernelArgumentError } from './kernel-errors.js';
-import type { KernelCore, KernelHeap } from './kernel-core.js';
+import type { KernelCore, KernelHeap, KernelLease } from './kernel-core.js';
 
 /** Dataset foreground intensity statistics (plans.json `foreground_intensity_properties_per_channel`). */
 export interface CtStats {
@@ -51,35 +51,110 @@ function checkInputs(data: Float32Array, mask: Uint8Array | undefined): void {
   }
 }
 
-/** Runs the apply kernel on a copy of `data`; `params` gives mean/std (null: leave unchanged). */
-function normalizeWith(
+/** Mean and std of the normalisation, or null to leave the image unchanged. */
+type Params = (heap: KernelHeap, dataPtr: number, maskPtr: number) => { mean: number; std: number } | null;
+
+/** `n` f32 voxels in kernel memory: where they are, and what to hand back afterwards. */
+interface Placement<T> {
+  place(heap: KernelHeap): number;
+  finish(heap: KernelHeap, ptr: number): T;
+}
+
+/** A copy of `data` in kernel memory, normalised and copied back out. */
+const copyOf = (data: Float32Array): Placement<Float32Array> => ({
+  place: (heap) => heap.put(data),
+  finish: (heap, ptr) => heap.take(Float32Array, ptr, data.length),
+});
+
+/** Voxels already in a lease, normalised where they are. */
+const inLease = (lease: KernelLease): Placement<void> => ({
+  place: () => lease.ptr,
+  finish: () => {},
+});
+
+function checkLeased(lease: KernelLease, length: number, mask: Uint8Array | undefined): void {
+  if (lease.isReleased) throw new KernelArgumentError('kernel_state', 'kernel lease used after release');
+  if (!Number.isSafeInteger(length) || length < 1 || length * 4 > lease.bytes) {
+    throw new KernelArgumentError(
+      'kernel_shape',
+      `normalisation of ${length} voxels needs ${length * 4} leased bytes, the lease has ${lease.bytes}`,
+    );
+  }
+  if (mask !== undefined && mask.length !== length) {
+    throw new KernelArgumentError(
+      'kernel_shape',
+      `mask has ${mask.length} elements but the image has ${length}`,
+    );
+  }
+}
+
+function checkCtStats(stats: CtStats): CtStats {
+  const { mean, std, p00_5: lo, p99_5: hi } = stats;
+  if (![mean, std, lo, hi].every(Number.isFinite) || lo > hi) {
+    throw new KernelArgumentError(
+      'kernel_argument',
+      `CT statistics must be finite with p00_5 <= p99_5, got ${JSON.stringify(stats)}`,
+    );
+  }
+  return stats;
+}
+
+/** Runs the apply kernel on the placed voxels; `params` gives mean/std (null: leave unchanged). */
+function normalizeAt<T>(
   core: KernelCore,
-  data: Float32Array,
+  n: number,
+  at: Placement<T>,
   mask: Uint8Array | undefined,
   lo: number,
   hi: number,
-  params: (heap: KernelHeap, dataPtr: number, maskPtr: number) => { mean: number; std: number } | null,
-): Float32Array {
-  const n = data.length;
+  params: Params,
+): T {
   return core.run((heap) => {
-    const d = heap.put(data);
+    const d = at.place(heap);
     const m = mask === undefined ? 0 : heap.put(mask);
     const p = params(heap, d, m);
     if (p !== null)
       core.fn<ApplyFn>('norm_apply_f32')(d, d, n, m, lo, hi, p.mean, 1 / Math.max(p.std, STD_EPS));
-    return heap.take(Float32Array, d, n);
+    return at.finish(heap, d);
   });
+}
+
+/** The z-score's statistics of `n` voxels: over the mask voxels when there is a mask. */
+function zscoreParams(core: KernelCore, n: number): Params {
+  return (heap, d, m) => {
+    const out = heap.alloc(24);
+    core.fn<StatsFn>('norm_stats_f32')(out, d, n, m);
+    const [count, mean, std] = heap.view(Float64Array, out, 3);
+    return count > 0 ? { mean, std } : null;
+  };
 }
 
 /** Per-image z-score normalisation (over `mask` voxels only when a mask is given); returns a new array. */
 export function zscoreNormalize(core: KernelCore, data: Float32Array, mask?: Uint8Array): Float32Array {
   checkInputs(data, mask);
-  return normalizeWith(core, data, mask, -Infinity, Infinity, (heap, d, m) => {
-    const out = heap.alloc(24);
-    core.fn<StatsFn>('norm_stats_f32')(out, d, data.length, m);
-    const [count, mean, std] = heap.view(Float64Array, out, 3);
-    return count > 0 ? { mean, std } : null;
-  });
+  return normalizeAt(
+    core,
+    data.length,
+    copyOf(data),
+    mask,
+    -Infinity,
+    Infinity,
+    zscoreParams(core, data.length),
+  );
+}
+
+/**
+ * {@link zscoreNormalize} of the first `length` f32 of `lease`, in place: for a volume that lives in
+ * kernel memory, so it is never copied in or out.
+ */
+export function zscoreNormalizeLeased(
+  core: KernelCore,
+  lease: KernelLease,
+  length: number,
+  mask?: Uint8Array,
+): void {
+  checkLeased(lease, length, mask);
+  normalizeAt(core, length, inLease(lease), mask, -Infinity, Infinity, zscoreParams(core, length));
 }
 
 /** CT normalisation with dataset statistics (clip, shift, scale); returns a new array. */
@@ -90,13 +165,23 @@ export function ctNormalize(
   mask?: Uint8Array,
 ): Float32Array {
   checkInputs(data, mask);
-  const { mean, std, p00_5: lo, p99_5: hi } = stats;
-  if (![mean, std, lo, hi].every(Number.isFinite) || lo > hi) {
-    throw new KernelArgumentError(
-      'kernel_argument',
-      `CT statistics must be finite with p00_5 <= p99_5, got ${JSON.stringify(stats)}`,
-    );
-  }
+  const { mean, std, p00_5: lo, p99_5: hi } = checkCtStats(stats);
   // nnU-Net clips an f32 image with the bounds rounded to f32.
-  return normalizeWith(core, data, mask, Math.fround(lo), Math.fround(hi), () => ({ mean, std }));
+  return normalizeAt(core, data.length, copyOf(data), mask, Math.fround(lo), Math.fround(hi), () => ({
+    mean,
+    std,
+  }));
+}
+
+/** {@link ctNormalize} of the first `length` f32 of `lease`, in place (see {@link zscoreNormalizeLeased}). */
+export function ctNormalizeLeased(
+  core: KernelCore,
+  lease: KernelLease,
+  length: number,
+  stats: CtStats,
+  mask?: Uint8Array,
+): void {
+  checkLeased(lease, length, mask);
+  const { mean, std, p00_5: lo, p99_5: hi } = checkCtStats(stats);
+  normalizeAt(core, length, inLease(lease), mask, Math.fround(lo), Math.fround(hi), () => ({ mean, std }));
 }

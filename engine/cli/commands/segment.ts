@@ -1,7 +1,13 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sharedKernels } from '../../../wasm/src/node-loader.js';
-import { readDicomSeries, writeNifti, type ImageVolume, type InspectGeometry } from '../../io/index.js';
+import {
+  readDicomSeries,
+  writeNifti,
+  type ImageVolume,
+  type InspectGeometry,
+  type VoxelArray,
+} from '../../io/index.js';
 import { segment, type SegmentProgress } from '../../pipeline/segment.js';
 import { workGuard } from '../../pipeline/work.js';
 import { WEIGHT_VARIANTS, type WeightVariant } from '../../models/manifest.js';
@@ -10,20 +16,23 @@ import { formatModelReference, MODEL_REFERENCE, REFERENCE_SYNTAX } from '../../m
 import type { Device } from '../../runtime/runtime.js';
 import { nodeSliceBackend } from '../../runtime/slice-backend-node.js';
 import { parseChoice, report, UsageError, type Command, type CommandIO } from '../command.js';
-import { readImageFile, wantsGzip, writeOutputFile } from '../files.js';
-import { checkLabelOutput, encodeLabelOutput, labelOutputFormat } from '../label-output.js';
+import { readStoredImageFile, wantsGzip, writeOutputFile } from '../files.js';
+import { checkLabelOutput, labelOutputFormat, writeLabelOutput } from '../label-output.js';
 import { cliRegistry } from '../models-root.js';
 import { parseWorkLimits, WORK_LIMIT_HELP, WORK_LIMIT_OPTIONS } from '../work-limits.js';
 
-/** Reads a NIfTI/PNG/JPEG/DICOM file, or a folder holding one DICOM series; `inspect` may refuse it before its voxels exist. */
-async function readInput(path: string, inspect: InspectGeometry): Promise<ImageVolume> {
+/**
+ * Reads a NIfTI/PNG/JPEG/DICOM file, or a folder holding one DICOM series; `inspect` may refuse it
+ * before its voxels exist. An 8- or 16-bit NIfTI keeps its stored type: segment() converts the crop.
+ */
+async function readInput(path: string, inspect: InspectGeometry): Promise<ImageVolume<VoxelArray>> {
   const info = await stat(path).catch(() => null);
   if (info?.isDirectory()) {
     const names = (await readdir(path)).sort();
     const files = await Promise.all(names.map(async (n) => new Uint8Array(await readFile(join(path, n)))));
     return readDicomSeries(files, { inspect });
   }
-  return readImageFile(path, undefined, inspect);
+  return readStoredImageFile(path, undefined, inspect);
 }
 
 /** A one-line progress bar on a terminal's stderr; nothing otherwise. */
@@ -148,7 +157,7 @@ export const segmentCommand: Command = {
         slices: await nodeSliceBackend(folds[0].info),
         onProgress: progressBar(io),
       });
-      await writeOutputFile(output, encodeLabelOutput(format, output, image, result.labels));
+      await writeLabelOutput(format, output, image, result.labelMap);
       if (probPath && result.probabilities) {
         await writeOutputFile(
           probPath,
