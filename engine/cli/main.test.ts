@@ -159,6 +159,12 @@ test('bad input: clear errors and non-zero exits', async () => {
     [['smooth', SEG, join(tmp, 'x.nii'), '--iterations', '-3'], 2, /--iterations/],
     [['metrics', T1, BRAIN], 1, /shape_mismatch/],
     [['edt', T1, join(tmp, 'no-such-dir', 'x.nii')], 1, /write_failed/],
+    // Removed in issue 13: the reason, not "unknown option", and nothing runs.
+    [
+      ['segment', BRAIN, '-o', join(tmp, 'x.nii.gz'), '--model', 'brain-wm-2d', '--refine'],
+      2,
+      /--refine was removed/,
+    ],
   ];
   for (const [argv, code, message] of cases) {
     const r = await cli(...argv);

@@ -137,7 +137,7 @@ export interface ApiJobCreate {
   upload_id: string;
   /** A model reference: `<id>` (its current release) or `<id>@<version>`. */
   model: string;
-  options?: { tta?: boolean; refine?: boolean };
+  options?: { tta?: boolean };
 }
 
 /** Per-label statistics of a label map. */
@@ -158,7 +158,7 @@ export interface ApiJob {
   /** The release the job runs, fixed when it is created; null for jobs created before versions. */
   model_version: string | null;
   upload_id: string;
-  options: { tta: boolean; refine: boolean };
+  options: { tta: boolean };
   progress: { stage: string; done: number; total: number; fraction: number };
   attempts: number;
   created_at: string;

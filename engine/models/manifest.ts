@@ -100,7 +100,7 @@ export interface ModelManifest {
     postprocessing: unknown;
     /** The array the plans' axes refer to (absent: `nibabel`, training/'s convention). */
     array_axes?: ArrayAxes;
-    /** The model's `--refine` settings, tuned on its training cases (absent: the engine's defaults). */
+    /** The model's refinement settings (segment()'s `refine`), tuned on its training cases (absent: the engine's defaults). */
     refine?: ManifestRefine;
   };
   files: Record<string, ManifestFile>;

@@ -46,7 +46,10 @@ export interface SegmentProgress {
 export interface SegmentOptions {
   /** Mirroring test-time augmentation (default true, over the manifest's axes). */
   tta?: boolean;
-  /** Level-set refinement with the manifest's settings (needs a level-set output). */
+  /**
+   * Level-set refinement with the manifest's settings (needs a level-set output). No flag or API
+   * option offers it (docs/method.md): bench/refine.ts measures it.
+   */
   refine?: boolean;
   /**
    * Also return what refinement starts from ({@link RefineStart}), so that it can be re-run with other

@@ -51,10 +51,9 @@ test('the predicted evaluations are the ones segment() makes, with and without T
     const image: ImageVolume = { ...slab.image, data, spacing };
     const estimate = estimateWork({ shape: image.shape, spacing, channels: 1 }, manifest, {
       tta,
-      refine: false,
     });
     const count = { patches: 0 };
-    await segment(await sharedKernels(), image, manifest, counting(folds, count), { tta, refine: false });
+    await segment(await sharedKernels(), image, manifest, counting(folds, count), { tta });
     assert.equal(estimate.evaluations, count.patches, `spacing ${spacing}, tta ${tta}`);
     assert.ok(estimate.evaluations > 0);
   }
@@ -87,7 +86,7 @@ function truncatedNifti(shape: [number, number, number], spacing: Spacing3, keep
 }
 
 test("issue 10's hostile headers are refused from the header with work_too_large, before the voxels are read", () => {
-  const guard = workGuard(manifest, { tta: true, refine: false }, DEFAULT_WORK_LIMITS);
+  const guard = workGuard(manifest, { tta: true }, DEFAULT_WORK_LIMITS);
   const refused = (bytes: Uint8Array, pattern: RegExp) =>
     assert.throws(
       () => readImage(bytes, { inspect: guard }),
@@ -101,7 +100,6 @@ test("issue 10's hostile headers are refused from the header with work_too_large
   refused(truncatedNifti([512, 512, 1024], [1, 1, 1]), /network patch evaluations/);
   const big = estimateWork({ shape: [512, 512, 1024], spacing: [1, 1, 1], channels: 1 }, manifest, {
     tta: true,
-    refine: false,
   });
   assert.ok(big.peakBytes > DEFAULT_WORK_LIMITS.maxPeakBytes, `${big.peakBytes} bytes`);
   assert.throws(
@@ -122,7 +120,6 @@ test("issue 10's hostile headers are refused from the header with work_too_large
 test('a real volume is within the default bounds, and a bound below its work refuses it', () => {
   const fsA = estimateWork({ shape: [256, 256, 256], spacing: [1, 1, 1], channels: 1 }, manifest, {
     tta: true,
-    refine: false,
   });
   assert.equal(fsA.tilesPerSlice, 9);
   assert.equal(fsA.evaluations, 9 * 256 * 4);
@@ -137,7 +134,6 @@ test('a real volume is within the default bounds, and a bound below its work ref
     () =>
       estimateWork({ shape: [8, 8, 8], spacing: [1, Number.NaN, 1], channels: 1 }, manifest, {
         tta: true,
-        refine: false,
       }),
     /bad_spacing|spacing must be positive/,
   );

@@ -16,7 +16,6 @@ import { modelAxes, permuteTuple, planeOf, type Plane } from '../preprocessing/a
 /** What a request asks the pipeline for, as far as it changes the work. */
 export interface WorkOptions {
   tta: boolean;
-  refine: boolean;
   probabilities?: boolean;
 }
 
@@ -90,18 +89,14 @@ export function estimateWork(
   const evaluations = tilesPerSlice * slices * mirrors * folds;
 
   const classes = classCount(manifest);
-  const levelset = manifest.onnx.outputs.find((o) => o.kind === 'levelset');
-  const levelsetChannels = options.refine && levelset ? Number(levelset.shape[1]) : 0;
   const voxels = shape[0] * shape[1] * shape[2] * geometry.channels;
   const padded = Math.max(newRows, patch.rows) * Math.max(newCols, patch.cols);
-  const channels = classes + levelsetChannels;
   // One slice in flight: the resampled and padded planes, the accumulator (kernel memory) and its
   // weights per output channel, the unpadded result, and the softmax resampled back to the stored
   // plane (an upper bound: the softmax is skipped when nothing reads it).
-  const sliceBytes = 4 * padded * (2 + 3 * channels) + 4 * classes * cols * rows;
+  const sliceBytes = 4 * padded * (2 + 3 * classes) + 4 * classes * cols * rows;
   let volumeBytes = voxels * (VOLUME_BYTES_PER_VOXEL + storedBytesPerVoxel);
   if (options.probabilities) volumeBytes += 2 * 4 * classes * voxels;
-  if (levelsetChannels > 0) volumeBytes += 3 * 4 * (classes - 1) * voxels;
   return {
     voxels,
     slices,

@@ -1,6 +1,6 @@
 /**
  * @module
- * The run request of the Worker↔node seam (`POST /v1/run?model&format&tta&refine&deadline_ms`):
+ * The run request of the Worker↔node seam (`POST /v1/run?model&format&tta&deadline_ms`):
  * one type, one encoder (the Worker's) and one parser (the node's), so that the two sides cannot
  * drift. The body is the input's bytes; the answer is the framed stream of frames.ts.
  */
@@ -18,14 +18,12 @@ export interface RunRequest {
   format: RunFormat;
   /** Mirroring test-time augmentation. */
   tta: boolean;
-  /** Level-set refinement. */
-  refine: boolean;
   /** The caller's deadline in ms from arrival; the node stops the run there (and at its own limit). */
   deadlineMs?: number;
 }
 
 /** What every one-shot runs with, wherever it runs (the Worker or a node). */
-export const ONE_SHOT_OPTIONS = { tta: true, refine: false } as const;
+export const ONE_SHOT_OPTIONS = { tta: true } as const;
 
 /** The result formats a run can answer with. */
 export const RUN_FORMATS: readonly RunFormat[] = ['nifti', 'png', 'json'];
@@ -36,7 +34,6 @@ export function runQuery(request: RunRequest): URLSearchParams {
     model: request.model,
     format: request.format,
     tta: String(request.tta),
-    refine: String(request.refine),
   });
   if (request.deadlineMs !== undefined)
     query.set('deadline_ms', String(Math.max(1, Math.ceil(request.deadlineMs))));
@@ -57,7 +54,7 @@ export function parseRunQuery(query: Record<string, string | undefined>): RunReq
   }
   const format = (query.format ?? 'nifti') as RunFormat;
   if (!RUN_FORMATS.includes(format)) bad(`format must be one of ${RUN_FORMATS.join('|')}`);
-  const flag = (name: 'tta' | 'refine', fallback: boolean): boolean => {
+  const flag = (name: 'tta', fallback: boolean): boolean => {
     const v = query[name];
     if (v === undefined) return fallback;
     if (v !== 'true' && v !== 'false') bad(`${name} must be true or false, got '${v}'`);
@@ -71,7 +68,6 @@ export function parseRunQuery(query: Record<string, string | undefined>): RunReq
     model: model!,
     format,
     tta: flag('tta', true),
-    refine: flag('refine', false),
     ...(deadline !== undefined && { deadlineMs: Number(deadline) }),
   };
 }

@@ -85,7 +85,7 @@ if (await gpuAvailable('a webgpu node: needs a WebGPU adapter')) {
         assert.ok(m.includes('nnsam_node_device_fallback 0'));
 
         const crop = await fsbBox(tempDir(), 'fsB-96.nii.gz', [100, 80, 80], [101, 176, 176]);
-        const res = await fetch(`${gpu.url}/v1/run?model=wm-tiny-2d&format=json&tta=false&refine=false`, {
+        const res = await fetch(`${gpu.url}/v1/run?model=wm-tiny-2d&format=json&tta=false`, {
           method: 'POST',
           body: readFileSync(crop.path),
         });

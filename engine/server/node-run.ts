@@ -156,7 +156,6 @@ async function run(
       model: req.model,
       format: req.format,
       tta: req.tta,
-      refine: req.refine,
       bytes,
       arrivedAt: performance.timeOrigin + req.started,
       queuedMs,

@@ -27,7 +27,6 @@ const job = (bytes: Uint8Array, format: RunJob['format'] = 'json'): RunJob => ({
   model: 'brain-wm-2d',
   format,
   tta: false,
-  refine: false,
   bytes: bytes.slice(),
   arrivedAt: performance.timeOrigin + performance.now(),
   queuedMs: 0,

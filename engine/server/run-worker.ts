@@ -80,10 +80,12 @@ const pulled = (): Promise<void> => new Promise((resolve) => (wake = resolve));
 async function execute(job: RunJob): Promise<void> {
   try {
     const model = await registry.load(job.model);
-    const work = { tta: job.tta, refine: job.refine };
+    const work = { tta: job.tta };
     const image = readImage(job.bytes, {
       limits: config.limits,
       inspect: workGuard(model.manifest, work, config.work),
+      // An 8/16-bit NIfTI stays in its stored type (docs/nnunet-inference.md, "Memory").
+      storedType: true,
     });
     checkEncodable(job.format, image);
     stage('reading');

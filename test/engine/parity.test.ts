@@ -111,7 +111,7 @@ test('segment() reports progress: preprocess, one event per slab, postprocess, d
   );
 });
 
-test('--refine (level-set fusion + curvature flow) moves only a thin boundary layer', async () => {
+test('refinement (level-set fusion + curvature flow) moves only a thin boundary layer', async () => {
   const core = await sharedKernels();
   const folds = await registry.runtimes(MODEL_ID, 'cpu');
   const plain = await segment(core, image, model.manifest, folds, { tta: false });

@@ -1,5 +1,5 @@
 /**
- * `--refine` takes its settings from the model's manifest (`inference.refine`), falling back to the
+ * Refinement (segment()'s `refine`, measured by bench/refine.ts; no flag offers it) takes its settings from the model's manifest (`inference.refine`), falling back to the
  * engine's defaults, and re-running refinement offline from `refineInputs` (bench/refine.ts) gives
  * exactly what segment() gives: on a slab of fsB with the shipped brain-wm-2d.
  */

@@ -329,4 +329,14 @@ test('a job on brain-wm-2d@1.2.0 is fixed to that release: its state, result and
   const missing = await refused('brain-wm-2d@9.9.9', 404, 'model_not_found');
   assert.match(missing.detail, /No version 9\.9\.9 of model 'brain-wm-2d'/);
   await refused('brain-wm-2d@1.2', 400, 'invalid_request');
+
+  // `refine` was removed (issue 13): asking for it is refused with the reason, not silently ignored.
+  const refine = await expectProblem(
+    await jobs.create({ upload_id: uploadId, model: 'brain-wm-2d', options: { tta: true, refine: true } }),
+    400,
+    'invalid_request',
+    doc,
+    'post /v1/jobs',
+  );
+  assert.match(refine.detail, /refine was removed: it lowered Dice/);
 });

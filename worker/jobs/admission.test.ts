@@ -34,7 +34,6 @@ describe('requestFingerprint', () => {
     operation: 'job',
     model: 'brain-wm-2d',
     tta: true,
-    refine: false,
     upload_id: '6f1c1d52-3c2e-4a53-9b59-4a3a2b0f6f01',
   };
   const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -43,7 +42,7 @@ describe('requestFingerprint', () => {
     assert.equal(
       await requestFingerprint(job),
       sha256(
-        '{"model":"brain-wm-2d","operation":"job","refine":false,"tta":true,' +
+        '{"model":"brain-wm-2d","operation":"job","tta":true,' +
           '"upload_id":"6f1c1d52-3c2e-4a53-9b59-4a3a2b0f6f01"}',
       ),
     );
@@ -60,7 +59,6 @@ describe('requestFingerprint', () => {
       operation: 'segment',
       model: 'nnsam-tinyvit-random',
       tta: false,
-      refine: true,
       upload_id: '6f1c1d52-3c2e-4a53-9b59-4a3a2b0f6f02',
     };
     const seen = new Set([base]);
@@ -69,7 +67,7 @@ describe('requestFingerprint', () => {
       assert.ok(!seen.has(other), `changing ${key} changes the fingerprint`);
       seen.add(other);
     }
-    const segment = { operation: 'segment', model: 'brain-wm-2d', format: 'png', tta: true, refine: false };
+    const segment = { operation: 'segment', model: 'brain-wm-2d', format: 'png', tta: true };
     const input = { input_sha256: 'a'.repeat(64) };
     assert.notEqual(
       await requestFingerprint({ ...segment, ...input }),
@@ -82,27 +80,27 @@ describe('requestFingerprint', () => {
   });
 
   it('tells a part missing, null, or of another type apart', async () => {
-    const withoutRefine: Record<string, unknown> = { ...job };
-    delete withoutRefine.refine;
+    const withoutTta: Record<string, unknown> = { ...job };
+    delete withoutTta.tta;
     const prints = await Promise.all([
       requestFingerprint(job),
-      requestFingerprint(withoutRefine),
-      requestFingerprint({ ...job, refine: null }),
-      requestFingerprint({ ...job, refine: 'false' }),
-      requestFingerprint({ ...job, refine: 0 }),
+      requestFingerprint(withoutTta),
+      requestFingerprint({ ...job, tta: null }),
+      requestFingerprint({ ...job, tta: 'true' }),
+      requestFingerprint({ ...job, tta: 1 }),
     ]);
     assert.equal(new Set(prints).size, prints.length);
   });
 
   it('sees inside nested parts, whatever their key order', async () => {
-    const nested = { operation: 'job', model: 'm', options: { tta: true, refine: false } };
+    const nested = { operation: 'job', model: 'm', options: { tta: true, format: 'png' } };
     assert.notEqual(
       await requestFingerprint(nested),
-      await requestFingerprint({ ...nested, options: { tta: true, refine: true } }),
+      await requestFingerprint({ ...nested, options: { tta: true, format: 'json' } }),
     );
     assert.equal(
       await requestFingerprint(nested),
-      await requestFingerprint({ ...nested, options: { refine: false, tta: true } }),
+      await requestFingerprint({ ...nested, options: { format: 'png', tta: true } }),
     );
   });
 });

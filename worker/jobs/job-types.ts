@@ -19,7 +19,7 @@ export interface JobInit {
   upload_id: string;
   /** R2 key (UPLOADS) of the complete upload. */
   input_key: string;
-  options: { tta: boolean; refine: boolean };
+  options: { tta: boolean };
   idempotency_key: string | null;
   /** The upload token that created the job (only it, and the tenant's keys, may see it), or null. */
   token_id: string | null;

@@ -53,7 +53,7 @@ export const segmentCommand: Command = {
   name: 'segment',
   summary: 'segment an image (NIfTI, DICOM series folder, PNG/JPEG) with an installed model',
   usage:
-    'segment IN -o OUT --model ID[@VERSION] [--tta|--no-tta] [--device cpu|webgpu|wasm] [--threads N] [--weights fp32|fp16|int8] [--refine] [--stats stats.json] [--probabilities P.nii.gz] [--max-evaluations N] [--max-memory-mb N] [--models DIR] [--json]',
+    'segment IN -o OUT --model ID[@VERSION] [--tta|--no-tta] [--device cpu|webgpu|wasm] [--threads N] [--weights fp32|fp16|int8] [--stats stats.json] [--probabilities P.nii.gz] [--max-evaluations N] [--max-memory-mb N] [--models DIR] [--json]',
   help: [
     ['IN', 'NIfTI, PNG/JPEG, a DICOM file, a folder with one DICOM series, or a zip of one'],
     [
@@ -74,10 +74,6 @@ export const segmentCommand: Command = {
       '--weights W',
       'fp32 (default), or a smaller variant the model ships: fp16, int8 (its card gives the Dice change)',
     ],
-    [
-      '--refine',
-      "level-set refinement with the model's level-set head, as its manifest's inference.refine says (else defaults)",
-    ],
     ['--stats FILE', 'write per-label statistics (voxels, mL, bounding box) as JSON'],
     ['--probabilities FILE', 'also write the softmax probabilities (float32, one volume per class)'],
     ...WORK_LIMIT_HELP,
@@ -91,7 +87,8 @@ export const segmentCommand: Command = {
     device: { type: 'string' },
     threads: { type: 'string' },
     weights: { type: 'string' },
-    refine: { type: 'boolean', default: false },
+    // Removed (issue 13): kept as a known option only to say why, rather than "unknown option".
+    refine: { type: 'boolean' },
     stats: { type: 'string' },
     probabilities: { type: 'string' },
     models: { type: 'string' },
@@ -103,6 +100,11 @@ export const segmentCommand: Command = {
     const v = args.values;
     const output = v.output as string | undefined;
     const reference = v.model as string | undefined;
+    if (v.refine !== undefined) {
+      throw new UsageError(
+        '--refine was removed: on the shipped models it lowers Dice and does not improve ASD or HD95 (bench/results/refine.md)',
+      );
+    }
     if (!output) throw new UsageError('-o OUT is required');
     if (!reference) throw new UsageError('--model ID is required');
     if (!MODEL_REFERENCE.test(reference)) {
@@ -137,7 +139,6 @@ export const segmentCommand: Command = {
       const release = formatModelReference(model.id, model.version);
       const work = {
         tta: !v['no-tta'],
-        refine: v.refine === true,
         probabilities: v.probabilities !== undefined,
       };
       // The input is read (and its work bounded) before any session exists: a refusal is instant.
@@ -173,7 +174,6 @@ export const segmentCommand: Command = {
         runtime: result.runtime,
         slices: result.slices,
         tta: !v['no-tta'],
-        refine: v.refine === true,
         shape: image.shape,
         labels: result.stats,
         warnings,
