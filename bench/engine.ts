@@ -9,7 +9,7 @@
  *   tiles (alternating in one process) for tiles per call and arena settings;
  * - end-to-end `nnsam segment` on the model's 256^3 validation case vs its pure model time, peak RSS
  *   (and, given a baseline checkout, the baseline's peak RSS and whether its labels differ), and the
- *   validation metrics with and without level-set refinement.
+ *   validation metrics of each run (refinement has its own harness, bench/refine.ts).
  * Usage: node dist/bench/engine.js [baseline-root]  (a built checkout of another commit)
  * Writes bench/results/engine.md.
  */
@@ -23,8 +23,8 @@ import { createOrtNodeCpu, type SessionOptions } from '../engine/runtime/ort-nod
 import { createOrtWebForNode } from '../engine/runtime/ort-web-node.js';
 import type { InferenceRuntime } from '../engine/runtime/runtime.js';
 import { checkManifest } from '../engine/models/manifest.js';
-import { refineSettings } from '../engine/postprocessing/refine.js';
 import { labelMetrics } from '../wasm/src/metrics.js';
+import { nodePeakRss } from './node-rss.js';
 import { sharedKernels } from '../wasm/src/node-loader.js';
 
 const MODEL_ID = 'brain-wm-2d';
@@ -34,9 +34,6 @@ const RUN_DIR = `${ROOT}training/runs/${MODEL_ID}`;
 // The validation case the model was never trained on, as its manifest names it.
 const MANIFEST = checkManifest(JSON.parse(readFileSync(`${MODEL_DIR}manifest.json`, 'utf8')), MODEL_DIR);
 const VAL_CASE = (MANIFEST.metrics as { validation_case: string }).validation_case;
-// What `--refine` runs with: the manifest's settings or the engine's defaults.
-const REFINE = refineSettings(MANIFEST);
-const REFINE_TUNED = MANIFEST.inference.refine !== undefined;
 const VOLUME = `${ROOT}../shared/data/brain-wm/imagesTr/${VAL_CASE}_0000.nii.gz`;
 const LABEL = `${ROOT}../shared/data/brain-wm/labelsTr/${VAL_CASE}.nii.gz`;
 const RUNS = 10;
@@ -248,7 +245,6 @@ const baseRss: number[] = [];
 for (const [name, device, extra] of [
   ['cpu, TTA', 'cpu', []],
   ['cpu, no TTA', 'cpu', ['--no-tta']],
-  ['cpu, TTA, --refine', 'cpu', ['--refine']],
   ['cpu, TTA, --weights int8', 'cpu', ['--weights', 'int8']],
 ] as [string, string, string[]][]) {
   // The baseline first, then this tree, row by row, so that both see the same machine.
@@ -270,11 +266,14 @@ for (const [name, device, extra] of [
   );
   console.log(lines[lines.length - 1]);
 }
+// The node, the other process that runs whole volumes: one run of the same volume.
+const nodeRss = await nodePeakRss(VOLUME, MODEL_ID);
+console.log('node', nodeRss);
 
 const met = (ok: boolean) => (ok ? '**met**' : '**missed**');
 function closing(): string {
   const [b1, b8] = perBatch;
-  const [tta, noTta, refine, int8] = perRun;
+  const [tta, noTta, int8] = perRun;
   const budgetMB = (4 * inputBytes + modelBytes) / 2 ** 20;
   return `## Closing note: targets
 
@@ -298,11 +297,15 @@ function closing(): string {
   and the label map is written a slab at a time; onnxruntime-node runs one tile per call. What is left:
   the bare session at one tile per call peaks at ${f(sessionFigures[2].rssMB, 0)} MB with Node (8 tiles per call:
   ${f(sessionFigures[0].rssMB, 0)} MB), the CLI's modules, the 16 MiB uint8 input and the crop.
+- The node (\`nnsam serve --concurrency 1\`, one run of ${VAL_CASE} posted to \`/v1/run\`, NIfTI answer streamed, TTA):
+  peak RSS ${f(nodeRss.peakMB, 0)} MB vs the same ${f(budgetMB, 0)} MB: ${met(nodeRss.peakMB <= budgetMB)} (${f(nodeRss.idleMB, 0)} MB idle after
+  start-up; its run worker is a thread with its own session and kernels, and a second concurrent run adds
+  another, bench/results/api.md).
 - onnxruntime-node settings (table above): one tile per call costs ${f(sessionFigures[2].cpu / sessionFigures[0].cpu, 3)}x the CPU time of
   8 per call; the arena off costs ${f(sessionFigures[3].cpu / sessionFigures[0].cpu, 2)}x at 8 per call (every call maps its activations
   afresh), so it stays on.
-- Level-set refinement on ${VAL_CASE}: Dice ${f(tta.dice, 4)} -> ${f(refine.dice, 4)}, HD95 ${f(tta.hd95, 2)} -> ${f(refine.hd95, 2)} mm
-  (without TTA: Dice ${f(noTta.dice, 4)}). ${REFINE_TUNED ? "Its settings are the manifest's, tuned on the training cases (bench/results/refine.md)." : "The model has no tuned settings (bench/results/refine.md); these are the engine's defaults."}
+- TTA on ${VAL_CASE}: Dice ${f(noTta.dice, 4)} without, ${f(tta.dice, 4)} with. Level-set refinement is no longer
+  offered (\`--refine\` was removed): tuned on the training cases it lowered Dice (bench/results/refine.md).
 - int8 weights (\`--weights int8\`, ${f(statSync(`${MODEL_DIR}model.int8.onnx`).size / 2 ** 20, 1)} MB vs ${f(modelBytes / 2 ** 20, 1)} MB): Dice ${f(tta.dice, 4)} -> ${f(int8.dice, 4)},
   model time ${f(int8.modelMs / tta.modelMs, 2)}x fp32's, peak RSS ${f(int8.rssMB, 0)} vs ${f(tta.rssMB, 0)} MB. Only the weights are int8
   (restored by \`DequantizeLinear\`); the convolutions still compute in float32, and onnxruntime by default leaves
@@ -347,15 +350,11 @@ ${lines.join('\n')}
 
 "segment" is the pipeline call (crop, normalise, slices, sliding window, TTA, resampling, softmax,
 argmax, uncrop, post-processing, stats); "pure model" is the sum of the runtime's \`run\` calls.
-## Level-set refinement on the validation case ${VAL_CASE} (white matter; the shipped post-processing applies)
+## Quality on the validation case ${VAL_CASE} (white matter; the shipped post-processing applies)
 
 | run | Dice | ASD (mm) | HD95 (mm) |
 | --- | --- | --- | --- |
 ${quality.join('\n')}
-
-\`--refine\` fuses the level-set head with the probability, \`s = ${1 - REFINE.levelsetWeight} (2p - 1) + ${REFINE.levelsetWeight} ls\`, maps it back
-to a signed distance \`tau * atanh(s)\` and runs ${REFINE.iterations} curvature-flow steps in the ${REFINE.bandVoxels}-voxel narrow band
-(${REFINE_TUNED ? "the manifest's `inference.refine`" : "the engine's defaults: the model has no `inference.refine`"}).
 
 Peak RSS is the whole CLI process (Node, onnxruntime, the input, the pipeline), its VmHWM: the
 figures committed before this table had baselines were getrusage's maxRSS, which a spawned process
