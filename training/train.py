@@ -53,6 +53,8 @@ def parse_args(argv=None):
     ap.add_argument('--domain-rand', type=int, default=0, metavar='N',
                     help='domain randomisation (training/domain_rand.py): keep N randomised volumes in the pool '
                          'next to the clean training cases, drawn by a background process (0: off)')
+    ap.add_argument('--init', default=None, metavar='CHECKPOINT',
+                    help="start from this run's network weights (a fine-tune; the optimiser starts afresh)")
     return ap.parse_args(argv)
 
 
@@ -130,6 +132,9 @@ def main(argv=None) -> str:
     vb = val_batches(val_data, patch, nc, args.seed)
 
     net = build_network(plans, nc, sam=args.sam, sam_checkpoint=args.sam_checkpoint)
+    if args.init:
+        # Same plans (they come from the same training cases), so the architecture and the keys match.
+        net.load_state_dict(torch.load(args.init, map_location='cpu')['network_weights'])
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=args.lr, momentum=0.99, nesterov=True, weight_decay=3e-5)
     log_path = os.path.join(run, 'fold_0', 'training_log.jsonl')
