@@ -353,8 +353,8 @@ const lines = [
   `as numpy's do (docs/platform.md, "Node memory"). Machine: ${cpus()[0]?.model ?? 'unknown'} x${cpus().length}, Node ${process.version}.`,
   '',
   'Times are CPU time of the timing process, user + system (page faults and garbage collection count,',
-  'waiting for a core does not): the machine is shared and loaded (a training run holds one of the two',
-  'cores, other jobs come and go), and wall-clock time there is mostly queueing for a core. The',
+  'waiting for a core does not): the machine is shared, and on a loaded one wall-clock time is mostly',
+  'queueing for a core (the `uptime` lines below give the load). The',
   '"wall clock" column gives the same ratio from wall-clock medians, for comparison.',
   '',
   ...(alone
