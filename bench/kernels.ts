@@ -11,6 +11,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { relaunchWithHugePages } from '../engine/dev/huge-pages.js';
 import { readImage } from '../engine/io/index.js';
 import { keepLargestComponent, labelComponents } from '../wasm/src/components.js';
@@ -42,6 +44,24 @@ relaunchWithHugePages();
 const SHARED = fileURLToPath(new URL('../../../shared/data/', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../../bench/results/kernels.md', import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+
+/*
+ * Garbage settled before every timed call, outside the timing. Without it a kernel's CPU time took in
+ * whatever collecting, sweeping and unmapping of earlier garbage V8 did while it ran (its helper
+ * threads count in process.cpuUsage): in a fresh process, the inputs of every case built just before;
+ * in the full run, the outputs of the calls before. That cost, not the kernel, was behind the
+ * alone/full differences of issue 14, item 5 (components alone took 112 ms at its 3rd run, 34 ms at
+ * its 9th). Two full collections (the second finishes the first's sweeping) and a short pause for
+ * the helper threads' unmapping. What a call leaves behind is collected before the next one, so the
+ * freeing of its own outputs is not charged to it.
+ */
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc') as () => void;
+async function settle(): Promise<void> {
+  collect();
+  collect();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
 const PLAIN_RUNS = Math.min(RUNS, 3);
 /** Largest relative difference between a kernel's ratio alone and in the full run that counts as the same. */
 const SAME_WITHIN = 0.2;
@@ -236,8 +256,8 @@ interface Timing {
 }
 
 /**
- * Medians of RUNS alternating runs (WASM, reference, plain for the first `plainRuns`), after one
- * untimed warm-up of each side.
+ * Medians of RUNS alternating runs (WASM, reference), then `plainRuns` plain runs, after one untimed
+ * warm-up of each side.
  */
 async function measure(c: BenchCase, reference: PythonReference, plainRuns: number): Promise<Timing> {
   c.wasm();
@@ -247,9 +267,14 @@ async function measure(c: BenchCase, reference: PythonReference, plainRuns: numb
   const ref: Took[] = [];
   const plain: Took[] = [];
   for (let i = 0; i < RUNS; i++) {
+    await settle();
     wasm.push(took(c.wasm));
     ref.push(await reference.time(c.key));
-    if (i < plainRuns) plain.push(took(c.plain));
+  }
+  // The plain runs after, not between: their garbage is the largest of the three.
+  for (let i = 0; i < plainRuns; i++) {
+    await settle();
+    plain.push(took(c.plain));
   }
   const cpu = (t: Took[]) => median(t.map((x) => x.cpuMs));
   const wall = (t: Took[]) => median(t.map((x) => x.wallMs));
@@ -347,8 +372,10 @@ const lines = [
   '',
   `256^3 volume \`brain-wm/imagesTr/fsA_0000.nii.gz\` (and its WM label), single thread, median of ${RUNS} runs`,
   `after one warm-up of each side. The reference is timed by /usr/bin/python3, one call at a time, its`,
-  `runs alternating with the WASM runs (and the first ${PLAIN_RUNS} plain-TypeScript runs), so both see the`,
-  `same load. WASM times include copying into and out of the module's memory. Node runs with`,
+  `runs alternating with the WASM runs, so both see the same load; ${PLAIN_RUNS} plain-TypeScript runs follow.`,
+  `Before every timed Node call the garbage of earlier calls is collected and swept, outside the timing`,
+  `(two full collections and a 50 ms pause; bench/kernels.ts says why). WASM times include copying into`,
+  `and out of the module's memory. Node runs with`,
   `\`GLIBC_TUNABLES=glibc.malloc.hugetlb=1\`, as \`bin/nnsam.js\` does, so large outputs come in huge pages`,
   `as numpy's do (docs/platform.md, "Node memory"). Machine: ${cpus()[0]?.model ?? 'unknown'} x${cpus().length}, Node ${process.version}.`,
   '',

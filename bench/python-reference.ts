@@ -21,7 +21,21 @@ export class PythonReference {
   /** Starts the Python side; it loads the volumes before answering the first request. */
   static start(env: NodeJS.ProcessEnv = process.env): PythonReference {
     const child = spawn('/usr/bin/python3', [SCRIPT, '--serve'], {
-      env: { ...env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' },
+      env: {
+        ...env,
+        OMP_NUM_THREADS: '1',
+        OPENBLAS_NUM_THREADS: '1',
+        // glibc adapts its mmap and trim thresholds to the blocks freed so far, up to 32 and 64 MiB,
+        // so numpy's calls got faster or slower with what ran before them in the process (issue 14,
+        // item 5). Fixed at that limit, every call sees malloc's steady state from the first one.
+        GLIBC_TUNABLES: [
+          env.GLIBC_TUNABLES,
+          'glibc.malloc.mmap_threshold=33554432',
+          'glibc.malloc.trim_threshold=67108864',
+        ]
+          .filter(Boolean)
+          .join(':'),
+      },
     });
     child.stderr.pipe(process.stderr);
     return new PythonReference(child);
