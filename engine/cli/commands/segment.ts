@@ -102,7 +102,7 @@ export const segmentCommand: Command = {
     const reference = v.model as string | undefined;
     if (v.refine !== undefined) {
       throw new UsageError(
-        '--refine was removed: on the shipped models it lowers Dice and does not improve ASD or HD95 (bench/results/refine.md)',
+        '--refine was removed: tuned on the training scans, it still cost Dice on the held-out one (bench/results/refine.md)',
       );
     }
     if (!output) throw new UsageError('-o OUT is required');
