@@ -6,12 +6,12 @@
  * alternating rounds so that load on a shared machine hits both alike. Each round drives one node
  * alone with twice as many clients as `auto` runs at once, so its run slots never wait for a client.
  */
-import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { decodeFrames } from '../engine/protocol/frames.js';
 import type { NodeHealth } from '../engine/protocol/node-health.js';
 import { autoConcurrency } from '../engine/server/concurrency.js';
 import { startNode, type InferenceNode } from '../test/workerd/inference-nodes.js';
+import { peakMb } from './proc-cpu.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 40);
@@ -22,12 +22,6 @@ const loads = (): string =>
   loadavg()
     .map((l) => l.toFixed(2))
     .join(', ');
-
-/** Peak resident set (VmHWM) of a process, in MB: all of a node's run workers are threads of it. */
-function peakMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
-}
 
 /** `total` one-shot runs of `slice` on `node`, `clients` at a time; requests per second. */
 async function throughput(node: InferenceNode, slice: Uint8Array, total: number, clients: number) {

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { decodeFrames } from '../engine/protocol/frames.js';
 import { startNode } from '../test/workerd/inference-nodes.js';
+import { peakMb } from './proc-cpu.js';
 
 export interface NodeRss {
   /** VmHWM after start-up, before any run (MB). */
@@ -20,16 +21,12 @@ export interface NodeRss {
   answerBytes: number;
 }
 
-function hwmMB(pid: number): number {
-  return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-}
-
 /** One run of `volume` on a fresh node; throws if the node answers with anything but a result. */
 export async function nodePeakRss(volume: string, model = 'brain-wm-2d'): Promise<NodeRss> {
   const node = await startNode(['--concurrency', '1']);
   try {
     const pid = node.child.pid!;
-    const idleMB = hwmMB(pid);
+    const idleMB = peakMb(pid);
     const res = await fetch(`${node.url}/v1/run?model=${model}&format=nifti&tta=true`, {
       method: 'POST',
       body: new Uint8Array(readFileSync(volume)),
@@ -43,7 +40,7 @@ export async function nodePeakRss(volume: string, model = 'brain-wm-2d'): Promis
       if (f.type === 'end') ended = true;
     }
     if (!ended) throw new Error('the node closed the answer without an end frame');
-    return { idleMB, peakMB: hwmMB(pid), answerBytes };
+    return { idleMB, peakMB: peakMb(pid), answerBytes };
   } finally {
     await node.kill();
   }

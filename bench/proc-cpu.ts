@@ -24,7 +24,7 @@ export function processCpuMs(pid: number): number {
   return ns / 1e6;
 }
 
-/** Peak resident set (VmHWM) of a process, in MB. */
+/** Peak resident set (VmHWM) of a process, in MB (a node: all its run workers are threads of it). */
 export function peakMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
