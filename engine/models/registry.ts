@@ -6,7 +6,7 @@
  * created on first use and reused after.
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, NotFoundError } from '../errors.js';
 import type { Device, InferenceRuntime, RuntimeOptions } from '../runtime/runtime.js';
@@ -85,8 +85,27 @@ interface Resolved extends InstalledVersion {
 /** Older releases of `models/<id>/` live in `models/<id>/releases/<version>/`. */
 const RELEASES = 'releases';
 
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+/**
+ * A file's size and SHA-256, read through one reused 1 MiB buffer: verifying a release reads every
+ * weight variant, and whole-file reads (or a stream's fresh chunks, garbage until the next
+ * collection) raised a process's peak memory by tens of MB (docs/nnunet-inference.md, Memory).
+ */
+async function hashFile(path: string): Promise<{ bytes: number; sha256: string }> {
+  const hash = createHash('sha256');
+  const chunk = new Uint8Array(1 << 20);
+  let bytes = 0;
+  const file = await open(path, 'r');
+  try {
+    for (;;) {
+      const { bytesRead } = await file.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      hash.update(chunk.subarray(0, bytesRead));
+      bytes += bytesRead;
+    }
+  } finally {
+    await file.close();
+  }
+  return { bytes, sha256: hash.digest('hex') };
 }
 
 /**
@@ -214,7 +233,11 @@ export class ModelRegistry {
         const key = `${release}\u0000${file}\u0000${device}\u0000${options.threads ?? 1}`;
         let s = this.sessions.get(key);
         if (!s) {
-          s = readFile(join(model.dir, file)).then((b) => this.factory(new Uint8Array(b), device, options));
+          // A view of the file's Buffer, not a copy: the session makes its own, and a third copy of
+          // the weights would sit in the peak (docs/nnunet-inference.md, Memory).
+          s = readFile(join(model.dir, file)).then((b) =>
+            this.factory(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), device, options),
+          );
           this.sessions.set(key, s);
           s.catch(() => this.sessions.delete(key));
         }
@@ -286,8 +309,8 @@ export class ModelRegistry {
     for (const [name, f] of Object.entries(manifest.files)) {
       if (!f.sha256) continue;
       try {
-        const bytes = new Uint8Array(await readFile(join(dir, name)));
-        checks.push({ name, bytes: bytes.length, sha256Ok: sha256(bytes) === f.sha256 });
+        const h = await hashFile(join(dir, name));
+        checks.push({ name, bytes: h.bytes, sha256Ok: h.sha256 === f.sha256 });
       } catch {
         checks.push({ name, bytes: 0, sha256Ok: false });
       }

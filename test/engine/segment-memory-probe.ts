@@ -12,16 +12,10 @@ import { segment } from '../../engine/pipeline/segment.js';
 import { niftiGzipChunks } from '../../engine/protocol/nifti-stream.js';
 import { sharedKernels } from '../../wasm/src/node-loader.js';
 import { MODEL_ID, testRegistry } from './engine-helpers.js';
+import { liveArrayBufferBytes } from '../support/live-bytes.js';
 
 const [path, slicesArg] = process.argv.slice(2);
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error('run with --expose-gc');
-// A second collection frees what the first one only found dead.
-const live = (): number => {
-  gc();
-  gc();
-  return process.memoryUsage().arrayBuffers;
-};
+const live = liveArrayBufferBytes;
 
 const core = await sharedKernels();
 const registry = testRegistry();
