@@ -109,8 +109,8 @@ def main(argv=None) -> None:
         write_card_section(res, a.card, os.path.relpath(a.out, REPO))
 
 
-def verdict(res: dict, model: str, previous: str | None) -> list[str]:
-    """The issue's three bars on the perturbed variants, as measured."""
+def verdict(res: dict, model: str, older: list[str]) -> list[str]:
+    """The issue's three bars on the perturbed variants, as measured, against every older release."""
     rows = res['results']
     mine = rows[model]
     perturbed = [v for v in res['suite'] if v != 'clean']
@@ -118,8 +118,8 @@ def verdict(res: dict, model: str, previous: str | None) -> list[str]:
     drop = mine['clean']['dice'] - mine[worst]['dice']
     out = [f"- Loses at most 0.02 Dice from its clean score ({mine['clean']['dice']:.4f}) on every variant: "
            f"**{'met' if drop <= 0.02 else 'NOT met'}** (largest loss {drop:.4f}, {worst})."]
-    for other, label in ((previous, f'the previous release ({previous})'), (KMEANS, 'k-means')):
-        if other is None or other not in rows:
+    for other, label in [*((o, f'release {o}') for o in older), (KMEANS, 'k-means')]:
+        if other not in rows:
             continue
         lost = [v for v in perturbed if mine[v]['dice'] <= rows[other][v]['dice']]
         out.append(f"- Beats {label} on Dice on every perturbed variant: **{'met' if not lost else 'NOT met'}**"
@@ -135,10 +135,12 @@ def write_card_section(res: dict, model_dir: str, source: str) -> None:
     with open(os.path.join(model_dir, 'manifest.json')) as f:
         manifest = json.load(f)
     model = f"{manifest['id']}@{manifest['version']}"
-    older = sorted((k for k in res['results'] if k.startswith(manifest['id'] + '@') and k != model),
-                   key=lambda k: [int(x) for x in k.split('@')[1].split('.')])
-    previous = older[-1] if older else None
-    names = [model, *([previous] if previous else []), KMEANS]
+    def version(k: str) -> list[int]:
+        return [int(x) for x in k.split('@')[1].split('.')]
+
+    older = sorted((k for k in res['results'] if k.startswith(manifest['id'] + '@') and version(k) < version(model)),
+                   key=version)
+    names = [model, *older, KMEANS]
     body = '\n'.join([
         ROBUSTNESS_BEGIN,
         f"## Robustness (docs/robustness.md; results: `{source}`)",
@@ -148,7 +150,7 @@ def write_card_section(res: dict, model_dir: str, source: str) -> None:
         '',
         table(res, names),
         '',
-        *verdict(res, model, previous),
+        *verdict(res, model, older),
         ROBUSTNESS_END,
     ])
     card = os.path.join(model_dir, 'README.md')

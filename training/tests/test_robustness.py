@@ -110,7 +110,7 @@ class CardSectionTest(unittest.TestCase):
             self.assertNotIn('\nold\n', text)
             self.assertIn('| bias 40% | 0.8900 (-0.0100)', text)
             self.assertIn('**met** (largest loss 0.0100, bias 40%)', text)
-            self.assertIn('Beats the previous release (m@1.0.0) on Dice on every perturbed variant: **met**', text)
+            self.assertIn('Beats release m@1.0.0 on Dice on every perturbed variant: **met**', text)
             self.assertIn('Beats k-means on Dice on every perturbed variant: **met**', text)
             with open(os.path.join(d, 'manifest.json')) as f:
                 files = json.load(f)['files']

@@ -49,23 +49,31 @@ class ShippedModelsTest(unittest.TestCase):
                 self.assertEqual([i.name for i in g.input], [i['name'] for i in man['onnx']['inputs']])
                 self.assertEqual([o.name for o in g.output], [o['name'] for o in man['onnx']['outputs']])
         x = np.load(os.path.join(d, 'parity', 'input.npy'))
-        got = run_onnx_node(os.path.join(d, 'model.onnx'), x)
         tol = man.get('parity_tolerance', 1e-4)  # 1e-4 unless the manifest documents why not
+        # Each fold against its own goldens: fold 0 is model*.onnx with parity/, fold k of an ensemble
+        # (training/ensemble.py) model.fold<k>*.onnx with parity/fold<k>/ and its member's metrics.
+        for k in man['inference']['folds']:
+            stem, goldens = ('model', 'parity') if k == 0 else (f'model.fold{k}', os.path.join('parity', f'fold{k}'))
+            member = man['files'][f'{stem}.onnx'].get('member')
+            metrics = man['metrics']['members'][member] if member else man['metrics']
+            self.check_fold(mid, d, stem, goldens, x, tol, metrics)
+
+    def check_fold(self, mid: str, d: str, stem: str, goldens: str, x, tol: float, m: dict):
+        got = run_onnx_node(os.path.join(d, f'{stem}.onnx'), x)
         for name in got:
-            ref = np.load(os.path.join(d, 'parity', name + '.npy'))
-            self.assertLessEqual(float(np.abs(got[name] - ref).max()), tol, f'{mid} {name}')
-        if os.path.exists(os.path.join(d, 'model.fp16.onnx')):
-            got = run_onnx_node(os.path.join(d, 'model.fp16.onnx'), x)
-            ref = np.load(os.path.join(d, 'parity', 'logits.npy'))
+            ref = np.load(os.path.join(d, goldens, name + '.npy'))
+            self.assertLessEqual(float(np.abs(got[name] - ref).max()), tol, f'{mid} {stem} {name}')
+        logits = np.load(os.path.join(d, goldens, 'logits.npy'))
+        if os.path.exists(os.path.join(d, f'{stem}.fp16.onnx')):
+            got = run_onnx_node(os.path.join(d, f'{stem}.fp16.onnx'), x)
             # fp16-rounded weights: not bit-parity, but the decision must barely move.
-            agree = (got['logits'].argmax(1) == ref.argmax(1)).mean()
-            self.assertGreater(agree, 0.995, f'{mid} fp16 argmax agreement {agree}')
-        if os.path.exists(os.path.join(d, 'model.int8.onnx')):
-            got = run_onnx_node(os.path.join(d, 'model.int8.onnx'), x)
-            agree = (got['logits'].argmax(1) == np.load(os.path.join(d, 'parity', 'logits.npy')).argmax(1)).mean()
-            self.assertGreater(agree, 0.99, f'{mid} int8 argmax agreement {agree}')
+            agree = (got['logits'].argmax(1) == logits.argmax(1)).mean()
+            self.assertGreater(agree, 0.995, f'{mid} {stem} fp16 argmax agreement {agree}')
+        if os.path.exists(os.path.join(d, f'{stem}.int8.onnx')):
+            got = run_onnx_node(os.path.join(d, f'{stem}.int8.onnx'), x)
+            agree = (got['logits'].argmax(1) == logits.argmax(1)).mean()
+            self.assertGreater(agree, 0.99, f'{mid} {stem} int8 argmax agreement {agree}')
             # Shipped only within the bar: validation Dice at most 0.5 points under fp32.
-            m = man['metrics']
             self.assertTrue(m['model_int8']['shipped'])
             self.assertLessEqual(m['model_fp32']['dice'] - m['model_int8']['dice'], 0.005)
 
