@@ -13,7 +13,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { relaunchWithHugePages } from '../engine/dev/huge-pages.js';
+import { relaunchWithHugePages, withHugePages } from '../engine/dev/huge-pages.js';
 import { readImage } from '../engine/io/index.js';
 import { keepLargestComponent, labelComponents } from '../wasm/src/components.js';
 import { boundingBox, nonzeroMask } from '../wasm/src/crop.js';
@@ -38,6 +38,30 @@ import * as plainSoftmax from './plain/softmax.js';
 import { PythonReference } from './python-reference.js';
 import { median, took, type Took } from './timing.js';
 
+/*
+ * Every process of the benchmark (this one, the Python reference, the kernels timed alone) on one CPU,
+ * BENCH_CPU or the first allowed. The two vCPUs here are not equal: whichever has a busy neighbour
+ * on the host runs the same code up to 2x slower in CPU time (the Python reference of resample order
+ * 1 took 169 ms pinned to one and 362 ms pinned to the other, minutes apart), and a process keeps its
+ * CPU, so a ratio of two processes on different CPUs measured the neighbour (issue 14, item 5).
+ * Pinned together and alternating, both sides see the same CPU. Without taskset it runs unpinned.
+ */
+function pinToOneCpu(): void {
+  const allowed = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  if (!allowed || /^\d+$/.test(allowed)) return;
+  const cpu = process.env.BENCH_CPU ?? allowed.split(/[,-]/)[0];
+  const r = spawnSync(
+    'taskset',
+    ['-c', cpu, process.execPath, ...process.execArgv, ...process.argv.slice(1)],
+    {
+      stdio: 'inherit',
+      env: withHugePages(process.env),
+    },
+  );
+  if (r.error) return;
+  process.exit(r.status ?? 1);
+}
+pinToOneCpu();
 // As bin/nnsam.js runs: large outputs in huge pages, as numpy's are (docs/platform.md, "Node memory").
 relaunchWithHugePages();
 
@@ -255,36 +279,31 @@ interface Timing {
   referenceWall: number;
 }
 
-/**
- * Medians of RUNS alternating runs (WASM, reference), then `plainRuns` plain runs, after one untimed
- * warm-up of each side.
- */
-async function measure(c: BenchCase, reference: PythonReference, plainRuns: number): Promise<Timing> {
+/** Medians of RUNS alternating runs (WASM, reference), after one untimed warm-up of each side. */
+async function measure(c: BenchCase, reference: PythonReference): Promise<Timing> {
   c.wasm();
   await reference.time(c.key);
-  if (plainRuns) c.plain();
   const wasm: Took[] = [];
   const ref: Took[] = [];
-  const plain: Took[] = [];
   for (let i = 0; i < RUNS; i++) {
     await settle();
     wasm.push(took(c.wasm));
     ref.push(await reference.time(c.key));
   }
-  // The plain runs after, not between: their garbage is the largest of the three.
-  for (let i = 0; i < plainRuns; i++) {
+  const cpu = (t: Took[]) => median(t.map((x) => x.cpuMs));
+  const wall = (t: Took[]) => median(t.map((x) => x.wallMs));
+  return { wasm: cpu(wasm), reference: cpu(ref), wasmWall: wall(wasm), referenceWall: wall(ref) };
+}
+
+/** Median CPU ms of `runs` plain-TypeScript runs after one untimed warm-up. */
+async function measurePlain(c: BenchCase, runs: number): Promise<number> {
+  c.plain();
+  const plain: Took[] = [];
+  for (let i = 0; i < runs; i++) {
     await settle();
     plain.push(took(c.plain));
   }
-  const cpu = (t: Took[]) => median(t.map((x) => x.cpuMs));
-  const wall = (t: Took[]) => median(t.map((x) => x.wallMs));
-  return {
-    wasm: cpu(wasm),
-    reference: cpu(ref),
-    plain: plainRuns ? cpu(plain) : undefined,
-    wasmWall: wall(wasm),
-    referenceWall: wall(ref),
-  };
+  return median(plain.map((x) => x.cpuMs));
 }
 
 /** `key` timed alone: in a fresh process of this script, nothing else timed there, no plain runs. */
@@ -314,10 +333,9 @@ async function timeCases(
     const full: Timing[] = [];
     const fresh: Timing[] = [];
     for (const c of cases) {
-      const t = await measure(c, reference, plainRuns);
-      const plain = t.plain === undefined ? '' : `, plain TS ${t.plain.toFixed(1)}`;
+      const t = await measure(c, reference);
       console.error(
-        `${c.key}: CPU ms wasm ${t.wasm.toFixed(1)}, reference ${t.reference.toFixed(1)}${plain}; ` +
+        `${c.key}: CPU ms wasm ${t.wasm.toFixed(1)}, reference ${t.reference.toFixed(1)}; ` +
           `wall ms wasm ${t.wasmWall.toFixed(1)}, reference ${t.referenceWall.toFixed(1)}`,
       );
       full.push(t);
@@ -327,6 +345,15 @@ async function timeCases(
           `${c.key} alone: CPU ms wasm ${a.wasm.toFixed(1)}, reference ${a.reference.toFixed(1)}`,
         );
         fresh.push(a);
+      }
+    }
+    // The plain runs last, after every kernel's timed pairs: they make the most garbage by far
+    // (gigabytes for the resamplings), and the reference timed after them slowed by up to 45 %
+    // (resample order 0 after order 1's plain runs, issue 14 item 5), though not the WASM side.
+    if (plainRuns) {
+      for (const [i, c] of cases.entries()) {
+        full[i].plain = await measurePlain(c, plainRuns);
+        console.error(`${c.key}: CPU ms plain TS ${full[i].plain!.toFixed(1)}`);
       }
     }
     return { full, alone: alone ? fresh : undefined };
@@ -391,12 +418,13 @@ const lines = [
   '',
   `256^3 volume \`brain-wm/imagesTr/fsA_0000.nii.gz\` (and its WM label), single thread, median of ${RUNS} runs`,
   `after one warm-up of each side. The reference is timed by /usr/bin/python3, one call at a time, its`,
-  `runs alternating with the WASM runs, so both see the same load; ${PLAIN_RUNS} plain-TypeScript runs follow.`,
+  `runs alternating with the WASM runs, so both see the same load; ${PLAIN_RUNS} plain-TypeScript runs of each kernel follow them all.`,
   `Before every timed Node call the garbage of earlier calls is collected and swept, outside the timing`,
   `(two full collections and a 50 ms pause; bench/kernels.ts says why). WASM times include copying into`,
   `and out of the module's memory. Node runs with`,
   `\`GLIBC_TUNABLES=glibc.malloc.hugetlb=1\`, as \`bin/nnsam.js\` does, so large outputs come in huge pages`,
-  `as numpy's do (docs/platform.md, "Node memory"). Machine: ${cpus()[0]?.model ?? 'unknown'} x${cpus().length}, Node ${process.version}.`,
+  `as numpy's do (docs/platform.md, "Node memory"). Every process of the benchmark is pinned to one CPU`,
+  `(${/Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 'unknown'}; bench/kernels.ts says why). Machine: ${cpus()[0]?.model ?? 'unknown'} x${cpus().length}, Node ${process.version}.`,
   '',
   'Times are CPU time of the timing process, user + system (page faults and garbage collection count,',
   'waiting for a core does not): the machine is shared, and on a loaded one wall-clock time is mostly',
