@@ -294,7 +294,9 @@ function closing(): string {
     baseRss.length ? `; ${f(baseRss[0], 0)} MB before` : ''
   }; every row: ${perRun.map((r) => `${f(r.rssMB, 0)} ${r.name}`).join(', ')}). The input stays uint8, only the crop is
   converted to float32 (in kernel memory), slices are gathered from it, post-processing runs on the crop
-  and the label map is written a slab at a time; onnxruntime-node runs one tile per call. What is left:
+  and the label map is written a slab at a time; onnxruntime-node runs one tile per call; the model
+  registry hashes the release's files through one 1 MiB buffer and hands the session the weights without a
+  copy (test/engine/registry-memory.test.ts). What is left:
   the bare session at one tile per call peaks at ${f(sessionFigures[2].rssMB, 0)} MB with Node (8 tiles per call:
   ${f(sessionFigures[0].rssMB, 0)} MB), the CLI's modules, the 16 MiB uint8 input and the crop.
 - The node (\`nnsam serve --concurrency 1\`, one run of ${VAL_CASE} posted to \`/v1/run\`, NIfTI answer streamed, TTA):
