@@ -26,6 +26,7 @@ import { checkManifest } from '../engine/models/manifest.js';
 import { labelMetrics } from '../wasm/src/metrics.js';
 import { nodePeakRss } from './node-rss.js';
 import { sharedKernels } from '../wasm/src/node-loader.js';
+import { segmentRun, type SegmentRun } from './segment-run.js';
 
 const MODEL_ID = 'brain-wm-2d';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -81,26 +82,9 @@ function torchMs(batch: number): number | string {
   return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { torch_ms: number }).torch_ms;
 }
 
-interface E2e {
-  out: string;
-  total: number;
-  model: number;
-  model_calls: number;
-  maxRssKB: number;
-}
-
-/** One `nnsam segment` in its own process: this tree's CLI, or `cliRoot`'s, measured by the same script. */
-function e2e(device: string, extra: string[] = [], cliRoot?: string): E2e {
-  const other = cliRoot ? ['--cli-root', cliRoot] : [];
-  const r = spawnSync(
-    process.execPath,
-    [`${ROOT}dist/bench/engine-e2e.js`, VOLUME, MODEL_ID, device, ...other, ...extra],
-    {
-      encoding: 'utf8',
-    },
-  );
-  if (r.status !== 0) throw new Error(`end-to-end run failed:\n${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+/** One `nnsam segment` of the validation case: this tree's CLI, or `cliRoot`'s. */
+function e2e(device: string, extra: string[] = [], cliRoot?: string): SegmentRun {
+  return segmentRun(VOLUME, MODEL_ID, device, extra, cliRoot);
 }
 
 /** Per-run ms of onnxruntime-web inside workerd, timed from the caller: (runs=N+1) - (runs=1), over N. */
@@ -229,7 +213,7 @@ const sessionFigures: { rssMB: number; cpu: number; wall: number }[] = [];
 
 const core = await sharedKernels();
 const label = await readImageFile(LABEL);
-async function scored(r: E2e): Promise<{ text: string; dice: number; hd95: number }> {
+async function scored(r: SegmentRun): Promise<{ text: string; dice: number; hd95: number }> {
   const seg = await readImageFile(r.out);
   const m = labelMetrics(core, seg.data, label.data, label.shape, label.spacing, [1])['1'];
   const hd95 = m.hd95_mm ?? NaN;

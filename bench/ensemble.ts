@@ -5,7 +5,6 @@
  * brain-wm-2d@1.2.0, each run in its own process (bench/engine-e2e.ts), the two alternating so that
  * both see the same machine. Writes bench/results/ensemble.md.
  */
-import { spawnSync } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,26 +12,12 @@ import { ModelRegistry } from '../engine/models/registry.js';
 import { modelFiles } from '../engine/models/manifest.js';
 import { nodeRuntimeFactory } from '../engine/runtime/node-factory.js';
 import { loadAverages, median } from './proc-cpu.js';
+import { segmentRun, type SegmentRun } from './segment-run.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const VOLUME = join(ROOT, '../shared/data/brain-wm/imagesTr/fsA_0000.nii.gz');
 const RUNS = Number(process.env.BENCH_RUNS ?? 2);
 const MODELS = ['brain-wm-2d@1.2.0', 'brain-wm-2d@2.1.0'];
-
-interface Run {
-  total: number;
-  model: number;
-  model_calls: number;
-  maxRssKB: number;
-}
-
-function e2e(model: string): Run {
-  const r = spawnSync(process.execPath, [`${ROOT}dist/bench/engine-e2e.js`, VOLUME, model, 'cpu'], {
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`${model} failed:\n${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Run;
-}
 
 const registry = new ModelRegistry(join(ROOT, 'models'), nodeRuntimeFactory);
 const weightBytes: number[] = [];
@@ -41,11 +26,11 @@ for (const m of MODELS) {
   weightBytes.push(modelFiles(model.manifest).reduce((s, f) => s + statSync(join(model.dir, f)).size, 0));
 }
 const loadBefore = loadAverages();
-const runs: Run[][] = MODELS.map(() => []);
+const runs: SegmentRun[][] = MODELS.map(() => []);
 for (let r = 0; r < RUNS; r++) {
   const order = r % 2 ? [1, 0] : [0, 1];
   for (const i of order) {
-    runs[i].push(e2e(MODELS[i]));
+    runs[i].push(segmentRun(VOLUME, MODELS[i], 'cpu'));
     console.error(`${MODELS[i]}: ${JSON.stringify(runs[i].at(-1))}`);
   }
 }

@@ -46,8 +46,12 @@ import { median, took, type Took } from './timing.js';
  * CPU, so a ratio of two processes on different CPUs measured the neighbour (issue 14, item 5).
  * Pinned together and alternating, both sides see the same CPU. Without taskset it runs unpinned.
  */
+/** This process's allowed CPUs as /proc lists them, e.g. `0-1` or `0`. */
+function allowedCpus(): string | undefined {
+  return /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+}
 function pinToOneCpu(): void {
-  const allowed = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  const allowed = allowedCpus();
   if (!allowed || /^\d+$/.test(allowed)) return;
   const cpu = process.env.BENCH_CPU ?? allowed.split(/[,-]/)[0];
   const r = spawnSync(
@@ -423,8 +427,8 @@ const lines = [
   `(two full collections and a 50 ms pause; bench/kernels.ts says why). WASM times include copying into`,
   `and out of the module's memory. Node runs with`,
   `\`GLIBC_TUNABLES=glibc.malloc.hugetlb=1\`, as \`bin/nnsam.js\` does, so large outputs come in huge pages`,
-  `as numpy's do (docs/platform.md, "Node memory"). Every process of the benchmark is pinned to one CPU`,
-  `(${/Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 'unknown'}; bench/kernels.ts says why). Machine: ${cpus()[0]?.model ?? 'unknown'} x${cpus().length}, Node ${process.version}.`,
+  `as numpy's do (docs/platform.md, "Node memory"). ${/^\d+$/.test(allowedCpus() ?? '') ? `Every process of the benchmark is pinned to CPU ${allowedCpus()}` : `Not pinned to one CPU (allowed: ${allowedCpus() ?? 'unknown'}; no taskset?)`}`,
+  `(bench/kernels.ts says why). Machine: ${cpus()[0]?.model ?? 'unknown'} x${cpus().length}, Node ${process.version}.`,
   '',
   'Times are CPU time of the timing process, user + system (page faults and garbage collection count,',
   'waiting for a core does not): the machine is shared, and on a loaded one wall-clock time is mostly',

@@ -116,7 +116,7 @@ def card(manifest: dict, members: list[dict]) -> str:
     train_s = [m['metrics'].get('train_time_s') for m in members]
     rows = '\n'.join(
         f"| {k} | `{ref}` | `{fold_name(k, '.onnx')}` | {f['dice']:.4f} | {f['asd_mm']:.3f} | {f['hd95_mm']:.3f} | "
-        f"{t / 60:.0f} |"
+        f"{f'{t / 60:.0f}' if t is not None else 'n/a'} |"
         for k, (ref, f, t) in enumerate(zip(refs, fp32, train_s)))
     return f"""# {manifest['id']} {manifest['version']}: an ensemble of {', '.join(refs)}
 

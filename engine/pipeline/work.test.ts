@@ -59,6 +59,21 @@ test('the predicted evaluations are the ones segment() makes, with and without T
   }
 });
 
+test("an ensemble's estimate counts every fold: brain-wm-2d@2.1.0 makes twice one model's evaluations", async () => {
+  const ensemble = 'brain-wm-2d@2.1.0';
+  const ensembleManifest = (await registry.load(ensemble)).manifest;
+  const slab = await fsbSlab(tempDir(), 2);
+  const image: ImageVolume = { ...slab.image, data: slab.image.data.map((v) => v + 1) };
+  const header = { shape: image.shape, spacing: image.spacing, channels: 1 };
+  const estimate = estimateWork(header, ensembleManifest, { tta: false });
+  const count = { patches: 0 };
+  const folds = await registry.runtimes(ensemble, 'cpu', { threads: 1 });
+  assert.equal(folds.length, 2);
+  await segment(await sharedKernels(), image, ensembleManifest, counting(folds, count), { tta: false });
+  assert.equal(estimate.evaluations, count.patches);
+  assert.equal(estimate.evaluations, 2 * estimateWork(header, manifest, { tta: false }).evaluations);
+});
+
 /** A volume of `shape` and `spacing` (axis-aligned), as the NIfTI writer takes it. */
 function volume(shape: [number, number, number], spacing: Spacing3): ImageVolume {
   const [a, b, c] = spacing;
