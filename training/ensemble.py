@@ -95,6 +95,7 @@ def build(members: list[str], version: str, out: str) -> dict:
     manifest['parity_onnxruntime_node_max_abs_diff'] = parity
     # The edge runs one ONNX file in a 128 MB isolate; an ensemble doubles its compute and memory.
     manifest.pop('edge', None)
+    manifest.pop('parity_web_graph_max_abs_diff', None)  # no web graph either: it is the edge's file
     members_ref = [f"{man['id']}@{man['version']}" for man in manifests]
     manifest['provenance'] = {
         'ensemble_of': members_ref,

@@ -26,6 +26,7 @@ from .metrics import evaluate
 from .model_card import write_card
 from .predict import postprocess, predict_volume
 from .preprocessing import preprocess_case
+from .web_graph import build_release
 
 MAX_ONNX_BYTES = 25 * 1024 * 1024
 # The bar for shipping the int8 variant: its validation Dice within 0.5 points of fp32.
@@ -235,6 +236,11 @@ def release(run: str, out: str, model_id: str, dataset: str | None = None, val_c
     m['parity_onnxruntime_node_max_abs_diff'] = r['parity']
     m['parity_tolerance'] = tol
     write_manifest(out, m)
+    if edge:
+        # The edge and the browser run the onnxruntime-web graph of the edge file (docs/platform.md).
+        build_release(out)
+        with open(os.path.join(out, 'manifest.json')) as f:
+            m = json.load(f)
     return m
 
 
@@ -279,8 +285,8 @@ def main() -> None:
     ap.add_argument('--ablation-run', default=None)
     ap.add_argument('--version', default='0.0.0', help='the release version written to the manifest')
     ap.add_argument('--edge-max-voxels', type=int, default=0,
-                    help='mark the model edge-capable (run inside the Worker on model.fp16.onnx) up to this many '
-                         'voxels; 0: nodes only')
+                    help='mark the model edge-capable up to this many voxels (run inside the Worker on model.web.onnx, '
+                         'the onnxruntime-web graph of model.fp16.onnx, training/web_graph.py); 0: nodes only')
     ap.add_argument('--card-only', action='store_true',
                     help='only regenerate the card of the model already released in --out (see rewrite_card)')
     ap.add_argument('--refine', type=json.loads, default=None,

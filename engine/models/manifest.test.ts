@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../errors.js';
-import { modelFiles, parseManifest, type ModelManifest } from './manifest.js';
+import { modelFiles, parseManifest, webGraphOf, type ModelManifest } from './manifest.js';
 
 const SHIPPED = fileURLToPath(new URL('../../../models/brain-wm-2d/manifest.json', import.meta.url));
 
@@ -92,5 +92,28 @@ test('inference.refine: settings in range are kept, anything out of range or on 
   assert.throws(
     () => parseManifest(withRefine({ levelset_weight: 0.5, iterations: 5 }, noHead), 'wm'),
     (e: unknown) => e instanceof InputError && /needs a levelset output/.test(e.message),
+  );
+});
+
+test('web graphs: the shipped edge file stands in for model.fp16.onnx only; a graph of nothing, with a fold, or a second one is refused', () => {
+  const raw = readFileSync(SHIPPED, 'utf8');
+  const m = parseManifest(raw, 'brain-wm-2d');
+  assert.equal(m.edge?.file, 'model.web.onnx');
+  assert.equal(webGraphOf(m, 'model.fp16.onnx'), 'model.web.onnx');
+  assert.equal(webGraphOf(m, 'model.onnx'), 'model.onnx');
+  assert.equal(webGraphOf(m, 'model.int8.onnx'), 'model.int8.onnx');
+  // Without a fold it is never picked as a fold's file of any variant.
+  for (const w of ['fp32', 'fp16', 'int8'] as const) assert.ok(!modelFiles(m, w).includes('model.web.onnx'));
+  const bad = (edit: (files: Record<string, Record<string, unknown>>) => void) => () => {
+    const j = JSON.parse(raw) as { files: Record<string, Record<string, unknown>> };
+    edit(j.files);
+    parseManifest(JSON.stringify(j), 'brain-wm-2d');
+  };
+  assert.throws(bad((f) => (f['model.web.onnx'].web_graph_of = 'model.missing.onnx')), /web_graph_of must name a listed fold file/);
+  assert.throws(bad((f) => (f['model.web.onnx'].web_graph_of = 'README.md')), /web_graph_of must name a listed fold file/);
+  assert.throws(bad((f) => (f['model.web.onnx'].fold = 0)), /an ONNX file without a fold/);
+  assert.throws(
+    bad((f) => (f['model.web2.onnx'] = { ...f['model.web.onnx'] })),
+    /model.fp16.onnx has more than one web graph/,
   );
 });

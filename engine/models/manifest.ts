@@ -51,6 +51,11 @@ export interface ManifestFile {
   fold?: number;
   precision?: string;
   role?: string;
+  /**
+   * The listed ONNX file whose weights this file holds, in a graph made for onnxruntime-web
+   * (training/web_graph.py, docs/platform.md): what the `wasm` device and the edge run in its place.
+   */
+  web_graph_of?: string;
 }
 
 /** The model's mark as able to run inside the Worker: its ONNX file there and the largest input. */
@@ -154,6 +159,7 @@ export function checkManifest(value: unknown, where: string): ModelManifest {
   }
   if (m.inference.refine !== undefined) checkRefine(m, fail);
   if (m.edge !== undefined) checkEdge(m, fail);
+  checkWebGraphs(m, fail);
   if (m.prefers_gpu !== undefined && typeof m.prefers_gpu !== 'boolean') {
     fail(`prefers_gpu must be true or false, got ${JSON.stringify(m.prefers_gpu)}`);
   }
@@ -196,6 +202,27 @@ function checkEdge(m: ModelManifest, fail: (what: string) => never): void {
   if (!Number.isSafeInteger(e.max_voxels) || e.max_voxels! <= 0) {
     fail(`edge.max_voxels must be a positive integer, got ${String(e.max_voxels)}`);
   }
+}
+
+/** A web graph stands in for one listed fold file, so it has no fold of its own (modelFiles skips it). */
+function checkWebGraphs(m: ModelManifest, fail: (what: string) => never): void {
+  const sources = new Set<string>();
+  for (const [name, f] of Object.entries(m.files)) {
+    if (f.web_graph_of === undefined) continue;
+    const source = m.files[f.web_graph_of];
+    if (!name.endsWith('.onnx') || f.fold !== undefined) fail(`${name}: a web graph is an ONNX file without a fold`);
+    if (typeof f.web_graph_of !== 'string' || !source || source.fold === undefined || source.web_graph_of !== undefined) {
+      fail(`${name}: web_graph_of must name a listed fold file, got ${JSON.stringify(f.web_graph_of)}`);
+    }
+    if (sources.has(f.web_graph_of)) fail(`${f.web_graph_of} has more than one web graph`);
+    sources.add(f.web_graph_of);
+  }
+}
+
+/** `file`'s onnxruntime-web graph when the release ships one, else `file` itself. */
+export function webGraphOf(m: ModelManifest, file: string): string {
+  const found = Object.entries(m.files).find(([, f]) => f.web_graph_of === file);
+  return found ? found[0] : file;
 }
 
 /** Which stored weights to run: the release's `model.onnx`, or one of its variants. */

@@ -78,6 +78,34 @@ test('a shipped int8 variant runs on cpu and wasm as its own session and keeps t
   }
 });
 
+test('fp16 on wasm runs the web graph of the release (its edge file): its own session, within 1e-4 of the fp16 file', async () => {
+  const id = 'brain-wm-2d';
+  const loaded: number[] = [];
+  const registry = new ModelRegistry(MODELS, (model, device, options) => {
+    loaded.push(model.byteLength);
+    return nodeRuntimeFactory(model, device, options);
+  });
+  const manifest = parseManifest(readFileSync(join(MODELS, id, 'manifest.json'), 'utf8'), id);
+  const web = manifest.files[manifest.edge!.file];
+  assert.equal(web.web_graph_of, 'model.fp16.onnx');
+  const input = readNpy(join(MODELS, id, 'parity', 'input.npy'));
+  try {
+    const [cpu] = await registry.runtimes(id, 'cpu', {}, 'fp16');
+    const [wasm] = await registry.runtimes(id, 'wasm', {}, 'fp16');
+    const [plain] = await registry.runtimes(id, 'wasm');
+    assert.deepEqual(loaded, [manifest.files['model.fp16.onnx'].bytes, web.bytes, manifest.files['model.onnx'].bytes]);
+    assert.equal(wasm.info.provider, 'wasm');
+    assert.equal(plain.info.provider, 'wasm');
+    const a = (await cpu.run(input.data as Float32Array, input.shape)).logits.data;
+    const b = (await wasm.run(input.data as Float32Array, input.shape)).logits.data;
+    let maxDiff = 0;
+    for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+    assert.ok(maxDiff > 0 && maxDiff <= 1e-4, `web graph vs fp16 file: max |logits diff| ${maxDiff}`);
+  } finally {
+    await registry.dispose();
+  }
+});
+
 const WM = 'brain-wm-2d';
 const manifestAt = (folder: string): ModelManifest =>
   parseManifest(readFileSync(join(MODELS, folder, 'manifest.json'), 'utf8'), folder);

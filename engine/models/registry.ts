@@ -10,7 +10,7 @@ import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, NotFoundError } from '../errors.js';
 import type { Device, InferenceRuntime, RuntimeOptions } from '../runtime/runtime.js';
-import { modelFiles, parseManifest, type ModelManifest, type WeightVariant } from './manifest.js';
+import { modelFiles, parseManifest, webGraphOf, type ModelManifest, type WeightVariant } from './manifest.js';
 import {
   compareVersions,
   formatModelReference,
@@ -217,7 +217,9 @@ export class ModelRegistry {
 
   /**
    * The runtimes of the fold ensemble `reference` names, on `device`, created once per release and
-   * shared by every caller; `weights` picks a variant the release ships (default fp32).
+   * shared by every caller; `weights` picks a variant the release ships (default fp32). On `wasm`
+   * (onnxruntime-web) a file's web graph runs in its place when the release ships one: the same
+   * weights, the graph the edge and the browser run (docs/platform.md).
    */
   async runtimes(
     reference: string,
@@ -227,7 +229,8 @@ export class ModelRegistry {
   ): Promise<InferenceRuntime[]> {
     const model = await this.load(reference);
     const release = formatModelReference(model.id, model.version);
-    const files = weights === 'fp32' ? model.onnxFiles : modelFiles(model.manifest, weights);
+    const chosen = weights === 'fp32' ? model.onnxFiles : modelFiles(model.manifest, weights);
+    const files = device === 'wasm' ? chosen.map((f) => webGraphOf(model.manifest, f)) : chosen;
     return Promise.all(
       files.map((file) => {
         const key = `${release}\u0000${file}\u0000${device}\u0000${options.threads ?? 1}`;

@@ -3,7 +3,8 @@
  * static assets): the edge model runs in the browser on onnxruntime-web (WASM) and the same WASM
  * kernels, the browser's network log shows nothing but the page's own static assets going out
  * (no upload, no job, no one-shot), and the label map equals the CLI's on the same file with the
- * same model file (fp16, the edge file), runtime (onnxruntime-web WASM) and options (TTA).
+ * same model file (the edge file: the web graph of the fp16 weights, which the CLI runs for
+ * `--weights fp16 --device wasm`), runtime (onnxruntime-web WASM) and options (TTA).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -47,7 +48,7 @@ after(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-/** The CLI on `input` as the edge runs it: the edge file (fp16) on onnxruntime-web WASM, TTA on. */
+/** The CLI on `input` as the edge runs it: fp16 weights on onnxruntime-web WASM, which runs the edge file (their web graph), TTA on. */
 async function cli(
   input: string,
 ): Promise<{ labels: ArrayLike<number>; stats: { label: number; voxels: number }[] }> {

@@ -1,6 +1,7 @@
 // POST /v1/segment inside the Worker (workerd): a small input of an edge-capable model runs on
 // onnxruntime-web with the model file from the MODELS bucket (X-Placement: edge) and matches the
-// engine run directly on onnxruntime-node with the same fp16 file; an input over the budget, a
+// engine run directly on onnxruntime-node with the same edge file (the onnxruntime-web graph of the fp16
+// weights, training/web_graph.py); an input over the budget, a
 // missing model file and a corrupted one (SHA-256 mismatch) go to the inference node instead. An
 // older release (`model=<id>@<version>`) runs from its own MODELS key.
 import assert from 'node:assert/strict';
@@ -17,15 +18,12 @@ import { sharedKernels } from '../../wasm/src/node-loader.js';
 import { REPO_ROOT } from '../support/goldens.js';
 import { startApi, type ApiWorld } from './api-world.js';
 import { closedOrigin, startNode, type InferenceNode } from './inference-nodes.js';
+import { currentEdgeFile } from './edge-file.js';
 import { directLabels, fsbSlab, PRICES, priceOf, SLICE } from './job-fixtures.js';
 
 const MODEL = 'brain-wm-2d';
 /** The current release (read, not assumed: a new one replaces the top folder). */
-const CURRENT = (
-  JSON.parse(readFileSync(`${REPO_ROOT}models/${MODEL}/manifest.json`, 'utf8')) as { version: string }
-).version;
-const KEY = releaseFileKey(MODEL, CURRENT, 'model.fp16.onnx');
-const FP16 = new Uint8Array(readFileSync(`${REPO_ROOT}models/${MODEL}/model.fp16.onnx`));
+const { key: KEY, bytes: EDGE_FILE } = currentEdgeFile(MODEL);
 const VOXELS = readImage(SLICE).shape.reduce((a, b) => a * b, 1);
 const VARS = { DEFAULT_PRICES: JSON.stringify(PRICES) };
 
@@ -37,8 +35,8 @@ let noNode: ApiWorld;
 const logs: string[] = [];
 const noNodeLogs: string[] = [];
 let manifest: ModelManifest;
-/** The engine on onnxruntime-node with the fp16 file the edge runs. */
-let directFp16: Uint8Array;
+/** The engine on onnxruntime-node with the file the edge runs. */
+let directEdge: Uint8Array;
 /** The engine on onnxruntime-node with the fp32 file the nodes run. */
 let directFp32: Uint8Array;
 
@@ -58,9 +56,9 @@ before(async () => {
   } finally {
     await registry.dispose();
   }
-  const rt = await createOrtNodeCpu(FP16, { threads: 1 });
+  const rt = await createOrtNodeCpu(EDGE_FILE, { threads: 1 });
   try {
-    directFp16 = (await segment(await sharedKernels(), readImage(SLICE), manifest, [rt], { tta: true }))
+    directEdge = (await segment(await sharedKernels(), readImage(SLICE), manifest, [rt], { tta: true }))
       .labels;
   } finally {
     await rt.dispose();
@@ -127,7 +125,8 @@ async function awaitLog(msg: string, from: number, lines = logs): Promise<Record
 }
 
 test('the manifest edge mark is parsed and checked', () => {
-  assert.deepEqual(manifest.edge, { file: 'model.fp16.onnx', max_voxels: 262144 });
+  assert.deepEqual(manifest.edge, { file: 'model.web.onnx', max_voxels: 262144 });
+  assert.equal(manifest.files['model.web.onnx'].web_graph_of, 'model.fp16.onnx');
   const raw = JSON.parse(readFileSync(`${REPO_ROOT}models/${MODEL}/manifest.json`, 'utf8')) as ModelManifest;
   const bad = (edge: unknown) => () => checkManifest({ ...raw, edge }, 'test');
   assert.throws(bad({ file: 'missing.onnx', max_voxels: 1 }), /needs a files entry with its sha256/);
@@ -137,7 +136,7 @@ test('the manifest edge mark is parsed and checked', () => {
 });
 
 test('a 2D slice runs in the Worker with no inference node reachable, as onnxruntime-node does, charged once', async (t) => {
-  await (await noNode.mf.getR2Bucket('MODELS', 'api')).put(KEY, FP16);
+  await (await noNode.mf.getR2Bucket('MODELS', 'api')).put(KEY, EDGE_FILE);
   const cold = await post(noNode, SLICE, { accept: 'image/png', 'idempotency-key': 'edge-1' });
   assert.equal(cold.res.status, 200, await cold.res.clone().text());
   assert.equal(cold.res.headers.get('x-placement'), 'edge');
@@ -145,13 +144,16 @@ test('a 2D slice runs in the Worker with no inference node reachable, as onnxrun
   assert.equal(cold.res.headers.get('x-voxels'), String(VOXELS));
   assert.equal(cold.res.headers.get('x-charge-micros'), String(priceOf(VOXELS)));
   const edge = await pngLabels(cold.res);
-  const vsFp16 = differing(edge, directFp16);
+  const vsEdgeFile = differing(edge, directEdge);
   const vsFp32 = differing(edge, directFp32);
   t.diagnostic(
-    `edge vs onnxruntime-node: ${vsFp16}/${VOXELS} pixels differ (fp16 file), ` +
+    `edge vs onnxruntime-node: ${vsEdgeFile}/${VOXELS} pixels differ (the edge file), ` +
       `${vsFp32}/${VOXELS} (fp32 file, what the nodes run)`,
   );
-  assert.ok(vsFp16 <= VOXELS * 0.001, `${vsFp16} of ${VOXELS} pixels differ from the fp16 run`);
+  assert.ok(
+    vsEdgeFile <= VOXELS * 0.001,
+    `${vsEdgeFile} of ${VOXELS} pixels differ from the edge file's run`,
+  );
 
   // Warm: the isolate keeps the session. The same Idempotency-Key is answered again, not charged again.
   const warm = await post(noNode, SLICE, { accept: 'image/png', 'idempotency-key': 'edge-1' });
@@ -177,27 +179,30 @@ test('a 2D slice runs in the Worker with no inference node reachable, as onnxrun
   // Three edge requests, one session: the isolate fetched, checked and loaded the model once.
   assert.deepEqual(
     (await awaitLog('edge_model_loaded', 0, noNodeLogs)).map((l) => [l.object, l.bytes]),
-    [[KEY, FP16.byteLength]],
+    [[KEY, EDGE_FILE.byteLength]],
   );
 });
 
-test('model=brain-wm-2d@1.2.0 runs at the edge from its own MODELS key, as its fp16 file does on onnxruntime-node', async () => {
+test('model=brain-wm-2d@1.2.0 runs at the edge from its own MODELS key, as its edge file does on onnxruntime-node', async () => {
   const folder = `${REPO_ROOT}models/${MODEL}/releases/1.2.0`;
-  const fp16 = new Uint8Array(readFileSync(`${folder}/model.fp16.onnx`));
+  const release = checkManifest(JSON.parse(readFileSync(`${folder}/manifest.json`, 'utf8')), folder);
+  const file = new Uint8Array(readFileSync(`${folder}/${release.edge!.file}`));
   await (
     await noNode.mf.getR2Bucket('MODELS', 'api')
-  ).put(releaseFileKey(MODEL, '1.2.0', 'model.fp16.onnx'), fp16);
+  ).put(releaseFileKey(MODEL, '1.2.0', release.edge!.file), file);
   const { res } = await post(noNode, SLICE, { accept: 'image/png' }, `${MODEL}@1.2.0`);
   assert.equal(res.status, 200, await res.clone().text());
   assert.equal(res.headers.get('x-placement'), 'edge');
   assert.deepEqual([res.headers.get('x-model'), res.headers.get('x-model-version')], [MODEL, '1.2.0']);
-  const release = checkManifest(JSON.parse(readFileSync(`${folder}/manifest.json`, 'utf8')), folder);
-  const rt = await createOrtNodeCpu(fp16, { threads: 1 });
+  const rt = await createOrtNodeCpu(file, { threads: 1 });
   try {
     const direct = (await segment(await sharedKernels(), readImage(SLICE), release, [rt], { tta: true }))
       .labels;
     const differ = differing(await pngLabels(res), direct);
-    assert.ok(differ <= VOXELS * 0.001, `${differ} of ${VOXELS} pixels differ from the 1.2.0 fp16 run`);
+    assert.ok(
+      differ <= VOXELS * 0.001,
+      `${differ} of ${VOXELS} pixels differ from the 1.2.0 edge file's run`,
+    );
   } finally {
     await rt.dispose();
   }
@@ -223,8 +228,8 @@ test('with the model file absent from MODELS the run goes to the node', async (t
   const labels = await pngLabels(res);
   assert.deepEqual(labels, directFp32);
   t.diagnostic(`node latency (after the R2 miss): ${ms.toFixed(0)} ms`);
-  const vsEdge = differing(labels, directFp16);
-  t.diagnostic(`node (fp32) vs edge-equivalent fp16 run: ${vsEdge}/${VOXELS} pixels differ`);
+  const vsEdge = differing(labels, directEdge);
+  t.diagnostic(`node (fp32) vs the edge file's run: ${vsEdge}/${VOXELS} pixels differ`);
   const [line] = await awaitLog('edge_fallback', from);
   assert.ok(
     String(line?.reason).includes(`EdgeModelUnavailable: MODELS has no object ${KEY}`),
@@ -234,7 +239,7 @@ test('with the model file absent from MODELS the run goes to the node', async (t
 });
 
 test('a corrupted model file (SHA-256 mismatch) is refused and the run goes to the node', async () => {
-  const corrupt = FP16.slice();
+  const corrupt = EDGE_FILE.slice();
   corrupt[corrupt.length >> 1] ^= 0xff;
   await (await withNode.mf.getR2Bucket('MODELS', 'api')).put(KEY, corrupt);
   const from = logs.length;
@@ -243,13 +248,16 @@ test('a corrupted model file (SHA-256 mismatch) is refused and the run goes to t
   assert.equal(res.headers.get('x-placement'), 'node');
   assert.deepEqual(await pngLabels(res), directFp32);
   const [line] = await awaitLog('edge_fallback', from);
-  assert.match(String(line?.reason), /has sha256 [0-9a-f]{64}, the manifest says 9821a60e/);
+  assert.match(
+    String(line?.reason),
+    new RegExp(`has sha256 [0-9a-f]{64}, the manifest says ${manifest.files[manifest.edge!.file].sha256}`),
+  );
   assert.equal((await charges(withNode)).length, 2);
 });
 
 test('once the right file is in MODELS the same isolate runs at the edge; a volume over the budget goes to the node', async () => {
   // The failed loads above were not cached: this one finds the good file.
-  await (await withNode.mf.getR2Bucket('MODELS', 'api')).put(KEY, FP16);
+  await (await withNode.mf.getR2Bucket('MODELS', 'api')).put(KEY, EDGE_FILE);
   const small = await post(withNode, SLICE, { accept: 'image/png' });
   assert.equal(small.res.status, 200, await small.res.clone().text());
   assert.equal(small.res.headers.get('x-placement'), 'edge');

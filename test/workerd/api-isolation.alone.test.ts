@@ -3,25 +3,17 @@
 // within a stated margin of their idle latency; the edge run yields between tiles and is the only
 // one of its isolate. Before, 25 uploads each waited 12.4 s behind one 14.8 s edge run.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { encode } from 'fast-png';
 import { readImage } from '../../engine/io/index.js';
-import { releaseFileKey } from '../../engine/models/reference.js';
-import { REPO_ROOT } from '../support/goldens.js';
 import { startApi, type ApiWorld } from './api-world.js';
+import { currentEdgeFile } from './edge-file.js';
 import { closedOrigin } from './inference-nodes.js';
 import { PRICES, SLICE } from './job-fixtures.js';
 
 const MODEL = 'brain-wm-2d';
-const FP16 = new Uint8Array(readFileSync(`${REPO_ROOT}models/${MODEL}/model.fp16.onnx`));
-/** The MODELS key of the current release's edge file. */
-const KEY = releaseFileKey(
-  MODEL,
-  (JSON.parse(readFileSync(`${REPO_ROOT}models/${MODEL}/manifest.json`, 'utf8')) as { version: string })
-    .version,
-  'model.fp16.onnx',
-);
+/** The current release's edge file and its MODELS key. */
+const { key: KEY, bytes: EDGE_FILE } = currentEdgeFile(MODEL);
 /**
  * How much slower than idle another client's request may be answered during an edge run: a few of
  * the run's model calls (one tile each, tens of milliseconds on onnxruntime-web) plus scheduling
@@ -55,7 +47,7 @@ before(async () => {
       EDGE_MAX_EVALUATIONS: '200',
     },
   });
-  await (await w.mf.getR2Bucket('MODELS', 'api')).put(KEY, FP16);
+  await (await w.mf.getR2Bucket('MODELS', 'api')).put(KEY, EDGE_FILE);
   key = await w.key('isolation');
 });
 

@@ -4,14 +4,14 @@
  * of either when a probe leaves it stuck (so one hang does not turn every later probe into one).
  */
 import { readFileSync } from 'node:fs';
-import { REPO_ROOT } from '../support/goldens.js';
 import { checksumHeader, sha256Hex } from './api-checks.js';
 import { startApi, type ApiWorld } from './api-world.js';
+import { currentEdgeFile } from './edge-file.js';
 import type { FuzzContext } from './fuzz-probe.js';
 import { startNode, type InferenceNode } from './inference-nodes.js';
 import { PRICES, SLICE } from './job-fixtures.js';
 
-const FP16 = new Uint8Array(readFileSync(`${REPO_ROOT}models/brain-wm-2d/model.fp16.onnx`));
+const EDGE = currentEdgeFile('brain-wm-2d');
 
 /** VmRSS of `pid` in bytes (0 once it is gone). */
 export function rssOf(pid: number | undefined): number {
@@ -58,7 +58,10 @@ export class FuzzWorld {
     await this.warmEdge();
   }
 
-  /** One edge run of the slice, so that no probe pays for loading the model into the isolate. */
+  /**
+   * One edge run of the slice, so that no probe pays for loading the model into the isolate; a world
+   * whose edge does not run (its file missing from MODELS) would fuzz the node path twice, so it fails.
+   */
   private async warmEdge(): Promise<void> {
     const res = await this.api.fetch('/v1/segment?model=brain-wm-2d', {
       method: 'POST',
@@ -67,6 +70,9 @@ export class FuzzWorld {
     });
     if (res.status !== 200) throw new Error(`fuzz setup: segment ${res.status} ${await res.text()}`);
     await res.arrayBuffer();
+    const placement = res.headers.get('x-placement');
+    if (placement !== 'edge')
+      throw new Error(`fuzz setup: the slice ran on the ${placement}, not at the edge`);
   }
 
   private async startNode(): Promise<void> {
@@ -101,7 +107,7 @@ export class FuzzWorld {
       },
       onStdio: (text) => this.onLog(text),
     });
-    await (await this.api.mf.getR2Bucket('MODELS', 'api')).put('brain-wm-2d/model.fp16.onnx', FP16);
+    await (await this.api.mf.getR2Bucket('MODELS', 'api')).put(EDGE.key, EDGE.bytes);
     const url = await this.api.mf.ready;
     this.base = url.origin;
     this.port = Number(url.port);

@@ -72,7 +72,7 @@ export const segmentCommand: Command = {
     ['--threads N', 'intra-op threads for cpu/webgpu (default 1)'],
     [
       '--weights W',
-      'fp32 (default), or a smaller variant the model ships: fp16, int8 (its card gives the Dice change)',
+      'fp32 (default), or a smaller variant the model ships: fp16, int8 (its card gives the Dice change); on wasm its onnxruntime-web graph when shipped (fp16: the edge file)',
     ],
     ['--stats FILE', 'write per-label statistics (voxels, mL, bounding box) as JSON'],
     ['--probabilities FILE', 'also write the softmax probabilities (float32, one volume per class)'],
