@@ -8,7 +8,9 @@
  *   start-up, session, and the model calls on code V8 has not optimised yet), then the next two;
  * - edge placement, warm: the isolate's cached session (worker/edge/edge-runtime.ts);
  * - where the cold time goes, from the probe Worker (test/engine/ort-probe.ts), which makes a
- *   session per request: ORT start-up + session + one call, then session + one call.
+ *   session per request: ORT start-up + session + one call, then session + one call; and a warm
+ *   model call of the edge file (the onnxruntime-web graph, training/web_graph.py) against one of
+ *   the file it was made from, in the same probe, alternating.
  * Wall time and CPU time (workerd's and the node's, from /proc): on this shared machine wall time
  * counts the time other processes hold the cores.
  * Writes bench/results/edge-oneshot.md.
@@ -18,18 +20,24 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { cliRegistry } from '../engine/cli/models-root.js';
 import { readImage } from '../engine/io/index.js';
-import { releaseFileKey } from '../engine/models/reference.js';
 import { segment } from '../engine/pipeline/segment.js';
 import { createOrtNodeCpu } from '../engine/runtime/ort-node.js';
 import { sharedKernels } from '../wasm/src/node-loader.js';
 import { startApi, type ApiWorld } from '../test/workerd/api-world.js';
 import { startNode } from '../test/workerd/inference-nodes.js';
 import { startBundledWorker } from '../test/workerd/miniflare-bundle.js';
+import { currentEdgeFile } from '../test/workerd/edge-file.js';
 import { PRICES, SLICE } from '../test/workerd/job-fixtures.js';
 import { loadAverages, median, processCpuMs, workerdPids } from './proc-cpu.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const EDGE_FILE = 'model.fp16.onnx';
+const EDGE = currentEdgeFile('brain-wm-2d');
+const EDGE_FILE = EDGE.file;
+const MANIFEST = JSON.parse(readFileSync(`${ROOT}models/brain-wm-2d/manifest.json`, 'utf8')) as {
+  files: Record<string, { web_graph_of?: string }>;
+};
+/** The file the edge file's graph was made from (itself when it is not a web graph). */
+const SOURCE_FILE = MANIFEST.files[EDGE_FILE].web_graph_of ?? EDGE_FILE;
 const REQUESTS = Number(process.env.BENCH_RUNS ?? 10);
 const WARMUP = 3;
 
@@ -76,8 +84,11 @@ async function series(n: number, f: () => Promise<Sample>): Promise<Sample> {
   return { wall: median(s.map((x) => x.wall)), cpu: median(s.map((x) => x.cpu)) };
 }
 
-/** CPU ms of probe requests in a fresh workerd: [start-up + session + 1 call, session + 1 call, ...]. */
-async function probeColdSteps(model: Uint8Array): Promise<number[]> {
+/** CPU ms of one probe request running `model` `runs` times (session included), in the probe's workerd. */
+type ProbeCpu = (model: Uint8Array, runs: number) => Promise<number>;
+
+/** Runs `f` against a fresh probe Worker (test/engine/ort-probe.ts), whose workerd CPU time it reads. */
+async function withProbe<T>(f: (cpuOf: ProbeCpu) => Promise<T>): Promise<T> {
   const before = new Set(workerdPids());
   const mf = startBundledWorker(
     `${ROOT}test/engine/ort-probe.wrangler.toml`,
@@ -87,25 +98,57 @@ async function probeColdSteps(model: Uint8Array): Promise<number[]> {
     await mf.ready;
     const pid = workerdPids().find((p) => !before.has(p))!;
     const x = new Float32Array(128 * 128).map((_, i) => Math.sin(i * 0.37));
-    const body = new Uint8Array(4 + model.length + x.byteLength);
-    new DataView(body.buffer).setUint32(0, model.length, true);
-    body.set(model, 4);
-    body.set(new Uint8Array(x.buffer), 4 + model.length);
-    const steps: number[] = [];
-    for (const runs of [1, 1, 1, 24, 1, 25]) {
+    const bodies = new Map<Uint8Array, Uint8Array>();
+    const bodyOf = (model: Uint8Array): Uint8Array => {
+      let body = bodies.get(model);
+      if (!body) {
+        body = new Uint8Array(4 + model.length + x.byteLength);
+        new DataView(body.buffer).setUint32(0, model.length, true);
+        body.set(model, 4);
+        body.set(new Uint8Array(x.buffer), 4 + model.length);
+        bodies.set(model, body);
+      }
+      return body;
+    };
+    return await f(async (model, runs) => {
       const c = processCpuMs(pid);
       const res = await mf.dispatchFetch(`http://probe/?dims=1,1,128,128&runs=${runs}`, {
         method: 'POST',
-        body,
+        body: bodyOf(model),
       });
       if (res.status !== 200) throw new Error(await res.text());
       await res.arrayBuffer();
-      steps.push(processCpuMs(pid) - c);
-    }
-    return steps;
+      return processCpuMs(pid) - c;
+    });
   } finally {
     await mf.dispose();
   }
+}
+
+/** CPU ms of probe requests in a fresh workerd: [start-up + session + 1 call, session + 1 call, ...]. */
+function probeColdSteps(model: Uint8Array): Promise<number[]> {
+  return withProbe(async (cpuOf) => {
+    const steps: number[] = [];
+    for (const runs of [1, 1, 1, 24, 1, 25]) steps.push(await cpuOf(model, runs));
+    return steps;
+  });
+}
+
+/**
+ * Warm CPU ms per model call of `a` and of `b` in one probe workerd, alternating, medians of 5 rounds of
+ * (25 calls - 1 call) / 24 each, after one such round of each (V8 tiers the WASM code up on first use).
+ */
+function warmCallPair(a: Uint8Array, b: Uint8Array): Promise<[number, number]> {
+  return withProbe(async (cpuOf) => {
+    const perCall: [number[], number[]] = [[], []];
+    for (let round = 0; round < 6; round++) {
+      for (const [i, model] of [a, b].entries()) {
+        const call = ((await cpuOf(model, 25)) - (await cpuOf(model, 1))) / 24;
+        if (round > 0) perCall[i].push(call);
+      }
+    }
+    return [median(perCall[0]), median(perCall[1])];
+  });
 }
 
 /** Pixels whose label differs between TTA on and off, the edge's file on onnxruntime-node. */
@@ -135,15 +178,10 @@ await viaNode.w.dispose();
 
 // The edge world's node is live too (the edge falls back to it): the edge row must say `edge`.
 const viaEdge = await world('bench-edge-edge', { INFERENCE_NODES: node.url });
-const edgeModel = new Uint8Array(readFileSync(`${ROOT}models/brain-wm-2d/${EDGE_FILE}`));
+const edgeModel = EDGE.bytes;
 // Under the current release's key (docs/model-versions.md): a bare `<id>/<file>` key, as here before
 // versions, is not read, and the edge answered from the node.
-const current = (
-  JSON.parse(readFileSync(`${ROOT}models/brain-wm-2d/manifest.json`, 'utf8')) as { version: string }
-).version;
-await (
-  await viaEdge.w.mf.getR2Bucket('MODELS', 'api')
-).put(releaseFileKey('brain-wm-2d', current, EDGE_FILE), edgeModel);
+await (await viaEdge.w.mf.getR2Bucket('MODELS', 'api')).put(EDGE.key, edgeModel);
 const edgeKey = await viaEdge.w.key('bench');
 const edge = () => oneShot(viaEdge.w, edgeKey, [viaEdge.pid], 'edge');
 const cold = await edge();
@@ -152,6 +190,10 @@ const edgeWarm = await series(REQUESTS, edge);
 await viaEdge.w.dispose();
 await node.kill('SIGTERM');
 const probe = await probeColdSteps(edgeModel);
+const graphs = await warmCallPair(
+  edgeModel,
+  new Uint8Array(readFileSync(`${ROOT}models/brain-wm-2d/${SOURCE_FILE}`)),
+);
 const tta = await ttaOffDiffers(edgeModel);
 const loadAfter = loadAverages();
 
@@ -194,6 +236,17 @@ From the probe Worker, which loads \`${EDGE_FILE}\` and makes a session on every
 | third request: session, one model call | ${f(probe[2])} |
 | one model call, warm (24 calls minus 1, per call) | ${f(perCall)} |
 | 24 warm model calls, the compute of a warm edge one-shot | ${f(24 * perCall)} |
+
+## The edge file's graph against the file it was made from (workerd CPU per warm model call, ms)
+
+| \`${EDGE_FILE}\` (the edge file) | \`${SOURCE_FILE}\` (same weights, exported graph) | ratio |
+| --- | --- | --- |
+| ${graphs[0].toFixed(1)} | ${graphs[1].toFixed(1)} | ${r(graphs[0] / graphs[1])} |
+
+The edge file is the onnxruntime-web graph of \`${SOURCE_FILE}\` (training/web_graph.py): its
+3x3 convolutions of 64 to 256 channels (up to 256 x 128 channel pairs) as Winograd
+F(2x2, 3x3), LeakyRelu as Max
+(docs/platform.md). Medians of 5 alternating rounds of 24 calls each, in one probe isolate.
 
 The warm edge one-shot is its 24 model calls: the isolate keeps the session (a second request loads
 nothing; test/workerd/api-edge.test.ts checks that the model is loaded once), and the rest of the
