@@ -22,12 +22,14 @@ import { sharedKernels } from '../wasm/src/node-loader.js';
 import { peakMb, workerdPids } from './proc-cpu.js';
 import { uploadClient, uploadWhole } from '../test/workerd/api-checks.js';
 import { startApi } from '../test/workerd/api-world.js';
+import { currentEdgeFile } from '../test/workerd/edge-file.js';
 import { startNode } from '../test/workerd/inference-nodes.js';
 import { jobClient, type Job } from '../test/workerd/job-client.js';
 import { PRICES } from '../test/workerd/job-fixtures.js';
 import { nodeConcurrencySection } from './node-concurrency.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const EDGE = currentEdgeFile('brain-wm-2d');
 const SLICE = new Uint8Array(readFileSync(`${ROOT}../shared/data/fixtures/mr-aniso/BrainT1Slice.png`));
 const VOLUME = new Uint8Array(readFileSync(`${ROOT}../shared/data/brain-wm/imagesTr/fsB_0000.nii.gz`));
 const RESULTS = `${ROOT}bench/results/api.md`;
@@ -142,10 +144,9 @@ async function main(): Promise<void> {
   const edgeWorld = await startApi('bench-api-edge', {
     vars: { INFERENCE_NODES: node.url, DEFAULT_PRICES: JSON.stringify(PRICES), MAX_CONCURRENT_JOBS: '64' },
   });
-  const edgeFile = `${ROOT}models/brain-wm-2d/model.fp16.onnx`;
-  await (
-    await edgeWorld.mf.getR2Bucket('MODELS', 'api')
-  ).put('brain-wm-2d/model.fp16.onnx', new Uint8Array(readFileSync(edgeFile)));
+  // Under the current release's key (docs/model-versions.md); the bare `<id>/<file>` key used here
+  // before versions is never read, and every "edge" request ran on the node.
+  await (await edgeWorld.mf.getR2Bucket('MODELS', 'api')).put(EDGE.key, EDGE.bytes);
   const edgeAuth = { authorization: `Bearer ${await edgeWorld.key('bench')}` };
   const viaEdge = async () => {
     const res = await edgeWorld.fetch('/v1/segment?model=brain-wm-2d', {
@@ -203,7 +204,7 @@ The Worker runs in workerd through Miniflare (as under \`wrangler dev\`), one \`
 
 ${REQUESTS} requests per row after 5 warm-ups (${EDGE_REQUESTS} after 2 for the edge rows). The ratio is
 p50 over the engine's p50 in this process. Node placement rows run with \`EDGE_MAX_VOXELS=0\`; edge rows
-run onnxruntime-web inside workerd on \`model.fp16.onnx\` from the MODELS bucket.
+run onnxruntime-web inside workerd on \`${EDGE.file}\` from the MODELS bucket.
 
 | path | clients | requests/s | p50 (ms) | p99 (ms) | p50 / engine |
 | --- | --- | --- | --- | --- | --- |

@@ -246,7 +246,9 @@ From the probe Worker, which loads \`${EDGE_FILE}\` and makes a session on every
 The edge file is the onnxruntime-web graph of \`${SOURCE_FILE}\` (training/web_graph.py): its
 3x3 convolutions of 64 to 256 channels (up to 256 x 128 channel pairs) as Winograd
 F(2x2, 3x3), LeakyRelu as Max
-(docs/platform.md). Medians of 5 alternating rounds of 24 calls each, in one probe isolate.
+(docs/platform.md). Medians of 5 alternating rounds of 24 calls each, in one probe isolate: the
+figures to compare the two files by (the warm call in the table above is one request of 25 calls
+after the cold steps).
 
 The warm edge one-shot is its 24 model calls: the isolate keeps the session (a second request loads
 nothing; test/workerd/api-edge.test.ts checks that the model is loaded once), and the rest of the
@@ -256,8 +258,8 @@ convolutions run on 128-bit WASM SIMD without FMA against AVX-512 FMA kernels). 
 adds the MODELS fetch and SHA-256, ORT's start-up and the first calls on code that V8 has not yet
 optimised (docs/platform.md).
 
-So a warm edge one-shot with TTA cannot come within 1.5x of the node: the node's whole request
-costs about what ${f((1.5 * nodeWarm.cpu) / perCall)} edge model calls cost, and the answer needs 24. Without
+So a warm edge one-shot with TTA cannot come within 1.5x of the node: 1.5x the node's whole
+request buys about ${f((1.5 * nodeWarm.cpu) / perCall)} edge model calls, and the answer needs 24. Without
 TTA the edge would make 6 calls (~${f(6 * perCall)} ms CPU), but its labels would differ from the
 TTA answer the nodes give on ${tta.differ} of ${tta.pixels} pixels (${((100 * tta.differ) / tta.pixels).toFixed(2)} %; the edge file on
 onnxruntime-node, TTA on against off), where test/workerd/api-edge.test.ts allows 0.1 % between

@@ -278,9 +278,10 @@ function closing(): string {
   ${f(b1.edge, 2)}x and ${f(b8.edge, 2)}x, ${f(b1.wasm, 2)}x in Node's V8). The gap is the 3x3 convolutions
   (bench/results/ort-web.md profiles both runtimes): the WASM build's MLAS runs them on 128-bit SIMD
   without FMA, the native one as NCHWc kernels with AVX-512 FMA, ~6.7x faster. The edge file
-  (\`${EDGE_FILE}\`, training/web_graph.py) computes the convolutions of 64 channels and more as Winograd
-  F(2x2, 3x3), 2.25x fewer multiply-accumulates, and LeakyRelu as Max; the narrower ones lose under
-  Winograd and stay direct (docs/platform.md). onnxruntime-web has no relaxed-SIMD build and no
+  (\`${EDGE_FILE}\`, training/web_graph.py) computes the convolutions of 64 channels and more, up to 256 x 128
+  channel pairs, as Winograd F(2x2, 3x3), 2.25x fewer multiply-accumulates, and LeakyRelu as Max; the
+  narrower ones lose under Winograd, and the wider ones stay direct to keep the session's WASM heap
+  small enough for an isolate (docs/platform.md). onnxruntime-web has no relaxed-SIMD build and no
   XNNPACK, neither runtime has a float NHWC kernel, a fused InstanceNormalization breaks parity, and
   fixing the batch dimension changes nothing (docs/platform.md). Not tried: a narrower model (a retraining).
 - Peak RSS <= 4x decoded input + model, fp32, TTA on: ${met(tta.rssMB <= budgetMB)} (${f(tta.rssMB, 0)} MB vs ${f(budgetMB, 0)} MB${
@@ -323,7 +324,8 @@ ${rows.join('\n')}
 
 onnxruntime-web runs here in Node's V8, the engine workerd embeds, with the same pre-compiled-module
 loading as in the Worker, and inside workerd (timed from the caller: timers inside workerd do not
-advance during computation, docs/platform.md). All columns but the last run \`model.onnx\`; the last runs
+advance during computation, docs/platform.md; after one warm-up request, the median of 3
+requests of 11 runs minus one of 1). All columns but the last run \`model.onnx\`; the last runs
 the edge file \`${EDGE_FILE}\`, the same weights stored as fp16 in the onnxruntime-web graph
 (training/web_graph.py).
 PyTorch: the same network rebuilt from the release's \`plans.json\` with \`model.onnx\`'s weights

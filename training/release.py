@@ -26,9 +26,8 @@ from .metrics import evaluate
 from .model_card import write_card
 from .predict import postprocess, predict_volume
 from .preprocessing import preprocess_case
-from .web_graph import build_release
+from .web_graph import MAX_EDGE_BYTES, build_release, card_row
 
-MAX_ONNX_BYTES = 25 * 1024 * 1024
 # The bar for shipping the int8 variant: its validation Dice within 0.5 points of fp32.
 INT8_MAX_DICE_DROP = 0.005
 # Where the shared training cases come from (../shared/data/README.md); their notices travel with the weights.
@@ -198,7 +197,7 @@ def release(run: str, out: str, model_id: str, dataset: str | None = None, val_c
         del r['parity']['model.int8.onnx']
     sizes = {k: os.path.getsize(os.path.join(out, k)) for k in files if k.endswith('.onnx')}
     for k, v in sizes.items():
-        if v > MAX_ONNX_BYTES:
+        if v > MAX_EDGE_BYTES:
             raise AssertionError(f'{k} is {v} bytes, over the 25 MB edge budget')
     info = {'model_id': model_id, 'version': version, 'plans': plans, 'dataset': ds, 'metrics': metrics,
             'parity': r['parity'],
@@ -226,7 +225,8 @@ def release(run: str, out: str, model_id: str, dataset: str | None = None, val_c
         'variants': {k: v['precision'] for k, v in files.items() if k.endswith('.onnx')},
     }
     if edge:
-        extra['edge'] = edge
+        # A stand-in ships its fp16 weights as model.onnx: that is the file the edge runs.
+        extra['edge'] = {**edge, 'file': 'model.onnx'} if stand_in else edge
     if refine is not None:
         extra['refine'] = refine
     if stand_in or ((ck.get('init_args') or {}).get('nnsam_edge') or {}).get('sam'):
@@ -257,7 +257,9 @@ def rewrite_card(run: str, out: str) -> dict:
         history = [json.loads(line) for line in f]
     with open(os.path.join(out, 'README.md')) as f:
         old = f.read()
-    sizes = {k: os.path.getsize(os.path.join(out, k)) for k in m['files'] if k.endswith('.onnx')}
+    # A web graph's row is web_graph.card_row's, with what it was made from.
+    web = {k: f for k, f in m['files'].items() if f.get('web_graph_of')}
+    sizes = {k: os.path.getsize(os.path.join(out, k)) for k in m['files'] if k.endswith('.onnx') and k not in web}
     net = build_from_checkpoint(plans, ds, ck)
     info = {'model_id': m['id'], 'version': m['version'], 'plans': plans, 'dataset': ds, 'metrics': m['metrics'],
             'parity': m['parity_onnxruntime_node_max_abs_diff'], 'sizes': sizes, 'history': history,
@@ -272,6 +274,12 @@ def rewrite_card(run: str, out: str) -> dict:
         a, b = new.find(ROBUSTNESS_BEGIN), new.find(ROBUSTNESS_END)
         with open(os.path.join(out, 'README.md'), 'w') as f:
             f.write(new[:a] + old[i:j + len(ROBUSTNESS_END)] + new[b + len(ROBUSTNESS_END):])
+    for name, f in web.items():
+        with open(os.path.join(out, 'README.md')) as fh:
+            text = card_row(fh.read(), f['web_graph_of'], f['bytes'],
+                            max(m['parity_web_graph_max_abs_diff'][name].values()))
+        with open(os.path.join(out, 'README.md'), 'w') as fh:
+            fh.write(text)
     write_manifest(out, m)
     return m
 

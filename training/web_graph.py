@@ -44,7 +44,7 @@ import tempfile
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper, shape_inference
+from onnx import TensorProto, helper, numpy_helper, shape_inference
 
 # Lavin & Gray's F(2x2, 3x3) matrices: Y = A^T [(G g G^T) * (B^T d B)] A. B and A hold only 0 and +-1,
 # G halves: the transforms add no rounding of their own beyond float32 sums.
@@ -60,6 +60,8 @@ MIN_CHANNELS = 64
 # (docs/platform.md).
 MAX_CHANNEL_PAIRS = 256 * 128
 WEB_FILE = 'model.web.onnx'
+# The edge's file budget: every ONNX file a release ships fits it (training/release.py checks its exports).
+MAX_EDGE_BYTES = 25 * 1024 * 1024
 ROLE = ('onnxruntime-web graph of {src}: the same weights, wide 3x3 convolutions as Winograd F(2x2, 3x3), '
         'LeakyRelu as Max (training/web_graph.py)')
 
@@ -86,17 +88,21 @@ def _winograd_eligible(node, shapes: dict, weight_shape) -> bool:
 
 
 def _weight_sources(model) -> dict:
-    """Every weight tensor a node reads, by name: (its initializer, the Cast that makes it float32 or
-    None), for an initializer or a Cast of one (the fp16 file), when nothing else reads either."""
+    """Every float32 weight tensor a node reads, by name: (its initializer, the Cast that makes it
+    float32 or None), for a float32 initializer or a Cast of one to float32 (the fp16 file), when
+    nothing else reads either. Other weights keep their convolution as it is."""
     inits = {i.name: i for i in model.graph.initializer}
     readers: dict[str, int] = {}
     for n in model.graph.node:
         for i in n.input:
             readers[i] = readers.get(i, 0) + 1
-    out = {name: (init, None) for name, init in inits.items() if readers.get(name) == 1}
+    single = {name: init for name, init in inits.items() if readers.get(name) == 1}
+    out = {name: (init, None) for name, init in single.items() if init.data_type == TensorProto.FLOAT}
     for n in model.graph.node:
-        if n.op_type == 'Cast' and n.input[0] in out and readers.get(n.output[0]) == 1:
-            out[n.output[0]] = (out.pop(n.input[0])[0], n)
+        if (n.op_type == 'Cast' and n.input[0] in single and readers.get(n.output[0]) == 1
+                and _attrs(n).get('to') == TensorProto.FLOAT):
+            out.pop(n.input[0], None)
+            out[n.output[0]] = (single[n.input[0]], n)
     return out
 
 
@@ -126,7 +132,7 @@ def _weight_nodes(init, cast, p: str, added: list) -> list:
     added.append(numpy_helper.from_array(np.ascontiguousarray(w.reshape(k, c, 9).transpose(2, 0, 1)), p + 'w9'))
     nodes, w32 = [], p + 'w9'
     if cast is not None:
-        nodes.append(helper.make_node('Cast', [p + 'w9'], [p + 'w9_f32'], to=helper.get_attribute_value(cast.attribute[0])))
+        nodes.append(helper.make_node('Cast', [p + 'w9'], [p + 'w9_f32'], to=TensorProto.FLOAT))
         w32 = p + 'w9_f32'
     return nodes + [helper.make_node('Einsum', ['winograd_GG', w32], [p + 'u'], equation='xj,jkc->xkc')]
 
@@ -212,7 +218,8 @@ def max_abs_diff(a: str, b: str, x: np.ndarray) -> dict:
 
 
 def build_release(folder: str) -> dict:
-    """Writes `folder`/model.web.onnx from the release's edge file and points `edge.file` at it."""
+    """Writes `folder`/model.web.onnx from the release's edge file and points `edge.file` at it, with
+    its row in the card. Nothing in the folder changes unless every check passes."""
     from .export import sha256
     path = os.path.join(folder, 'manifest.json')
     with open(path) as f:
@@ -222,47 +229,55 @@ def build_release(folder: str) -> dict:
         raise SystemExit(f'{folder}: no edge entry, nothing runs on onnxruntime-web')
     src = man['files'][edge['file']].get('web_graph_of', edge['file'])  # rebuilding: from the same source
     out, counts = rewrite(onnx.load(os.path.join(folder, src)))
-    dst = os.path.join(folder, WEB_FILE)
-    with tempfile.TemporaryDirectory() as d:
+    tol = man.get('parity_tolerance', 1e-4)
+    # Beside the release, so that the final moves are renames on one file system.
+    with tempfile.TemporaryDirectory(dir=folder) as d:
         tmp = os.path.join(d, WEB_FILE)
         onnx.save(out, tmp)
+        size = os.path.getsize(tmp)
+        if size > MAX_EDGE_BYTES:
+            raise SystemExit(f'{folder}: {WEB_FILE} is {size} bytes, over the {MAX_EDGE_BYTES} edge budget')
         x = np.load(os.path.join(folder, 'parity', 'input.npy'))
         diff = max_abs_diff(os.path.join(folder, src), tmp, x)
-        tol = man.get('parity_tolerance', 1e-4)
         if max(diff.values()) > tol:
             raise SystemExit(f'{folder}: the web graph moves outputs by {diff}, over {tol}')
-        os.replace(tmp, dst)
-    man['files'][WEB_FILE] = {
-        'role': ROLE.format(src=src), 'web_graph_of': src, 'precision': man['files'][src].get('precision'),
-        'rewritten': counts, 'bytes': os.path.getsize(dst), 'sha256': sha256(dst),
-    }
-    man.setdefault('parity_web_graph_max_abs_diff', {})[WEB_FILE] = diff
-    man['edge'] = {**edge, 'file': WEB_FILE}
-    card = os.path.join(folder, 'README.md')
-    if os.path.exists(card) and 'README.md' in man['files']:
-        _card_row(card, src, os.path.getsize(dst), diff)
-        man['files']['README.md'].update(bytes=os.path.getsize(card), sha256=sha256(card))
-    with open(path, 'w') as f:
-        json.dump(man, f, indent=2)
-        f.write('\n')
-    return {'file': dst, 'rewritten': counts, 'max_abs_diff_vs_source': diff}
+        man['files'][WEB_FILE] = {
+            'role': ROLE.format(src=src), 'web_graph_of': src, 'precision': man['files'][src].get('precision'),
+            'rewritten': counts, 'bytes': size, 'sha256': sha256(tmp),
+        }
+        man.setdefault('parity_web_graph_max_abs_diff', {})[WEB_FILE] = diff
+        man['edge'] = {**edge, 'file': WEB_FILE}
+        card = os.path.join(folder, 'README.md')
+        card_tmp = os.path.join(d, 'README.md')
+        if os.path.exists(card) and 'README.md' in man['files']:
+            with open(card) as f:
+                text = card_row(f.read(), src, size, max(diff.values()))
+            with open(card_tmp, 'w') as f:
+                f.write(text)
+            man['files']['README.md'].update(bytes=os.path.getsize(card_tmp), sha256=sha256(card_tmp))
+        manifest_tmp = os.path.join(d, 'manifest.json')
+        with open(manifest_tmp, 'w') as f:
+            json.dump(man, f, indent=2)
+            f.write('\n')
+        os.replace(tmp, os.path.join(folder, WEB_FILE))
+        if os.path.exists(card_tmp):
+            os.replace(card_tmp, card)
+        os.replace(manifest_tmp, path)
+    return {'file': os.path.join(folder, WEB_FILE), 'rewritten': counts, 'max_abs_diff_vs_source': diff}
 
 
-def _card_row(card: str, src: str, size: int, diff: dict) -> None:
-    """The web graph's row in the card's file table (training/model_card.py writes the others), replaced
-    when the graph is rebuilt."""
-    with open(card) as f:
-        lines = f.read().split('\n')
-    lines = [ln for ln in lines if not ln.startswith(f'| `{WEB_FILE}` |')]
-    head = lines.index('## Files and checks')
-    last = head + 1
+def card_row(text: str, src: str, size: int, max_diff: float) -> str:
+    """The card `text` with the web graph's row in its file table (training/model_card.py writes the
+    others), replacing an earlier one; unchanged when the card has no such table."""
+    lines = [ln for ln in text.split('\n') if not ln.startswith(f'| `{WEB_FILE}` |')]
+    if '## Files and checks' not in lines:
+        return '\n'.join(lines)
+    last = lines.index('## Files and checks') + 1
     while last + 1 < len(lines) and lines[last + 1].startswith('|'):
         last += 1
-    row = (f'| `{WEB_FILE}` | {size / 1e6:.2f} MB: the edge file, `{src}` in the onnxruntime-web graph '
-           f'(training/web_graph.py), logits within {diff["logits"]:.1e} of it |')
-    lines.insert(last + 1, row)
-    with open(card, 'w') as f:
-        f.write('\n'.join(lines))
+    lines.insert(last + 1, f'| `{WEB_FILE}` | {size / 1e6:.2f} MB: the edge file, `{src}` in the onnxruntime-web '
+                           f'graph (training/web_graph.py), outputs within {max_diff:.1e} of it |')
+    return '\n'.join(lines)
 
 
 def main():

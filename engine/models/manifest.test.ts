@@ -111,7 +111,24 @@ test('web graphs: the shipped edge file stands in for model.fp16.onnx only; a gr
   };
   assert.throws(bad((f) => (f['model.web.onnx'].web_graph_of = 'model.missing.onnx')), /web_graph_of must name a listed fold file/);
   assert.throws(bad((f) => (f['model.web.onnx'].web_graph_of = 'README.md')), /web_graph_of must name a listed fold file/);
-  assert.throws(bad((f) => (f['model.web.onnx'].fold = 0)), /an ONNX file without a fold/);
+  assert.throws(bad((f) => (f['model.web.onnx'].web_graph_of = 7)), /web_graph_of must name a listed fold file/);
+  assert.throws(bad((f) => (f['model.web.onnx'].fold = 0)), /an ONNX file beside the manifest, without a fold/);
+  assert.throws(
+    bad((f) => (f['sub/model.web.onnx'] = { ...f['model.web.onnx'], web_graph_of: 'model.onnx' })),
+    /sub\/model.web.onnx: a web graph is an ONNX file beside the manifest/,
+  );
+  // A web graph of a web graph: its source is no fold file.
+  assert.throws(
+    bad((f) => (f['model.web2.onnx'] = { ...f['model.web.onnx'], web_graph_of: 'model.web.onnx' })),
+    /web_graph_of must name a listed fold file/,
+  );
+  // The edge naming the source of a web graph would run another graph than `--device wasm` does.
+  const edgeOnSource = JSON.parse(raw) as { edge: { file: string } };
+  edgeOnSource.edge.file = 'model.fp16.onnx';
+  assert.throws(
+    () => parseManifest(JSON.stringify(edgeOnSource), 'brain-wm-2d'),
+    /edge.file model.fp16.onnx has a web graph: the edge must run it/,
+  );
   assert.throws(
     bad((f) => (f['model.web2.onnx'] = { ...f['model.web.onnx'] })),
     /model.fp16.onnx has more than one web graph/,

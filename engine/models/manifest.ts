@@ -204,18 +204,26 @@ function checkEdge(m: ModelManifest, fail: (what: string) => never): void {
   }
 }
 
-/** A web graph stands in for one listed fold file, so it has no fold of its own (modelFiles skips it). */
+/**
+ * A web graph stands in for one listed fold file, so it has no fold of its own (modelFiles skips it)
+ * and sits beside it; the edge runs a file's web graph whenever it has one, as the `wasm` device does.
+ */
 function checkWebGraphs(m: ModelManifest, fail: (what: string) => never): void {
   const sources = new Set<string>();
   for (const [name, f] of Object.entries(m.files)) {
     if (f.web_graph_of === undefined) continue;
     const source = m.files[f.web_graph_of];
-    if (!name.endsWith('.onnx') || f.fold !== undefined) fail(`${name}: a web graph is an ONNX file without a fold`);
+    if (!name.endsWith('.onnx') || name.includes('/') || f.fold !== undefined) {
+      fail(`${name}: a web graph is an ONNX file beside the manifest, without a fold`);
+    }
     if (typeof f.web_graph_of !== 'string' || !source || source.fold === undefined || source.web_graph_of !== undefined) {
       fail(`${name}: web_graph_of must name a listed fold file, got ${JSON.stringify(f.web_graph_of)}`);
     }
     if (sources.has(f.web_graph_of)) fail(`${f.web_graph_of} has more than one web graph`);
     sources.add(f.web_graph_of);
+  }
+  if (m.edge && sources.has(m.edge.file)) {
+    fail(`edge.file ${m.edge.file} has a web graph: the edge must run it, as the wasm device does`);
   }
 }
 

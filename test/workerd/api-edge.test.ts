@@ -23,7 +23,7 @@ import { directLabels, fsbSlab, PRICES, priceOf, SLICE } from './job-fixtures.js
 
 const MODEL = 'brain-wm-2d';
 /** The current release (read, not assumed: a new one replaces the top folder). */
-const { key: KEY, bytes: EDGE_FILE } = currentEdgeFile(MODEL);
+const { key: KEY, bytes: EDGE_FILE, version: CURRENT } = currentEdgeFile(MODEL);
 const VOXELS = readImage(SLICE).shape.reduce((a, b) => a * b, 1);
 const VARS = { DEFAULT_PRICES: JSON.stringify(PRICES) };
 
@@ -117,9 +117,14 @@ function logLines(msg: string, from: number, lines = logs): Record<string, unkno
     .filter((l) => l.msg === msg);
 }
 
-/** Waits for workerd's stdout to deliver a log line (it arrives after the response). */
-async function awaitLog(msg: string, from: number, lines = logs): Promise<Record<string, unknown>[]> {
-  for (let i = 0; i < 50 && logLines(msg, from, lines).length === 0; i++)
+/** Waits for workerd's stdout to deliver `count` log lines (they arrive after the response). */
+async function awaitLog(
+  msg: string,
+  from: number,
+  lines = logs,
+  count = 1,
+): Promise<Record<string, unknown>[]> {
+  for (let i = 0; i < 50 && logLines(msg, from, lines).length < count; i++)
     await new Promise((r) => setTimeout(r, 20));
   return logLines(msg, from, lines);
 }
@@ -206,6 +211,36 @@ test('model=brain-wm-2d@1.2.0 runs at the edge from its own MODELS key, as its e
   } finally {
     await rt.dispose();
   }
+});
+
+test('another release at the edge replaces the isolate session: the previous one is disposed first', async () => {
+  // Two live sessions took onnxruntime-web's heap to 99.7 MB of an isolate's 128 (docs/platform.md).
+  const folder = `${REPO_ROOT}models/${MODEL}/releases/2.0.0`;
+  const other = checkManifest(JSON.parse(readFileSync(`${folder}/manifest.json`, 'utf8')), folder);
+  const otherKey = releaseFileKey(MODEL, '2.0.0', other.edge!.file);
+  const otherFile = new Uint8Array(readFileSync(`${folder}/${other.edge!.file}`));
+  await (await noNode.mf.getR2Bucket('MODELS', 'api')).put(otherKey, otherFile);
+  const from = noNodeLogs.length;
+  for (const [model, version] of [
+    [`${MODEL}@2.0.0`, '2.0.0'],
+    [MODEL, CURRENT],
+  ]) {
+    const { res } = await post(noNode, SLICE, { accept: 'image/png' }, model);
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(res.headers.get('x-placement'), 'edge');
+    assert.equal(res.headers.get('x-model-version'), version);
+  }
+  assert.deepEqual(
+    (await awaitLog('edge_model_loaded', from, noNodeLogs, 2)).map((l) => [l.object, l.bytes]),
+    [
+      [otherKey, otherFile.byteLength],
+      [KEY, EDGE_FILE.byteLength],
+    ],
+  );
+  assert.deepEqual(
+    (await awaitLog('edge_model_unloaded', from, noNodeLogs, 2)).map((l) => l.object),
+    [KEY, otherKey],
+  );
 });
 
 test("the input's own errors are answered in the Worker, uncharged", async () => {

@@ -10,6 +10,8 @@ import { REPO_ROOT } from '../support/goldens.js';
 export interface EdgeFile {
   /** The `<id>@<version>/<file>` key the Worker reads it from. */
   key: string;
+  /** The current release's version. */
+  version: string;
   file: string;
   bytes: Uint8Array;
 }
@@ -22,6 +24,7 @@ export function currentEdgeFile(model: string): EdgeFile {
   };
   return {
     key: releaseFileKey(model, m.version, m.edge.file),
+    version: m.version,
     file: m.edge.file,
     bytes: new Uint8Array(readFileSync(dir + m.edge.file)),
   };

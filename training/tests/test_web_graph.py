@@ -13,7 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from training.export import run_onnx_node, sha256
 from training.tests.helpers import REPO
-from training.web_graph import AT, BT, G, WEB_FILE, max_abs_diff, rewrite
+from training.web_graph import AT, BT, G, WEB_FILE, card_row, max_abs_diff, rewrite
 
 MODELS = os.path.join(REPO, 'models')
 
@@ -25,22 +25,24 @@ def conv2d_valid(d: np.ndarray, g: np.ndarray) -> np.ndarray:
 
 
 def small_model(rng) -> onnx.ModelProto:
-    """input [N,1,16,16] -> Conv 1->64 -> LeakyRelu -> Conv 64->64 (fp16 weight behind a Cast) ->
-    Conv 64->64 stride 2 -> Conv 64->16 -> Conv 16->16: only the second is eligible."""
+    """input [N,1,16,16] -> Conv 1->64 -> LeakyRelu -> Conv 64->64 (fp16 weight behind a Cast, bias) ->
+    Conv 64->64 (no bias) -> Conv 64->64 stride 2 -> Conv 64->16 -> Conv 16->16: the second and third
+    are eligible."""
     def w(k, c):
         return (rng.standard_normal((k, c, 3, 3)) / np.sqrt(9 * c)).astype(np.float32)
     inits = [numpy_helper.from_array(w(64, 1), 'w0'), numpy_helper.from_array(np.zeros(64, np.float32), 'b0'),
              numpy_helper.from_array(w(64, 64).astype(np.float16), 'w1_fp16'),
              numpy_helper.from_array(rng.standard_normal(64).astype(np.float32), 'b1'),
              numpy_helper.from_array(w(64, 64), 'w2'), numpy_helper.from_array(w(16, 64), 'w3'),
-             numpy_helper.from_array(w(16, 16), 'w4')]
+             numpy_helper.from_array(w(16, 16), 'w4'), numpy_helper.from_array(w(64, 64), 'w5')]
     conv = dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1])
     nodes = [
         helper.make_node('Conv', ['input', 'w0', 'b0'], ['c0'], **conv),
         helper.make_node('LeakyRelu', ['c0'], ['a0'], alpha=0.01),
         helper.make_node('Cast', ['w1_fp16'], ['w1'], to=TensorProto.FLOAT),
         helper.make_node('Conv', ['a0', 'w1', 'b1'], ['c1'], **conv),
-        helper.make_node('Conv', ['c1', 'w2'], ['c2'], strides=[2, 2], **conv),
+        helper.make_node('Conv', ['c1', 'w5'], ['c5'], **conv),
+        helper.make_node('Conv', ['c5', 'w2'], ['c2'], strides=[2, 2], **conv),
         helper.make_node('Conv', ['c2', 'w3'], ['c3'], **conv),
         helper.make_node('Conv', ['c3', 'w4'], ['logits'], **conv),
     ]
@@ -65,18 +67,21 @@ class WinogradTest(unittest.TestCase):
         rng = np.random.default_rng(2)
         src = small_model(rng)
         out, counts = rewrite(src)
-        # One eligible convolution (64 -> 64, stride 1); 1->64, stride 2, 64->16 and 16->16 stay.
-        self.assertEqual(counts, {'winograd': 1, 'leaky_relu': 1})
+        # Two eligible convolutions (64 -> 64, stride 1, with and without a bias); 1->64, stride 2, 64->16
+        # and 16->16 stay.
+        self.assertEqual(counts, {'winograd': 2, 'leaky_relu': 1})
         ops = [n.op_type for n in out.graph.node]
         self.assertEqual(ops.count('LeakyRelu'), 0)
-        self.assertEqual(ops.count('Conv'), 4 + 1)  # the kept four and the rewrite's input transform
+        self.assertEqual(ops.count('Conv'), 4 + 2)  # the kept four and the rewrites' input transforms
         # The rewritten layer's weights are stored once, as fp16 still, the same values laid out [9, K, C].
         inits = {i.name: numpy_helper.to_array(i) for i in out.graph.initializer}
         self.assertNotIn('w1_fp16', inits)
-        [w9] = [v for k, v in inits.items() if k.endswith('_w9')]
-        w1 = numpy_helper.to_array(next(i for i in src.graph.initializer if i.name == 'w1_fp16'))
-        self.assertEqual(w9.dtype, np.float16)
-        np.testing.assert_array_equal(w9, w1.reshape(64, 64, 9).transpose(2, 0, 1))
+        self.assertNotIn('w5', inits)
+        w16, w32 = sorted((v for k, v in inits.items() if k.endswith('_w9')), key=lambda v: v.dtype.itemsize)
+        src_w = {i.name: numpy_helper.to_array(i) for i in src.graph.initializer}
+        self.assertEqual((w16.dtype, w32.dtype), (np.float16, np.float32))
+        np.testing.assert_array_equal(w16, src_w['w1_fp16'].reshape(64, 64, 9).transpose(2, 0, 1))
+        np.testing.assert_array_equal(w32, src_w['w5'].reshape(64, 64, 9).transpose(2, 0, 1))
         self.assertEqual(sum(i.dims and np.prod(i.dims) for i in out.graph.initializer if i.data_type == TensorProto.FLOAT16),
                          sum(np.prod(i.dims) for i in src.graph.initializer if i.data_type == TensorProto.FLOAT16))
         with tempfile.TemporaryDirectory() as d:
@@ -89,6 +94,17 @@ class WinogradTest(unittest.TestCase):
         scale = float(np.abs(ref).max())
         self.assertGreater(diff, 0)  # a different computation, not the same graph
         self.assertLessEqual(diff, 1e-5 * scale, f'max diff {diff} against outputs up to {scale}')
+
+
+class CardRowTest(unittest.TestCase):
+    def test_row_joins_the_file_table_once(self):
+        card = '# m\n\n## Files and checks\n| file | size |\n|---|---:|\n| `model.onnx` | 1.00 MB |\n\nmore\n'
+        once = card_row(card, 'model.fp16.onnx', 2_000_000, 1.5e-5)
+        rows = [ln for ln in once.split('\n') if ln.startswith('| `')]
+        self.assertEqual(len(rows), 2)
+        self.assertTrue(rows[1].startswith(f'| `{WEB_FILE}` | 2.00 MB: the edge file, `model.fp16.onnx`'))
+        self.assertEqual(card_row(once, 'model.fp16.onnx', 2_000_000, 1.5e-5), once)  # rebuilt, not added
+        self.assertEqual(card_row('# a card without a file table\n', 'x', 1, 0.0), '# a card without a file table\n')
 
 
 class ShippedWebGraphsTest(unittest.TestCase):

@@ -3,8 +3,8 @@
  * The isolate's onnxruntime-web sessions for edge-capable models: the ORT WASM module arrives
  * pre-compiled (workerd compiles nothing at run time), the model file comes from the MODELS bucket
  * (key `<id>@<version>/<file>`, docs/model-versions.md) and is checked against its manifest's
- * SHA-256 before first use. One session per release and isolate; a load that fails is forgotten,
- * so the next request tries again.
+ * SHA-256 before first use. One session per isolate, of the release last asked for; a load that
+ * fails is forgotten, so the next request tries again.
  */
 import {
   createOrtWeb,
@@ -29,7 +29,14 @@ export class EdgeModelUnavailable extends Error {
   override readonly name = 'EdgeModelUnavailable';
 }
 
-const runtimes = new Map<string, Promise<InferenceRuntime>>();
+/**
+ * The isolate's one edge session. Another release's replaces it, disposed first: onnxruntime-web's
+ * WASM heap never shrinks, and a second live session grows it (two brain-wm-2d sessions took it to
+ * 99.7 MB of the isolate's 128, one session 69.2 MB, and a replaced one leaves it at 69.2 MB;
+ * docs/platform.md). Edge runs are one at a time per isolate (edge-segment.ts), so none is using the
+ * session being replaced.
+ */
+let current: { key: string; runtime: Promise<InferenceRuntime> } | null = null;
 
 /** The bundled manifest of the release `reference` names when it is marked edge-capable; null otherwise. */
 export function edgeManifest(reference: string): EdgeManifest | null {
@@ -45,13 +52,25 @@ export function edgeObjectKey(manifest: EdgeManifest): string {
 /** The isolate's session for `manifest`'s edge file, loaded from `bucket` on first use. */
 export function edgeRuntime(bucket: R2Bucket, manifest: EdgeManifest): Promise<InferenceRuntime> {
   const key = edgeObjectKey(manifest);
-  let runtime = runtimes.get(key);
-  if (!runtime) {
-    runtime = loadRuntime(bucket, manifest, key);
-    runtimes.set(key, runtime);
-    runtime.catch(() => runtimes.delete(key));
-  }
+  if (current?.key === key) return current.runtime;
+  const previous = current;
+  const runtime = (async () => {
+    if (previous) await unload(previous);
+    return loadRuntime(bucket, manifest, key);
+  })();
+  const entry = { key, runtime };
+  current = entry;
+  runtime.catch(() => {
+    if (current === entry) current = null;
+  });
   return runtime;
+}
+
+async function unload(entry: { key: string; runtime: Promise<InferenceRuntime> }): Promise<void> {
+  const runtime = await entry.runtime.catch(() => null);
+  if (!runtime) return;
+  await runtime.dispose();
+  log('info', 'edge_model_unloaded', { object: entry.key });
 }
 
 async function loadRuntime(bucket: R2Bucket, manifest: EdgeManifest, key: string): Promise<InferenceRuntime> {
