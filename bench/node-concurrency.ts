@@ -84,8 +84,8 @@ before) and the default \`auto\` (${shown.auto} at once, one run worker thread p
 node, ${REQUESTS} requests per node and round after ${2 * clients} warm-up requests, the two nodes in turn (never
 both at once), which one goes first alternating by round.
 
-**Measured on a loaded machine** (a training run holds one core, other jobs share both): load averages
-(1, 5, 15 min, as \`uptime\` shows them) ${loadBefore} before and ${loadAfter} after. Absolute requests/s
+**Measured on a shared machine** (other tenants' work on the host; earlier runs had a training run on
+one core): load averages (1, 5, 15 min, as \`uptime\` shows them) ${loadBefore} before and ${loadAfter} after. Absolute requests/s
 are noise here; the ratio of the two nodes in the same round is the figure. On a contended machine a
 node with two busy threads also wins a larger share of the CPU from the scheduler than a node with one,
 so this ratio is not the speed-up of an idle 2-core node (at most 2x there).
