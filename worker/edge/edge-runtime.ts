@@ -34,7 +34,9 @@ export class EdgeModelUnavailable extends Error {
  * WASM heap never shrinks, and a second live session grows it (two brain-wm-2d sessions took it to
  * 99.7 MB of the isolate's 128, one session 69.2 MB, and a replaced one leaves it at 69.2 MB;
  * docs/platform.md). Edge runs are one at a time per isolate (edge-segment.ts), so none is using the
- * session being replaced.
+ * session being replaced. A client alternating releases makes each of its edge requests reload the
+ * model (one R2 read of a file the manifest sizes, one SHA-256, one session: ~0.6 s CPU), inside a
+ * request that is bounded and charged like any other; memory stays that of one session.
  */
 let current: { key: string; runtime: Promise<InferenceRuntime> } | null = null;
 
