@@ -81,7 +81,10 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
  * alone/full differences of issue 14, item 5 (components alone took 112 ms at its 3rd run, 34 ms at
  * its 9th). Two full collections (the second finishes the first's sweeping) and a short pause for
  * the helper threads' unmapping. What a call leaves behind is collected before the next one, so the
- * freeing of its own outputs is not charged to it.
+ * freeing of its own outputs is not charged to it. The same settling comes before each reference call:
+ * V8's helper threads collecting and unmapping the WASM call's output on the shared CPU had slowed
+ * the numpy call right after it (Z-score's reference took 42 ms in the full run and 53 ms alone, with
+ * its wall time 8 ms above its CPU time; settled first, 41 to 43 ms in four runs alone).
  */
 setFlagsFromString('--expose-gc');
 const collect = runInNewContext('gc') as () => void;
@@ -274,13 +277,17 @@ const cases: BenchCase[] = [
   },
 ];
 
-/** Medians in ms: CPU time of each side's process, and wall time. */
+/** Medians in ms: CPU time of each side's process, and wall time; ratios: medians of the pairs' ratios. */
 interface Timing {
   wasm: number;
   reference: number;
   plain?: number;
   wasmWall: number;
   referenceWall: number;
+  /** Median over the runs of reference CPU ms / WASM CPU ms of the same pair. */
+  ratio: number;
+  /** The same from wall-clock times. */
+  ratioWall: number;
 }
 
 /** Medians of RUNS alternating runs (WASM, reference), after one untimed warm-up of each side. */
@@ -292,11 +299,23 @@ async function measure(c: BenchCase, reference: PythonReference): Promise<Timing
   for (let i = 0; i < RUNS; i++) {
     await settle();
     wasm.push(took(c.wasm));
+    await settle();
     ref.push(await reference.time(c.key));
   }
   const cpu = (t: Took[]) => median(t.map((x) => x.cpuMs));
   const wall = (t: Took[]) => median(t.map((x) => x.wallMs));
-  return { wasm: cpu(wasm), reference: cpu(ref), wasmWall: wall(wasm), referenceWall: wall(ref) };
+  // A pair's two runs are seconds apart, so a drift of the shared machine's speed across the runs
+  // cancels in its ratio; the ratio of the two medians could take them from different runs
+  // (resample order 1 up: 377 / 2088 ms in one full run, 314 / 2128 alone a minute later).
+  const paired = (k: keyof Took) => median(ref.map((r, i) => r[k] / wasm[i][k]));
+  return {
+    wasm: cpu(wasm),
+    reference: cpu(ref),
+    wasmWall: wall(wasm),
+    referenceWall: wall(ref),
+    ratio: paired('cpuMs'),
+    ratioWall: paired('wallMs'),
+  };
 }
 
 /** Median CPU ms of `runs` plain-TypeScript runs after one untimed warm-up. */
@@ -392,7 +411,7 @@ const fmt = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
 const x = (r: number) => `${r.toFixed(2)}x`;
 const rows = selected.map((c, i) => {
   const f = full[i];
-  const ratio = f.reference / f.wasm;
+  const ratio = f.ratio;
   const cells = [
     c.label,
     fmt(f.wasm),
@@ -401,12 +420,12 @@ const rows = selected.map((c, i) => {
     c.reference,
     x(ratio),
     x(f.plain! / f.wasm),
-    x(f.referenceWall / f.wasmWall),
+    x(f.ratioWall),
   ];
   let worst = ratio;
   if (alone) {
     const a = alone[i];
-    const aloneRatio = a.reference / a.wasm;
+    const aloneRatio = a.ratio;
     const drift = aloneRatio / ratio;
     const same = Math.abs(drift - 1) <= SAME_WITHIN ? 'same' : 'DIFFERS';
     cells.push(fmt(a.wasm), fmt(a.reference), x(aloneRatio), `${drift.toFixed(2)} ${same}`);
@@ -423,7 +442,7 @@ const lines = [
   `256^3 volume \`brain-wm/imagesTr/fsA_0000.nii.gz\` (and its WM label), single thread, median of ${RUNS} runs`,
   `after one warm-up of each side. The reference is timed by /usr/bin/python3, one call at a time, its`,
   `runs alternating with the WASM runs, so both see the same load; ${PLAIN_RUNS} plain-TypeScript runs of each kernel follow them all.`,
-  `Before every timed Node call the garbage of earlier calls is collected and swept, outside the timing`,
+  `Before every timed call on either side, Node's garbage of earlier calls is collected and swept, outside the timing`,
   `(two full collections and a 50 ms pause; bench/kernels.ts says why). WASM times include copying into`,
   `and out of the module's memory. Node runs with`,
   `\`GLIBC_TUNABLES=glibc.malloc.hugetlb=1\`, as \`bin/nnsam.js\` does, so large outputs come in huge pages`,
@@ -433,7 +452,9 @@ const lines = [
   'Times are CPU time of the timing process, user + system (page faults and garbage collection count,',
   'waiting for a core does not): the machine is shared, and on a loaded one wall-clock time is mostly',
   'queueing for a core (the `uptime` lines below give the load). The',
-  '"wall clock" column gives the same ratio from wall-clock medians, for comparison.',
+  '"wall clock" column gives the same ratio from wall-clock times, for comparison. Every ratio is the median',
+  `of the ${RUNS} pairs' ratios (a reference run over the WASM run just before it), not a ratio of the two medians:`,
+  "a pair is timed within seconds, so a drift of the shared machine's speed over the runs cancels in it.",
   '',
   ...(alone
     ? [

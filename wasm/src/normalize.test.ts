@@ -45,6 +45,48 @@ test('z-score on lengths 1..13 (SIMD body and scalar tail), with and without a m
   }
 });
 
+test('blocks of 16 voxels: empty, full and partial mask blocks, tails, and a separate output', async () => {
+  const core = await sharedKernels();
+  const all = brain();
+  const len = 16 * 9 + 7;
+  const x = all.slice(20000, 20000 + len * 7).filter((_, i) => i % 7 === 0);
+  // Block 0 empty, block 1 full, then partial patterns; the 7-voxel tail is half set.
+  const m8 = Uint8Array.from(x, (_, i) => {
+    const block = i >> 4;
+    if (block === 0 || block === 4) return 0;
+    if (block === 1 || block === 5) return 1;
+    return (i * 7 + block) % 3 === 0 ? 1 : 0;
+  });
+  const want = reference(x, (i) => m8[i] === 1);
+  const got = zscoreNormalize(core, x, m8);
+  for (let i = 0; i < len; i++)
+    assert.ok(Math.abs(got[i] - want[i]) <= 1e-5 * (1 + Math.abs(want[i])), `voxel ${i}`);
+  const unmasked = zscoreNormalize(core, x);
+  const wantAll = reference(x, () => true);
+  for (let i = 0; i < len; i++)
+    assert.ok(Math.abs(unmasked[i] - wantAll[i]) <= 1e-5 * (1 + Math.abs(wantAll[i])), `voxel ${i}`);
+  // The kernel's contract allows out != data: masked-out voxels, skipped blocks included, are copied.
+  type Apply = (
+    o: number,
+    d: number,
+    n: number,
+    m: number,
+    lo: number,
+    hi: number,
+    mean: number,
+    inv: number,
+  ) => void;
+  const out = core.run((heap) => {
+    const d = heap.put(x);
+    const m = heap.put(m8);
+    const o = heap.alloc(x.byteLength);
+    core.fn<Apply>('norm_apply_f32')(o, d, len, m, -Infinity, Infinity, 10, 0.5);
+    return heap.take(Float32Array, o, len);
+  });
+  for (let i = 0; i < len; i++)
+    assert.equal(out[i], m8[i] ? Math.fround((x[i] - 10) * 0.5) : x[i], `voxel ${i}`);
+});
+
 test('a constant image becomes zeros (std floored at 1e-8) and an empty mask changes nothing', async () => {
   const core = await sharedKernels();
   assert.deepEqual(zscoreNormalize(core, new Float32Array(11).fill(7.5)), new Float32Array(11));
