@@ -97,8 +97,17 @@ function groupValue(
   return numbers(item(perFrame, seq), tag) ?? numbers(item(shared, seq), tag) ?? numbers(ds, tag);
 }
 
-/** Parses one file into its frames (one for classic images, NumberOfFrames for multi-frame). */
-export function dicomFrames(bytes: Uint8Array, what: string): DicomFrame[] {
+/**
+ * Parses one file into its frames (one for classic images, NumberOfFrames for multi-frame).
+ * `checkSize(rows, cols, frames)` sees the declared size before any frame is built: each frame costs
+ * a few hundred bytes of descriptor, and a 1x1 frame only one byte of file, so a small file could
+ * otherwise declare millions of them (docs/work-bounds.md).
+ */
+export function dicomFrames(
+  bytes: Uint8Array,
+  what: string,
+  checkSize: (rows: number, cols: number, frames: number) => void = () => {},
+): DicomFrame[] {
   const ds = parse(bytes, what);
   const ts = ds.string('x00020010')?.trim() ?? '';
   const samples = ds.uint16('x00280002') ?? 1;
@@ -125,6 +134,7 @@ export function dicomFrames(bytes: Uint8Array, what: string): DicomFrame[] {
       `${what}: bad Rows ${rows} / Columns ${cols} / NumberOfFrames ${frames}`,
     );
   }
+  checkSize(rows, cols, frames);
   const pixel = ds.elements['x7fe00010'];
   if (!pixel) throw new InputError('dicom_no_pixels', `${what}: no PixelData element`);
   if (pixel.encapsulatedPixelData) {

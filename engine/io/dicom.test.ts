@@ -2,7 +2,10 @@
 // Voxel values: exact (stored integers · slope + intercept are exact in float32 here);
 // affines: 1e-6 mm (decimal strings parsed on both sides).
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readNpy } from '../../test/support/npy.js';
 import { REPO_ROOT, SHARED_DATA } from '../../test/support/goldens.js';
@@ -108,5 +111,87 @@ describe('real DICOM files (pydicom test data)', () => {
     const ct = load(`${SHARED_DATA}fixtures/dicom/CT_small.dcm`);
     assertCode(() => readImage(ct.subarray(0, ct.length - 100)), 'dicom_corrupt');
     assertCode(() => readDicomSeries([ct.subarray(0, 100)]), 'dicom_bad_magic');
+  });
+});
+
+/** A minimal explicit-VR little-endian Part 10 file: `frames` frames of 1x1 8-bit pixels. */
+function tinyFrames(frames: number): Uint8Array {
+  const u16 = (v: number) => Buffer.from(Uint16Array.of(v).buffer);
+  const u32 = (v: number) => Buffer.from(Uint32Array.of(v).buffer);
+  const el = (group: number, elem: number, vr: string, value: Buffer): Buffer => {
+    const v = value.length % 2 ? Buffer.concat([value, Buffer.from(vr === 'UI' ? '\0' : ' ')]) : value;
+    const long = ['OB', 'OW', 'SQ', 'UN', 'UT'].includes(vr);
+    return Buffer.concat([
+      u16(group),
+      u16(elem),
+      Buffer.from(vr),
+      long ? Buffer.concat([Buffer.alloc(2), u32(v.length)]) : u16(v.length),
+      v,
+    ]);
+  };
+  const ts = el(2, 0x10, 'UI', Buffer.from('1.2.840.10008.1.2.1'));
+  return new Uint8Array(
+    Buffer.concat([
+      Buffer.alloc(128),
+      Buffer.from('DICM'),
+      el(2, 0, 'UL', u32(ts.length)),
+      ts,
+      el(0x18, 0x88, 'DS', Buffer.from('2')),
+      el(0x28, 2, 'US', u16(1)),
+      el(0x28, 8, 'IS', Buffer.from(String(frames))),
+      el(0x28, 0x10, 'US', u16(1)),
+      el(0x28, 0x11, 'US', u16(1)),
+      el(0x28, 0x100, 'US', u16(8)),
+      el(0x28, 0x101, 'US', u16(8)),
+      el(0x7fe0, 0x10, 'OB', Buffer.alloc(frames + (frames % 2))),
+    ]),
+  );
+}
+
+describe('declared frame counts are bounded before frames are built', () => {
+  it('a 1x1 multi-frame file reads as a volume of its frames', () => {
+    const v = readImage(tinyFrames(5));
+    assert.deepEqual(v.shape, [1, 1, 5]);
+    assert.deepEqual(v.spacing, [1, 1, 2]);
+  });
+  // Each frame descriptor costs a few hundred bytes of heap and a 1x1 frame one byte of file: 1.5 MB
+  // declaring 1.5M frames, or 30 files of 60,000 (each under the 65,536 dimension limit), built about
+  // 400 MB of descriptors before the limit was checked. In a 64 MiB heap that was an out-of-memory
+  // abort of the process, not a 413.
+  it('in a 64 MiB heap, millions of declared frames are a 413, in one file or across a series', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nnsam-dicom-frames-'));
+    try {
+      writeFileSync(join(dir, 'one.dcm'), tinyFrames(1_500_000));
+      writeFileSync(join(dir, 'part.dcm'), tinyFrames(60_000));
+      const io = new URL('./index.js', import.meta.url).href;
+      const script = `
+        import { readFileSync } from 'node:fs';
+        import { readDicomSeries, readGeometry, readImage } from '${io}';
+        const code = (f) => { try { f(); return 'no error'; } catch (e) { return e.code + ' ' + e.status; } };
+        const one = new Uint8Array(readFileSync('${join(dir, 'one.dcm')}'));
+        const part = new Uint8Array(readFileSync('${join(dir, 'part.dcm')}'));
+        const limits = { maxInputBytes: 2 ** 30 };
+        console.log(JSON.stringify([
+          code(() => readImage(one, { limits })),
+          code(() => readGeometry(one, { limits })),
+          code(() => readDicomSeries(Array(30).fill(part), { limits })),
+        ]));`;
+      const r = spawnSync(
+        process.execPath,
+        ['--max-old-space-size=64', '--input-type=module', '-e', script],
+        {
+          encoding: 'utf8',
+          timeout: 60_000,
+        },
+      );
+      assert.equal(r.status, 0, r.stderr.slice(-2000));
+      assert.deepEqual(JSON.parse(r.stdout), [
+        'dimension_too_large 413',
+        'dimension_too_large 413',
+        'dimension_too_large 413',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -44,9 +44,16 @@ export function readDicomSeries(
     files.reduce((sum, f) => sum + f.length, 0),
     limits,
   );
-  const frames = files.flatMap((bytes, i) =>
-    dicomFrames(bytes, files.length > 1 ? `DICOM file ${i}` : 'DICOM'),
-  );
+  // The series' frames so far plus each file's declared ones are checked before that file's frames
+  // are built, so the frame list itself stays within the limits.
+  const frames: DicomFrame[] = [];
+  files.forEach((bytes, i) => {
+    const what = files.length > 1 ? `DICOM file ${i}` : 'DICOM';
+    const own = dicomFrames(bytes, what, (rows, cols, n) =>
+      checkExtents([cols, rows, frames.length + n], limits, what),
+    );
+    for (const f of own) frames.push(f);
+  });
   const first = frames[0];
   const row = unit(first.orientation.slice(0, 3), 'DICOM');
   const col = unit(first.orientation.slice(3, 6), 'DICOM');

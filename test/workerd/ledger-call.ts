@@ -27,6 +27,8 @@ export type LedgerCall =
   | { op: 'admit'; tenant: string; input: AdmitInputJson; times?: number }
   | { op: 'release'; tenant: string; job_id: string }
   | { op: 'abandon'; tenant: string; job_id: string }
+  | { op: 'cancel'; tenant: string; job_id: string; now: number; expires_at: number }
+  | { op: 'isRunning'; tenant: string; job_id: string }
   | { op: 'usage'; tenant: string; from: number; to: number }
   | { op: 'setBudget'; tenant: string; micros: number | null }
   | { op: 'assertBudget'; tenant: string; estimate: number; now: number };

@@ -10,6 +10,8 @@ type HarnessCall =
   | { op: 'admit'; tenant: string; input: AdmitInput; times?: number }
   | { op: 'release'; tenant: string; job_id: string }
   | { op: 'abandon'; tenant: string; job_id: string }
+  | { op: 'cancel'; tenant: string; job_id: string; now: number; expires_at: number }
+  | { op: 'isRunning'; tenant: string; job_id: string }
   | { op: 'usage'; tenant: string; from: number; to: number }
   | { op: 'setBudget'; tenant: string; micros: number | null }
   | { op: 'assertBudget'; tenant: string; estimate: number; now: number };
@@ -33,6 +35,10 @@ export default {
       case 'abandon':
         await ledger.abandon(call.job_id);
         return Response.json({ ok: true });
+      case 'cancel':
+        return Response.json(await ledger.cancel(call.job_id, call.now, call.expires_at));
+      case 'isRunning':
+        return Response.json(await ledger.isRunning(call.job_id));
       case 'usage':
         return Response.json(await ledger.usage(call.from, call.to));
       case 'setBudget':

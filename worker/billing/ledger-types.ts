@@ -33,7 +33,11 @@ export type Charge = Omit<ApiCharge, 'charged_at'> & { charged_at: number };
  * job's `Idempotency-Key` now belongs to another run (this one outlived its slot), which must not
  * be charged or delivered: the key's charge is the other run's.
  */
-export type RecordResult = { kind: 'charged'; charge: Charge; duplicate: boolean } | { kind: 'superseded' };
+export type RecordResult =
+  { kind: 'charged'; charge: Charge; duplicate: boolean } | { kind: 'superseded' } | { kind: 'cancelled' };
+
+/** What the ledger's `cancel` found: the job uncharged and now cancelled, or already charged. */
+export type CancelResult = 'cancelled' | 'charged';
 
 /** Charges in `[from, to)` and their total per currency. */
 export interface UsageReport {

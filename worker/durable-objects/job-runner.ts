@@ -9,6 +9,7 @@
 import { AppError, formatModelReference, type RunProgress } from '../../engine/edge.js';
 import { DurableObject } from 'cloudflare:workers';
 import { readConfig, type ApiConfig } from '../config.js';
+import { afterRun } from '../jobs/after-run.js';
 import { fractionOf, isFinal, jobDevice, resultKey, type JobInit, type JobState } from '../jobs/job-types.js';
 import { ResultWriter } from '../jobs/result-writer.js';
 import { log } from '../log.js';
@@ -21,6 +22,9 @@ import type { ModelPrice } from '../billing/price.js';
 const MAX_NODE_FAILURES = 3;
 /** Least time between two progress writes to storage. */
 const PROGRESS_WRITE_MS = 300;
+/** How long past the job's deadline the ledger keeps a deleted job's cancel mark (a runner's last
+ * charge attempt comes before the deadline's abort lands, well within this). */
+const CANCEL_MARK_MS = 60 * 60 * 1000;
 
 interface RunContext {
   input_key: string;
@@ -81,13 +85,22 @@ export class JobRunner extends DurableObject<Env> {
     return job && job.tenant === tenant ? job : null;
   }
 
-  /** Cancels the job if it is still going (uncharged), then deletes it and its result. */
+  /**
+   * Cancels the job if it is still going (uncharged), then deletes it and its result. A runner may
+   * be charging the job right now (an outgoing call lets this request in): the ledger's `cancel`
+   * decides which came first, so a deleted job is never charged unless it had finished.
+   */
   async remove(tenant: string): Promise<JobState | null> {
     const job = await this.describe(tenant);
     if (!job) return null;
     this.removed = true;
     this.abort?.abort(new Error('job deleted'));
-    if (!isFinal(job.status)) job.status = 'cancelled';
+    if (!isFinal(job.status)) {
+      const ledger = this.env.LEDGER.getByName(job.tenant);
+      const now = Date.now();
+      const found = await ledger.cancel(job.id, now, Math.max(now, job.expires_at) + CANCEL_MARK_MS);
+      job.status = found === 'charged' ? 'succeeded' : 'cancelled';
+    }
     await this.purge(job);
     return job;
   }
@@ -180,9 +193,11 @@ export class JobRunner extends DurableObject<Env> {
       }
       const outcome = await this.receive(job, run, start.response);
       if (this.removed) return;
-      if (signal.aborted) throw signal.reason;
-      if (outcome.kind === 'done') return;
+      const next = afterRun(outcome.kind, signal.aborted);
+      if (next === 'finished') return;
+      if (next === 'timed_out') throw signal.reason;
       if (outcome.kind === 'rejected') return this.finishFailed(job, outcome.error);
+      if (outcome.kind !== 'failed') return;
       log('warn', 'node_failed', { job_id: job.id, reason: outcome.reason, attempt: job.attempts });
       if (++failures >= MAX_NODE_FAILURES) break;
     }
@@ -250,6 +265,11 @@ export class JobRunner extends DurableObject<Env> {
       price: run.price,
       at: Date.now(),
     });
+    if (charged.kind === 'cancelled') {
+      // Deleted while this charge was on its way (remove): nothing was charged, nothing is kept.
+      await this.env.RESULTS.delete(key);
+      return { kind: 'failed', reason: 'job deleted' };
+    }
     if (charged.kind === 'superseded') {
       // A job's key is never rebound (admission replays it), so this is a fault, never a free result.
       await this.env.RESULTS.delete(key);

@@ -15,6 +15,7 @@ import {
   type AdmitInput,
   type AdmitResult,
   type BudgetStatus,
+  type CancelResult,
   type Charge,
   type ChargeInput,
   type RecordResult,
@@ -41,6 +42,10 @@ DROP TABLE IF EXISTS job_keys;
 CREATE TABLE IF NOT EXISTS running (
   job_id TEXT PRIMARY KEY,
   evaluations INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cancelled (
+  job_id TEXT PRIMARY KEY,
   expires_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS request_keys (
@@ -86,6 +91,9 @@ export class TenantLedger extends DurableObject<Env> {
         input.job_id,
       )[0];
       if (existing) return { kind: 'charged', charge: existing as unknown as Charge, duplicate: true };
+      if (this.sql('SELECT 1 FROM cancelled WHERE job_id = ?', input.job_id).length > 0) {
+        return { kind: 'cancelled' };
+      }
       if (input.idempotency_key !== null) {
         const bound = this.sql<{ job_id: string }>(
           'SELECT job_id FROM request_keys WHERE idempotency_key = ?',
@@ -178,6 +186,26 @@ export class TenantLedger extends DurableObject<Env> {
         );
       }
       return { kind: 'admitted' };
+    });
+  }
+
+  /**
+   * Cancels a job that is not charged: its slot goes and `record` refuses it from now on. A job
+   * deleted while its runner is charging it is decided here, in the ledger's order: the delete came
+   * first (`cancelled`, nothing is charged) or the charge did (`charged`: the job had finished).
+   * The mark is kept until `expiresAt`, past which the job's runner can no longer charge it.
+   */
+  cancel(jobId: string, now: number, expiresAt: number): CancelResult {
+    return this.ctx.storage.transactionSync((): CancelResult => {
+      this.sql('DELETE FROM cancelled WHERE expires_at < ?', now);
+      if (this.sql('SELECT 1 FROM charges WHERE job_id = ?', jobId).length > 0) return 'charged';
+      this.sql(
+        'INSERT INTO cancelled (job_id, expires_at) VALUES (?, ?) ON CONFLICT (job_id) DO UPDATE SET expires_at = excluded.expires_at',
+        jobId,
+        expiresAt,
+      );
+      this.sql('DELETE FROM running WHERE job_id = ?', jobId);
+      return 'cancelled';
     });
   }
 

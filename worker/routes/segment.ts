@@ -276,6 +276,13 @@ async function deliver(
   },
 ): Promise<Response> {
   const { answer } = run;
+  // A client that hung up during the run would never receive the result: nothing is charged
+  // (docs/billing.md). The node path stops on the same signal; this also covers the edge run.
+  const request = c.req.raw.signal;
+  if (request.aborted) {
+    log('info', 'client_disconnected', { request_id: c.get('requestId'), during: `${answer.placement} run` });
+    throw request.reason;
+  }
   if (run.idempotencyKey !== null) {
     await c.env.RESULTS.put(storedResultKey(run.tenant, run.jobId), answer.body, {
       httpMetadata: { contentType: answer.contentType },
@@ -299,6 +306,10 @@ async function deliver(
     price: run.price,
     at: Date.now(),
   });
+  if (recorded.kind === 'cancelled') {
+    // Only jobs are cancelled in the ledger (job-runner.ts remove); a one-shot's run id never is.
+    throw new Error(`one-shot ${run.jobId} found cancelled in the ledger`);
+  }
   if (recorded.kind === 'superseded') {
     await c.env.RESULTS.delete(storedResultKey(run.tenant, run.jobId));
     throw new ConflictError(
