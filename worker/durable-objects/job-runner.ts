@@ -93,14 +93,15 @@ export class JobRunner extends DurableObject<Env> {
   async remove(tenant: string): Promise<JobState | null> {
     const job = await this.describe(tenant);
     if (!job) return null;
-    this.removed = true;
-    this.abort?.abort(new Error('job deleted'));
     if (!isFinal(job.status)) {
+      // First, so that a failing ledger call leaves the job as it was, running, for a retried DELETE.
       const ledger = this.env.LEDGER.getByName(job.tenant);
       const now = Date.now();
       const found = await ledger.cancel(job.id, now, Math.max(now, job.expires_at) + CANCEL_MARK_MS);
       job.status = found === 'charged' ? 'succeeded' : 'cancelled';
     }
+    this.removed = true;
+    this.abort?.abort(new Error('job deleted'));
     await this.purge(job);
     return job;
   }
@@ -266,8 +267,11 @@ export class JobRunner extends DurableObject<Env> {
       at: Date.now(),
     });
     if (charged.kind === 'cancelled') {
-      // Deleted while this charge was on its way (remove): nothing was charged, nothing is kept.
-      await this.env.RESULTS.delete(key);
+      // Deleted meanwhile (remove cancelled it in the ledger): nothing was charged and nothing is
+      // kept. Purged here too, so that a runner in an instance that never saw the delete (its purge
+      // failed, then an alarm ran the job) stops instead of trying the next node.
+      this.removed = true;
+      await this.purge(job);
       return { kind: 'failed', reason: 'job deleted' };
     }
     if (charged.kind === 'superseded') {
