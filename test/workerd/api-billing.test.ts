@@ -356,3 +356,34 @@ test('a one-shot past its deadline ends with 504 run_timeout, its node run stops
     await short.dispose();
   }
 });
+
+test('a job past its deadline fails with 504 job_timeout, its node run stops, and nothing is charged', async () => {
+  // The timeout goes through the ledger's cancel (job-runner.ts timedOut), which also bars a charge
+  // still on its way; with no charge there, the job fails and keeps no result.
+  const short = await startApi('billing-job-deadline', {
+    vars: { INFERENCE_NODES: node.url, DEFAULT_PRICES: JSON.stringify(PRICES), MAX_JOB_SECONDS: '3' },
+  });
+  try {
+    const key = await short.key('job-deadline');
+    const jobs = jobClient(short, key);
+    const uploadId = await uploadWhole(uploadClient(short, key), fsbSlab(64));
+    const created = await jobs.create({ upload_id: uploadId, model: MODEL });
+    assert.equal(created.status, 202, await created.clone().text());
+    const job = (await created.json()) as Job;
+    const final = await jobs.waitFinal(job.id, 30_000);
+    assert.equal(final.status, 'failed');
+    assert.equal(final.error?.type, 'https://nnsam-edge.dev/problems/job_timeout');
+    assert.equal(final.error?.status, 504);
+    assert.equal(final.charge, null);
+    const running = async () =>
+      ((await (await fetch(`${node.url}/healthz`)).json()) as { running: number }).running;
+    for (let i = 0; i < 100 && (await running()) !== 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await running(), 0, 'the node run stopped');
+    const results = await short.mf.getR2Bucket('RESULTS', 'api');
+    assert.equal((await results.list({ prefix: `results/job-deadline/${job.id}/` })).objects.length, 0);
+    const usageRes = await short.fetch('/v1/usage', { headers: auth(key) });
+    assert.deepEqual(((await usageRes.json()) as Usage).charges, []);
+  } finally {
+    await short.dispose();
+  }
+});

@@ -37,7 +37,7 @@ export type RecordResult =
   { kind: 'charged'; charge: Charge; duplicate: boolean } | { kind: 'superseded' } | { kind: 'cancelled' };
 
 /** What the ledger's `cancel` found: the job uncharged and now cancelled, or already charged. */
-export type CancelResult = 'cancelled' | 'charged';
+export type CancelResult = { kind: 'cancelled' } | { kind: 'charged'; charge: Charge };
 
 /** Charges in `[from, to)` and their total per currency. */
 export interface UsageReport {

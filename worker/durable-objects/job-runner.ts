@@ -98,7 +98,7 @@ export class JobRunner extends DurableObject<Env> {
       const ledger = this.env.LEDGER.getByName(job.tenant);
       const now = Date.now();
       const found = await ledger.cancel(job.id, now, Math.max(now, job.expires_at) + CANCEL_MARK_MS);
-      job.status = found === 'charged' ? 'succeeded' : 'cancelled';
+      job.status = found.kind === 'charged' ? 'succeeded' : 'cancelled';
     }
     this.removed = true;
     this.abort?.abort(new Error('job deleted'));
@@ -116,9 +116,7 @@ export class JobRunner extends DurableObject<Env> {
       else await this.ctx.storage.setAlarm(job.expires_at);
       return;
     }
-    if (now >= job.expires_at) {
-      return this.finishFailed(job, { status: 504, code: 'job_timeout', detail: 'The job ran out of time.' });
-    }
+    if (now >= job.expires_at) return this.timedOut(job);
     const run = (await this.ctx.storage.get<RunContext>('run'))!;
     await this.run(job, run);
   }
@@ -137,7 +135,7 @@ export class JobRunner extends DurableObject<Env> {
     } catch (err) {
       if (this.removed) return;
       if (!abort.signal.aborted) throw err;
-      await this.finishFailed(job, { status: 504, code: 'job_timeout', detail: 'The job ran out of time.' });
+      await this.timedOut(job);
     } finally {
       clearTimeout(timer);
       this.abort = undefined;
@@ -293,6 +291,35 @@ export class JobRunner extends DurableObject<Env> {
     job.charge = { amount_micros: charged.charge.amount_micros, currency: charged.charge.currency };
     await this.finish(job);
     return outcome;
+  }
+
+  /**
+   * The job ran out of time. The ledger decides (`cancel`), as for a delete: uncharged, it fails with
+   * job_timeout and can no longer be charged; charged, it had finished and only its bookkeeping
+   * failed afterwards (a storage or ledger call after the charge threw, and the retry came after the
+   * deadline), so it succeeds with the result written before the charge.
+   */
+  private async timedOut(job: JobState): Promise<void> {
+    const now = Date.now();
+    const found = await this.env.LEDGER.getByName(job.tenant).cancel(job.id, now, now + CANCEL_MARK_MS);
+    const stored =
+      found.kind === 'charged' ? await this.env.RESULTS.head(resultKey(job.tenant, job.id)) : null;
+    if (found.kind === 'charged' && stored) {
+      log('warn', 'job_recovered', { job_id: job.id });
+      job.status = 'succeeded';
+      job.error = null;
+      job.progress = { stage: 'done', done: 1, total: 1, fraction: 1 };
+      job.result = {
+        bytes: stored.size,
+        content_type: stored.httpMetadata?.contentType ?? 'application/gzip',
+      };
+      job.charge = { amount_micros: found.charge.amount_micros, currency: found.charge.currency };
+      return this.finish(job);
+    }
+    // Charged with no result cannot happen (the result is written before the charge); were it to,
+    // it is logged for an operator rather than answered as a success.
+    if (found.kind === 'charged') log('error', 'charged_without_result', { job_id: job.id });
+    return this.finishFailed(job, { status: 504, code: 'job_timeout', detail: 'The job ran out of time.' });
   }
 
   private async finishFailed(job: JobState, error: JobState['error']): Promise<void> {

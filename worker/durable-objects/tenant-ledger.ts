@@ -191,21 +191,26 @@ export class TenantLedger extends DurableObject<Env> {
 
   /**
    * Cancels a job that is not charged: its slot goes and `record` refuses it from now on. A job
-   * deleted while its runner is charging it is decided here, in the ledger's order: the delete came
-   * first (`cancelled`, nothing is charged) or the charge did (`charged`: the job had finished).
-   * The mark is kept until `expiresAt`, past which the job's runner can no longer charge it.
+   * deleted or timed out while its runner is charging it is decided here, in the ledger's order:
+   * the cancel came first (`cancelled`, nothing is charged) or the charge did (`charged`, with the
+   * charge: the job had finished). The mark is kept until `expiresAt`, past which the job's runner
+   * can no longer charge it.
    */
   cancel(jobId: string, now: number, expiresAt: number): CancelResult {
     return this.ctx.storage.transactionSync((): CancelResult => {
       this.sql('DELETE FROM cancelled WHERE expires_at < ?', now);
-      if (this.sql('SELECT 1 FROM charges WHERE job_id = ?', jobId).length > 0) return 'charged';
+      const charged = this.sql<Record<keyof Charge, SqlStorageValue>>(
+        'SELECT * FROM charges WHERE job_id = ?',
+        jobId,
+      )[0];
+      if (charged) return { kind: 'charged', charge: charged as unknown as Charge };
       this.sql(
         'INSERT INTO cancelled (job_id, expires_at) VALUES (?, ?) ON CONFLICT (job_id) DO UPDATE SET expires_at = excluded.expires_at',
         jobId,
         expiresAt,
       );
       this.sql('DELETE FROM running WHERE job_id = ?', jobId);
-      return 'cancelled';
+      return { kind: 'cancelled' };
     });
   }
 
