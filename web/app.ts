@@ -10,6 +10,7 @@ import { ApiProblemError, NnsamClient } from '../engine/client/client.js';
 import type { ApiJob, ApiLabelStats, ApiModel } from '../engine/client/api-types.js';
 import { checksumStack, sha256Hex } from './checksum-stack.js';
 import { segmentPrivately } from './private.js';
+import { sessionUrlStorage } from './session-url-storage.js';
 
 // Small chunks: on a poor link a cut costs at most one chunk, and each is checked on arrival.
 const CHUNK_BYTES = 512 * 1024;
@@ -102,6 +103,7 @@ function upload(file: File, token: string, sha256: string): Promise<string> {
       },
       storeFingerprintForResuming: true,
       removeFingerprintOnSuccess: true,
+      urlStorage: sessionUrlStorage,
       onProgress: (sent, total) => {
         uploadBar.max = total;
         uploadBar.value = sent;
@@ -112,7 +114,8 @@ function upload(file: File, token: string, sha256: string): Promise<string> {
     });
     void tus.findPreviousUploads().then((previous: PreviousUpload[]) => {
       if (previous.length > 0) {
-        previous.sort((a, b) => b.creationTime.localeCompare(a.creationTime));
+        // creationTime is a Date's toString(): compared as text it sorts by weekday name.
+        previous.sort((a, b) => Date.parse(b.creationTime) - Date.parse(a.creationTime));
         tus.resumeFromPreviousUpload(previous[0]);
         uploadStatus.textContent = 'Resuming an earlier upload of this file.';
       }

@@ -101,6 +101,8 @@ test('fsB through the page: a cut chunk resumes, the job runs, the overlay shows
 
   const patches: { offset: number; aborted: boolean }[] = [];
   const heads: number[] = [];
+  // What the page keeps to resume, seen mid-upload: the file name must not outlive the tab.
+  let kept: { local: string[]; session: string[] } | undefined;
   await page.route('**/v1/uploads/*', async (route) => {
     const req = route.request();
     if (req.method() === 'HEAD') heads.push(patches.length);
@@ -109,6 +111,12 @@ test('fsB through the page: a cut chunk resumes, the job runs, the overlay shows
     // The second chunk's connection drops, as on a poor mobile link.
     const aborted = patches.length === 1;
     patches.push({ offset, aborted });
+    if (aborted) {
+      kept = await page.evaluate(() => ({
+        local: Object.keys(localStorage).map((k) => `${k}=${localStorage.getItem(k)}`),
+        session: Object.keys(sessionStorage).filter((k) => k.startsWith('tus::')),
+      }));
+    }
     assert.match(req.headers()['upload-checksum'] ?? '', /^sha256 [A-Za-z0-9+/]+=*$/);
     return aborted ? route.abort('connectionreset') : route.continue();
   });
@@ -125,6 +133,8 @@ test('fsB through the page: a cut chunk resumes, the job runs, the overlay shows
   assert.ok(uploadId);
   const cut = patches.findIndex((p) => p.aborted);
   assert.equal(cut, 1, JSON.stringify(patches));
+  assert.deepEqual(kept?.local, [], 'nothing of the upload in localStorage');
+  assert.equal(kept?.session.length, 1, 'the resume entry lives in sessionStorage');
   assert.ok(
     heads.some((n) => n > cut),
     'after the cut the page asks the server for its offset (HEAD)',
