@@ -7,7 +7,12 @@
 import { Niivue } from '@niivue/niivue';
 import { DetailedError, Upload, type PreviousUpload } from 'tus-js-client';
 import { ApiProblemError, NnsamClient } from '../engine/client/client.js';
-import type { ApiJob, ApiLabelStats, ApiModel } from '../engine/client/api-types.js';
+import {
+  UPLOAD_TOKEN_FORMAT,
+  type ApiJob,
+  type ApiLabelStats,
+  type ApiModel,
+} from '../engine/client/api-types.js';
 import { checksumStack, sha256Hex } from './checksum-stack.js';
 import { segmentPrivately } from './private.js';
 import { sessionUrlStorage } from './session-url-storage.js';
@@ -29,12 +34,22 @@ const jobBar = $<HTMLProgressElement>('job-progress');
 const jobStatus = $<HTMLParagraphElement>('job-status');
 const resultSection = $<HTMLElement>('result');
 
+/** Set when the link held something other than an upload token (a tenant's API key, say). */
+let refusedCredential = false;
+
 function takeToken(): string | null {
   const fromFragment = new URLSearchParams(location.hash.slice(1)).get('token');
   if (fromFragment) {
+    history.replaceState(null, '', location.pathname + location.search);
+    // Only an upload token: a tenant's API key in a patient's link would work on every route, so
+    // it is dropped, never stored, and the page says why.
+    if (!UPLOAD_TOKEN_FORMAT.test(fromFragment)) {
+      refusedCredential = true;
+      sessionStorage.removeItem(TOKEN_KEY);
+      return null;
+    }
     // sessionStorage, not localStorage: the token dies with the tab, and a reload still resumes.
     sessionStorage.setItem(TOKEN_KEY, fromFragment);
-    history.replaceState(null, '', location.pathname + location.search);
   }
   return sessionStorage.getItem(TOKEN_KEY);
 }
@@ -276,7 +291,9 @@ async function main(): Promise<void> {
     return;
   }
   const noToken = new Error(
-    'This page needs an upload token in its address: /app#token=nut_… (npm start prints one), or private mode.',
+    refusedCredential
+      ? 'The link held a credential that is not an upload token (nut_…); the page does not use it. Ask for a new link, or use private mode.'
+      : 'This page needs an upload token in its address: /app#token=nut_… (npm start prints one), or private mode.',
   );
   if (!token) showError(noToken);
   const label = () =>

@@ -104,6 +104,12 @@ export interface ApiUploadTokenCreate {
   label?: string;
 }
 
+/**
+ * An upload token's shape, `nut_<16 hex id>_<43 base64url secret>`: the Worker parses its id with it
+ * (worker/tokens/upload-token-types.ts) and the page refuses anything else in its link (web/app.ts).
+ */
+export const UPLOAD_TOKEN_FORMAT = /^nut_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+
 /** A minted upload token: `token` is shown once. */
 export interface ApiUploadTokenMinted {
   id: string;

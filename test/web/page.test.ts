@@ -221,6 +221,22 @@ test('fsB through the page: a cut chunk resumes, the job runs, the overlay shows
   await page.close();
 });
 
+test("a tenant's API key in the link is refused: not stored, not used, and the page says so", async () => {
+  const page = await openPage(key);
+  assert.ok(!page.url().includes(key), 'the key leaves the address bar');
+  const error = page.locator('#error');
+  await error.waitFor({ state: 'visible' });
+  assert.match(await error.innerText(), /not an upload token/);
+  assert.deepEqual(await page.evaluate(() => Object.values(sessionStorage)), []);
+  const sent: string[] = [];
+  page.on('request', (r) => sent.push(r.headers()['authorization'] ?? ''));
+  await page.setInputFiles('#file', FSB_PATH);
+  await page.click('#start');
+  await page.waitForTimeout(500);
+  assert.ok(!sent.some((a) => a.includes(key)), 'the key is never sent');
+  await page.close();
+});
+
 test('a revoked or forged token gets the API problem as the page error; the page fits a phone', async () => {
   const revoked = await mint();
   const del = await w.fetch(`/v1/upload-tokens/${revoked.id}`, {

@@ -4,6 +4,7 @@
  * is `nut_<id>_<secret>`; the public `id` names its {@link UploadToken} Durable Object, which keeps
  * the SHA-256 of the whole token (never the token), the grant and what has been spent of it.
  */
+import { UPLOAD_TOKEN_FORMAT } from '../../engine/client/api-types.js';
 import { randomBase64Url } from '../../engine/edge.js';
 import { toHex } from '../uploads/upload-types.js';
 
@@ -37,8 +38,6 @@ export interface UploadTokenRecord extends UploadTokenGrant {
 export type SpendResult =
   { kind: 'ok'; grant: UploadTokenGrant } | { kind: 'limit'; used: number; max: number } | { kind: 'gone' };
 
-const TOKEN = /^nut_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
-
 /** Whether a bearer credential is shaped like an upload token (it may still be wrong). */
 export function isUploadToken(bearer: string): boolean {
   return bearer.startsWith('nut_');
@@ -46,7 +45,7 @@ export function isUploadToken(bearer: string): boolean {
 
 /** The public id of a well-formed token, or null. */
 export function uploadTokenId(token: string): string | null {
-  return TOKEN.exec(token)?.[1] ?? null;
+  return UPLOAD_TOKEN_FORMAT.exec(token)?.[1] ?? null;
 }
 
 /** A new token and its id; the caller stores only the token's SHA-256. */
