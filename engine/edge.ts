@@ -4,10 +4,12 @@
  * is engine/index.ts). Everything here runs in workerd: no `node:` imports, WASM from an already
  * compiled module. The Worker↔node contract comes whole (engine/protocol/); the rest is what the
  * Worker runs itself: reading headers and small images, the cost model, the pipeline for edge
- * runs on onnxruntime-web, manifests, API keys and the error hierarchy.
+ * runs on onnxruntime-web, manifests, API keys, the upload token's shape and the error hierarchy.
  */
 export * from './protocol/index.js';
 export { AppError, InputError, LimitError, NotFoundError, UnsupportedError } from './errors.js';
+// The upload token's shape, which the page (web/app.ts) checks with the same definition.
+export { UPLOAD_TOKEN_FORMAT } from './client/api-types.js';
 export {
   constantTimeEqual,
   randomBase64Url,

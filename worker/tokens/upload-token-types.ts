@@ -4,8 +4,7 @@
  * is `nut_<id>_<secret>`; the public `id` names its {@link UploadToken} Durable Object, which keeps
  * the SHA-256 of the whole token (never the token), the grant and what has been spent of it.
  */
-import { UPLOAD_TOKEN_FORMAT } from '../../engine/client/api-types.js';
-import { randomBase64Url } from '../../engine/edge.js';
+import { randomBase64Url, UPLOAD_TOKEN_FORMAT } from '../../engine/edge.js';
 import { toHex } from '../uploads/upload-types.js';
 
 /** What a token may do and what it has done, without its digest. */
