@@ -22,8 +22,8 @@ import type { ModelPrice } from '../billing/price.js';
 const MAX_NODE_FAILURES = 3;
 /** Least time between two progress writes to storage. */
 const PROGRESS_WRITE_MS = 300;
-/** How long past the job's deadline the ledger keeps a deleted job's cancel mark (a runner's last
- * charge attempt comes before the deadline's abort lands, well within this). */
+/** How long the ledger keeps the cancel mark of a deleted or timed-out job past its deadline (a
+ * runner's last charge attempt comes before the deadline's abort lands, well within this). */
 const CANCEL_MARK_MS = 60 * 60 * 1000;
 
 interface RunContext {
