@@ -319,6 +319,14 @@ test("a job whose upload's bytes are gone from R2 fails with 410 upload_gone, un
   assert.deepEqual((await usage(key)).charges, []);
 });
 
+/** Waits up to 5 s for the node to have no run going, then requires it: a stopped run frees its slot. */
+async function assertNodeIdle(): Promise<void> {
+  const running = async () =>
+    ((await (await fetch(`${node.url}/healthz`)).json()) as { running: number }).running;
+  for (let i = 0; i < 100 && (await running()) !== 0; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(await running(), 0, 'the node run stopped');
+}
+
 test('a one-shot past its deadline ends with 504 run_timeout, its node run stops, and nothing is charged', async () => {
   // A world of its own with a 2 s one-shot deadline. (A client that hangs up aborts the same
   // signal through workerd's enable_request_signal; Miniflare does not abort request.signal when its
@@ -341,11 +349,8 @@ test('a one-shot past its deadline ends with 504 run_timeout, its node run stops
       body: big as unknown as BodyInit,
     });
     await expectProblem(res, 504, 'run_timeout', doc, 'post /v1/segment');
-    const running = async () =>
-      ((await (await fetch(`${node.url}/healthz`)).json()) as { running: number }).running;
-    for (let i = 0; i < 100 && (await running()) !== 0; i++) await new Promise((r) => setTimeout(r, 50));
+    await assertNodeIdle();
     const stoppedMs = performance.now() - started;
-    assert.equal(await running(), 0, 'the node run stopped');
     console.log(
       `deadline: 504 and the node run stopped ${Math.round(stoppedMs)} ms after the request (deadline 2000 ms)`,
     );
@@ -375,10 +380,7 @@ test('a job past its deadline fails with 504 job_timeout, its node run stops, an
     assert.equal(final.error?.type, 'https://nnsam-edge.dev/problems/job_timeout');
     assert.equal(final.error?.status, 504);
     assert.equal(final.charge, null);
-    const running = async () =>
-      ((await (await fetch(`${node.url}/healthz`)).json()) as { running: number }).running;
-    for (let i = 0; i < 100 && (await running()) !== 0; i++) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(await running(), 0, 'the node run stopped');
+    await assertNodeIdle();
     const results = await short.mf.getR2Bucket('RESULTS', 'api');
     assert.equal((await results.list({ prefix: `results/job-deadline/${job.id}/` })).objects.length, 0);
     const usageRes = await short.fetch('/v1/usage', { headers: auth(key) });

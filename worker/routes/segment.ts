@@ -278,10 +278,10 @@ async function deliver(
   const { answer } = run;
   // A client that hung up during the run would never receive the result: nothing is charged
   // (docs/billing.md). The node path stops on the same signal; this also covers the edge run.
-  const request = c.req.raw.signal;
-  if (request.aborted) {
+  const client = c.req.raw.signal;
+  if (client.aborted) {
     log('info', 'client_disconnected', { request_id: c.get('requestId'), during: `${answer.placement} run` });
-    throw request.reason;
+    throw client.reason;
   }
   if (run.idempotencyKey !== null) {
     await c.env.RESULTS.put(storedResultKey(run.tenant, run.jobId), answer.body, {
