@@ -1,6 +1,7 @@
 import { LimitError, NotFoundError, type KernelCore } from '../engine/edge.js';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
+import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from './app-env.js';
 import type { ApiConfig } from './config.js';
 import { requestBytes, watchBody } from './http-body.js';
@@ -31,6 +32,10 @@ export interface AppDeps {
 /** Builds the edge router: middleware, the `/v1` routes, `/openapi.json` and the one error renderer. */
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = newRouter();
+  // On every API response, errors included: nosniff, so that no browser renders a result or an
+  // echoed upload as a page, and no framing or cross-origin embedding of API answers. The page (/app)
+  // is a static asset with its own headers (web/_headers).
+  app.use('*', secureHeaders());
   app.use('*', requestId, requestLogger, watchBody, async function context(c, next) {
     c.set('kernels', () => deps.kernels(c.env));
     c.set('config', deps.config(c.env));

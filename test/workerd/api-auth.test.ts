@@ -105,6 +105,8 @@ test('401 for missing, malformed and wrong keys; X-Request-Id on every response'
       const res = await w.fetch(path, { headers: { authorization: `Bearer ${token}` } });
       assert.equal(res.status, 200, path);
       assert.match(res.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/, path);
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path);
+      assert.equal(res.headers.get('x-frame-options'), 'SAMEORIGIN', path);
     }
   } finally {
     await w.dispose();

@@ -42,6 +42,7 @@ export async function expectProblem(
   assert.equal(res.status, status, `${operation}: ${text}`);
   assert.equal(res.headers.get('content-type'), 'application/problem+json');
   assert.ok(res.headers.get('x-request-id'), 'X-Request-Id on an error response');
+  assert.equal(res.headers.get('x-content-type-options'), 'nosniff', 'nosniff on an error response');
   const body = JSON.parse(text) as { type: string; status: number; detail: string };
   assert.equal(body.type, PROBLEM_BASE + code);
   assert.equal(body.status, status);

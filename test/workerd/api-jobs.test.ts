@@ -93,6 +93,8 @@ test('full flow on fsB: chunked upload, job, SSE progress, Range download equal 
   const whole = await jobs.result(job.id);
   assert.equal(whole.status, 200);
   assert.equal(whole.headers.get('accept-ranges'), 'bytes');
+  // A result's bytes are a patient's scan: never sniffed into something a browser would run.
+  assert.equal(whole.headers.get('x-content-type-options'), 'nosniff');
   const bytes = new Uint8Array(await whole.arrayBuffer());
   assert.equal(bytes.byteLength, done.result!.bytes);
   const direct = await directLabels(FSB, false);
