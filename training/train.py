@@ -19,12 +19,13 @@ import numpy as np
 import torch
 
 from .augment import BatchSampler
-from .domain_rand import RawCase, VolumeStream
+from .domain_rand import PROFILES, RawCase, VolumeStream
 from .io_utils import list_cases, load_case, read_dataset_json
 from .kmeans_baseline import brain_mask, kmeans_wm
 from .losses import deep_supervision_loss, total_loss
 from .metrics import evaluate
 from .nets.factory import build_network
+from .onnx_weights import load_release_weights
 from .planner import fingerprint, plan_2d
 from .predict import predict_volume
 from .preprocessing import preprocess_case
@@ -53,8 +54,12 @@ def parse_args(argv=None):
     ap.add_argument('--domain-rand', type=int, default=0, metavar='N',
                     help='domain randomisation (training/domain_rand.py): keep N randomised volumes in the pool '
                          'next to the clean training cases, drawn by a background process (0: off)')
-    ap.add_argument('--init', default=None, metavar='CHECKPOINT',
-                    help="start from this run's network weights (a fine-tune; the optimiser starts afresh)")
+    ap.add_argument('--dr-profile', default='v2', choices=sorted(PROFILES),
+                    help="the randomisation's probabilities and ranges (training/domain_rand.py PROFILES)")
+    ap.add_argument('--init', default=None, metavar='CHECKPOINT_OR_RELEASE',
+                    help="start from these network weights, a run's checkpoint (.pth) or a release folder "
+                         "(its model.onnx, parity-checked; the lower deep-supervision heads start fresh): a "
+                         "fine-tune, the optimiser starts afresh")
     return ap.parse_args(argv)
 
 
@@ -128,11 +133,18 @@ def main(argv=None) -> str:
     stream, n_clean, drawn = None, len(train_data), 0
     if args.domain_rand > 0:
         raw = [RawCase(*load_case(args.dataset, c)[:3]) for c in train_cases]
-        stream = VolumeStream(raw, plans, args.seed + 7)
+        stream = VolumeStream(raw, plans, args.seed + 7, args.dr_profile)
     vb = val_batches(val_data, patch, nc, args.seed)
 
     net = build_network(plans, nc, sam=args.sam, sam_checkpoint=args.sam_checkpoint)
-    if args.init:
+    if args.init and os.path.isdir(args.init):
+        # A release's plans must be these plans (same training cases, same budget), or the weights would
+        # meet another architecture or another normalisation.
+        with open(os.path.join(args.init, 'plans.json')) as f:
+            if json.load(f)['configurations'] != plans['configurations']:
+                raise SystemExit(f'{args.init} was planned differently from this run')
+        load_release_weights(net, args.init)
+    elif args.init:
         # Same plans (they come from the same training cases), so the architecture and the keys match.
         net.load_state_dict(torch.load(args.init, map_location='cpu')['network_weights'])
     params = [p for p in net.parameters() if p.requires_grad]

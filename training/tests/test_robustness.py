@@ -91,6 +91,18 @@ class DomainRandomisationTest(unittest.TestCase):
         self.assertAlmostEqual(float(data[0][m].std()), 1.0, places=3)
         np.testing.assert_array_equal(seg, case.label)
 
+    def test_profiles_are_used_and_seeded(self):
+        img, lab, sp = _crop()
+        case = RawCase(img, lab, sp)
+        for seed in range(3):
+            strong = randomise(np.random.default_rng(seed), case.image, case.tissue, 'strong')
+            np.testing.assert_array_equal(strong, randomise(np.random.default_rng(seed), case.image, case.tissue, 'strong'))
+            np.testing.assert_array_equal(strong != 0, brain(case.image))
+        # The same seed draws another volume under the other profile: its probabilities and ranges differ.
+        self.assertFalse(np.array_equal(strong, randomise(np.random.default_rng(2), case.image, case.tissue, 'v2')))
+        with self.assertRaises(KeyError):
+            randomise(np.random.default_rng(0), case.image, case.tissue, 'none')
+
 
 class CardSectionTest(unittest.TestCase):
     def test_replaces_only_its_section_and_rehashes(self):
