@@ -389,3 +389,66 @@ test('a job past its deadline fails with 504 job_timeout, its node run stops, an
     await short.dispose();
   }
 });
+
+test('a job charged by an earlier attempt whose rerun fails is recovered with that result, not failed with the charge kept', async () => {
+  // The state a runner leaves when it wrote the result and charged it, then died before marking the
+  // job succeeded (an eviction, a failed storage write): the alarm's rerun finds the job running.
+  // Here the earlier attempt's result and charge are put in place by hand while the rerun's node run
+  // is going, and then that node is killed, so the rerun ends with no node left (finishFailed).
+  const own = await startNode();
+  const world = await startApi('billing-recovery', {
+    ledgerHarness: true,
+    vars: { INFERENCE_NODES: own.url, DEFAULT_PRICES: JSON.stringify(PRICES), EDGE_MAX_VOXELS: '0' },
+  });
+  try {
+    const tenant = 'recovery';
+    const key = await world.key(tenant);
+    const jobs = jobClient(world, key);
+    const uploadId = await uploadWhole(uploadClient(world, key), fsbSlab(64));
+    const created = await jobs.create({ upload_id: uploadId, model: MODEL });
+    assert.equal(created.status, 202, await created.clone().text());
+    const job = (await created.json()) as Job;
+    await jobs.waitFor(job.id, (j) => j.status === 'running' && j.attempts === 1, 60_000);
+
+    const earlier = new TextEncoder().encode('the earlier attempt wrote these bytes');
+    const results = await world.mf.getR2Bucket('RESULTS', 'api');
+    await results.put(`results/${tenant}/${job.id}/labels`, earlier, {
+      httpMetadata: { contentType: 'application/gzip' },
+    });
+    const price = PRICES.models[MODEL];
+    const [charged] = await world.ledger<{ kind: string; charge: { amount_micros: number } }[]>({
+      op: 'record',
+      tenant,
+      input: {
+        job_id: job.id,
+        idempotency_key: null,
+        model: MODEL,
+        voxels: 1_000_000,
+        price: { currency: PRICES.currency, ...price },
+        at: Date.now(),
+      },
+    });
+    assert.equal(charged.kind, 'charged');
+    await own.kill();
+
+    const final = await jobs.waitFinal(job.id, 60_000);
+    assert.equal(final.status, 'succeeded', JSON.stringify(final.error));
+    assert.deepEqual(final.charge, {
+      amount_micros: charged.charge.amount_micros,
+      currency: PRICES.currency,
+    });
+    const body = await jobs.result(job.id);
+    assert.equal(body.status, 200);
+    assert.deepEqual(new Uint8Array(await body.arrayBuffer()), earlier);
+    const usageRes = await world.fetch('/v1/usage', { headers: auth(key) });
+    const charges = ((await usageRes.json()) as Usage).charges;
+    assert.deepEqual(
+      charges.map((c) => [c.job_id, c.amount_micros]),
+      [[job.id, charged.charge.amount_micros]],
+      'the one charge, not a second',
+    );
+  } finally {
+    await world.dispose();
+    await own.kill();
+  }
+});

@@ -205,7 +205,8 @@ export class JobRunner extends DurableObject<Env> {
       job.status = 'queued';
       job.progress = { stage: 'waiting', done: 0, total: 1, fraction: 0 };
       await this.save(job);
-      await this.ctx.storage.setAlarm(Date.now() + saturated * 1000);
+      // Never past the deadline: that alarm then ends the job as timed out, on time.
+      await this.ctx.storage.setAlarm(Math.min(Date.now() + saturated * 1000, job.expires_at));
       return;
     }
     return this.finishFailed(job, {
@@ -226,22 +227,27 @@ export class JobRunner extends DurableObject<Env> {
       customMetadata: { tenant: job.tenant, job: job.id },
     });
     let lastWrite = 0;
-    const outcome = await readRun(response, {
-      progress: async (p: RunProgress) => {
-        job.progress = { ...p, fraction: fractionOf(p) };
-        const now = Date.now();
-        if (now - lastWrite >= PROGRESS_WRITE_MS) {
-          lastWrite = now;
-          await this.save(job);
-        }
+    const outcome = await readRun(
+      response,
+      {
+        progress: async (p: RunProgress) => {
+          job.progress = { ...p, fraction: fractionOf(p) };
+          const now = Date.now();
+          if (now - lastWrite >= PROGRESS_WRITE_MS) {
+            lastWrite = now;
+            await this.save(job);
+          }
+        },
+        meta: (m) => {
+          job.shape = m.shape;
+          job.voxels = m.voxels;
+          job.warnings = m.warnings ?? [];
+        },
+        data: (bytes) => writer.write(bytes),
       },
-      meta: (m) => {
-        job.shape = m.shape;
-        job.voxels = m.voxels;
-        job.warnings = m.warnings ?? [];
-      },
-      data: (bytes) => writer.write(bytes),
-    });
+      // place() has set the release this run was asked for.
+      { id: job.model, version: job.model_version! },
+    );
     if (outcome.kind !== 'done' || this.removed) {
       await writer.abort();
       return outcome;
@@ -252,7 +258,8 @@ export class JobRunner extends DurableObject<Env> {
       return { kind: 'failed', reason: 'job deleted' };
     }
     // Charged before the job is marked succeeded: a crash in between re-runs the job, and the
-    // ledger's job-id key turns the second charge into a no-op.
+    // ledger's job-id key turns the second charge into a no-op, or, if the rerun fails,
+    // finishFailed finds this charge and keeps this result.
     const charged = await this.env.LEDGER.getByName(job.tenant).record({
       job_id: job.id,
       idempotency_key: job.idempotency_key,
@@ -293,19 +300,30 @@ export class JobRunner extends DurableObject<Env> {
     return outcome;
   }
 
+  private timedOut(job: JobState): Promise<void> {
+    return this.finishFailed(job, { status: 504, code: 'job_timeout', detail: 'The job ran out of time.' });
+  }
+
   /**
-   * The job ran out of time. The ledger decides (`cancel`), as for a delete: uncharged, it fails with
-   * job_timeout and can no longer be charged; charged, it had finished and only its bookkeeping
-   * failed afterwards (a storage or ledger call after the charge threw, and the retry came after the
-   * deadline), so it succeeds with the result written before the charge.
+   * Ends a job that did not finish in this attempt. The ledger decides (`cancel`), as for a delete:
+   * uncharged, the job fails with `error` and can no longer be charged; charged, an earlier attempt
+   * had finished and charged it and only its bookkeeping failed afterwards (a storage or ledger call
+   * after the charge threw, or the object was evicted, and the alarm's rerun then timed out, lost its
+   * nodes or found the upload gone), so it succeeds with the result that attempt wrote before the
+   * charge (docs/billing.md). Without this a rerun's failure would delete a paid-for result.
    */
-  private async timedOut(job: JobState): Promise<void> {
+  private async finishFailed(job: JobState, error: JobState['error']): Promise<void> {
+    if (this.removed) return;
     const now = Date.now();
-    const found = await this.env.LEDGER.getByName(job.tenant).cancel(job.id, now, now + CANCEL_MARK_MS);
+    const found = await this.env.LEDGER.getByName(job.tenant).cancel(
+      job.id,
+      now,
+      Math.max(now, job.expires_at) + CANCEL_MARK_MS,
+    );
     const stored =
       found.kind === 'charged' ? await this.env.RESULTS.head(resultKey(job.tenant, job.id)) : null;
     if (found.kind === 'charged' && stored) {
-      log('warn', 'job_recovered', { job_id: job.id });
+      log('warn', 'job_recovered', { job_id: job.id, instead_of: error?.code });
       job.status = 'succeeded';
       job.error = null;
       job.progress = { stage: 'done', done: 1, total: 1, fraction: 1 };
@@ -319,11 +337,6 @@ export class JobRunner extends DurableObject<Env> {
     // Charged with no result cannot happen (the result is written before the charge); were it to,
     // it is logged for an operator rather than answered as a success.
     if (found.kind === 'charged') log('error', 'charged_without_result', { job_id: job.id });
-    return this.finishFailed(job, { status: 504, code: 'job_timeout', detail: 'The job ran out of time.' });
-  }
-
-  private async finishFailed(job: JobState, error: JobState['error']): Promise<void> {
-    if (this.removed) return;
     job.status = 'failed';
     job.error = error;
     await this.env.RESULTS.delete(resultKey(job.tenant, job.id));

@@ -34,7 +34,10 @@ export type RunOutcome =
   | { kind: 'rejected'; error: RunError }
   | { kind: 'failed'; reason: string };
 
-/** Posts `body` to `node`; a 503 is saturation, other 4xx the request's fault, the rest the node's. */
+/**
+ * Posts `body` to `node`; a 503 is saturation, other 4xx the request's fault (but a release the node
+ * lacks), the rest the node's.
+ */
 export async function startRun(
   node: string,
   request: RunRequest & { requestId: string },
@@ -64,17 +67,39 @@ export async function startRun(
   }
   const text = await res.text().catch(() => '');
   if (res.status === 503) {
-    return { kind: 'saturated', retryAfterSeconds: Number(res.headers.get('retry-after')) || 1 };
+    return { kind: 'saturated', retryAfterSeconds: retryAfterOf(res.headers.get('retry-after')) };
   }
   if (res.status >= 400 && res.status < 500 && res.status !== 401 && res.status !== 408) {
-    return { kind: 'rejected', error: problemOf(res.status, text) };
+    const error = problemOf(res.status, text);
+    // The Worker resolved the reference in its own catalog, so a node without that release is
+    // behind a deploy, not asked something wrong: another node may have it.
+    if (error.code === 'model_not_found')
+      return { kind: 'failed', reason: `node lacks the release: ${error.detail}` };
+    return { kind: 'rejected', error };
   }
   // 401 means the Worker and the node disagree on the token: a deployment fault, not the user's.
   return { kind: 'failed', reason: `node answered ${res.status}` };
 }
 
-/** Reads a started run's frames into `sink`; a stream that ends without `end` or `error` is the node's failure. */
-export async function readRun(response: Response, sink: RunSink): Promise<RunOutcome> {
+/** Longest wait a node's Retry-After may ask for; a job's runner never waits past its deadline either. */
+export const MAX_NODE_RETRY_AFTER_S = 60;
+
+/**
+ * A saturated node's Retry-After as whole seconds in [1, MAX_NODE_RETRY_AFTER_S]. A node is ours but
+ * may be buggy: a negative or zero hint would set a job's alarm in the past (a tight loop of
+ * placements), a huge one would leave the job queued long past its deadline.
+ */
+export function retryAfterOf(header: string | null): number {
+  const seconds = Math.ceil(Number(header));
+  return Number.isNaN(seconds) ? 1 : Math.min(MAX_NODE_RETRY_AFTER_S, Math.max(1, seconds));
+}
+
+/** Reads a started run of release `asked` into `sink`; a stream that ends without `end` or `error` is the node's failure. */
+export async function readRun(
+  response: Response,
+  sink: RunSink,
+  asked: { id: string; version: string },
+): Promise<RunOutcome> {
   let meta: RunMeta | undefined;
   let bytes = 0;
   try {
@@ -84,6 +109,11 @@ export async function readRun(response: Response, sink: RunSink): Promise<RunOut
           await sink.progress(frame.body);
           break;
         case 'meta':
+          // The charge is computed from these voxels: a count that is not a positive whole number
+          // would make pricing throw after the run, on every retry, and never charge.
+          if (!Number.isSafeInteger(frame.body.voxels) || frame.body.voxels <= 0) {
+            return { kind: 'failed', reason: `meta with voxels ${String(frame.body.voxels)}` };
+          }
           meta = frame.body;
           await sink.meta(meta);
           break;
@@ -97,10 +127,23 @@ export async function readRun(response: Response, sink: RunSink): Promise<RunOut
             : { kind: 'failed', reason: `node error ${frame.body.code}: ${frame.body.detail}` };
         case 'end':
           if (!meta) return { kind: 'failed', reason: 'end frame before meta' };
+          // An empty result is no result: never charged as one.
+          if (bytes === 0) return { kind: 'failed', reason: 'end frame with an empty result' };
           if (frame.body.bytes !== bytes) {
             return {
               kind: 'failed',
               reason: `result has ${bytes} bytes, the node announced ${frame.body.bytes}`,
+            };
+          }
+          // A node names the release it ran (older nodes do not, and ran the one asked for); another
+          // release's result is not what the tenant is charged for.
+          if (
+            (frame.body.model !== undefined && frame.body.model !== asked.id) ||
+            (frame.body.model_version !== undefined && frame.body.model_version !== asked.version)
+          ) {
+            return {
+              kind: 'failed',
+              reason: `ran ${frame.body.model}@${frame.body.model_version}, asked ${asked.id}@${asked.version}`,
             };
           }
           return { kind: 'done', meta, end: frame.body };

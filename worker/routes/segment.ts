@@ -229,11 +229,15 @@ async function runOnNodes(
       if (start.kind === 'failed') continue;
       const parts: Uint8Array[] = [];
       let warnings: string[] = [];
-      const outcome = await readRun(start.response, {
-        progress: () => {},
-        meta: (m) => void (warnings = m.warnings ?? []),
-        data: (bytes) => void parts.push(bytes),
-      });
+      const outcome = await readRun(
+        start.response,
+        {
+          progress: () => {},
+          meta: (m) => void (warnings = m.warnings ?? []),
+          data: (bytes) => void parts.push(bytes),
+        },
+        release,
+      );
       if (signal.aborted) throw signal.reason;
       if (outcome.kind === 'rejected') {
         throw new AppError(outcome.error.code, outcome.error.status, outcome.error.detail);
