@@ -10,13 +10,8 @@ import { LimitError } from '../errors.js';
 import { concatBytes } from '../protocol/bytes.js';
 import type { ReadLimits } from '../io/index.js';
 import type { NodeDeviceState } from './node-device.js';
-import {
-  encodeFrame,
-  MAX_FRAME_PAYLOAD,
-  type Frame,
-  type RunError,
-  type RunProgress,
-} from '../protocol/frames.js';
+import { MAX_FRAME_PAYLOAD, type RunError, type RunProgress } from '../protocol/frames.js';
+import { FrameSink } from './frame-sink.js';
 import type { NodeMetrics, RunStage } from './node-metrics.js';
 import type { RunRequest } from '../protocol/run-request.js';
 import type { RunPool, WorkerRun } from './run-pool.js';
@@ -55,51 +50,6 @@ class RunCancelled extends Error {}
 
 /** The run's deadline passed. */
 class RunTimedOut extends Error {}
-
-/** A response body of frames with backpressure: `drain()` waits while the client lags. */
-class FrameSink {
-  readonly stream: ReadableStream<Uint8Array>;
-  private controller!: ReadableStreamDefaultController<Uint8Array>;
-  private wake: (() => void) | undefined;
-  closed = false;
-
-  constructor(onCancel: () => void) {
-    this.stream = new ReadableStream<Uint8Array>(
-      {
-        start: (controller) => void (this.controller = controller),
-        pull: () => this.resume(),
-        cancel: () => {
-          this.closed = true;
-          this.resume();
-          onCancel();
-        },
-      },
-      { highWaterMark: 2 * MAX_FRAME_PAYLOAD, size: (chunk) => chunk.byteLength },
-    );
-  }
-
-  send(frame: Frame): void {
-    if (!this.closed) this.controller.enqueue(encodeFrame(frame));
-  }
-
-  async drain(): Promise<void> {
-    while (!this.closed && (this.controller.desiredSize ?? 1) <= 0) {
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.controller.close();
-  }
-
-  private resume(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-}
 
 /** Starts a run and returns its framed response body; the run goes on in the background. */
 export function executeRun(settings: RunSettings, request: AdmittedRun): ReadableStream<Uint8Array> {
@@ -178,7 +128,7 @@ async function run(
           const piece = m.chunk.subarray(at, Math.min(m.chunk.byteLength, at + MAX_FRAME_PAYLOAD));
           sink.send({ type: 'data', body: piece });
           sent += piece.byteLength;
-          await sink.drain();
+          await sink.drain(signal);
           if (signal.aborted) throw signal.reason;
         }
         job.pull();
