@@ -66,4 +66,10 @@ test('nnsam serve refuses a bad command line before listening', async () => {
   assert.equal((await run('--concurrency', '0')).code, 2);
   assert.equal((await run('--concurrency', 'two')).code, 2);
   assert.equal((await run('--device', 'tpu')).code, 2);
+  // Beyond loopback without a token: refused, with what to do instead.
+  for (const host of ['0.0.0.0', '::', '10.0.0.5']) {
+    const open = await run('--host', host);
+    assert.equal(open.code, 2, host);
+    assert.match(open.err, /--token-env NAME .* --allow-unauthenticated/);
+  }
 });

@@ -49,7 +49,7 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: 'run an inference node (POST /v1/run, /healthz, /metrics) for the edge Worker',
   usage:
-    'serve [--host 127.0.0.1] [--port 8788] [--models DIR] [--device cpu|webgpu|wasm] [--threads N] [--concurrency auto|N] [--queue N] [--max-input-mb N] [--max-evaluations N] [--max-memory-mb N] [--max-run-seconds N] [--token-env NAME]',
+    'serve [--host 127.0.0.1] [--port 8788] [--models DIR] [--device cpu|webgpu|wasm] [--threads N] [--concurrency auto|N] [--queue N] [--max-input-mb N] [--max-evaluations N] [--max-memory-mb N] [--max-run-seconds N] [--token-env NAME] [--allow-unauthenticated]',
   help: [
     ['--host H', 'interface to listen on (default 127.0.0.1)'],
     ['--port P', 'port (default 8788; 0 picks a free one)'],
@@ -71,6 +71,10 @@ export const serveCommand: Command = {
       'wall time of one run, queueing included, before it ends with 504 run_timeout (default 900)',
     ],
     ['--token-env NAME', 'require Authorization: Bearer <the value of env var NAME> (all but /healthz)'],
+    [
+      '--allow-unauthenticated',
+      'listen beyond loopback without --token-env (anyone who reaches the port runs models unbilled)',
+    ],
   ],
   options: {
     host: { type: 'string' },
@@ -82,6 +86,7 @@ export const serveCommand: Command = {
     queue: { type: 'string' },
     'max-input-mb': { type: 'string' },
     'token-env': { type: 'string' },
+    'allow-unauthenticated': { type: 'boolean' },
     'max-run-seconds': { type: 'string' },
     ...WORK_LIMIT_OPTIONS,
   },
@@ -113,6 +118,13 @@ export const serveCommand: Command = {
       token = process.env[tokenEnv];
       if (!token) throw new UsageError(`--token-env ${tokenEnv}: that environment variable is not set`);
     }
+    // Without a token every route is open; on loopback only this machine reaches it, beyond it
+    // anyone on the network would get unbilled compute, so that takes an explicit flag.
+    if (!token && !isLoopback(host) && v['allow-unauthenticated'] !== true) {
+      throw new UsageError(
+        `--host ${host} listens beyond this machine: set --token-env NAME (the Worker's NODE_TOKEN), or pass --allow-unauthenticated on a network only the Worker reaches`,
+      );
+    }
     const modelsDir = (v.models as string | undefined) ?? DEFAULT_MODELS_DIR;
     const log = (line: Record<string, unknown>): void =>
       io.stderr(`${JSON.stringify({ time: new Date().toISOString(), ...line })}\n`);
@@ -141,3 +153,8 @@ export const serveCommand: Command = {
     await node.close();
   },
 };
+
+/** Whether `host` is this machine only: 127.0.0.0/8, ::1 or localhost. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
