@@ -394,7 +394,9 @@ test('a job charged by an earlier attempt whose rerun fails is recovered with th
   // The state a runner leaves when it wrote the result and charged it, then died before marking the
   // job succeeded (an eviction, a failed storage write): the alarm's rerun finds the job running.
   // Here the earlier attempt's result and charge are put in place by hand while the rerun's node run
-  // is going, and then that node is killed, so the rerun ends with no node left (finishFailed).
+  // is going, and then that node is killed, so the rerun ends with no node left (finishFailed). The
+  // node's run takes tens of seconds (2,304 evaluations), against the milliseconds between seeing it
+  // running and killing it, so it cannot finish and overwrite the earlier result in between.
   const own = await startNode();
   const world = await startApi('billing-recovery', {
     ledgerHarness: true,
@@ -437,6 +439,7 @@ test('a job charged by an earlier attempt whose rerun fails is recovered with th
       amount_micros: charged.charge.amount_micros,
       currency: PRICES.currency,
     });
+    assert.equal(final.voxels, 1_000_000, 'the job reports what was charged for');
     const body = await jobs.result(job.id);
     assert.equal(body.status, 200);
     assert.deepEqual(new Uint8Array(await body.arrayBuffer()), earlier);

@@ -22,9 +22,11 @@ import type { ModelPrice } from '../billing/price.js';
 const MAX_NODE_FAILURES = 3;
 /** Least time between two progress writes to storage. */
 const PROGRESS_WRITE_MS = 300;
-/** How long the ledger keeps the cancel mark of a deleted or timed-out job past its deadline (a
+/** How long the ledger keeps the cancel mark of a deleted or failed job past its deadline (a
  * runner's last charge attempt comes before the deadline's abort lands, well within this). */
 const CANCEL_MARK_MS = 60 * 60 * 1000;
+/** Storage key of the failure a job is being ended with (finishFailed), until the job is final. */
+const FAILING = 'failing';
 
 interface RunContext {
   input_key: string;
@@ -116,6 +118,10 @@ export class JobRunner extends DurableObject<Env> {
       else await this.ctx.storage.setAlarm(job.expires_at);
       return;
     }
+    // A failure decided before a crash is finished, never rerun: the ledger may already hold its
+    // cancel mark, which would refuse a rerun's charge and make the runner purge the job.
+    const failing = await this.ctx.storage.get<NonNullable<JobState['error']>>(FAILING);
+    if (failing) return this.finishFailed(job, failing);
     if (now >= job.expires_at) return this.timedOut(job);
     const run = (await this.ctx.storage.get<RunContext>('run'))!;
     await this.run(job, run);
@@ -312,16 +318,21 @@ export class JobRunner extends DurableObject<Env> {
    * nodes or found the upload gone), so it succeeds with the result that attempt wrote before the
    * charge (docs/billing.md). Without this a rerun's failure would delete a paid-for result.
    */
-  private async finishFailed(job: JobState, error: JobState['error']): Promise<void> {
+  private async finishFailed(job: JobState, error: NonNullable<JobState['error']>): Promise<void> {
     if (this.removed) return;
+    // Stored before the ledger's cancel, so that a crash after it ends in this failure (alarm).
+    await this.ctx.storage.put(FAILING, error);
     const now = Date.now();
     const found = await this.env.LEDGER.getByName(job.tenant).cancel(
       job.id,
       now,
       Math.max(now, job.expires_at) + CANCEL_MARK_MS,
     );
+    // A delete may have come in during the call and purged the job; it stays purged.
+    if (this.removed) return;
     const stored =
       found.kind === 'charged' ? await this.env.RESULTS.head(resultKey(job.tenant, job.id)) : null;
+    if (this.removed) return;
     if (found.kind === 'charged' && stored) {
       log('warn', 'job_recovered', { job_id: job.id, instead_of: error?.code });
       job.status = 'succeeded';
@@ -332,6 +343,8 @@ export class JobRunner extends DurableObject<Env> {
         content_type: stored.httpMetadata?.contentType ?? 'application/gzip',
       };
       job.charge = { amount_micros: found.charge.amount_micros, currency: found.charge.currency };
+      // What was charged for; the earlier attempt's stats, timings and device were lost with it.
+      job.voxels = found.charge.voxels;
       return this.finish(job);
     }
     // Charged with no result cannot happen (the result is written before the charge); were it to,
@@ -349,7 +362,7 @@ export class JobRunner extends DurableObject<Env> {
     job.expires_at = job.finished_at + this.config.resultTtlSeconds * 1000;
     await this.env.LEDGER.getByName(job.tenant).release(job.id);
     await this.save(job);
-    await this.ctx.storage.delete('run');
+    await this.ctx.storage.delete(['run', FAILING]);
     await this.ctx.storage.setAlarm(job.expires_at);
     log('info', 'job_finished', {
       job_id: job.id,

@@ -191,7 +191,8 @@ export class TenantLedger extends DurableObject<Env> {
 
   /**
    * Cancels a job that is not charged: its slot goes and `record` refuses it from now on. A job
-   * deleted or timed out while its runner is charging it is decided here, in the ledger's order:
+   * deleted or failed (timed out included) while its runner is charging it is decided here, in the
+   * ledger's order:
    * the cancel came first (`cancelled`, nothing is charged) or the charge did (`charged`, with the
    * charge: the job had finished). The mark is kept until `expiresAt`, past which the job's runner
    * can no longer charge it.

@@ -2,8 +2,9 @@
  * @module
  * What a job's runner does once a node's answer has been read. A `done` answer has already been
  * charged and the job marked succeeded (job-runner.ts `receive`), so it stands even when the job's
- * deadline passed meanwhile: treating it as a timeout would mark a charged job failed and delete its
- * result, a charge for nothing (docs/billing.md).
+ * deadline passed meanwhile: the deadline stops runs, not charges already made (docs/billing.md).
+ * Treating it as a timeout would reach the ledger's cancel, which would find the charge and recover
+ * the job, but with the run's stats, timings and device lost.
  */
 import type { RunOutcome } from '../nodes/remote-run.js';
 
