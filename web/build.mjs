@@ -1,7 +1,8 @@
 // Bundles the page (web/) into dist/web, the Worker's static assets directory (wrangler.toml
 // [assets]): one script with tus-js-client and niivue inside, so the page loads nothing from a CDN.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
+import { withFrameAncestors } from './frame-ancestors.mjs';
 
 const out = new URL('../dist/web/', import.meta.url);
 mkdirSync(out, { recursive: true });
@@ -15,8 +16,14 @@ await build({
   outfile: new URL('app.js', out).pathname,
   logLevel: 'warning',
 });
-for (const file of ['app.html', 'app.css', '_headers'])
-  copyFileSync(new URL(file, import.meta.url), new URL(file, out));
+for (const file of ['app.html', 'app.css']) copyFileSync(new URL(file, import.meta.url), new URL(file, out));
+writeFileSync(
+  new URL('_headers', out),
+  withFrameAncestors(
+    readFileSync(new URL('_headers', import.meta.url), 'utf8'),
+    process.env.PAGE_FRAME_ANCESTORS,
+  ),
+);
 
 // Private mode (web/private.ts) runs the edge models in the browser: each edge-marked model's
 // manifest and edge file, the kernels and onnxruntime-web's WASM binary (its JS glue is in app.js),
