@@ -73,3 +73,15 @@ test('an unknown frame type or an oversized length is a FrameStreamError; big pa
   await assert.rejects(decodeAll(streamOf(huge, [])), FrameStreamError);
   assert.throws(() => encodeFrame({ type: 'data', body: new Uint8Array(MAX_FRAME_PAYLOAD + 1) }), RangeError);
 });
+
+test('a full-size data frame arriving in 64 KiB reads, then a small frame in the same read, decode whole', async () => {
+  const big: Frame = {
+    type: 'data',
+    body: Uint8Array.from({ length: MAX_FRAME_PAYLOAD }, (_, i) => (i * 131) & 255),
+  };
+  const frames = [big, FRAMES[0]];
+  const bytes = wire(frames);
+  const cuts = [];
+  for (let at = 65_536; at < bytes.byteLength; at += 65_536) cuts.push(at);
+  assert.deepEqual(await decodeAll(streamOf(bytes, cuts)), frames);
+});

@@ -106,36 +106,69 @@ export class FrameStreamError extends Error {}
  */
 export async function* decodeFrames(stream: ReadableStream<Uint8Array>): AsyncGenerator<Frame> {
   const reader = stream.getReader();
-  let buf: Uint8Array = new Uint8Array(0);
+  // Reads are kept as they arrive and each byte is copied once, when its frame is complete: joining
+  // every read onto the bytes so far would copy a 4 MiB frame that arrives in 64 KiB reads 64 times.
+  const pending = new ByteQueue();
   try {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      buf = buf.byteLength ? concat(buf, value) : value;
+      pending.push(value);
       for (;;) {
-        if (buf.byteLength < 5) break;
-        const length = new DataView(buf.buffer, buf.byteOffset, 5).getUint32(1);
-        const kind = KIND_OF[buf[0]];
-        if (!kind) throw new FrameStreamError(`unknown frame type ${buf[0]}`);
+        if (pending.length < 5) break;
+        const header = pending.peek(5);
+        const length = new DataView(header.buffer, header.byteOffset, 5).getUint32(1);
+        const kind = KIND_OF[header[0]];
+        if (!kind) throw new FrameStreamError(`unknown frame type ${header[0]}`);
         if (length > MAX_FRAME_PAYLOAD) throw new FrameStreamError(`frame of ${length} bytes is too large`);
-        if (buf.byteLength < 5 + length) break;
-        const payload = buf.slice(5, 5 + length);
-        buf = buf.subarray(5 + length);
+        if (pending.length < 5 + length) break;
+        pending.take(5);
+        const payload = pending.take(length);
         yield kind === 'data'
           ? { type: 'data', body: payload }
           : ({ type: kind, body: JSON.parse(decoder.decode(payload)) } as Frame);
       }
     }
-    if (buf.byteLength)
-      throw new FrameStreamError(`stream ended inside a frame (${buf.byteLength} bytes left)`);
+    if (pending.length)
+      throw new FrameStreamError(`stream ended inside a frame (${pending.length} bytes left)`);
   } finally {
     reader.releaseLock();
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.byteLength + b.byteLength);
-  out.set(a);
-  out.set(b, a.byteLength);
-  return out;
+/** Bytes in the order they arrived, taken from the front. */
+class ByteQueue {
+  private chunks: Uint8Array[] = [];
+  length = 0;
+
+  push(chunk: Uint8Array): void {
+    if (chunk.byteLength === 0) return;
+    this.chunks.push(chunk);
+    this.length += chunk.byteLength;
+  }
+
+  /** The first `n` bytes (n <= length), left in the queue. */
+  peek(n: number): Uint8Array {
+    if (this.chunks[0].byteLength >= n) return this.chunks[0].subarray(0, n);
+    const joined = this.take(n);
+    this.chunks.unshift(joined);
+    this.length += n;
+    return joined;
+  }
+
+  /** The first `n` bytes (n <= length) in a buffer of their own, removed from the queue. */
+  take(n: number): Uint8Array<ArrayBuffer> {
+    const out = new Uint8Array(n);
+    let at = 0;
+    while (at < n) {
+      const chunk = this.chunks[0];
+      const k = Math.min(chunk.byteLength, n - at);
+      out.set(chunk.subarray(0, k), at);
+      at += k;
+      if (k === chunk.byteLength) this.chunks.shift();
+      else this.chunks[0] = chunk.subarray(k);
+    }
+    this.length -= n;
+    return out;
+  }
 }
