@@ -334,7 +334,7 @@ export class JobRunner extends DurableObject<Env> {
       found.kind === 'charged' ? await this.env.RESULTS.head(resultKey(job.tenant, job.id)) : null;
     if (this.removed) return;
     if (found.kind === 'charged' && stored) {
-      log('warn', 'job_recovered', { job_id: job.id, instead_of: error?.code });
+      log('warn', 'job_recovered', { job_id: job.id, instead_of: error.code });
       job.status = 'succeeded';
       job.error = null;
       job.progress = { stage: 'done', done: 1, total: 1, fraction: 1 };
