@@ -10,6 +10,7 @@
  */
 
 import type { LabelStats } from '../postprocessing/label-stats.js';
+import { ByteQueue } from './bytes.js';
 
 /** Frame types. */
 export const FrameType = { progress: 1, meta: 2, data: 3, end: 4, error: 5 } as const;
@@ -133,42 +134,5 @@ export async function* decodeFrames(stream: ReadableStream<Uint8Array>): AsyncGe
       throw new FrameStreamError(`stream ended inside a frame (${pending.length} bytes left)`);
   } finally {
     reader.releaseLock();
-  }
-}
-
-/** Bytes in the order they arrived, taken from the front. */
-class ByteQueue {
-  private chunks: Uint8Array[] = [];
-  length = 0;
-
-  push(chunk: Uint8Array): void {
-    if (chunk.byteLength === 0) return;
-    this.chunks.push(chunk);
-    this.length += chunk.byteLength;
-  }
-
-  /** The first `n` bytes (n <= length), left in the queue. */
-  peek(n: number): Uint8Array {
-    if (this.chunks[0].byteLength >= n) return this.chunks[0].subarray(0, n);
-    const joined = this.take(n);
-    this.chunks.unshift(joined);
-    this.length += n;
-    return joined;
-  }
-
-  /** The first `n` bytes (n <= length) in a buffer of their own, removed from the queue. */
-  take(n: number): Uint8Array<ArrayBuffer> {
-    const out = new Uint8Array(n);
-    let at = 0;
-    while (at < n) {
-      const chunk = this.chunks[0];
-      const k = Math.min(chunk.byteLength, n - at);
-      out.set(chunk.subarray(0, k), at);
-      at += k;
-      if (k === chunk.byteLength) this.chunks.shift();
-      else this.chunks[0] = chunk.subarray(k);
-    }
-    this.length -= n;
-    return out;
   }
 }
