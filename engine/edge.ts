@@ -45,6 +45,7 @@ export {
   checkWork,
   DEFAULT_WORK_LIMITS,
   estimateWork,
+  maxVoxelsWithin,
   type WorkEstimate,
   type WorkLimits,
   type WorkOptions,

@@ -107,6 +107,15 @@ export function estimateWork(
   };
 }
 
+/**
+ * The most voxels an image may have within `limits`, whatever its header: every voxel costs the
+ * pipeline at least its volume bytes and one stored byte. What a receiver that could not read the
+ * header holds an answer's voxel count to (worker/nodes/remote-run.ts).
+ */
+export function maxVoxelsWithin(limits: WorkLimits): number {
+  return Math.floor(limits.maxPeakBytes / (VOLUME_BYTES_PER_VOXEL + 1));
+}
+
 /** Throws 413 `work_too_large`, saying what the input implies and what is allowed, when over a limit. */
 export function checkWork(work: WorkEstimate, limits: WorkLimits, model: string): void {
   const what =

@@ -16,6 +16,7 @@ export {
   checkEncodable,
   encodeResult,
   encodeResultBytes,
+  maxResultBytes,
   RESULT_CONTENT_TYPES,
   type RunFormat,
 } from './result-encoding.js';

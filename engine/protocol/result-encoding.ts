@@ -21,6 +21,25 @@ export const RESULT_CONTENT_TYPES: Readonly<Record<RunFormat, string>> = Object.
   json: 'application/json',
 });
 
+/** The JSON summary's ceiling: a few hundred bytes a label, the runtime's description and the timings. */
+const MAX_JSON_RESULT_BYTES = 2 ** 20;
+
+/**
+ * The most bytes {@link encodeResult} can give for a label map of `shape` (`[nx, ny, nz]`) in
+ * `format`, whatever the labels. A receiver refuses a larger answer (worker/nodes/remote-run.ts):
+ * no input implies it, so it is a faulty node's, and the Worker would otherwise hold or store it
+ * whole. Labels are one byte a voxel; deflate (gzip's and PNG's) stores incompressible data in
+ * blocks of at most 64 KiB, 5 bytes of header each (`voxels / 256` covers them); each gzip flush
+ * (one a slab of planes) and each PNG row's filter byte fit in 16 bytes a row; the NIfTI header,
+ * the gzip, zlib and PNG framing and the palette fit in 64 KiB.
+ */
+export function maxResultBytes(format: RunFormat, shape: readonly number[]): number {
+  if (format === 'json') return MAX_JSON_RESULT_BYTES;
+  const [nx, ny, nz] = shape;
+  const voxels = nx * ny * nz;
+  return voxels + Math.ceil(voxels / 256) + 16 * ny * nz + 64 * 1024;
+}
+
 /** Throws `png_needs_2d` when `format` cannot carry `image`'s label map (a PNG is one plane). */
 export function checkEncodable(format: RunFormat, image: ImageVolume<VoxelArray>): void {
   if (format === 'png' && image.shape[2] !== 1) {

@@ -6,7 +6,7 @@
  * sends the run to the next node. Only a finished result is charged, once (the ledger is keyed by
  * the job id), and the tenant's concurrency slot is released on every way out.
  */
-import { AppError, formatModelReference, type RunProgress } from '../../engine/edge.js';
+import { AppError, formatModelReference, maxVoxelsWithin, type RunProgress } from '../../engine/edge.js';
 import { DurableObject } from 'cloudflare:workers';
 import { readConfig, type ApiConfig } from '../config.js';
 import { afterRun } from '../jobs/after-run.js';
@@ -32,6 +32,8 @@ interface RunContext {
   input_key: string;
   price: ModelPrice;
   request_id: string;
+  /** The upload's `[nx, ny, nz]` as its header declares it; null when unread, absent on older jobs. */
+  input_shape?: number[] | null;
 }
 
 /** The state of one job, and its runner. */
@@ -75,7 +77,12 @@ export class JobRunner extends DurableObject<Env> {
       timings_ms: null,
       device: null,
     };
-    const run: RunContext = { input_key: init.input_key, price: init.price, request_id: init.request_id };
+    const run: RunContext = {
+      input_key: init.input_key,
+      price: init.price,
+      request_id: init.request_id,
+      input_shape: init.input_shape,
+    };
     await this.ctx.storage.put({ job, run });
     await this.ctx.storage.setAlarm(init.now);
     return job;
@@ -251,8 +258,14 @@ export class JobRunner extends DurableObject<Env> {
         },
         data: (bytes) => writer.write(bytes),
       },
-      // place() has set the release this run was asked for.
-      { id: job.model, version: job.model_version! },
+      {
+        // place() has set the release this run was asked for.
+        id: job.model,
+        version: job.model_version!,
+        format: 'nifti',
+        shape: run.input_shape ?? null,
+        maxVoxels: maxVoxelsWithin(this.config.work),
+      },
     );
     if (outcome.kind !== 'done' || this.removed) {
       await writer.abort();

@@ -19,6 +19,8 @@ export interface JobInit {
   upload_id: string;
   /** R2 key (UPLOADS) of the complete upload. */
   input_key: string;
+  /** The upload's `[nx, ny, nz]` as its header declares it, or null when the Worker could not read it. */
+  input_shape: number[] | null;
   options: { tta: boolean };
   idempotency_key: string | null;
   /** The upload token that created the job (only it, and the tenant's keys, may see it), or null. */
@@ -33,7 +35,7 @@ export interface JobInit {
 /** A job's stored state. */
 export interface JobState extends Omit<
   JobInit,
-  'now' | 'input_key' | 'price' | 'request_id' | 'model_version'
+  'now' | 'input_key' | 'input_shape' | 'price' | 'request_id' | 'model_version'
 > {
   /** Absent on jobs stored before versions: they run the current release. */
   model_version?: string;

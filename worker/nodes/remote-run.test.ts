@@ -1,14 +1,21 @@
 // What the Worker accepts from a node before it charges anyone: a run's frames must name the release
-// that was asked for, carry a whole positive voxel count and a non-empty result whose size the end
-// frame states; a saturated node's Retry-After is clamped to what a job can wait.
+// that was asked for, describe the input's shape with its voxel count, and carry a non-empty result
+// no larger than that shape encodes to, whose size the end frame states; a saturated node's
+// Retry-After is clamped to what a job can wait.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { encodeFrame, type Frame, type RunEnd, type RunMeta } from '../../engine/edge.js';
-import { MAX_NODE_RETRY_AFTER_S, readRun, retryAfterOf, startRun } from './remote-run.js';
+import { encodeFrame, maxResultBytes, type Frame, type RunEnd, type RunMeta } from '../../engine/edge.js';
+import { MAX_NODE_RETRY_AFTER_S, readRun, retryAfterOf, startRun, type RunAsked } from './remote-run.js';
 
-const ASKED = { id: 'brain-wm-2d', version: '1.2.0' };
+const ASKED: RunAsked = {
+  id: 'brain-wm-2d',
+  version: '1.2.0',
+  format: 'nifti',
+  shape: [4, 4, 1],
+  maxVoxels: 1000,
+};
 const META: RunMeta = { content_type: 'application/gzip', shape: [4, 4, 1], voxels: 16 };
 const END: RunEnd = {
   bytes: 3,
@@ -25,12 +32,12 @@ function response(frames: Frame[]): Response {
   return new Response(new Blob(bytes));
 }
 
-async function read(frames: Frame[]) {
+async function read(frames: Frame[], asked = ASKED) {
   const got: Uint8Array[] = [];
   const outcome = await readRun(
     response(frames),
     { progress: () => {}, meta: () => {}, data: (b) => void got.push(b) },
-    ASKED,
+    asked,
   );
   return { outcome, got };
 }
@@ -68,6 +75,52 @@ describe('readRun', () => {
       assert.equal(outcome.kind, 'failed', String(voxels));
       assert.deepEqual(got, []);
     }
+  });
+
+  it("fails a shape that is not the input's, and a voxel count that is not the shape's", async () => {
+    for (const [meta, asked] of [
+      [{ ...META, shape: [4, 2, 2] }, ASKED],
+      [{ ...META, shape: [4, 4] }, ASKED],
+      [{ ...META, shape: [4, 4, 1.5], voxels: 24 }, ASKED],
+      [{ ...META, voxels: 32 }, ASKED],
+      // Header unread: held to the work bounds' voxels.
+      [
+        { ...META, shape: [40, 40, 1], voxels: 1600 },
+        { ...ASKED, shape: null },
+      ],
+    ] as [RunMeta, RunAsked][]) {
+      const { outcome, got } = await read(
+        [{ type: 'meta', body: meta }, DATA, { type: 'end', body: END }],
+        asked,
+      );
+      assert.equal(outcome.kind, 'failed', JSON.stringify(meta));
+      assert.deepEqual(got, []);
+    }
+    const unread = await read([{ type: 'meta', body: META }, DATA, { type: 'end', body: END }], {
+      ...ASKED,
+      shape: null,
+    });
+    assert.equal(unread.outcome.kind, 'done');
+  });
+
+  it("stops taking data past what the shape can encode to, or past the caller's ceiling, and data before meta", async () => {
+    const most = maxResultBytes('nifti', META.shape);
+    const frames = (n: number): Frame[] => [
+      { type: 'meta', body: META },
+      { type: 'data', body: new Uint8Array(n - 1) },
+      { type: 'data', body: new Uint8Array(1) },
+      { type: 'end', body: { ...END, bytes: n } },
+    ];
+    assert.equal((await read(frames(most))).outcome.kind, 'done');
+    const over = await read(frames(most + 1));
+    assert.equal(over.outcome.kind, 'failed');
+    assert.match((over.outcome as { reason: string }).reason, /result over \d+ bytes/);
+    assert.equal(over.got.length, 1, 'the frame that crosses the bound is not passed on');
+    assert.equal((await read(frames(100), { ...ASKED, maxBytes: 99 })).outcome.kind, 'failed');
+    assert.equal((await read(frames(100), { ...ASKED, maxBytes: 100 })).outcome.kind, 'done');
+    const early = await read([DATA, { type: 'meta', body: META }, DATA, { type: 'end', body: END }]);
+    assert.equal(early.outcome.kind, 'failed');
+    assert.deepEqual(early.got, []);
   });
 
   it('fails an empty result and a result whose size the end frame misstates', async () => {

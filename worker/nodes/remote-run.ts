@@ -6,6 +6,8 @@
 import {
   FRAMES_CONTENT_TYPE,
   decodeFrames,
+  maxResultBytes,
+  type RunFormat,
   type RunEnd,
   type RunError,
   type RunMeta,
@@ -94,31 +96,53 @@ export function retryAfterOf(header: string | null): number {
   return Number.isNaN(seconds) ? 1 : Math.min(MAX_NODE_RETRY_AFTER_S, Math.max(1, seconds));
 }
 
-/** Reads a started run of release `asked` into `sink`; a stream that ends without `end` or `error` is the node's failure. */
-export async function readRun(
-  response: Response,
-  sink: RunSink,
-  asked: { id: string; version: string },
-): Promise<RunOutcome> {
+/** What the Worker asked a node for, and what it knows of the input, to hold the answer to. */
+export interface RunAsked {
+  /** The release asked for. */
+  id: string;
+  version: string;
+  format: RunFormat;
+  /** The input's `[nx, ny, nz]` as its header declares it, or null when the Worker could not read it. */
+  shape: readonly number[] | null;
+  /** Most voxels the input may have when `shape` is null: what the work bounds allow (engine/pipeline/work.ts). */
+  maxVoxels: number;
+  /** Most result bytes the caller takes whatever the input (a one-shot holds its result in memory). */
+  maxBytes?: number;
+}
+
+/**
+ * Reads a started run of `asked` into `sink`; a stream that ends without `end` or `error` is the
+ * node's failure, and so is an answer no input of `asked` implies: a meta frame whose shape is not
+ * the input's (the charge is computed from it), or more result bytes than that shape can encode to
+ * (the Worker would hold or store them).
+ */
+export async function readRun(response: Response, sink: RunSink, asked: RunAsked): Promise<RunOutcome> {
   let meta: RunMeta | undefined;
   let bytes = 0;
+  let maxBytes = 0;
   try {
     for await (const frame of decodeFrames(response.body!)) {
       switch (frame.type) {
         case 'progress':
           await sink.progress(frame.body);
           break;
-        case 'meta':
-          // The charge is computed from these voxels: a count that is not a positive whole number
-          // would make pricing throw after the run, on every retry, and never charge.
-          if (!Number.isSafeInteger(frame.body.voxels) || frame.body.voxels <= 0) {
-            return { kind: 'failed', reason: `meta with voxels ${String(frame.body.voxels)}` };
-          }
+        case 'meta': {
+          const wrong = metaFault(frame.body, asked);
+          if (wrong) return { kind: 'failed', reason: wrong };
           meta = frame.body;
+          maxBytes = Math.min(maxResultBytes(asked.format, meta.shape), asked.maxBytes ?? Infinity);
           await sink.meta(meta);
           break;
+        }
         case 'data':
+          if (!meta) return { kind: 'failed', reason: 'data frame before meta' };
           bytes += frame.body.byteLength;
+          if (bytes > maxBytes) {
+            return {
+              kind: 'failed',
+              reason: `result over ${maxBytes} bytes, the most a ${asked.format} answer of shape [${meta.shape.join(', ')}] takes`,
+            };
+          }
           await sink.data(frame.body);
           break;
         case 'error':
@@ -153,6 +177,25 @@ export async function readRun(
     return { kind: 'failed', reason: `stream broke: ${String(err)}` };
   }
   return { kind: 'failed', reason: 'stream ended before the run finished' };
+}
+
+/** Why a node's meta frame cannot describe the input of `asked`, or null when it can. */
+function metaFault(meta: RunMeta, asked: RunAsked): string | null {
+  const { shape, voxels } = meta;
+  if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((n) => Number.isSafeInteger(n) && n > 0)) {
+    return `meta with shape ${JSON.stringify(shape)}`;
+  }
+  // The charge is computed from these voxels: a count that is not the shape's would charge for
+  // another input, and one that is not a whole number would make pricing throw on every retry.
+  if (voxels !== shape[0] * shape[1] * shape[2]) {
+    return `meta with voxels ${String(voxels)} for shape [${shape.join(', ')}]`;
+  }
+  if (asked.shape ? shape.some((n, i) => n !== asked.shape![i]) : voxels > asked.maxVoxels) {
+    return `meta with shape [${shape.join(', ')}], the input ${
+      asked.shape ? `declares [${asked.shape.join(', ')}]` : `may have ${asked.maxVoxels} voxels at most`
+    }`;
+  }
+  return null;
 }
 
 function problemOf(status: number, text: string): RunError {

@@ -338,12 +338,8 @@ export const jobRoutes = newRouter()
       );
     }
     const inputKey = uploadDataKey(tenant, body.upload_id);
-    const work = reserveWork(
-      config,
-      release.manifest,
-      await uploadGeometry(c.env.UPLOADS, inputKey),
-      body.options,
-    );
+    const geometry = await uploadGeometry(c.env.UPLOADS, inputKey);
+    const work = reserveWork(config, release.manifest, geometry, body.options);
     const id = crypto.randomUUID();
     const now = Date.now();
     const token = await spendTokenJob(c);
@@ -395,6 +391,7 @@ export const jobRoutes = newRouter()
         model_version: release.version,
         upload_id: body.upload_id,
         input_key: inputKey,
+        input_shape: geometry ? [...geometry.shape] : null,
         options: body.options,
         idempotency_key: idempotencyKey,
         token_id: tokenId,

@@ -15,6 +15,7 @@ import {
   AppError,
   InputError,
   MODEL_REFERENCE,
+  maxVoxelsWithin,
   ONE_SHOT_OPTIONS,
   REFERENCE_SYNTAX,
   type RunFormat,
@@ -34,7 +35,7 @@ import { ConflictError, GoneError, ServiceUnavailableError, TimeoutError } from 
 import { requestBytes } from '../http-body.js';
 import { requireScope, tenantOf } from '../middleware/auth.js';
 import { segmentAtEdge } from '../edge/edge-segment.js';
-import { readRun, startRun } from '../nodes/remote-run.js';
+import { readRun, startRun, type RunAsked } from '../nodes/remote-run.js';
 import { rankNodes } from '../nodes/placement.js';
 import { log } from '../log.js';
 import { resultFormat } from '../media-types.js';
@@ -129,7 +130,8 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
   const manifest = release.manifest;
   const body = await requestBytes(c);
   if (body.byteLength === 0) throw new InputError('empty_input', 'The request body is empty.');
-  const work = reserveWork(config, manifest, declaredGeometry(body, false), ONE_SHOT_OPTIONS);
+  const geometry = declaredGeometry(body, false);
+  const work = reserveWork(config, manifest, geometry, ONE_SHOT_OPTIONS);
   const jobId = `segment-${crypto.randomUUID()}`;
   const now = Date.now();
   const fingerprint =
@@ -180,6 +182,15 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
           release,
           { model: release.reference, format, ...ONE_SHOT_OPTIONS, requestId: c.get('requestId') },
           body,
+          {
+            id: release.id,
+            version: release.version,
+            format,
+            shape: geometry?.shape ?? null,
+            maxVoxels: maxVoxelsWithin(config.work),
+            // The answer is held whole, as the request was: the same ceiling.
+            maxBytes: config.maxBodyBytes,
+          },
         );
     return await deliver(c, { tenant, jobId, idempotencyKey, price, format, answer });
   } finally {
@@ -194,6 +205,7 @@ async function runOnNodes(
   release: ModelRelease,
   request: RunRequest & { requestId: string },
   body: Uint8Array,
+  asked: RunAsked,
 ): Promise<Answer> {
   const deadline = Date.now() + config.oneShotSeconds * 1000;
   const timeout = AbortSignal.timeout(config.oneShotSeconds * 1000);
@@ -236,7 +248,7 @@ async function runOnNodes(
           meta: (m) => void (warnings = m.warnings ?? []),
           data: (bytes) => void parts.push(bytes),
         },
-        release,
+        asked,
       );
       if (signal.aborted) throw signal.reason;
       if (outcome.kind === 'rejected') {
