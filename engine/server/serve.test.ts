@@ -73,3 +73,40 @@ test('nnsam serve refuses a bad command line before listening', async () => {
     assert.match(open.err, /--token-env NAME .* --allow-unauthenticated/);
   }
 });
+
+test('beyond loopback: --allow-unauthenticated starts an open node; --token-env starts one that wants the token', async () => {
+  /** Starts `nnsam serve` on all interfaces and returns its loopback origin once it listens. */
+  const start = async (args: string[], env: NodeJS.ProcessEnv = process.env) => {
+    const child = spawn(
+      process.execPath,
+      ['bin/nnsam.js', 'serve', '--host', '0.0.0.0', '--port', '0', ...args],
+      {
+        cwd: REPO_ROOT,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const [first] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
+    const m = /^nnsam serve: listening on http:\/\/0\.0\.0\.0:(\d+)$/.exec(first);
+    assert.ok(m, `listening line, got '${first}'`);
+    return { child, origin: `http://127.0.0.1:${m[1]}` };
+  };
+  const open = await start(['--allow-unauthenticated']);
+  try {
+    assert.equal((await fetch(`${open.origin}/healthz`)).status, 200);
+    assert.equal((await fetch(`${open.origin}/metrics`)).status, 200, 'no token asked');
+  } finally {
+    open.child.kill('SIGKILL');
+  }
+  const guarded = await start(['--token-env', 'NNSAM_TEST_NODE_TOKEN'], {
+    ...process.env,
+    NNSAM_TEST_NODE_TOKEN: 'a-node-secret',
+  });
+  try {
+    assert.equal((await fetch(`${guarded.origin}/metrics`)).status, 401);
+    const auth = { authorization: 'Bearer a-node-secret' };
+    assert.equal((await fetch(`${guarded.origin}/metrics`, { headers: auth })).status, 200);
+  } finally {
+    guarded.child.kill('SIGKILL');
+  }
+});
