@@ -20,20 +20,30 @@ let single: RunningNode; // concurrency 1, queue 0
 let queued: RunningNode; // concurrency 1, queue 1
 let small: RunningNode; // 1000-byte body cap, token
 let bounded: RunningNode; // 8 evaluations per run, 1 run, 1 waiting
+let paced: RunningNode; // 1 run, 0 waiting, a body must come at 100 kB/s after 300 ms
 const TOKEN = 'node-secret-123';
 
 before(async () => {
   const log = (l: Record<string, unknown>): void => void logs.push(JSON.stringify(l));
-  [single, queued, small, bounded] = await Promise.all([
+  [single, queued, small, bounded, paced] = await Promise.all([
     startNode({ port: 0, modelsDir, concurrency: 1, queue: 0, retryAfterSeconds: 3, log }),
     startNode({ port: 0, modelsDir, concurrency: 1, queue: 1, heartbeatMs: 40, log }),
     startNode({ port: 0, modelsDir, limits: { maxInputBytes: 1000 }, token: TOKEN, log }),
     startNode({ port: 0, modelsDir, concurrency: 1, queue: 1, work: { maxEvaluations: 8 }, log }),
+    startNode({
+      port: 0,
+      modelsDir,
+      concurrency: 1,
+      queue: 0,
+      bodyPace: { graceMs: 300, minBytesPerSecond: 100_000 },
+      maxRunSeconds: 120,
+      log,
+    }),
   ]);
 });
 
 after(async () => {
-  await Promise.all([single.close(), queued.close(), small.close(), bounded.close()]);
+  await Promise.all([single.close(), queued.close(), small.close(), bounded.close(), paced.close()]);
 });
 
 /** A POST whose body is written by the test, chunked (no Content-Length). */
@@ -209,4 +219,43 @@ test('a bearer token guards every route but /healthz; the token is never logged'
   assert.equal(ok.status, 200);
   assert.match(await ok.text(), /nnsam_node_rejected_total\{reason="unauthorized"\} 3/);
   assert.ok(logs.length > 0 && !logs.some((l) => l.includes(TOKEN)));
+});
+
+test('a body that drips once its run has a slot ends in 408 body_too_slow and frees the slot', async () => {
+  const drip = upload(paced.url);
+  drip.req.write(SLICE.subarray(0, 100));
+  const res = await drip.response;
+  assert.equal(res.statusCode, 200);
+  const t0 = performance.now();
+  const timer = setInterval(() => drip.req.write(SLICE.subarray(100, 101)), 100);
+  try {
+    const last = (await rest(frames(res))).at(-1);
+    assert.equal(last?.type, 'error');
+    assert.deepEqual(
+      { ...(last.body as object), detail: undefined },
+      {
+        status: 408,
+        code: 'body_too_slow',
+        detail: undefined,
+      },
+    );
+    assert.ok(performance.now() - t0 < 10_000, 'cut within seconds, not at the run deadline');
+  } finally {
+    clearInterval(timer);
+    drip.req.destroy();
+  }
+  for (let i = 0; (await health(paced)).running > 0 && i < 100; i++)
+    await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(await health(paced), { running: 0, queued: 0 });
+  // The slot serves the next run, whose body comes at once.
+  const next = await post(paced.url, `model=${MODEL}&tta=false&format=json`, SLICE);
+  assert.equal(next.status, 200);
+  const kinds: string[] = [];
+  for await (const f of decodeFrames(next.body!)) kinds.push(f.type);
+  assert.equal(kinds.at(-1), 'end');
+});
+
+test("Node's request timeout outlasts the run deadline: a queued run's unread body is not cut first", () => {
+  assert.equal(paced.server.requestTimeout, (120 + 60) * 1000);
+  assert.ok(single.server.requestTimeout > 900 * 1000, 'the default deadline (900 s) too');
 });

@@ -21,7 +21,7 @@ import { InputError, NotFoundError } from '../errors.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from '../protocol/problem.js';
 import { parseRunQuery, type RunRequest } from '../protocol/run-request.js';
 import { resolveConcurrency, type ConcurrencySetting } from './concurrency.js';
-import { executeRun, type RunSettings } from './node-run.js';
+import { DEFAULT_BODY_PACE, executeRun, type BodyPace, type RunSettings } from './node-run.js';
 import { RunPool } from './run-pool.js';
 import { RunQueue } from './run-queue.js';
 
@@ -48,6 +48,8 @@ export interface NodeAppOptions {
   work?: Partial<WorkLimits>;
   /** Wall time of one run from its arrival, queueing included (default 900 s). */
   maxRunSeconds?: number;
+  /** The slowest a body may arrive once its run has a slot (default {@link DEFAULT_BODY_PACE}). */
+  bodyPace?: BodyPace;
   /** `Retry-After` of a 503 `node_saturated`, in seconds (default 2). */
   retryAfterSeconds?: number;
   log?: NodeLog;
@@ -56,6 +58,9 @@ export interface NodeAppOptions {
   /** z-planes per compressed NIfTI slab (default 8). */
   slabPlanes?: number;
 }
+
+/** Wall time of one run, queueing included, unless the options say otherwise. */
+export const DEFAULT_MAX_RUN_SECONDS = 900;
 
 type NodeEnv = { Variables: { requestId: string; started: number; deferred: boolean } };
 
@@ -183,7 +188,8 @@ export function createNodeApp(options: NodeAppOptions): NodeApp {
       pool,
       device: deviceState,
       limits,
-      maxRunMs: (options.maxRunSeconds ?? 900) * 1000,
+      maxRunMs: (options.maxRunSeconds ?? DEFAULT_MAX_RUN_SECONDS) * 1000,
+      bodyPace: options.bodyPace ?? DEFAULT_BODY_PACE,
       heartbeatMs: options.heartbeatMs ?? 2000,
       metrics,
       log,

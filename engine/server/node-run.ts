@@ -6,7 +6,7 @@
  * `error` frame. A cancelled response (the client went away) or a passed deadline stops the worker
  * at its next step; the slot is freed once the worker is.
  */
-import { LimitError } from '../errors.js';
+import { AppError, LimitError } from '../errors.js';
 import { concatBytes } from '../protocol/bytes.js';
 import type { ReadLimits } from '../io/index.js';
 import type { NodeDeviceState } from './node-device.js';
@@ -28,6 +28,8 @@ export interface RunSettings {
   limits: ReadLimits;
   /** Wall time a run may take from admission; past it the run ends with 504 `run_timeout`. */
   maxRunMs: number;
+  /** How slowly the body may arrive once a run slot waits for it. */
+  bodyPace: BodyPace;
   heartbeatMs: number;
   metrics: NodeMetrics;
   log: (line: Record<string, unknown>) => void;
@@ -44,6 +46,23 @@ export interface AdmittedRun extends RunRequest {
   /** Called once when the stream ends, with fields for the request's log line. */
   onEnd: (fields: Record<string, unknown>) => void;
 }
+
+/**
+ * The slowest a request body may arrive once a run slot is free for it: after `graceMs`, at least
+ * `minBytesPerSecond` on average. The body is read only when a slot is free (a queued run holds no
+ * memory for it), so a client that drips it would hold the slot, and a node has one or two, until
+ * the run's deadline; past this pace the run ends with 408 `body_too_slow` and frees its slot.
+ */
+export interface BodyPace {
+  graceMs: number;
+  minBytesPerSecond: number;
+}
+
+/** 1 MiB/s after 10 s: the Worker sends from memory or R2, far faster; a drip is cut within seconds. */
+export const DEFAULT_BODY_PACE: Readonly<BodyPace> = Object.freeze({
+  graceMs: 10_000,
+  minBytesPerSecond: 2 ** 20,
+});
 
 /** The client went away. */
 class RunCancelled extends Error {}
@@ -98,7 +117,7 @@ async function run(
     t = stage('queued', t);
 
     progress({ stage: 'reading', done: 0, total: req.declaredBytes ?? 0 });
-    const bytes = await readBody(req.body, settings.limits.maxInputBytes, signal);
+    const bytes = await readBody(req.body, settings.limits.maxInputBytes, settings.bodyPace, signal);
     fields.bytes_in = bytes.byteLength;
     progress({ stage: 'reading', done: bytes.byteLength, total: bytes.byteLength });
     job = settings.pool.start({
@@ -200,10 +219,11 @@ class WorkerFailure extends Error {
   }
 }
 
-/** Reads the body, counting bytes as they come: never more than `cap` are buffered. */
+/** Reads the body, counting bytes as they come: never more than `cap` are buffered, never slower than `pace`. */
 async function readBody(
   body: ReadableStream<Uint8Array> | null,
   cap: number,
+  pace: BodyPace,
   signal: AbortSignal,
 ): Promise<Uint8Array> {
   if (!body) return new Uint8Array(0);
@@ -212,10 +232,29 @@ async function readBody(
   signal.addEventListener('abort', stop, { once: true });
   const chunks: Uint8Array[] = [];
   let total = 0;
+  // A drip may send nothing for long: the pace is checked on a clock, not on each read.
+  const start = performance.now();
+  let slow = null as AppError | null;
+  const clock = setInterval(
+    () => {
+      const late = (performance.now() - start - pace.graceMs) / 1000;
+      if (late > 0 && total < late * pace.minBytesPerSecond) {
+        slow = new AppError(
+          'body_too_slow',
+          408,
+          `the request body arrived at under ${pace.minBytesPerSecond} bytes/s (${total} bytes in ${Math.round(late + pace.graceMs / 1000)} s); a run slot waits for it no longer`,
+        );
+        stop();
+      }
+    },
+    Math.min(1000, pace.graceMs / 4),
+  );
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (signal.aborted) throw signal.reason;
+      // A cancelled read ends as if the body were complete: the pace decides it was not.
+      if (slow) throw slow;
       if (done) break;
       total += value.byteLength;
       if (total > cap) {
@@ -225,6 +264,7 @@ async function readBody(
       chunks.push(value);
     }
   } finally {
+    clearInterval(clock);
     signal.removeEventListener('abort', stop);
   }
   // Always a buffer of its own, even for one chunk (which may sit in a shared pool): it is

@@ -123,6 +123,16 @@ describe('readRun', () => {
     assert.deepEqual(early.got, []);
   });
 
+  it("takes a node's 4xx error frame as the input's, but 408 (the body came too slowly) as the node's", async () => {
+    const error = (status: number, code: string): Frame => ({
+      type: 'error',
+      body: { status, code, detail: code },
+    });
+    assert.equal((await read([error(422, 'bad_header')])).outcome.kind, 'rejected');
+    assert.equal((await read([error(408, 'body_too_slow')])).outcome.kind, 'failed');
+    assert.equal((await read([error(500, 'internal')])).outcome.kind, 'failed');
+  });
+
   it('fails an empty result and a result whose size the end frame misstates', async () => {
     const empty = await read([
       { type: 'meta', body: META },

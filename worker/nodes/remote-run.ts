@@ -146,7 +146,9 @@ export async function readRun(response: Response, sink: RunSink, asked: RunAsked
           await sink.data(frame.body);
           break;
         case 'error':
-          return frame.body.status >= 400 && frame.body.status < 500
+          // 408: the node found the Worker's own upload too slow (node-run.ts body pace), the
+          // link's fault, not the input's.
+          return frame.body.status >= 400 && frame.body.status < 500 && frame.body.status !== 408
             ? { kind: 'rejected', error: frame.body }
             : { kind: 'failed', reason: `node error ${frame.body.code}: ${frame.body.detail}` };
         case 'end':

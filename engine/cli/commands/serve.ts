@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { DEFAULT_READ_LIMITS } from '../../io/index.js';
 import type { Device } from '../../runtime/runtime.js';
 import { resolveConcurrency, type ConcurrencySetting } from '../../server/concurrency.js';
+import { DEFAULT_MAX_RUN_SECONDS } from '../../server/node-app.js';
 import { startNode } from '../../server/serve.js';
 import { parseChoice, UsageError, type Command } from '../command.js';
 import { DEFAULT_MODELS_DIR } from '../models-root.js';
@@ -68,7 +69,7 @@ export const serveCommand: Command = {
     ...WORK_LIMIT_HELP,
     [
       '--max-run-seconds N',
-      'wall time of one run, queueing included, before it ends with 504 run_timeout (default 900)',
+      `wall time of one run, queueing included, before it ends with 504 run_timeout (default ${DEFAULT_MAX_RUN_SECONDS})`,
     ],
     ['--token-env NAME', 'require Authorization: Bearer <the value of env var NAME> (all but /healthz)'],
     [
@@ -111,7 +112,7 @@ export const serveCommand: Command = {
       DEFAULT_READ_LIMITS.maxInputBytes / 2 ** 20,
     );
     const work = parseWorkLimits(v);
-    const maxRunSeconds = parseInteger(v['max-run-seconds'], 'max-run-seconds', 1, 900);
+    const maxRunSeconds = parseInteger(v['max-run-seconds'], 'max-run-seconds', 1, DEFAULT_MAX_RUN_SECONDS);
     const tokenEnv = v['token-env'] as string | undefined;
     let token: string | undefined;
     if (tokenEnv !== undefined) {
