@@ -44,6 +44,11 @@ export interface NodeHealth {
   device: NodeDevice['requested'];
   gpu: NodeDevice;
   models: string[];
+  /**
+   * Every release the node holds, as `<id>@<version>` (engine/models/reference.ts), current and
+   * older ones. Absent from nodes older than this field: they may hold any release.
+   */
+  releases?: string[];
   uptime_s: number;
 }
 
@@ -67,6 +72,8 @@ export interface NodeCheck {
   load: number;
   /** {@link runsOnGpu} of its `/healthz`. */
   gpu: boolean;
+  /** The releases it holds (`<id>@<version>`), or null when its `/healthz` does not say. */
+  releases: readonly string[] | null;
 }
 
 /** A node's {@link NodeCheck} from its `/healthz` answer. */
@@ -75,7 +82,8 @@ export function checkOf(node: string, order: number, h: NodeHealth): NodeCheck |
   const counts = [h.running, h.queued, h.concurrency, h.queue];
   if (!counts.every((n) => Number.isFinite(n) && n >= 0)) return null;
   const capacity = Math.max(1, h.concurrency + h.queue);
-  return { node, order, load: (h.running + h.queued) / capacity, gpu: runsOnGpu(h.gpu) };
+  const releases = Array.isArray(h.releases) ? h.releases.filter((r) => typeof r === 'string') : null;
+  return { node, order, load: (h.running + h.queued) / capacity, gpu: runsOnGpu(h.gpu), releases };
 }
 
 /**

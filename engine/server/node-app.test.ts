@@ -112,6 +112,13 @@ test('healthz reports the node and its models', async () => {
   const auto = autoConcurrency({ cores: availableParallelism(), threads: 1, device: 'cpu' });
   assert.deepEqual([h.running, h.queued, h.concurrency, h.queue, h.device], [0, 0, auto, 8, 'cpu']);
   assert.ok((h.models as string[]).includes(MODEL));
+  // Every installed release, current and older, as placement asks for them (worker/nodes/placement.ts).
+  const installed = (await registry.versions(MODEL)).map((v) => `${MODEL}@${v.version}`);
+  assert.ok(installed.length >= 3, installed.join(', '));
+  assert.deepEqual(
+    (h.releases as string[]).filter((r) => r.startsWith(`${MODEL}@`)),
+    installed,
+  );
   assert.equal(typeof h.uptime_s, 'number');
 });
 

@@ -9,6 +9,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Hono, type Context } from 'hono';
 import { resolveLimits, type ReadLimits } from '../io/index.js';
+import { formatModelReference } from '../models/reference.js';
 import { ModelRegistry } from '../models/registry.js';
 import { DEFAULT_WORK_LIMITS, type WorkLimits } from '../pipeline/work.js';
 import { nodeRuntimeFactory } from '../runtime/node-factory.js';
@@ -142,6 +143,7 @@ export function createNodeApp(options: NodeAppOptions): NodeApp {
       device,
       gpu: deviceState.snapshot(),
       models: await registry.ids(),
+      releases: await releasesOf(registry),
       uptime_s: Math.round((performance.now() - bootedAt) / 1000),
     };
     return c.json(health);
@@ -218,6 +220,16 @@ export function createNodeApp(options: NodeAppOptions): NodeApp {
       await registry.dispose();
     },
   };
+}
+
+/** Every release under the registry's root, as `<id>@<version>`; a folder whose manifest is broken lists none. */
+async function releasesOf(registry: ModelRegistry): Promise<string[]> {
+  const out: string[] = [];
+  for (const id of await registry.ids()) {
+    const versions = await registry.versions(id).catch(() => []);
+    for (const v of versions) out.push(formatModelReference(v.id, v.version));
+  }
+  return out;
 }
 
 /** A problem+json response. */

@@ -171,6 +171,7 @@ export class JobRunner extends DurableObject<Env> {
     job.model_version = release.version;
     const nodes = await rankNodes(this.config.inferenceNodes, this.config.nodeToken, {
       preferGpu: release.manifest.prefers_gpu === true,
+      release,
     });
     let saturated: number | null = null;
     let failures = 0;
@@ -226,9 +227,11 @@ export class JobRunner extends DurableObject<Env> {
       status: 503,
       code: 'no_inference_node',
       detail:
-        nodes.length === 0
+        this.config.inferenceNodes.length === 0
           ? 'No inference node is configured.'
-          : `No inference node could run the job (${failures} failed); it was not charged.`,
+          : nodes.length === 0
+            ? `No inference node holds ${formatModelReference(release.id, release.version)}; the job was not charged.`
+            : `No inference node could run the job (${failures} failed); it was not charged.`,
     });
   }
 

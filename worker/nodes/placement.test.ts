@@ -96,6 +96,20 @@ describe('rankNodes', () => {
     );
   });
 
+  it('leaves out a node that lists its releases without the one asked; keeps one that does not list them', async () => {
+    const behind = await node({ ...load(0), releases: ['brain-wm-2d@1.2.0'] });
+    const current = await node({ ...load(2), releases: ['brain-wm-2d@2.0.0', 'brain-wm-2d@1.2.0'] });
+    const older = await node(load(1)); // before /healthz listed releases: may hold any
+    const release = { id: 'brain-wm-2d', version: '2.0.0' };
+    assert.deepEqual(await rankNodes([behind, current, older], undefined, { release }), [older, current]);
+    assert.deepEqual(
+      await rankNodes([behind, current, older], undefined, { release: { ...release, version: '1.2.0' } }),
+      [behind, older, current],
+    );
+    // Without a release to run, every healthy node counts.
+    assert.deepEqual(await rankNodes([behind, current, older], undefined), [behind, older, current]);
+  });
+
   it('answers nothing for no nodes', async () => {
     assert.deepEqual(await rankNodes([], undefined), []);
   });

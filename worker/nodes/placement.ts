@@ -7,7 +7,13 @@
  * computing can be slow to answer its health check and still take work, and a dead one fails fast on
  * connect.
  */
-import { checkOf, orderNodes, type NodeCheck, type NodeHealth } from '../../engine/edge.js';
+import {
+  checkOf,
+  formatModelReference,
+  orderNodes,
+  type NodeCheck,
+  type NodeHealth,
+} from '../../engine/edge.js';
 
 /** How long a health check may take before the node counts as down. */
 export const HEALTH_TIMEOUT_MS = 1500;
@@ -16,9 +22,14 @@ export const HEALTH_TIMEOUT_MS = 1500;
 export interface PlacementNeeds {
   /** The model's manifest prefers GPU nodes. */
   preferGpu?: boolean;
+  /** The release to run; a node whose `/healthz` lists its releases without it is left out. */
+  release?: { id: string; version: string };
 }
 
-/** Every node: healthy ones in `orderNodes` order, then the silent ones. */
+/**
+ * Every node that may run the request: healthy ones in `orderNodes` order, then the silent ones. A
+ * node that says it lacks the release (one behind a deploy) is not asked: it would answer 404.
+ */
 export async function rankNodes(
   nodes: readonly string[],
   token: string | undefined,
@@ -39,9 +50,13 @@ export async function rankNodes(
       }
     }),
   );
+  const wanted = needs.release && formatModelReference(needs.release.id, needs.release.version);
+  const answered = checks.filter((c): c is NodeCheck => c !== null);
+  const lacking = answered.filter((c) => wanted && c.releases !== null && !c.releases.includes(wanted));
   const healthy = orderNodes(
-    checks.filter((c): c is NodeCheck => c !== null),
+    answered.filter((c) => !lacking.includes(c)),
     needs.preferGpu === true,
   );
-  return [...healthy, ...nodes.filter((n) => !healthy.includes(n))];
+  const silent = nodes.filter((n) => !answered.some((c) => c.node === n));
+  return [...healthy, ...silent];
 }

@@ -224,7 +224,7 @@ async function runOnNodes(
   let saturated = 0;
   try {
     const preferGpu = release.manifest.prefers_gpu === true;
-    for (const node of await rankNodes(config.inferenceNodes, config.nodeToken, { preferGpu })) {
+    for (const node of await rankNodes(config.inferenceNodes, config.nodeToken, { preferGpu, release })) {
       const start = await startRun(
         node,
         { ...request, deadlineMs: deadline - Date.now() },
