@@ -3,9 +3,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { crc32 } from 'node:zlib';
 import { encode } from 'fast-png';
+import { zlibSync } from 'fflate';
 import { REPO_ROOT, SHARED_DATA } from '../../test/support/goldens.js';
 import { readImage } from './index.js';
+import { MAX_JPEG_SCANS } from './png-jpeg.js';
 import { assertCode } from './test-helpers.js';
 
 const load = (path: string): Uint8Array => new Uint8Array(readFileSync(path));
@@ -89,6 +92,56 @@ describe('PNG variants and errors', () => {
     dv.setUint32(16, 10);
     dv.setUint32(20, 10);
     assertCode(() => readImage(bomb), 'decompressed_too_large');
+  });
+  it('a second IHDR is refused; ancillary chunks (an iCCP bomb, a broken one) never reach the decoder', () => {
+    const plain = encode({
+      width: 3,
+      height: 2,
+      data: Uint8Array.from([1, 2, 3, 4, 5, 6]),
+      depth: 8,
+      channels: 1,
+    });
+    const withChunk = (type: string, data: Uint8Array) => {
+      const chunk = new Uint8Array(12 + data.length);
+      const dv = new DataView(chunk.buffer);
+      dv.setUint32(0, data.length);
+      chunk.set(new TextEncoder().encode(type), 4);
+      chunk.set(data, 8);
+      dv.setUint32(8 + data.length, crc32(chunk.subarray(4, 8 + data.length)));
+      // After the signature and IHDR (8 + 25 bytes), as an encoder puts iCCP.
+      return Uint8Array.from([...plain.subarray(0, 33), ...chunk, ...plain.subarray(33)]);
+    };
+    // The reviewer's bypass: IHDR 3x2 checked, a later IHDR 20,000,000 x 1 decoded.
+    const ihdr = plain.slice(16, 29);
+    new DataView(ihdr.buffer).setUint32(0, 20_000_000);
+    new DataView(ihdr.buffer).setUint32(4, 1);
+    assertCode(() => readImage(withChunk('IHDR', ihdr), { limits: { maxVoxels: 1000 } }), 'png_corrupt');
+    // A colour profile of 64 MiB of zeros in 64 KiB, and one whose zlib stream is broken: both are
+    // skipped (the old reader inflated the first whole and failed on the second).
+    const profile = (z: Uint8Array) => Uint8Array.from([...new TextEncoder().encode('icc'), 0, 0, ...z]);
+    const bomb = withChunk('iCCP', profile(zlibSync(new Uint8Array(64 * 2 ** 20))));
+    const broken = withChunk('iCCP', profile(Uint8Array.from([0x78, 0x9c, 0xff, 0xff, 0xff])));
+    for (const png of [bomb, broken]) {
+      const v = readImage(png, { limits: { maxDecompressedBytes: 2 ** 20 } });
+      assert.deepEqual(v.shape, [3, 2, 1]);
+      assert.deepEqual(Array.from(v.data), [1, 2, 3, 4, 5, 6]);
+    }
+  });
+  it('a progressive JPEG of more than MAX_JPEG_SCANS scans is refused before decoding', () => {
+    // SOF2 size x size, one component, DC scans refining nothing: each scan walks every block. The
+    // entropy bytes end in a stuffed 0xFF00, which the scan count must step over.
+    const jpegOfScans = (scans: number, size: number) => {
+      const head = [
+        [0xff, 0xd8],
+        [0xff, 0xdb, 0, 67, 0, ...new Array<number>(64).fill(1)],
+        [0xff, 0xc2, 0, 11, 8, size >> 8, size & 255, size >> 8, size & 255, 1, 1, 0x11, 0],
+        [0xff, 0xc4, 0, 20, 0x10, 1, ...new Array<number>(15).fill(0), 0xe0],
+      ].flat();
+      const scan = [0xff, 0xda, 0, 8, 1, 1, 0x00, 1, 63, 0, 0x7f, 0xff, 0x00];
+      return Uint8Array.from([...head, ...Array.from({ length: scans }, () => scan).flat(), 0xff, 0xd9]);
+    };
+    assert.deepEqual(readImage(jpegOfScans(MAX_JPEG_SCANS, 64)).shape, [64, 64, 1]);
+    assertCode(() => readImage(jpegOfScans(MAX_JPEG_SCANS + 1, 64)), 'jpeg_too_many_scans');
   });
   it('corrupt and truncated PNG/JPEG are InputErrors', () => {
     const png = load(`${SHARED_DATA}fixtures/chest-xray/1-mask.png`);

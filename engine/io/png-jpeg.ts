@@ -11,7 +11,7 @@
  */
 import { decode as decodePngLib, convertIndexedToRgb } from 'fast-png';
 import jpeg from 'jpeg-js';
-import { InputError, UnsupportedError } from '../errors.js';
+import { InputError, LimitError, UnsupportedError } from '../errors.js';
 import { identity4 } from './affine.js';
 import { LimitedInflater } from './gzip.js';
 import type { ImageVolume, InspectGeometry } from './image.js';
@@ -37,11 +37,21 @@ function u32be(b: Uint8Array, at: number): number {
   return ((b[at] << 24) >>> 0) + (b[at + 1] << 16) + (b[at + 2] << 8) + b[at + 3];
 }
 
+/** The chunks a PNG's pixels need; the rest (text, colour profiles, metadata) is never decoded. */
+const PNG_PIXEL_CHUNKS = new Set(['IHDR', 'PLTE', 'tRNS', 'IDAT', 'IEND']);
+
 /**
  * Checks IHDR against the limits, then inflates the IDAT stream once, counting but not keeping
- * its output, so an IDAT bomb fails before fast-png buffers it.
+ * its output, so an IDAT bomb fails before fast-png buffers it. Returns the PNG with only the chunks
+ * its pixels need: fast-png inflates an iCCP profile (and would other compressed chunks) with no
+ * bound, and lets a second IHDR replace the checked size, so neither reaches it.
  */
-function checkPng(bytes: Uint8Array, limits: ReadLimits, rgb: RgbMode, inspect?: InspectGeometry): void {
+function checkPng(
+  bytes: Uint8Array,
+  limits: ReadLimits,
+  rgb: RgbMode,
+  inspect?: InspectGeometry,
+): { width: number; height: number; pixels: Uint8Array } {
   if (bytes.length < 33 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'IHDR') {
     throw new InputError('png_corrupt', 'PNG has no IHDR chunk');
   }
@@ -54,23 +64,28 @@ function checkPng(bytes: Uint8Array, limits: ReadLimits, rgb: RgbMode, inspect?:
   inspect?.({ shape: [w, h, 1], spacing: [1, 1, 1], channels: channels >= 3 && rgb === 'channels' ? 3 : 1 });
   const expected = h * (1 + Math.ceil((w * channels * depth) / 8));
   checkDecompressedBytes(expected, limits, 'PNG');
+  const kept: Uint8Array[] = [bytes.subarray(0, 8)];
   const idat: Uint8Array[] = [];
-  let total = 0;
   for (let at = 8; at + 8 <= bytes.length;) {
     const len = u32be(bytes, at);
     const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
     if (at + 12 + len > bytes.length) break;
-    if (type === 'IDAT') {
-      idat.push(bytes.subarray(at + 8, at + 8 + len));
-      total += len;
-    }
+    if (type === 'IHDR' && at !== 8) throw new InputError('png_corrupt', 'PNG has a second IHDR chunk');
+    if (PNG_PIXEL_CHUNKS.has(type)) kept.push(bytes.subarray(at, at + 12 + len));
+    if (type === 'IDAT') idat.push(bytes.subarray(at + 8, at + 8 + len));
     if (type === 'IEND') break;
     at += 12 + len;
   }
-  const stream = new Uint8Array(total);
-  idat.reduce((pos, chunk) => (stream.set(chunk, pos), pos + chunk.length), 0);
+  const stream = concatChunks(idat);
   // Adam7 adds at most one filter byte and one padding byte per pass row: < 4 bytes per row + 64.
   new LimitedInflater(stream, expected + 4 * h + 64, 'zlib', 'PNG image data').drain();
+  return { width: w, height: h, pixels: concatChunks(kept) };
+}
+
+function concatChunks(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((pos, p) => (out.set(p, pos), pos + p.length), 0);
+  return out;
 }
 
 /** Decodes a PNG into a `[w, h, 1]` volume. */
@@ -81,10 +96,10 @@ export function readPng(
   inspect?: InspectGeometry,
 ): ImageVolume {
   checkInputBytes(bytes.length, limits);
-  checkPng(bytes, limits, rgb, inspect);
+  const checked = checkPng(bytes, limits, rgb, inspect);
   let png: ReturnType<typeof decodePngLib>;
   try {
-    png = decodePngLib(bytes);
+    png = decodePngLib(checked.pixels);
   } catch (err) {
     throw new InputError(
       'png_corrupt',
@@ -93,6 +108,9 @@ export function readPng(
         cause: err,
       },
     );
+  }
+  if (png.width !== checked.width || png.height !== checked.height) {
+    throw new InputError('png_corrupt', 'PNG size changed while decoding');
   }
   let { data, channels, depth } = png;
   if (png.palette) {
@@ -146,6 +164,43 @@ function jpegFrame(bytes: Uint8Array): [number, number, number] {
   throw new InputError('jpeg_corrupt', 'JPEG has no frame header (SOF)');
 }
 
+/**
+ * Most scans (SOS markers) a JPEG may have. jpeg-js walks every block of the image on every scan of
+ * a progressive JPEG whatever the scan holds, so a file of empty scans costs minutes of CPU per MB;
+ * real progressive files have about 10 (libjpeg's defaults), 20 at most with per-component scans.
+ */
+export const MAX_JPEG_SCANS = 100;
+
+/** Counts the scans by walking the markers (entropy-coded data skipped, its 0xFF bytes are stuffed). */
+function checkJpegScans(bytes: Uint8Array): void {
+  let scans = 0;
+  for (let at = 2; at + 3 < bytes.length;) {
+    const marker = bytes[at + 1];
+    if (bytes[at] !== 0xff || marker === 0xff) {
+      at += 1;
+      continue;
+    }
+    if (marker === 0xd9) return;
+    // Markers without a length: RSTn and TEM.
+    if ((marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
+      at += 2;
+      continue;
+    }
+    at += 2 + ((bytes[at + 2] << 8) | bytes[at + 3]);
+    if (marker !== 0xda) continue;
+    if (++scans > MAX_JPEG_SCANS) {
+      throw new LimitError('jpeg_too_many_scans', `JPEG has more than ${MAX_JPEG_SCANS} scans`);
+    }
+    // The scan's data ends at the first marker that is neither a stuffed 0xFF00 nor an RSTn.
+    while (
+      at + 1 < bytes.length &&
+      !(bytes[at] === 0xff && bytes[at + 1] !== 0 && !(bytes[at + 1] >= 0xd0 && bytes[at + 1] <= 0xd7))
+    ) {
+      at += 1;
+    }
+  }
+}
+
 /** Decodes a baseline or progressive JPEG into a `[w, h, 1]` volume. */
 export function readJpeg(
   bytes: Uint8Array,
@@ -162,6 +217,7 @@ export function readJpeg(
     channels: components >= 3 && rgb === 'channels' ? 3 : 1,
   });
   checkDecompressedBytes(pixels * 4, limits, 'JPEG');
+  checkJpegScans(bytes);
   let img: { width: number; height: number; data: Uint8Array };
   try {
     img = jpeg.decode(bytes, {
