@@ -4,7 +4,7 @@
  * of one push stays small (deflate expands at most ~1032x), and a byte counter aborts with a
  * {@link LimitError} as soon as the output passes the limit — a gzip bomb never gets materialised.
  */
-import { Gunzip, Unzlib, gzipSync } from 'fflate';
+import { Gunzip, Inflate, Unzlib, gzipSync } from 'fflate';
 import { InputError, LimitError } from '../errors.js';
 
 /** Compressed bytes pushed per step: bounds one step's output to ~4 MiB. */
@@ -20,7 +20,7 @@ export function isGzip(bytes: Uint8Array): boolean {
  * them, so a reader can parse a header before deciding how much output it accepts.
  */
 export class LimitedInflater {
-  private readonly stream: Gunzip | Unzlib;
+  private readonly stream: Gunzip | Unzlib | Inflate;
   private readonly queue: Uint8Array[] = [];
   private queued = 0;
   private inputPos = 0;
@@ -32,7 +32,7 @@ export class LimitedInflater {
     private readonly input: Uint8Array,
     /** Output beyond this many bytes aborts with `decompressed_too_large`. */
     public limit: number,
-    private readonly kind: 'gzip' | 'zlib' = 'gzip',
+    private readonly kind: 'gzip' | 'zlib' | 'deflate' = 'gzip',
     private readonly what = 'gzip stream',
   ) {
     const ondata = (chunk: Uint8Array, final: boolean): void => {
@@ -48,7 +48,8 @@ export class LimitedInflater {
       this.queue.push(chunk);
       this.queued += chunk.length;
     };
-    this.stream = kind === 'gzip' ? new Gunzip(ondata) : new Unzlib(ondata);
+    this.stream =
+      kind === 'gzip' ? new Gunzip(ondata) : kind === 'zlib' ? new Unzlib(ondata) : new Inflate(ondata);
   }
 
   /** True once the compressed stream is exhausted and every produced byte was taken. */
@@ -129,7 +130,7 @@ export class LimitedInflater {
 export function inflateLimited(
   bytes: Uint8Array,
   limit: number,
-  kind: 'gzip' | 'zlib' = 'gzip',
+  kind: 'gzip' | 'zlib' | 'deflate' = 'gzip',
   what?: string,
 ): Uint8Array {
   const inflater = new LimitedInflater(bytes, limit, kind, what);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { zipSync } from 'fflate';
+import { deflateSync, zipSync } from 'fflate';
 import { LimitError } from '../errors.js';
 import { readImage } from './read-image.js';
 import { resolveLimits } from './limits.js';
@@ -46,4 +46,63 @@ test('a zip without slices, a damaged zip and a zip of non-DICOM files are refus
     () => readImage(zipSync({ 'notes.txt': new TextEncoder().encode('not a slice') })),
     (err: Error & { status?: number }) => err.status !== undefined && err.status >= 400 && err.status < 500,
   );
+});
+
+/**
+ * A zip whose central directory lists `count` entries, each pointing at the one local entry (a
+ * stream of `payload` with `method`), each declaring `declared` bytes: the reviewer's bombs.
+ */
+function sharedDataZip(count: number, payload: Uint8Array, method: 0 | 8, declared: number): Uint8Array {
+  const name = (i: number) => new TextEncoder().encode(`s${String(i).padStart(5, '0')}.dcm`);
+  const local = new Uint8Array(30 + 10 + payload.length);
+  let dv = new DataView(local.buffer);
+  dv.setUint32(0, 0x04034b50, true);
+  dv.setUint16(8, method, true);
+  dv.setUint32(18, payload.length, true);
+  dv.setUint32(22, declared, true);
+  dv.setUint16(26, 10, true);
+  local.set(name(0), 30);
+  local.set(payload, 40);
+  const dir = new Uint8Array(count * 56);
+  dv = new DataView(dir.buffer);
+  for (let i = 0; i < count; i++) {
+    const at = i * 56;
+    dv.setUint32(at, 0x02014b50, true);
+    dv.setUint16(at + 10, method, true);
+    dv.setUint32(at + 20, payload.length, true);
+    dv.setUint32(at + 24, declared, true);
+    dv.setUint16(at + 28, 10, true);
+    dir.set(name(i), at + 46);
+  }
+  const end = new Uint8Array(22);
+  dv = new DataView(end.buffer);
+  dv.setUint32(0, 0x06054b50, true);
+  dv.setUint16(8, count, true);
+  dv.setUint16(10, count, true);
+  dv.setUint32(12, dir.length, true);
+  dv.setUint32(16, local.length, true);
+  return Uint8Array.from([...local, ...dir, ...end]);
+}
+
+test('entries that share one stream, or inflate past what they declare, are refused before the work', () => {
+  const limits = resolveLimits({});
+  const zeros = deflateSync(new Uint8Array(16 << 20), { level: 9 });
+  // 16 entries declaring 0 bytes over one 16 MiB bomb: fflate's unzipSync inflated it 16 times.
+  assert.throws(() => readZipEntries(sharedDataZip(16, zeros, 8, 0), limits), { code: 'bad_zip' });
+  // 50 stored entries over one 2 MB payload: unzipSync copied it 50 times (100 MB).
+  assert.throws(() => readZipEntries(sharedDataZip(50, new Uint8Array(2e6), 0, 0), limits), {
+    code: 'bad_zip',
+  });
+  // One entry alone: inflating past its declared size stops at that size, and a stored entry's
+  // sizes must agree.
+  assert.throws(() => readZipEntries(sharedDataZip(1, zeros, 8, 1000), limits), {
+    code: 'bad_zip',
+    message: /inflates to more than it declares/,
+  });
+  assert.throws(() => readZipEntries(sharedDataZip(1, new Uint8Array(100), 0, 10), limits), {
+    code: 'bad_zip',
+  });
+  // The same single entry declaring its true size reads.
+  const [whole] = readZipEntries(sharedDataZip(1, deflateSync(CT), 8, CT.length), limits);
+  assert.deepEqual(whole, CT);
 });

@@ -1,15 +1,27 @@
 /**
  * @module
- * A zip of a DICOM series: the entries' declared sizes are checked against the read limits before
- * anything is inflated, and every inflated entry must be exactly its declared size, so a zip bomb
- * fails with a {@link LimitError} instead of exhausting memory.
+ * A zip of a DICOM series, read from its central directory with every size checked before a byte is
+ * inflated: the declared sizes against the read limits, each entry's data inside the file and apart
+ * from every other entry's, and each entry inflated under a limit of its declared size.
+ *
+ * Why not fflate's `unzipSync`: it inflates each entry to its end whatever the entry declares (the
+ * output past the declared size is dropped, the work is not), and entries may share one compressed
+ * stream, so a 16 KB zip of entries declaring 0 bytes cost seconds of CPU and a 2 MB one 100 MB of
+ * memory. The directory walk here is the format's own (APPNOTE 4.3.12, 4.3.7, 4.3.16); inflation is
+ * fflate's, through {@link LimitedInflater}.
  */
-import { unzipSync } from 'fflate';
-import { InputError, LimitError } from '../errors.js';
+import { InputError, LimitError, UnsupportedError } from '../errors.js';
+import { LimitedInflater } from './gzip.js';
 import type { ReadLimits } from './limits.js';
 
 /** Most entries one zip may hold (a series is one file per slice). */
 const MAX_ENTRIES = 10_000;
+
+const LOCAL_HEADER = 0x04034b50;
+const CENTRAL_HEADER = 0x02014b50;
+const END_OF_DIRECTORY = 0x06054b50;
+/** The end record is 22 bytes, after which a comment of at most 65535 bytes may follow. */
+const END_SEARCH = 22 + 0xffff;
 
 /** Whether `bytes` start like a zip archive (a local file header). */
 export function isZip(bytes: Uint8Array): boolean {
@@ -22,40 +34,114 @@ export function isZip(bytes: Uint8Array): boolean {
 const isSliceName = (name: string) =>
   !name.endsWith('/') && !name.startsWith('__MACOSX/') && !name.split('/').pop()!.startsWith('.');
 
+/** One central-directory entry: where its data lies and what it declares. */
+interface Entry {
+  name: string;
+  method: number;
+  /** Compressed bytes, from `start` in the file. */
+  size: number;
+  originalSize: number;
+  start: number;
+}
+
+const badZip = (detail: string) => new InputError('bad_zip', `zip: ${detail}`);
+
 /** The files of a zip, in name order, within `limits.maxDecompressedBytes` altogether. */
 export function readZipEntries(bytes: Uint8Array, limits: ReadLimits): Uint8Array[] {
+  const entries = centralDirectory(bytes).filter((e) => isSliceName(e.name));
+  if (entries.length === 0) throw new InputError('dicom_empty_series', 'the zip holds no files');
   let declared = 0;
-  let count = 0;
-  let entries: Record<string, Uint8Array>;
-  const sizes = new Map<string, number>();
-  try {
-    entries = unzipSync(bytes, {
-      filter: (file) => {
-        if (!isSliceName(file.name)) return false;
-        declared += file.originalSize;
-        if (++count > MAX_ENTRIES) {
-          throw new LimitError('too_many_files', `the zip holds more than ${MAX_ENTRIES} files`);
-        }
-        if (declared > limits.maxDecompressedBytes) {
-          throw new LimitError(
-            'decompressed_too_large',
-            `zip: its files need more than ${limits.maxDecompressedBytes} decompressed bytes`,
-          );
-        }
-        sizes.set(file.name, file.originalSize);
-        return true;
-      },
-    });
-  } catch (err) {
-    if (err instanceof LimitError) throw err;
-    throw new InputError('bad_zip', `zip: ${(err as Error).message}`);
-  }
-  const names = Object.keys(entries).sort();
-  if (names.length === 0) throw new InputError('dicom_empty_series', 'the zip holds no files');
-  for (const name of names) {
-    if (entries[name].length !== sizes.get(name)) {
-      throw new InputError('bad_zip', `zip: ${name} inflates to another size than it declares`);
+  for (const e of entries) {
+    declared += e.originalSize;
+    if (declared > limits.maxDecompressedBytes) {
+      throw new LimitError(
+        'decompressed_too_large',
+        `zip: its files need more than ${limits.maxDecompressedBytes} decompressed bytes`,
+      );
     }
   }
-  return names.map((n) => entries[n]);
+  // Each entry's data is its own: entries sharing one stream would inflate it once each.
+  const byStart = [...entries].sort((a, b) => a.start - b.start);
+  for (let i = 1; i < byStart.length; i++) {
+    const [prev, next] = [byStart[i - 1], byStart[i]];
+    if (prev.start + prev.size > next.start) throw badZip(`${prev.name} and ${next.name} overlap`);
+  }
+  const names = new Set<string>();
+  for (const e of entries) {
+    if (names.has(e.name)) throw badZip(`${e.name} is in it twice`);
+    names.add(e.name);
+  }
+  return [...entries]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((e) => inflate(bytes, e));
+}
+
+/** An entry's bytes; anything but exactly its declared size is a damaged (or hostile) zip. */
+function inflate(bytes: Uint8Array, e: Entry): Uint8Array {
+  const data = bytes.subarray(e.start, e.start + e.size);
+  if (e.method === 0) {
+    if (e.size !== e.originalSize) throw badZip(`${e.name} is stored with another size than it declares`);
+    return data.slice();
+  }
+  const inflater = new LimitedInflater(data, e.originalSize, 'deflate', `zip entry ${e.name}`);
+  const out = new Uint8Array(e.originalSize);
+  let got: number;
+  try {
+    got = inflater.readInto(out);
+    inflater.drain();
+  } catch (err) {
+    if (err instanceof LimitError) throw badZip(`${e.name} inflates to more than it declares`);
+    throw err;
+  }
+  if (got !== e.originalSize) throw badZip(`${e.name} inflates to less than it declares`);
+  return out;
+}
+
+/** The central directory's entries, each checked to lie inside the file. */
+function centralDirectory(bytes: Uint8Array): Entry[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const u16 = (at: number) => view.getUint16(at, true);
+  const u32 = (at: number) => view.getUint32(at, true);
+  let end = -1;
+  for (let at = bytes.length - 22; at >= Math.max(0, bytes.length - END_SEARCH); at--) {
+    if (u32(at) === END_OF_DIRECTORY) {
+      end = at;
+      break;
+    }
+  }
+  if (end < 0) throw badZip('no end of central directory record (truncated?)');
+  const [count, dirSize, dirStart] = [u16(end + 10), u32(end + 12), u32(end + 16)];
+  if (u16(end + 4) !== 0 || u16(end + 6) !== 0 || u16(end + 8) !== count) {
+    throw new UnsupportedError('zip_unsupported', 'zip: archives split over several files are not read');
+  }
+  if (count === 0xffff || dirStart === 0xffffffff || dirSize === 0xffffffff) {
+    throw new UnsupportedError('zip_unsupported', 'zip: ZIP64 archives are not read');
+  }
+  if (count > MAX_ENTRIES) {
+    throw new LimitError('too_many_files', `the zip holds more than ${MAX_ENTRIES} files`);
+  }
+  if (dirStart + dirSize > end) throw badZip('the central directory lies outside the file');
+  const entries: Entry[] = [];
+  const names = new TextDecoder();
+  for (let i = 0, at = dirStart; i < count; i++) {
+    if (at + 46 > end || u32(at) !== CENTRAL_HEADER) throw badZip(`central directory entry ${i} is damaged`);
+    const [flags, method, size, originalSize] = [u16(at + 8), u16(at + 10), u32(at + 20), u32(at + 24)];
+    const [nameLength, extraLength, commentLength, local] = [
+      u16(at + 28),
+      u16(at + 30),
+      u16(at + 32),
+      u32(at + 42),
+    ];
+    const name = names.decode(bytes.subarray(at + 46, at + 46 + nameLength));
+    at += 46 + nameLength + extraLength + commentLength;
+    if (flags & 1) throw new UnsupportedError('zip_unsupported', `zip: ${name} is encrypted`);
+    if (method !== 0 && method !== 8) {
+      throw new UnsupportedError('zip_unsupported', `zip: ${name} uses compression method ${method}`);
+    }
+    if (local + 30 > dirStart || u32(local) !== LOCAL_HEADER) throw badZip(`${name} has no local header`);
+    const start = local + 30 + u16(local + 26) + u16(local + 28);
+    if (start + size > dirStart) throw badZip(`${name} runs past its data`);
+    entries.push({ name, method, size, originalSize, start });
+  }
+  return entries;
 }
