@@ -104,3 +104,23 @@ test('closing the pool stops a run in flight and ends every worker', async () =>
   await busy.settled;
   assert.throws(() => pool.start(job(SLICE)), /closed/);
 });
+
+test('a cancelled run that does not stop within the grace has its worker terminated and replaced', async () => {
+  // A 1 ms grace: the worker is still decoding the volume (one synchronous step, as a hostile
+  // input's would be) when the grace ends, so it cannot have seen the stop flag.
+  const pool = new RunPool(1, config, 1);
+  try {
+    const stuck = pool.start(job(await sagittalSlab()));
+    stuck.cancel();
+    const last = (await drain(stuck)).at(-1)!;
+    assert.equal(last.type, 'failed');
+    assert.match((last as { cause?: string }).cause ?? '', /the run worker died/);
+    await stuck.settled;
+    const next = pool.start(job(SLICE));
+    assert.notEqual(next.worker, stuck.worker, 'a new worker');
+    assert.equal((await drain(next)).at(-1)!.type, 'end');
+    await next.settled;
+  } finally {
+    await pool.close();
+  }
+});

@@ -13,6 +13,12 @@ import type { FromRunWorker, RunJob, RunWorkerConfig, ToRunWorker } from './run-
 const WORKER_MODULE = new URL('./run-worker.js', import.meta.url);
 /** How long a closing worker may take to release its sessions before it is terminated. */
 const CLOSE_GRACE_MS = 5000;
+/**
+ * How long a cancelled run may take to stop before its worker is terminated. A run sees the stop
+ * flag between pipeline steps; one step that runs for long (decoding a hostile input) would keep
+ * the slot past the run's deadline. The pool replaces a terminated worker on the next run.
+ */
+export const STOP_GRACE_MS = 5000;
 
 const isLast = (m: FromRunWorker): boolean =>
   m.type === 'end' || m.type === 'failed' || m.type === 'cancelled';
@@ -62,10 +68,12 @@ class PoolWorker {
   private inbox: Inbox | undefined;
   private settle: (() => void) | undefined;
   private failure: unknown;
+  private stopTimer: ReturnType<typeof setTimeout> | undefined;
   exited = false;
 
   constructor(
     config: Omit<RunWorkerConfig, 'stop'>,
+    private readonly stopGraceMs: number,
     private readonly onFree: (w: PoolWorker) => void,
     private readonly onExit: (w: PoolWorker) => void,
   ) {
@@ -124,6 +132,8 @@ class PoolWorker {
     if (!this.busy) return;
     Atomics.store(this.stop, 0, 1);
     this.send({ type: 'cancel' });
+    // The exit handler ends the run as failed and frees the slot; finish() clears this when it stops.
+    this.stopTimer ??= setTimeout(() => void this.worker.terminate(), this.stopGraceMs);
   }
 
   send(message: ToRunWorker, transfer: ArrayBuffer[] = []): void {
@@ -131,6 +141,8 @@ class PoolWorker {
   }
 
   private finish(): void {
+    clearTimeout(this.stopTimer);
+    this.stopTimer = undefined;
     if (!this.inbox) return;
     this.inbox = undefined;
     this.worker.unref();
@@ -150,6 +162,7 @@ export class RunPool {
   constructor(
     readonly size: number,
     private readonly config: Omit<RunWorkerConfig, 'stop'>,
+    private readonly stopGraceMs = STOP_GRACE_MS,
   ) {}
 
   /**
@@ -184,6 +197,7 @@ export class RunPool {
     }
     const worker = new PoolWorker(
       this.config,
+      this.stopGraceMs,
       (w) => {
         if (!this.closed) this.idle.push(w);
       },
