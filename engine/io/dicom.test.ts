@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readNpy } from '../../test/support/npy.js';
 import { REPO_ROOT, SHARED_DATA } from '../../test/support/goldens.js';
+import { MAX_DICOM_HEADER_BYTES } from './dicom-parse.js';
 import { orientationCodes, readDicomSeries, readImage } from './index.js';
 import { assertCode, assertMatrixClose } from './test-helpers.js';
 
@@ -109,8 +110,42 @@ describe('real DICOM files (pydicom test data)', () => {
   }
   it('truncated and damaged files fail with typed errors', () => {
     const ct = load(`${SHARED_DATA}fixtures/dicom/CT_small.dcm`);
-    assertCode(() => readImage(ct.subarray(0, ct.length - 100)), 'dicom_corrupt');
+    // CT_small ends with a padding element after its pixels; cutting into the pixels is caught.
+    assertCode(() => readImage(ct.subarray(0, ct.length - 2000)), 'dicom_truncated');
+    assertCode(() => readImage(ct.subarray(0, 3000)), 'dicom_corrupt');
     assertCode(() => readDicomSeries([ct.subarray(0, 100)]), 'dicom_bad_magic');
+  });
+});
+
+describe('a header of empty elements', () => {
+  it('is read up to MAX_DICOM_HEADER_BYTES and refused past it, before it is parsed whole', () => {
+    // Distinct private tags, VR CS, length 0: 8 bytes a element, the cheapest bytes of heap to cost.
+    const emptyElements = (count: number): Uint8Array => {
+      const body = new Uint8Array(count * 8);
+      const dv = new DataView(body.buffer);
+      for (let i = 0; i < count; i++) {
+        dv.setUint16(8 * i, 0x0009 + 2 * Math.floor(i / 0xff00), true);
+        dv.setUint16(8 * i + 2, 0x0100 + (i % 0xff00), true);
+        body.set([0x43, 0x53], 8 * i + 4);
+      }
+      return body;
+    };
+    const tiny = tinyFrames(1);
+    const bomb = new Uint8Array(tiny.length + MAX_DICOM_HEADER_BYTES);
+    // The meta group, then the empty elements, then the tiny file's own data set.
+    // The preamble and DICM, the group length (UL) and the transfer syntax (UI, 20 bytes).
+    const metaEnd = 132 + 12 + 28;
+    bomb.set(tiny.subarray(0, metaEnd));
+    bomb.set(emptyElements(MAX_DICOM_HEADER_BYTES / 8), metaEnd);
+    bomb.set(tiny.subarray(metaEnd), metaEnd + MAX_DICOM_HEADER_BYTES);
+    assertCode(() => readImage(bomb), 'dicom_header_too_large');
+    // The same file with few empty elements reads: the bound is on size, not on private tags.
+    const fine = Uint8Array.from([
+      ...tiny.subarray(0, metaEnd),
+      ...emptyElements(1000),
+      ...tiny.subarray(metaEnd),
+    ]);
+    assert.deepEqual(readImage(fine).shape, [1, 1, 1]);
   });
 });
 
