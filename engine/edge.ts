@@ -20,6 +20,7 @@ export {
 } from './auth/api-key.js';
 export {
   DEFAULT_READ_LIMITS,
+  isDicom,
   isZip,
   readGeometry,
   readImage,

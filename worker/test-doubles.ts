@@ -5,7 +5,7 @@
  * throws, so a module that starts calling more of a binding fails its tests rather than passing on
  * a silent default.
  */
-import type { AdmitInput, AdmitResult, BudgetStatus } from './billing/ledger-types.js';
+import type { AdmitInput, AdmitResult } from './billing/ledger-types.js';
 
 /** A KV namespace holding `entries` as text, read through `get(key, 'text')`. */
 export function memoryKv(entries: Record<string, string> = {}): KVNamespace {
@@ -19,11 +19,10 @@ export function memoryKv(entries: Record<string, string> = {}): KVNamespace {
   return kv as unknown as KVNamespace;
 }
 
-/** The part of a tenant's ledger that admission and the budget check call. */
+/** The part of a tenant's ledger that admission calls. */
 export interface LedgerDouble {
   admit?(input: AdmitInput): Promise<AdmitResult>;
   abandon?(jobId: string): Promise<void>;
-  budget?(now: number, estimateMicros: number): Promise<BudgetStatus>;
 }
 
 /** An `Env` whose LEDGER hands out `ledgerOf(tenant)` and whose KEYS is `kv`. */
@@ -36,7 +35,6 @@ export function ledgerEnv(ledgerOf: (tenant: string) => LedgerDouble, kv: KVName
       getByName: (tenant: string) => ({
         admit: missing('admit'),
         abandon: missing('abandon'),
-        budget: missing('budget'),
         ...ledgerOf(tenant),
       }),
     },

@@ -209,7 +209,7 @@ test('a job deleted while its runner charges it: the ledger orders the cancel an
   );
 });
 
-test('an admission refused afterwards (the budget) is abandoned: its key is free, not a replay of nothing', async () => {
+test('an admission undone afterwards (its job could not be created) is abandoned: its key is free, not a replay of nothing', async () => {
   const t = 't-abandon';
   assert.equal((await admit(t, admitInput('job-1', 'k', 'fp', 'job'))).kind, 'admitted');
   await w.ledger({ op: 'abandon', tenant: t, job_id: 'job-1' });
@@ -260,37 +260,59 @@ test('200 jobs at concurrency 20 with retried records: the ledger equals the job
   assert.deepEqual(usage.totals, [{ currency: 'USD', amount_micros: total, count: 200 }]);
 });
 
-test('the monthly budget check answers 402 budget_exceeded past the budget, counting this month only', async () => {
+test('the budget holds every running request at its most possible charge: concurrent admissions cannot pass it', async () => {
+  const t = 't-budget';
   const now = Date.UTC(2026, 10, 15);
   const oneCharge = expectedMicros(voxels);
-  await w.ledger({
-    op: 'record',
-    tenant: 't-budget',
-    input: charge('old', null, Date.UTC(2026, 9, 31, 23, 59)),
+  await w.ledger({ op: 'record', tenant: t, input: charge('old', null, Date.UTC(2026, 9, 31, 23, 59)) });
+  await w.ledger({ op: 'record', tenant: t, input: charge('this', null, now) });
+  // Room for two more charges this month, not three; last month's charge does not count.
+  await w.ledger({ op: 'setBudget', tenant: t, micros: 3 * oneCharge + 10 });
+  const at = (job: string) => ({ ...admitInput(job, null, ''), now, reserve_micros: oneCharge });
+  assert.equal((await admit(t, at('a'))).kind, 'admitted');
+  assert.equal((await admit(t, at('b'))).kind, 'admitted');
+  assert.deepEqual(await admit(t, at('c')), {
+    kind: 'over_budget',
+    budget_micros: 3 * oneCharge + 10,
+    spent_micros: oneCharge,
+    reserved_micros: 2 * oneCharge,
   });
-  await w.ledger({ op: 'record', tenant: 't-budget', input: charge('this', null, now) });
-  await w.ledger({ op: 'setBudget', tenant: 't-budget', micros: oneCharge + 1000 });
-  const fits = await w.ledger<{ status: number; budget: { spent_micros: number } }>({
-    op: 'assertBudget',
-    tenant: 't-budget',
-    estimate: 1000,
-    now,
-  });
-  assert.equal(fits.status, 200);
-  assert.equal(fits.budget.spent_micros, oneCharge, "last month's charge does not count");
-  const over = await w.ledger({ op: 'assertBudget', tenant: 't-budget', estimate: 1001, now });
-  assert.deepEqual(over, { status: 402, code: 'budget_exceeded' });
-  await w.ledger({ op: 'setBudget', tenant: 't-budget', micros: null });
+  // 'a' is charged what it held: its reservation becomes spending, nothing frees up.
+  await w.ledger({ op: 'record', tenant: t, input: charge('a', null, now) });
+  assert.equal((await admit(t, at('c'))).kind, 'over_budget');
+  // 'b' ends without a charge (it failed): what it held goes back.
+  await w.ledger({ op: 'release', tenant: t, job_id: 'b' });
+  assert.equal((await admit(t, at('c'))).kind, 'admitted');
+  // A replay is answered whatever the budget says: it costs nothing.
+  await w.ledger({ op: 'setBudget', tenant: t, micros: 0 });
+  assert.equal((await admit(t, { ...at('d'), idempotency_key: 'kb', fingerprint: 'f' })).kind, 'over_budget');
+  await w.ledger({ op: 'setBudget', tenant: t, micros: null });
   assert.equal(
-    (await w.ledger<{ status: number }>({ op: 'assertBudget', tenant: 't-budget', estimate: 1e9, now }))
-      .status,
-    200,
+    (await admit(t, { ...at('d'), idempotency_key: 'kb', fingerprint: 'f', operation: 'job' })).kind,
+    'admitted',
   );
+  await w.ledger({ op: 'setBudget', tenant: t, micros: 0 });
+  assert.equal(
+    (await admit(t, { ...at('e'), idempotency_key: 'kb', fingerprint: 'f', operation: 'job' })).kind,
+    'replay',
+  );
+  await w.ledger({ op: 'setBudget', tenant: t, micros: null });
 });
 
-// Idempotency keys are the client's text: in the CSV, one that starts like a spreadsheet formula gets
-// a leading quote (OWASP CSV injection), then the usual quoting. A tenant of its own keeps the other
-// usage checks' rows as they are.
+test('concurrent admissions against a budget: exactly as many as it holds are admitted', async () => {
+  const t = 't-budget-burst';
+  await w.ledger({ op: 'setBudget', tenant: t, micros: 3 * 1000 });
+  assert.equal((await admit(t, { ...admitInput('first', null, ''), reserve_micros: 1000 })).kind, 'admitted');
+  // Eight more at once: the ledger serialises them, two fit.
+  const many = await Promise.all(
+    Array.from({ length: 8 }, (_, i) =>
+      admit(t, { ...admitInput(`burst-${i}`, null, ''), reserve_micros: 1000 }),
+    ),
+  );
+  assert.equal(many.filter((r) => r.kind === 'admitted').length, 2, JSON.stringify(many));
+  assert.equal(many.filter((r) => r.kind === 'over_budget').length, 6);
+});
+
 test('GET /v1/usage as CSV: keys that start like a formula (= + - @ tab CR) get a leading quote', async () => {
   const at = Date.now();
   const keys = ['=HYPERLINK("http://x","y")', '+1', '-1+2', '@SUM(A1)', '\tx', '\r=1', 'ok=1'];

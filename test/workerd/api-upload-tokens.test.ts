@@ -173,6 +173,10 @@ test("a token's grant: models, bytes over several uploads, jobs; it sees only it
   assert.equal(second.status, 202, await second.clone().text());
   const job2 = (await second.json()) as Job;
   await expectProblem(await jobs1.create(body), 403, 'token_job_limit', doc, POST_JOBS);
+  // A token that has created all its jobs still finds one whose answer it lost, by its key.
+  const lost = await jobs1.create(body, 'k1');
+  assert.equal(lost.status, 200, await lost.clone().text());
+  assert.equal(((await lost.json()) as Job).id, job1.id);
 
   // The other token, and the tenant's key, against the first token's things.
   const jobs2 = jobClient(w, two.token);

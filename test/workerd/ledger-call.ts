@@ -19,6 +19,7 @@ export interface AdmitInputJson {
   max_evaluations: number;
   now: number;
   expires_at: number;
+  reserve_micros?: number;
 }
 
 /** One request to test/workerd/ledger-harness.ts. */
@@ -30,5 +31,4 @@ export type LedgerCall =
   | { op: 'cancel'; tenant: string; job_id: string; now: number; expires_at: number }
   | { op: 'isRunning'; tenant: string; job_id: string }
   | { op: 'usage'; tenant: string; from: number; to: number }
-  | { op: 'setBudget'; tenant: string; micros: number | null }
-  | { op: 'assertBudget'; tenant: string; estimate: number; now: number };
+  | { op: 'setBudget'; tenant: string; micros: number | null };

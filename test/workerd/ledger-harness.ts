@@ -1,8 +1,6 @@
 // A test-only Worker bound to the API Worker's TenantLedger class: it calls the ledger's RPC methods
-// and the 402 budget check exactly as the API's own code does, inside workerd.
-import { assertWithinBudget } from '../../worker/billing/budget.js';
+// exactly as the API's own code does, inside workerd.
 import type { AdmitInput, ChargeInput } from '../../worker/billing/ledger-types.js';
-import { AppError } from '../../engine/errors.js';
 
 /** One call (see test/workerd/ledger-call.ts); `record` runs `times` times concurrently inside workerd. */
 type HarnessCall =
@@ -13,8 +11,7 @@ type HarnessCall =
   | { op: 'cancel'; tenant: string; job_id: string; now: number; expires_at: number }
   | { op: 'isRunning'; tenant: string; job_id: string }
   | { op: 'usage'; tenant: string; from: number; to: number }
-  | { op: 'setBudget'; tenant: string; micros: number | null }
-  | { op: 'assertBudget'; tenant: string; estimate: number; now: number };
+  | { op: 'setBudget'; tenant: string; micros: number | null };
 
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
@@ -44,16 +41,6 @@ export default {
       case 'setBudget':
         await ledger.setBudget(call.micros);
         return Response.json({ ok: true });
-      case 'assertBudget':
-        try {
-          return Response.json({
-            status: 200,
-            budget: await assertWithinBudget(env, call.tenant, call.estimate, call.now),
-          });
-        } catch (err) {
-          if (!(err instanceof AppError)) throw err;
-          return Response.json({ status: err.status, code: err.code });
-        }
     }
   },
 };

@@ -1,37 +1,23 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ledgerEnv } from '../test-doubles.js';
-import { assertWithinBudget } from './budget.js';
-import { monthOf, type BudgetStatus } from './ledger-types.js';
+import { budgetExceeded } from './budget.js';
+import { monthOf } from './ledger-types.js';
 
-describe('assertWithinBudget', () => {
-  const status = (allowed: boolean): BudgetStatus => ({
-    budget_micros: 1_000,
-    spent_micros: 900,
-    month_start: 0,
-    month_end: 1,
-    allowed,
-  });
-
-  it("asks the tenant's own ledger about this estimate at this time, and passes a fitting job", async () => {
-    const asked: unknown[] = [];
-    const env = ledgerEnv((tenant) => ({
-      budget: async (now, estimate) => {
-        asked.push({ tenant, now, estimate });
-        return status(true);
-      },
-    }));
-    assert.deepEqual(await assertWithinBudget(env, 'acme', 50, 1234), status(true));
-    assert.deepEqual(asked, [{ tenant: 'acme', now: 1234, estimate: 50 }]);
-  });
-
-  it('is 402 budget_exceeded, with the estimate, spent and budget, when the job does not fit', async () => {
-    const env = ledgerEnv(() => ({ budget: async () => status(false) }));
-    await assert.rejects(assertWithinBudget(env, 'acme', 200, 0), {
-      code: 'budget_exceeded',
-      status: 402,
-      message: 'This job (200 micro-units) would exceed the monthly budget: 900 of 1000 spent.',
-    });
+describe('budgetExceeded', () => {
+  it('is 402 budget_exceeded, saying the most the request may cost, the spent and the held amounts', () => {
+    const refused = {
+      kind: 'over_budget',
+      budget_micros: 1_000,
+      spent_micros: 900,
+      reserved_micros: 60,
+    } as const;
+    const err = budgetExceeded(refused, 50);
+    assert.equal(err.code, 'budget_exceeded');
+    assert.equal(err.status, 402);
+    assert.equal(
+      err.message,
+      'This request may cost up to 50 micro-units: with 900 spent this month and 60 held by running requests, that would exceed the monthly budget of 1000.',
+    );
   });
 });
 

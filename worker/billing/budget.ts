@@ -1,23 +1,19 @@
 /**
  * @module
- * The 402 check made before a job is accepted.
+ * The 402 of an admission the tenant's monthly budget refused (the check itself is the ledger's
+ * `admit`, in one transaction with the run slot: worker/durable-objects/tenant-ledger.ts).
  */
 import { PaymentRequiredError } from '../http-errors.js';
-import type { BudgetStatus } from './ledger-types.js';
+import type { AdmitResult } from './ledger-types.js';
 
-/** Throws 402 `budget_exceeded` when a job estimated at `estimateMicros` would pass the monthly budget. */
-export async function assertWithinBudget(
-  env: Env,
-  tenant: string,
-  estimateMicros: number,
-  now: number,
-): Promise<BudgetStatus> {
-  const status = await env.LEDGER.getByName(tenant).budget(now, estimateMicros);
-  if (!status.allowed) {
-    throw new PaymentRequiredError(
-      `This job (${estimateMicros} micro-units) would exceed the monthly budget: ` +
-        `${status.spent_micros} of ${status.budget_micros} spent.`,
-    );
-  }
-  return status;
+/** 402 `budget_exceeded`, saying what the request may cost and what the month already holds. */
+export function budgetExceeded(
+  refused: Extract<AdmitResult, { kind: 'over_budget' }>,
+  reserveMicros: number,
+): PaymentRequiredError {
+  return new PaymentRequiredError(
+    `This request may cost up to ${reserveMicros} micro-units: with ${refused.spent_micros} spent this month ` +
+      `and ${refused.reserved_micros} held by running requests, that would exceed the monthly budget of ` +
+      `${refused.budget_micros}.`,
+  );
 }

@@ -53,8 +53,6 @@ export interface BudgetStatus {
   spent_micros: number;
   month_start: number;
   month_end: number;
-  /** Whether a job estimated at the asked amount fits. */
-  allowed: boolean;
 }
 
 /** What an `Idempotency-Key` is bound to: the kind of request that first used it. */
@@ -79,6 +77,12 @@ export interface AdmitInput {
   now: number;
   /** When the slot is taken back if its runner never releases it (it died). */
   expires_at: number;
+  /**
+   * The most this run can be charged (its price at the voxels its header declares, or at the most
+   * the work bounds allow), held against the monthly budget until it is charged or released.
+   * Absent from callers before reservations: they reserve nothing.
+   */
+  reserve_micros?: number;
 }
 
 /**
@@ -92,7 +96,8 @@ export type AdmitResult =
   | { kind: 'in_flight'; job_id: string }
   | { kind: 'key_reused'; operation: Operation }
   | { kind: 'busy'; active: number }
-  | { kind: 'work_busy'; active_evaluations: number };
+  | { kind: 'work_busy'; active_evaluations: number }
+  | { kind: 'over_budget'; budget_micros: number; spent_micros: number; reserved_micros: number };
 
 /** UTC month `[start, end)` containing `now` (epoch ms). */
 export function monthOf(now: number): { start: number; end: number } {

@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS request_keys (
 const ADDED_COLUMNS = [
   { table: 'charges', column: 'label', type: 'TEXT' },
   { table: 'charges', column: 'model_version', type: 'TEXT' },
+  { table: 'running', column: 'reserved_micros', type: 'INTEGER NOT NULL DEFAULT 0' },
 ];
 
 /** A tenant's charges, usage and monthly budget. */
@@ -126,6 +127,8 @@ export class TenantLedger extends DurableObject<Env> {
         charge.charged_at,
         charge.label,
       );
+      // Charged: what it held against the budget is now spent.
+      this.sql('UPDATE running SET reserved_micros = 0 WHERE job_id = ?', charge.job_id);
       return { kind: 'charged', charge, duplicate: false };
     });
   }
@@ -169,11 +172,28 @@ export class TenantLedger extends DurableObject<Env> {
       if (work + input.evaluations > input.max_evaluations) {
         return { kind: 'work_busy', active_evaluations: work };
       }
+      const reserve = input.reserve_micros ?? 0;
+      const budget = this.monthBudget(input.now);
+      if (budget.budget_micros !== null) {
+        // Every running request holds its most possible charge: together they cannot pass the budget.
+        const reserved = this.sql<{ r: number }>(
+          'SELECT COALESCE(SUM(reserved_micros), 0) AS r FROM running',
+        )[0].r;
+        if (budget.spent_micros + reserved + reserve > budget.budget_micros) {
+          return {
+            kind: 'over_budget',
+            budget_micros: budget.budget_micros,
+            spent_micros: budget.spent_micros,
+            reserved_micros: reserved,
+          };
+        }
+      }
       this.sql(
-        'INSERT OR REPLACE INTO running VALUES (?, ?, ?)',
+        'INSERT OR REPLACE INTO running (job_id, evaluations, expires_at, reserved_micros) VALUES (?, ?, ?, ?)',
         input.job_id,
         input.evaluations,
         input.expires_at,
+        reserve,
       );
       if (key !== null) {
         this.sql(
@@ -259,8 +279,8 @@ export class TenantLedger extends DurableObject<Env> {
     else this.sql("INSERT OR REPLACE INTO settings VALUES ('budget_micros', ?)", String(micros));
   }
 
-  /** The month of `now` against the budget, and whether a job estimated at `estimateMicros` fits. */
-  budget(now: number, estimateMicros: number): BudgetStatus {
+  /** The month of `now`: its budget (null: none) and what is spent. */
+  private monthBudget(now: number): BudgetStatus {
     const { start, end } = monthOf(now);
     const row = this.sql<{ value: string }>("SELECT value FROM settings WHERE name = 'budget_micros'")[0];
     const spent = this.sql<{ spent: number }>(
@@ -268,13 +288,11 @@ export class TenantLedger extends DurableObject<Env> {
       start,
       end,
     )[0].spent;
-    const budget = row ? Number(row.value) : null;
     return {
-      budget_micros: budget,
+      budget_micros: row ? Number(row.value) : null,
       spent_micros: spent,
       month_start: start,
       month_end: end,
-      allowed: budget === null || spent + estimateMicros <= budget,
     };
   }
 }

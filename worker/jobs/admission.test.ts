@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import type { AdmitInput, AdmitResult, BudgetStatus } from '../billing/ledger-types.js';
+import type { AdmitInput, AdmitResult } from '../billing/ledger-types.js';
 import { PRICE_TABLE_KEY } from '../billing/price.js';
 import { readConfig } from '../config.js';
 import { ledgerEnv, memoryKv, type LedgerDouble } from '../test-doubles.js';
@@ -185,55 +185,48 @@ describe('admitRun', () => {
     now: 1_000,
     expires_at: 2_000,
   };
-  const args = { tenant: 'acme', jobId: 'job-1', price, ...input };
-  const budget = (allowed: boolean): BudgetStatus => ({
-    budget_micros: 1_000,
-    spent_micros: 800,
-    month_start: 0,
-    month_end: 1,
-    allowed,
-  });
+  // 2.5 megavoxels at 10 micros each: 500 + 25.
+  const args = { tenant: 'acme', jobId: 'job-1', price, reserveVoxels: 2_500_000, ...input };
 
-  /** A ledger answering `admit` with `result` and the budget with `allowed`, recording every call. */
-  function world(result: AdmitResult, allowed = true) {
+  /** A ledger answering `admit` with `result`, recording every call. */
+  function world(result: AdmitResult) {
     const calls: { tenant: string; call: string; args: unknown[] }[] = [];
     const ledger = (tenant: string): LedgerDouble => ({
       admit: async (input: AdmitInput) => (calls.push({ tenant, call: 'admit', args: [input] }), result),
       abandon: async (jobId: string) => void calls.push({ tenant, call: 'abandon', args: [jobId] }),
-      budget: async (now: number, estimate: number) => (
-        calls.push({ tenant, call: 'budget', args: [now, estimate] }),
-        budget(allowed)
-      ),
     });
     return { env: ledgerEnv(ledger), calls };
   }
 
-  it("binds the key in the tenant's ledger, then checks the budget at the base price", async () => {
+  it("admits in one call to the tenant's ledger, holding the price of the declared voxels", async () => {
     const { env, calls } = world({ kind: 'admitted' });
     assert.deepEqual(await admitRun(env, args), { kind: 'admitted' });
     assert.deepEqual(calls, [
-      { tenant: 'acme', call: 'admit', args: [{ job_id: 'job-1', ...input }] },
-      { tenant: 'acme', call: 'budget', args: [1_000, 500] },
+      { tenant: 'acme', call: 'admit', args: [{ job_id: 'job-1', ...input, reserve_micros: 525 }] },
     ]);
   });
 
-  it('gives the slot back and is 402 when the budget is spent', async () => {
-    const { env, calls } = world({ kind: 'admitted' }, false);
-    await assert.rejects(admitRun(env, args), { code: 'budget_exceeded', status: 402 });
-    assert.deepEqual(
-      calls.map((c) => [c.call, ...(c.call === 'abandon' ? c.args : [])]),
-      [['admit'], ['budget'], ['abandon', 'job-1']],
-    );
-  });
-
-  it('answers a replay without asking the budget, which may have run out since', async () => {
-    const replay: AdmitResult = { kind: 'replay', job_id: 'job-0', charge: null };
-    const { env, calls } = world(replay, false);
-    assert.deepEqual(await admitRun(env, args), replay);
+  it('is 402 budget_exceeded when the ledger finds the budget held, with nothing to give back', async () => {
+    const { env, calls } = world({
+      kind: 'over_budget',
+      budget_micros: 1_000,
+      spent_micros: 800,
+      reserved_micros: 0,
+    });
+    await assert.rejects(admitRun(env, args), {
+      code: 'budget_exceeded',
+      status: 402,
+      message: /may cost up to 525 micro-units: with 800 spent this month and 0 held/,
+    });
     assert.deepEqual(
       calls.map((c) => c.call),
       ['admit'],
     );
+  });
+
+  it('answers a replay as the ledger gives it', async () => {
+    const replay: AdmitResult = { kind: 'replay', job_id: 'job-0', charge: null };
+    assert.deepEqual(await admitRun(world(replay).env, args), replay);
   });
 
   it('is 429 concurrency_limit with Retry-After when the slots or the work are taken', async () => {

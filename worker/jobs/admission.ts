@@ -7,8 +7,8 @@
 import { InputError } from '../../engine/edge.js';
 import type { AdmitInput, AdmitResult } from '../billing/ledger-types.js';
 import type { ApiConfig } from '../config.js';
-import { assertWithinBudget } from '../billing/budget.js';
-import { modelPrice, readPriceTable, type ModelPrice } from '../billing/price.js';
+import { budgetExceeded } from '../billing/budget.js';
+import { chargeMicros, modelPrice, readPriceTable, type ModelPrice } from '../billing/price.js';
 import { findModel } from '../catalog/model-catalog.js';
 import { BadRequestError, ConflictError, TooManyRequestsError } from '../http-errors.js';
 import { sha256OfBytes } from '../uploads/read-chunk.js';
@@ -55,30 +55,36 @@ export async function requestFingerprint(parts: Record<string, unknown>): Promis
 }
 
 /**
- * Takes a run slot and binds the key, then checks the budget at the model's base price (giving the
- * slot back when it is spent); a replay comes back as such, before any budget check. Refusals: 422 `idempotency_key_reused`, 409 `idempotency_key_in_flight`,
- * 429 `concurrency_limit` (slots or the tenant's in-flight work).
+ * Takes a run slot, holds the most the run can cost against the monthly budget and binds the key,
+ * in one ledger transaction; a replay comes back as such, whatever the budget says now (it costs
+ * nothing). `reserveVoxels`: the input's voxels as its header declares them, or the most the work
+ * bounds allow when it cannot be read; a node's answer is held to the same count
+ * (worker/nodes/remote-run.ts), so no charge passes what was held. Refusals: 402
+ * `budget_exceeded`, 422 `idempotency_key_reused`, 409 `idempotency_key_in_flight`, 429
+ * `concurrency_limit` (slots or the tenant's in-flight work).
  */
 export async function admitRun(
   env: Env,
-  args: Omit<AdmitInput, 'job_id'> & { tenant: string; jobId: string; price: ModelPrice },
+  args: Omit<AdmitInput, 'job_id' | 'reserve_micros'> & {
+    tenant: string;
+    jobId: string;
+    price: ModelPrice;
+    reserveVoxels: number;
+  },
 ): Promise<Extract<AdmitResult, { kind: 'admitted' | 'replay' }>> {
-  const { tenant, jobId, price, ...input } = args;
-  const ledger = env.LEDGER.getByName(tenant);
-  const result = await ledger.admit({ job_id: jobId, ...input });
+  const { tenant, jobId, price, reserveVoxels, ...input } = args;
+  const reserve = chargeMicros(price, reserveVoxels);
+  const result = await env.LEDGER.getByName(tenant).admit({
+    job_id: jobId,
+    ...input,
+    reserve_micros: reserve,
+  });
   switch (result.kind) {
     case 'replay':
-      // A replay costs nothing, so it is answered whatever the budget says now.
-      return result;
     case 'admitted':
-      try {
-        // The voxel count is only known once the input is read: the estimate is the base price.
-        await assertWithinBudget(env, tenant, price.base_micros, input.now);
-      } catch (err) {
-        await ledger.abandon(jobId);
-        throw err;
-      }
       return result;
+    case 'over_budget':
+      throw budgetExceeded(result, reserve);
     case 'busy':
       throw new TooManyRequestsError(
         `${result.active} of ${input.limit} concurrent runs are going; retry later.`,

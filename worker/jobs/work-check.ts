@@ -11,7 +11,9 @@ import {
   LimitError,
   checkWork,
   estimateWork,
+  isDicom,
   isZip,
+  maxVoxelsWithin,
   readGeometry,
   type DeclaredGeometry,
   type ModelManifest,
@@ -41,16 +43,38 @@ export function declaredGeometry(bytes: Uint8Array, prefix: boolean): DeclaredGe
 }
 
 /**
+ * The geometry a one-shot's whole body declares. A DICOM file's header is read from its first
+ * {@link HEADER_PREFIX_BYTES} only, as an upload's is: dicom-parser holds ~26 bytes of heap for
+ * each header byte (engine/io/dicom-parse.ts), and a 32 MiB body would pass the isolate's 128 MB.
+ * A DICOM file larger than that prefix is then of unknown geometry: it goes to a node.
+ */
+export function bodyGeometry(body: Uint8Array): DeclaredGeometry | null {
+  if (isDicom(body) && body.length > HEADER_PREFIX_BYTES) {
+    return declaredGeometry(body.subarray(0, HEADER_PREFIX_BYTES), true);
+  }
+  return declaredGeometry(body, false);
+}
+
+/**
  * The evaluations to reserve for a request, after refusing (413 `work_too_large`) one over the
- * per-request bounds or, alone, over the tenant's in-flight bound.
+ * per-request bounds or, alone, over the tenant's in-flight bound; and the most voxels it can be
+ * charged for (`chargeVoxels`, held against the budget): the declared shape's, which a node's answer
+ * must match (worker/nodes/remote-run.ts), or the most the work bounds allow.
  */
 export function reserveWork(
   config: ApiConfig,
   manifest: ModelManifest,
   geometry: DeclaredGeometry | null,
   options: WorkOptions,
-): { evaluations: number; estimate: WorkEstimate | null } {
-  if (!geometry) return { evaluations: config.work.maxEvaluations, estimate: null };
+): { evaluations: number; estimate: WorkEstimate | null; chargeVoxels: number } {
+  if (!geometry) {
+    return {
+      evaluations: config.work.maxEvaluations,
+      estimate: null,
+      chargeVoxels: maxVoxelsWithin(config.work),
+    };
+  }
+  const chargeVoxels = geometry.shape[0] * geometry.shape[1] * geometry.shape[2];
   const estimate = estimateWork(geometry, manifest, options);
   checkWork(estimate, config.work, manifest.id);
   if (estimate.evaluations > config.maxTenantEvaluations) {
@@ -59,5 +83,5 @@ export function reserveWork(
       `This input implies ${estimate.evaluations} network patch evaluations; a tenant's running requests may imply ${config.maxTenantEvaluations} together.`,
     );
   }
-  return { evaluations: estimate.evaluations, estimate };
+  return { evaluations: estimate.evaluations, estimate, chargeVoxels };
 }

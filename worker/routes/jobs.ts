@@ -342,45 +342,47 @@ export const jobRoutes = newRouter()
     const work = reserveWork(config, release.manifest, geometry, body.options);
     const id = crypto.randomUUID();
     const now = Date.now();
-    const token = await spendTokenJob(c);
-    let admitted: Awaited<ReturnType<typeof admitRun>>;
-    try {
-      admitted = await admitRun(c.env, {
-        tenant,
-        jobId: id,
-        price,
-        operation: 'job',
-        idempotency_key: idempotencyKey,
-        // An upload's bytes are fixed once it is complete: its id stands for its SHA-256.
-        fingerprint:
-          idempotencyKey === null
-            ? ''
-            : await requestFingerprint({
-                operation: 'job',
-                // The reference as asked (see the one-shot's fingerprint).
-                model: body.model,
-                ...body.options,
-                upload_id: body.upload_id,
-                // A token's keys are its own: it cannot replay a key the tenant's server used.
-                ...(tokenId !== null && { token: tokenId }),
-              }),
-        evaluations: work.evaluations,
-        limit: config.maxConcurrentJobs,
-        max_evaluations: config.maxTenantEvaluations,
-        now,
-        // The runner releases the slot on every way out; this only covers a runner that vanished.
-        expires_at: now + config.maxJobSeconds * 1000 * 2,
-      });
-    } catch (err) {
-      await token.refund();
-      throw err;
-    }
+    const admitted = await admitRun(c.env, {
+      tenant,
+      jobId: id,
+      price,
+      reserveVoxels: work.chargeVoxels,
+      operation: 'job',
+      idempotency_key: idempotencyKey,
+      // An upload's bytes are fixed once it is complete: its id stands for its SHA-256.
+      fingerprint:
+        idempotencyKey === null
+          ? ''
+          : await requestFingerprint({
+              operation: 'job',
+              // The reference as asked (see the one-shot's fingerprint).
+              model: body.model,
+              ...body.options,
+              upload_id: body.upload_id,
+              // A token's keys are its own: it cannot replay a key the tenant's server used.
+              ...(tokenId !== null && { token: tokenId }),
+            }),
+      evaluations: work.evaluations,
+      limit: config.maxConcurrentJobs,
+      max_evaluations: config.maxTenantEvaluations,
+      now,
+      // The runner releases the slot on every way out; this only covers a runner that vanished.
+      expires_at: now + config.maxJobSeconds * 1000 * 2,
+    });
+    // A replay is answered before the token's job count is asked: it creates nothing, and a token
+    // that has created all its jobs must still find the one it lost the answer to.
     if (admitted.kind === 'replay') {
-      await token.refund();
       const first = await firstJob(c, tenant, admitted.job_id);
       c.header('Idempotent-Replayed', 'true');
       c.header('Location', `/v1/jobs/${first.id}`);
       return c.json(view(first), 200);
+    }
+    let token: Awaited<ReturnType<typeof spendTokenJob>>;
+    try {
+      token = await spendTokenJob(c);
+    } catch (err) {
+      await c.env.LEDGER.getByName(tenant).abandon(id);
+      throw err;
     }
     let job: JobState;
     try {

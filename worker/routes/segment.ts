@@ -30,7 +30,7 @@ import { resolveModel, type ModelRelease } from '../catalog/model-catalog.js';
 import type { ApiConfig } from '../config.js';
 import { admitRun, idempotencyKeyOf, priceFor, requestFingerprint } from '../jobs/admission.js';
 import { sha256OfBytes } from '../uploads/read-chunk.js';
-import { declaredGeometry, reserveWork } from '../jobs/work-check.js';
+import { bodyGeometry, reserveWork } from '../jobs/work-check.js';
 import { ConflictError, GoneError, ServiceUnavailableError, TimeoutError } from '../http-errors.js';
 import { requestBytes } from '../http-body.js';
 import { requireScope, tenantOf } from '../middleware/auth.js';
@@ -130,7 +130,7 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
   const manifest = release.manifest;
   const body = await requestBytes(c);
   if (body.byteLength === 0) throw new InputError('empty_input', 'The request body is empty.');
-  const geometry = declaredGeometry(body, false);
+  const geometry = bodyGeometry(body);
   const work = reserveWork(config, manifest, geometry, ONE_SHOT_OPTIONS);
   const jobId = `segment-${crypto.randomUUID()}`;
   const now = Date.now();
@@ -150,6 +150,7 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
     tenant,
     jobId,
     price,
+    reserveVoxels: work.chargeVoxels,
     operation: 'segment',
     idempotency_key: idempotencyKey,
     fingerprint,
