@@ -145,11 +145,19 @@ function windowCount(size: number, patch: number, step: number): number {
 
 const fmt = (n: number): string => (Number.isSafeInteger(n) ? String(n) : n.toExponential(2));
 
-/** A read hook (`readImage`'s `inspect`) that refuses an input whose work is over `limits`. */
+/**
+ * A read hook (`readImage`'s `inspect`) that refuses an input whose work is over `limits`.
+ * `heldBytes`: memory the caller keeps beside the pipeline for the whole run (a node's request body,
+ * which a float NIfTI's decoded copy does not replace), counted in its peak.
+ */
 export function workGuard(
   manifest: ModelManifest,
   options: WorkOptions,
   limits: WorkLimits,
+  heldBytes = 0,
 ): (geometry: DeclaredGeometry) => void {
-  return (geometry) => checkWork(estimateWork(geometry, manifest, options), limits, manifest.id);
+  return (geometry) => {
+    const work = estimateWork(geometry, manifest, options);
+    checkWork({ ...work, peakBytes: work.peakBytes + heldBytes }, limits, manifest.id);
+  };
 }

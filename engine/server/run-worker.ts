@@ -83,7 +83,8 @@ async function execute(job: RunJob): Promise<void> {
     const work = { tta: job.tta };
     const image = readImage(job.bytes, {
       limits: config.limits,
-      inspect: workGuard(model.manifest, work, config.work),
+      // The body stays alive for the whole run (job holds it): its bytes count in the peak.
+      inspect: workGuard(model.manifest, work, config.work, job.bytes.byteLength),
       // An 8/16-bit NIfTI stays in its stored type (docs/nnunet-inference.md, "Memory").
       storedType: true,
     });
