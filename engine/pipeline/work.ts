@@ -145,19 +145,11 @@ function windowCount(size: number, patch: number, step: number): number {
 
 const fmt = (n: number): string => (Number.isSafeInteger(n) ? String(n) : n.toExponential(2));
 
-/**
- * A read hook (`readImage`'s `inspect`) that refuses an input whose work is over `limits`.
- * `heldBytes`: memory the caller keeps beside the pipeline for the whole run (a node's request body,
- * which a float NIfTI's decoded copy does not replace), counted in its peak.
- */
+/** A read hook (`readImage`'s `inspect`) that refuses an input whose work is over `limits`. */
 export function workGuard(
   manifest: ModelManifest,
   options: WorkOptions,
   limits: WorkLimits,
-  heldBytes = 0,
 ): (geometry: DeclaredGeometry) => void {
-  return (geometry) => {
-    const work = estimateWork(geometry, manifest, options);
-    checkWork({ ...work, peakBytes: work.peakBytes + heldBytes }, limits, manifest.id);
-  };
+  return (geometry) => checkWork(estimateWork(geometry, manifest, options), limits, manifest.id);
 }

@@ -83,8 +83,7 @@ async function execute(job: RunJob): Promise<void> {
     const work = { tta: job.tta };
     const image = readImage(job.bytes, {
       limits: config.limits,
-      // The body stays alive for the whole run (job holds it): its bytes count in the peak.
-      inspect: workGuard(model.manifest, work, config.work, job.bytes.byteLength),
+      inspect: workGuard(model.manifest, work, config.work),
       // An 8/16-bit NIfTI stays in its stored type (docs/nnunet-inference.md, "Memory").
       storedType: true,
     });
