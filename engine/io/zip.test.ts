@@ -106,3 +106,16 @@ test('entries that share one stream, or inflate past what they declare, are refu
   const [whole] = readZipEntries(sharedDataZip(1, deflateSync(CT), 8, CT.length), limits);
   assert.deepEqual(whole, CT);
 });
+
+test('the file cap counts slices, not the folders and AppleDouble copies a macOS zip adds', () => {
+  const files: Record<string, Uint8Array> = {};
+  // 10,000 slices as macOS zips them: each with its __MACOSX/._ copy, 20,000 entries in all.
+  for (let i = 0; i < 10_000; i++) {
+    files[`s/${String(i).padStart(5, '0')}.dcm`] = new Uint8Array(1);
+    files[`__MACOSX/s/._${String(i).padStart(5, '0')}.dcm`] = new Uint8Array(1);
+  }
+  const limits = resolveLimits({});
+  assert.equal(readZipEntries(zipSync(files, { level: 0 }), limits).length, 10_000);
+  files['s/one-more.dcm'] = new Uint8Array(1);
+  assert.throws(() => readZipEntries(zipSync(files, { level: 0 }), limits), { code: 'too_many_files' });
+});

@@ -14,8 +14,10 @@ import { InputError, LimitError, UnsupportedError } from '../errors.js';
 import { LimitedInflater } from './gzip.js';
 import type { ReadLimits } from './limits.js';
 
-/** Most entries one zip may hold (a series is one file per slice). */
+/** Most slice files one zip may hold (a series is one file per slice). */
 const MAX_ENTRIES = 10_000;
+/** Most entries of any kind: folders and macOS's AppleDouble copies (`__MACOSX/._*`) come on top. */
+const MAX_RAW_ENTRIES = 4 * MAX_ENTRIES;
 
 const LOCAL_HEADER = 0x04034b50;
 const CENTRAL_HEADER = 0x02014b50;
@@ -50,6 +52,9 @@ const badZip = (detail: string) => new InputError('bad_zip', `zip: ${detail}`);
 export function readZipEntries(bytes: Uint8Array, limits: ReadLimits): Uint8Array[] {
   const entries = centralDirectory(bytes).filter((e) => isSliceName(e.name));
   if (entries.length === 0) throw new InputError('dicom_empty_series', 'the zip holds no files');
+  if (entries.length > MAX_ENTRIES) {
+    throw new LimitError('too_many_files', `the zip holds more than ${MAX_ENTRIES} files`);
+  }
   let declared = 0;
   for (const e of entries) {
     declared += e.originalSize;
@@ -117,8 +122,8 @@ function centralDirectory(bytes: Uint8Array): Entry[] {
   if (count === 0xffff || dirStart === 0xffffffff || dirSize === 0xffffffff) {
     throw new UnsupportedError('zip_unsupported', 'zip: ZIP64 archives are not read');
   }
-  if (count > MAX_ENTRIES) {
-    throw new LimitError('too_many_files', `the zip holds more than ${MAX_ENTRIES} files`);
+  if (count > MAX_RAW_ENTRIES) {
+    throw new LimitError('too_many_files', `the zip holds more than ${MAX_RAW_ENTRIES} entries`);
   }
   if (dirStart + dirSize > end) throw badZip('the central directory lies outside the file');
   const entries: Entry[] = [];
