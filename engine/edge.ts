@@ -24,6 +24,7 @@ export {
   isZip,
   readGeometry,
   readImage,
+  zipSliceBytes,
   type DeclaredGeometry,
   type ImageVolume,
   type ReadLimits,

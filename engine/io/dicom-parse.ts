@@ -169,8 +169,10 @@ export function dicomFrames(
     );
   }
   const frameBytes = (rows * cols * bitsAllocated) / 8;
-  const end = pixel.dataOffset + frameBytes * frames;
-  if (pixel.length < frameBytes * frames || end > ds.byteArray.length) {
+  // The element's declared length; whether the file holds those bytes is checked when the frames
+  // are decoded (checkFramesPresent), after the series' geometry is known: a reader given only the
+  // file's first bytes (the Worker's) still learns it.
+  if (pixel.length < frameBytes * frames) {
     throw new InputError(
       'dicom_truncated',
       `${what}: PixelData holds fewer bytes than ${frames} frame(s) of ${rows}x${cols}`,
@@ -220,6 +222,17 @@ export function dicomFrames(
     });
   }
   return out;
+}
+
+/** Throws `dicom_truncated` when a frame's pixels run past the end of its file. */
+export function checkFramePresent(frame: DicomFrame, what: string): void {
+  const end = frame.offset + (frame.rows * frame.cols * frame.bitsAllocated) / 8;
+  if (end > frame.dataSet.byteArray.length) {
+    throw new InputError(
+      'dicom_truncated',
+      `${what}: PixelData holds fewer bytes than its frames of ${frame.rows}x${frame.cols}`,
+    );
+  }
 }
 
 /** Decodes one frame's stored values into `out` (rows·cols floats), applying bits stored and rescale. */

@@ -15,7 +15,13 @@
  * (or ImagerPixelSpacing) 1 mm. MONOCHROME1 values are returned as stored (no inversion).
  */
 import { InputError } from '../errors.js';
-import { decodeFrame, dicomFrames, frameDatatype, type DicomFrame } from './dicom-parse.js';
+import {
+  checkFramePresent,
+  decodeFrame,
+  dicomFrames,
+  frameDatatype,
+  type DicomFrame,
+} from './dicom-parse.js';
 import type { ImageVolume, InspectGeometry, Matrix4 } from './image.js';
 import { checkExtents, checkInputBytes, resolveLimits, type ReadLimits } from './limits.js';
 
@@ -74,6 +80,7 @@ export function readDicomSeries(
     spacing: [dCol, dRow, step],
     channels: 1,
   });
+  for (const f of frames) checkFramePresent(f, 'DICOM');
   const data = new Float32Array(count);
   const n = first.rows * first.cols;
   order.forEach((src, k) => decodeFrame(frames[src], data.subarray(k * n, (k + 1) * n)));

@@ -25,7 +25,7 @@ export { writeNifti, type WriteNiftiOptions, type WriteDatatype, type WritableAr
 export { readPng, readJpeg, isPng, isJpeg, type RgbMode } from './png-jpeg.js';
 export { readDicomSeries } from './dicom.js';
 export { isDicom } from './dicom-parse.js';
-export { isZip, readZipEntries } from './zip.js';
+export { isZip, readZipEntries, zipSliceBytes } from './zip.js';
 export { cropGeometry, resampleGeometry } from './geometry.js';
 export { orientationCodes } from './orientation.js';
 export { isGzip, inflateLimited, gzipBytes, LimitedInflater } from './gzip.js';

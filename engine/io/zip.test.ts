@@ -6,7 +6,7 @@ import { deflateSync, zipSync } from 'fflate';
 import { LimitError } from '../errors.js';
 import { readImage } from './read-image.js';
 import { resolveLimits } from './limits.js';
-import { isZip, readZipEntries } from './zip.js';
+import { isZip, readZipEntries, zipSliceBytes } from './zip.js';
 
 const CT = new Uint8Array(
   readFileSync(new URL('../../../../shared/data/fixtures/dicom/CT_small.dcm', import.meta.url)),
@@ -118,4 +118,20 @@ test('the file cap counts slices, not the folders and AppleDouble copies a macOS
   assert.equal(readZipEntries(zipSync(files, { level: 0 }), limits).length, 10_000);
   files['s/one-more.dcm'] = new Uint8Array(1);
   assert.throws(() => readZipEntries(zipSync(files, { level: 0 }), limits), { code: 'too_many_files' });
+});
+
+test("zipSliceBytes: the slices' declared bytes from the directory, whole file or its last bytes", () => {
+  const zip = zipSync({
+    'scan/': {},
+    'scan/.DS_Store': new Uint8Array(3),
+    'scan/a.dcm': CT,
+    'scan/b.dcm': CT,
+  });
+  assert.equal(zipSliceBytes(zip), 2 * CT.length);
+  // The Worker reads an upload's end only: the directory and end record are there.
+  const tailStart = zip.length - 400;
+  assert.equal(zipSliceBytes(zip.subarray(tailStart), tailStart), 2 * CT.length);
+  // A tail that misses the start of the directory tells nothing; nor does a damaged zip.
+  assert.equal(zipSliceBytes(zip.subarray(zip.length - 60), zip.length - 60), null);
+  assert.equal(zipSliceBytes(zip.subarray(0, 200)), null);
 });

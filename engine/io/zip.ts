@@ -102,13 +102,29 @@ function inflate(bytes: Uint8Array, e: Entry): Uint8Array {
   return out;
 }
 
-/** The central directory's entries, each checked to lie inside the file. */
-function centralDirectory(bytes: Uint8Array): Entry[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** One central-directory record, before its local header is looked at. */
+interface DirectoryEntry {
+  name: string;
+  method: number;
+  size: number;
+  originalSize: number;
+  /** File offset of its local header. */
+  local: number;
+}
+
+/**
+ * The end record and central directory of a zip given its last bytes, `tail`, which start at file
+ * offset `base` (0 for the whole file); null when the directory begins before `tail`.
+ */
+function readDirectory(
+  tail: Uint8Array,
+  base: number,
+): { entries: DirectoryEntry[]; dirStart: number } | null {
+  const view = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
   const u16 = (at: number) => view.getUint16(at, true);
   const u32 = (at: number) => view.getUint32(at, true);
   let end = -1;
-  for (let at = bytes.length - 22; at >= Math.max(0, bytes.length - END_SEARCH); at--) {
+  for (let at = tail.length - 22; at >= Math.max(0, tail.length - END_SEARCH); at--) {
     if (u32(at) === END_OF_DIRECTORY) {
       end = at;
       break;
@@ -125,10 +141,11 @@ function centralDirectory(bytes: Uint8Array): Entry[] {
   if (count > MAX_RAW_ENTRIES) {
     throw new LimitError('too_many_files', `the zip holds more than ${MAX_RAW_ENTRIES} entries`);
   }
-  if (dirStart + dirSize > end) throw badZip('the central directory lies outside the file');
-  const entries: Entry[] = [];
+  if (dirStart + dirSize > base + end) throw badZip('the central directory lies outside the file');
+  if (dirStart < base) return null;
+  const entries: DirectoryEntry[] = [];
   const names = new TextDecoder();
-  for (let i = 0, at = dirStart; i < count; i++) {
+  for (let i = 0, at = dirStart - base; i < count; i++) {
     if (at + 46 > end || u32(at) !== CENTRAL_HEADER) throw badZip(`central directory entry ${i} is damaged`);
     const [flags, method, size, originalSize] = [u16(at + 8), u16(at + 10), u32(at + 20), u32(at + 24)];
     const [nameLength, extraLength, commentLength, local] = [
@@ -137,16 +154,43 @@ function centralDirectory(bytes: Uint8Array): Entry[] {
       u16(at + 32),
       u32(at + 42),
     ];
-    const name = names.decode(bytes.subarray(at + 46, at + 46 + nameLength));
+    const name = names.decode(tail.subarray(at + 46, at + 46 + nameLength));
     at += 46 + nameLength + extraLength + commentLength;
     if (flags & 1) throw new UnsupportedError('zip_unsupported', `zip: ${name} is encrypted`);
     if (method !== 0 && method !== 8) {
       throw new UnsupportedError('zip_unsupported', `zip: ${name} uses compression method ${method}`);
     }
+    entries.push({ name, method, size, originalSize, local });
+  }
+  return { entries, dirStart };
+}
+
+/**
+ * The uncompressed bytes a zip's slice files declare, from its last bytes `tail` (starting at file
+ * offset `base`), or null when its directory is not within them or cannot be read. Every voxel of
+ * a DICOM series takes at least one of those bytes, so it bounds the series' voxels: what the
+ * Worker holds against a tenant's budget for a zip it cannot otherwise read (worker/jobs/work-check.ts).
+ */
+export function zipSliceBytes(tail: Uint8Array, base = 0): number | null {
+  try {
+    const dir = readDirectory(tail, base);
+    if (!dir) return null;
+    return dir.entries.filter((e) => isSliceName(e.name)).reduce((sum, e) => sum + e.originalSize, 0);
+  } catch {
+    return null;
+  }
+}
+
+/** The central directory's entries, each checked to lie inside the file. */
+function centralDirectory(bytes: Uint8Array): Entry[] {
+  const { entries, dirStart } = readDirectory(bytes, 0)!;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const u16 = (at: number) => view.getUint16(at, true);
+  const u32 = (at: number) => view.getUint32(at, true);
+  return entries.map(({ name, method, size, originalSize, local }) => {
     if (local + 30 > dirStart || u32(local) !== LOCAL_HEADER) throw badZip(`${name} has no local header`);
     const start = local + 30 + u16(local + 26) + u16(local + 28);
     if (start + size > dirStart) throw badZip(`${name} runs past its data`);
-    entries.push({ name, method, size, originalSize, start });
-  }
-  return entries;
+    return { name, method, size, originalSize, start };
+  });
 }

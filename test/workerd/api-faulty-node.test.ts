@@ -5,9 +5,11 @@
 // a test sets; with it the only node, a refused answer is 503 `no_inference_node` and no charge. The
 // same node's well-formed answer is charged, so the refusals are the checks', not the fake's.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import { zipSync } from 'fflate';
 import {
   encodeFrame,
   FRAMES_CONTENT_TYPE,
@@ -20,10 +22,13 @@ import {
 import { expectProblem, openApiDoc, uploadClient, uploadWhole, type OpenApiDoc } from './api-checks.js';
 import { startApi, type ApiWorld } from './api-world.js';
 import { jobClient } from './job-client.js';
+import { SHARED_DATA } from '../support/goldens.js';
 import { fsbSlab, priceOf, PRICES, SLICE } from './job-fixtures.js';
 
 const SLICE_SHAPE = [181, 217, 1];
 const SLAB_SHAPE = [8, 256, 256];
+const CT = new Uint8Array(readFileSync(`${SHARED_DATA}fixtures/dicom/CT_small.dcm`));
+const CT_SHAPE = [128, 128, 1];
 const END: RunEnd = {
   bytes: 0,
   stats: [],
@@ -75,16 +80,23 @@ before(async () => {
     const body: Buffer[] = [];
     req.on('data', (b: Buffer) => body.push(b));
     req.on('end', () => {
-      // The honest shape of what was sent: the tests send only the slice (PNG) and the slab (NIfTI).
-      const png = Buffer.concat(body).subarray(1, 4).toString() === 'PNG';
+      // The honest shape of what was sent: the slice (PNG), the CT slice zipped, or the slab (NIfTI).
+      const sent = Buffer.concat(body);
+      const shape =
+        sent.subarray(1, 4).toString() === 'PNG'
+          ? SLICE_SHAPE
+          : sent.subarray(0, 2).toString() === 'PK'
+            ? CT_SHAPE
+            : SLAB_SHAPE;
       res.writeHead(200, { 'content-type': FRAMES_CONTENT_TYPE });
       const type = query.get('format') === 'png' ? 'image/png' : 'application/gzip';
-      for (const frame of script(png ? SLICE_SHAPE : SLAB_SHAPE, type)) res.write(encodeFrame(frame));
+      for (const frame of script(shape, type)) res.write(encodeFrame(frame));
       res.end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   w = await startApi('faulty-node', {
+    ledgerHarness: true,
     vars: {
       INFERENCE_NODES: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
       DEFAULT_PRICES: JSON.stringify(PRICES),
@@ -169,4 +181,31 @@ test('job: an inflated voxel count fails the job uncharged; the honest answer is
     (await charges()).slice(before).map((c) => c.amount_micros),
     [priceOf(8 * 256 * 256)],
   );
+});
+
+test("job on a zip: the Worker holds its directory's bytes against the budget, not the work bounds' most", async () => {
+  // A zipped series' geometry is unknown to the Worker; its slice files' 39 KB bound its voxels. A
+  // budget with room for that, and far from the price of the most voxels the work bounds allow.
+  const tenant = 'zip-budget';
+  const zipKey = await w.key(tenant);
+  const jobs = jobClient(w, zipKey);
+  const uploadId = await uploadWhole(uploadClient(w, zipKey), zipSync({ 'series/ct.dcm': CT }));
+  await w.ledger({ op: 'setBudget', tenant, micros: priceOf(CT.length) });
+  script = (shape, type) => answer(shape, type, 500);
+  const created = await jobs.create({ upload_id: uploadId, model: 'brain-wm-2d' });
+  assert.equal(created.status, 202, await created.clone().text());
+  const done = await jobs.waitFinal(((await created.json()) as { id: string }).id, 60_000);
+  assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+  assert.equal(done.voxels, 128 * 128);
+  // The month is now spent, so the same job again is 402.
+  const spent = await jobs.create({ upload_id: uploadId, model: 'brain-wm-2d' });
+  assert.equal(spent.status, 402, await spent.clone().text());
+  // An answer past the directory's bound is that node's failure, uncharged.
+  await w.ledger({ op: 'setBudget', tenant, micros: null });
+  script = (shape, type) => answer([200, 200, 1], type, 500);
+  const over = await jobs.create({ upload_id: uploadId, model: 'brain-wm-2d' });
+  assert.equal(over.status, 202, await over.clone().text());
+  const failed = await jobs.waitFinal(((await over.json()) as { id: string }).id, 60_000);
+  assert.equal(failed.status, 'failed');
+  assert.equal(failed.charge, null);
 });

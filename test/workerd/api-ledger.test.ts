@@ -271,15 +271,18 @@ test('the budget holds every running request at its most possible charge: concur
   const at = (job: string) => ({ ...admitInput(job, null, ''), now, reserve_micros: oneCharge });
   assert.equal((await admit(t, at('a'))).kind, 'admitted');
   assert.equal((await admit(t, at('b'))).kind, 'admitted');
+  // It would fit were the two not running: held, a 429 to retry, not a 402.
   assert.deepEqual(await admit(t, at('c')), {
-    kind: 'over_budget',
+    kind: 'budget_held',
     budget_micros: 3 * oneCharge + 10,
     spent_micros: oneCharge,
     reserved_micros: 2 * oneCharge,
   });
+  // It would not fit even then: over the budget, 402.
+  assert.equal((await admit(t, { ...at('big'), reserve_micros: 2 * oneCharge + 11 })).kind, 'over_budget');
   // 'a' is charged what it held: its reservation becomes spending, nothing frees up.
   await w.ledger({ op: 'record', tenant: t, input: charge('a', null, now) });
-  assert.equal((await admit(t, at('c'))).kind, 'over_budget');
+  assert.equal((await admit(t, at('c'))).kind, 'budget_held');
   // 'b' ends without a charge (it failed): what it held goes back.
   await w.ledger({ op: 'release', tenant: t, job_id: 'b' });
   assert.equal((await admit(t, at('c'))).kind, 'admitted');
@@ -310,7 +313,7 @@ test('concurrent admissions against a budget: exactly as many as it holds are ad
     ),
   );
   assert.equal(many.filter((r) => r.kind === 'admitted').length, 2, JSON.stringify(many));
-  assert.equal(many.filter((r) => r.kind === 'over_budget').length, 6);
+  assert.equal(many.filter((r) => r.kind === 'budget_held').length, 6);
 });
 
 test('GET /v1/usage as CSV: keys that start like a formula (= + - @ tab CR) get a leading quote', async () => {

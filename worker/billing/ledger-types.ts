@@ -97,7 +97,8 @@ export type AdmitResult =
   | { kind: 'key_reused'; operation: Operation }
   | { kind: 'busy'; active: number }
   | { kind: 'work_busy'; active_evaluations: number }
-  | { kind: 'over_budget'; budget_micros: number; spent_micros: number; reserved_micros: number };
+  | { kind: 'over_budget'; budget_micros: number; spent_micros: number; reserved_micros: number }
+  | { kind: 'budget_held'; budget_micros: number; spent_micros: number; reserved_micros: number };
 
 /** UTC month `[start, end)` containing `now` (epoch ms). */
 export function monthOf(now: number): { start: number; end: number } {

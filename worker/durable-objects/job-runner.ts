@@ -34,6 +34,8 @@ interface RunContext {
   request_id: string;
   /** The upload's `[nx, ny, nz]` as its header declares it; null when unread, absent on older jobs. */
   input_shape?: number[] | null;
+  /** The most voxels its answer may have (absent on older jobs: the work bounds' most). */
+  input_max_voxels?: number;
 }
 
 /** The state of one job, and its runner. */
@@ -82,6 +84,7 @@ export class JobRunner extends DurableObject<Env> {
       price: init.price,
       request_id: init.request_id,
       input_shape: init.input_shape,
+      input_max_voxels: init.input_max_voxels,
     };
     await this.ctx.storage.put({ job, run });
     await this.ctx.storage.setAlarm(init.now);
@@ -267,7 +270,7 @@ export class JobRunner extends DurableObject<Env> {
         version: job.model_version!,
         format: 'nifti',
         shape: run.input_shape ?? null,
-        maxVoxels: maxVoxelsWithin(this.config.work),
+        maxVoxels: run.input_max_voxels ?? maxVoxelsWithin(this.config.work),
       },
     );
     if (outcome.kind !== 'done' || this.removed) {

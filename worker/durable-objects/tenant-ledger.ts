@@ -181,7 +181,8 @@ export class TenantLedger extends DurableObject<Env> {
         )[0].r;
         if (budget.spent_micros + reserved + reserve > budget.budget_micros) {
           return {
-            kind: 'over_budget',
+            // It would fit once the running requests end (most are charged less than they hold).
+            kind: budget.spent_micros + reserve <= budget.budget_micros ? 'budget_held' : 'over_budget',
             budget_micros: budget.budget_micros,
             spent_micros: budget.spent_micros,
             reserved_micros: reserved,

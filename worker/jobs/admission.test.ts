@@ -224,6 +224,21 @@ describe('admitRun', () => {
     );
   });
 
+  it('is 429 concurrency_limit when the budget would fit but for what running requests hold', async () => {
+    const held: AdmitResult = {
+      kind: 'budget_held',
+      budget_micros: 1_000,
+      spent_micros: 100,
+      reserved_micros: 600,
+    };
+    await assert.rejects(admitRun(world(held).env, args), {
+      code: 'concurrency_limit',
+      status: 429,
+      headers: { 'Retry-After': '2' },
+      message: /hold 600 micro-units of the monthly budget until they end; this one may cost up to 525/,
+    });
+  });
+
   it('answers a replay as the ledger gives it', async () => {
     const replay: AdmitResult = { kind: 'replay', job_id: 'job-0', charge: null };
     assert.deepEqual(await admitRun(world(replay).env, args), replay);

@@ -61,7 +61,7 @@ export async function requestFingerprint(parts: Record<string, unknown>): Promis
  * bounds allow when it cannot be read; a node's answer is held to the same count
  * (worker/nodes/remote-run.ts), so no charge passes what was held. Refusals: 402
  * `budget_exceeded`, 422 `idempotency_key_reused`, 409 `idempotency_key_in_flight`, 429
- * `concurrency_limit` (slots or the tenant's in-flight work).
+ * `concurrency_limit` (slots, the tenant's in-flight work, or budget that running requests hold).
  */
 export async function admitRun(
   env: Env,
@@ -85,6 +85,12 @@ export async function admitRun(
       return result;
     case 'over_budget':
       throw budgetExceeded(result, reserve);
+    case 'budget_held':
+      throw new TooManyRequestsError(
+        `Running requests hold ${result.reserved_micros} micro-units of the monthly budget until they end; ` +
+          `this one may cost up to ${reserve}. Retry later.`,
+        BUSY_RETRY_SECONDS,
+      );
     case 'busy':
       throw new TooManyRequestsError(
         `${result.active} of ${input.limit} concurrent runs are going; retry later.`,

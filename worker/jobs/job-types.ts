@@ -21,6 +21,8 @@ export interface JobInit {
   input_key: string;
   /** The upload's `[nx, ny, nz]` as its header declares it, or null when the Worker could not read it. */
   input_shape: number[] | null;
+  /** The most voxels the job can be charged for (what it holds against the budget). */
+  input_max_voxels: number;
   options: { tta: boolean };
   idempotency_key: string | null;
   /** The upload token that created the job (only it, and the tenant's keys, may see it), or null. */
@@ -35,7 +37,7 @@ export interface JobInit {
 /** A job's stored state. */
 export interface JobState extends Omit<
   JobInit,
-  'now' | 'input_key' | 'input_shape' | 'price' | 'request_id' | 'model_version'
+  'now' | 'input_key' | 'input_shape' | 'input_max_voxels' | 'price' | 'request_id' | 'model_version'
 > {
   /** Absent on jobs stored before versions: they run the current release. */
   model_version?: string;

@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { zipSync } from 'fflate';
 import { maxVoxelsWithin, type ModelManifest } from '../../engine/edge.js';
 import { readConfig } from '../config.js';
-import { bodyGeometry, HEADER_PREFIX_BYTES, reserveWork } from './work-check.js';
+import { bodyGeometry, bodyVoxelBound, HEADER_PREFIX_BYTES, reserveWork } from './work-check.js';
 
 const fixture = (path: string) =>
   new Uint8Array(readFileSync(new URL(`../../../../shared/data/fixtures/${path}`, import.meta.url)));
@@ -36,6 +37,10 @@ describe('bodyGeometry', () => {
 
   it('reads a DICOM from its first HEADER_PREFIX_BYTES only: past them it is unknown, for a node', () => {
     assert.deepEqual(bodyGeometry(withLongHeader(1000))?.shape, [128, 128, 1], 'a private element is fine');
+    // A header within the prefix whose pixels run past it (any real slice over 64 KiB): known.
+    const crossing = withLongHeader(40_000);
+    assert.ok(crossing.length > HEADER_PREFIX_BYTES);
+    assert.deepEqual(bodyGeometry(crossing)?.shape, [128, 128, 1]);
     // The same header grown past the prefix: the Worker does not parse the rest.
     assert.equal(bodyGeometry(withLongHeader(HEADER_PREFIX_BYTES)), null);
   });
@@ -49,5 +54,17 @@ describe('reserveWork', () => {
     const unknown = reserveWork(config, manifest, null, { tta: true });
     assert.equal(unknown.chargeVoxels, maxVoxelsWithin(config.work));
     assert.equal(unknown.evaluations, config.work.maxEvaluations);
+    // A zip's declared slice bytes bound it (at least one a voxel), never above the work bounds' most.
+    const zip = zipSync({ 'series/ct.dcm': CT });
+    assert.equal(bodyVoxelBound(zip), CT.length);
+    assert.equal(bodyVoxelBound(CT), null, 'not a zip');
+    assert.equal(
+      reserveWork(config, manifest, null, { tta: true }, bodyVoxelBound(zip)).chargeVoxels,
+      CT.length,
+    );
+    assert.equal(
+      reserveWork(config, manifest, null, { tta: true }, 1e15).chargeVoxels,
+      maxVoxelsWithin(config.work),
+    );
   });
 });

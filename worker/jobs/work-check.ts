@@ -15,6 +15,7 @@ import {
   isZip,
   maxVoxelsWithin,
   readGeometry,
+  zipSliceBytes,
   type DeclaredGeometry,
   type ModelManifest,
   type WorkEstimate,
@@ -59,19 +60,23 @@ export function bodyGeometry(body: Uint8Array): DeclaredGeometry | null {
  * The evaluations to reserve for a request, after refusing (413 `work_too_large`) one over the
  * per-request bounds or, alone, over the tenant's in-flight bound; and the most voxels it can be
  * charged for (`chargeVoxels`, held against the budget): the declared shape's, which a node's answer
- * must match (worker/nodes/remote-run.ts), or the most the work bounds allow.
+ * must match (worker/nodes/remote-run.ts), or, for an input whose header the Worker cannot read, the
+ * most the work bounds allow, or fewer when `voxelBound` (a zip's declared slice bytes, at least one
+ * a voxel) says so; a node's answer is held to the same count.
  */
 export function reserveWork(
   config: ApiConfig,
   manifest: ModelManifest,
   geometry: DeclaredGeometry | null,
   options: WorkOptions,
+  voxelBound: number | null = null,
 ): { evaluations: number; estimate: WorkEstimate | null; chargeVoxels: number } {
   if (!geometry) {
+    const most = maxVoxelsWithin(config.work);
     return {
       evaluations: config.work.maxEvaluations,
       estimate: null,
-      chargeVoxels: maxVoxelsWithin(config.work),
+      chargeVoxels: voxelBound === null ? most : Math.min(most, voxelBound),
     };
   }
   const chargeVoxels = geometry.shape[0] * geometry.shape[1] * geometry.shape[2];
@@ -84,4 +89,25 @@ export function reserveWork(
     );
   }
   return { evaluations: estimate.evaluations, estimate, chargeVoxels };
+}
+
+/** The most voxels a one-shot zip can hold: its slice files' declared bytes; null when not a zip. */
+export function bodyVoxelBound(body: Uint8Array): number | null {
+  return isZip(body) ? zipSliceBytes(body) : null;
+}
+
+/** Bytes of an upload's end read to find a zip's central directory: 40,000 entries fit. */
+export const ZIP_DIRECTORY_BYTES = 4 * 2 ** 20;
+
+/** The same bound for a zip upload in R2 (`head`: its first bytes), read from its last {@link ZIP_DIRECTORY_BYTES}. */
+export async function uploadVoxelBound(
+  bucket: R2Bucket,
+  key: string,
+  head: Uint8Array,
+): Promise<number | null> {
+  if (!isZip(head)) return null;
+  const tail = await bucket.get(key, { range: { suffix: ZIP_DIRECTORY_BYTES } });
+  if (!tail) return null;
+  const bytes = new Uint8Array(await tail.arrayBuffer());
+  return zipSliceBytes(bytes, tail.size - bytes.length);
 }

@@ -4,7 +4,13 @@
  * server-sent events, download the label map (with Range), and cancel-and-delete. Each job lives in
  * one {@link JobRunner} Durable Object named by tenant and id, so another tenant's id finds nothing.
  */
-import { MODEL_REFERENCE, NotFoundError, parseModelReference, REFERENCE_SYNTAX } from '../../engine/edge.js';
+import {
+  MODEL_REFERENCE,
+  NotFoundError,
+  parseModelReference,
+  REFERENCE_SYNTAX,
+  type DeclaredGeometry,
+} from '../../engine/edge.js';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
@@ -12,7 +18,7 @@ import type { AppEnv } from '../app-env.js';
 import { ConflictError, GrantError, UnauthorizedError } from '../http-errors.js';
 import { admitRun, idempotencyKeyOf, priceFor, requestFingerprint } from '../jobs/admission.js';
 import { resolveModel } from '../catalog/model-catalog.js';
-import { declaredGeometry, HEADER_PREFIX_BYTES, reserveWork } from '../jobs/work-check.js';
+import { declaredGeometry, HEADER_PREFIX_BYTES, reserveWork, uploadVoxelBound } from '../jobs/work-check.js';
 import { parseByteRange } from '../jobs/byte-range.js';
 import { isFinal, jobObjectName, resultKey, type JobState } from '../jobs/job-types.js';
 import { requireScope, tenantOf, tokenIdOf } from '../middleware/auth.js';
@@ -307,11 +313,18 @@ async function firstJob(c: Context<AppEnv>, tenant: string, id: string): Promise
   );
 }
 
-/** The geometry an upload's header declares, read from its first bytes; null when they do not tell. */
-async function uploadGeometry(bucket: R2Bucket, key: string) {
-  const head = await bucket.get(key, { range: { offset: 0, length: HEADER_PREFIX_BYTES } });
-  if (!head) return null;
-  return declaredGeometry(new Uint8Array(await head.arrayBuffer()), true);
+/**
+ * The geometry an upload's header declares, read from its first bytes (null when they do not tell),
+ * and for a zip the most voxels its directory allows (worker/jobs/work-check.ts).
+ */
+async function uploadGeometry(
+  bucket: R2Bucket,
+  key: string,
+): Promise<{ geometry: DeclaredGeometry | null; voxelBound: number | null }> {
+  const object = await bucket.get(key, { range: { offset: 0, length: HEADER_PREFIX_BYTES } });
+  if (!object) return { geometry: null, voxelBound: null };
+  const head = new Uint8Array(await object.arrayBuffer());
+  return { geometry: declaredGeometry(head, true), voxelBound: await uploadVoxelBound(bucket, key, head) };
 }
 
 /** The `/v1/jobs` routes. */
@@ -338,8 +351,8 @@ export const jobRoutes = newRouter()
       );
     }
     const inputKey = uploadDataKey(tenant, body.upload_id);
-    const geometry = await uploadGeometry(c.env.UPLOADS, inputKey);
-    const work = reserveWork(config, release.manifest, geometry, body.options);
+    const { geometry, voxelBound } = await uploadGeometry(c.env.UPLOADS, inputKey);
+    const work = reserveWork(config, release.manifest, geometry, body.options, voxelBound);
     const id = crypto.randomUUID();
     const now = Date.now();
     const admitted = await admitRun(c.env, {
@@ -394,6 +407,7 @@ export const jobRoutes = newRouter()
         upload_id: body.upload_id,
         input_key: inputKey,
         input_shape: geometry ? [...geometry.shape] : null,
+        input_max_voxels: work.chargeVoxels,
         options: body.options,
         idempotency_key: idempotencyKey,
         token_id: tokenId,

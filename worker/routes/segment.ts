@@ -15,7 +15,6 @@ import {
   AppError,
   InputError,
   MODEL_REFERENCE,
-  maxVoxelsWithin,
   ONE_SHOT_OPTIONS,
   REFERENCE_SYNTAX,
   type RunFormat,
@@ -30,7 +29,7 @@ import { resolveModel, type ModelRelease } from '../catalog/model-catalog.js';
 import type { ApiConfig } from '../config.js';
 import { admitRun, idempotencyKeyOf, priceFor, requestFingerprint } from '../jobs/admission.js';
 import { sha256OfBytes } from '../uploads/read-chunk.js';
-import { bodyGeometry, reserveWork } from '../jobs/work-check.js';
+import { bodyGeometry, bodyVoxelBound, reserveWork } from '../jobs/work-check.js';
 import { ConflictError, GoneError, ServiceUnavailableError, TimeoutError } from '../http-errors.js';
 import { requestBytes } from '../http-body.js';
 import { requireScope, tenantOf } from '../middleware/auth.js';
@@ -131,7 +130,7 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
   const body = await requestBytes(c);
   if (body.byteLength === 0) throw new InputError('empty_input', 'The request body is empty.');
   const geometry = bodyGeometry(body);
-  const work = reserveWork(config, manifest, geometry, ONE_SHOT_OPTIONS);
+  const work = reserveWork(config, manifest, geometry, ONE_SHOT_OPTIONS, bodyVoxelBound(body));
   const jobId = `segment-${crypto.randomUUID()}`;
   const now = Date.now();
   const fingerprint =
@@ -188,7 +187,7 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
             version: release.version,
             format,
             shape: geometry?.shape ?? null,
-            maxVoxels: maxVoxelsWithin(config.work),
+            maxVoxels: work.chargeVoxels,
             // The answer is held whole, as the request was: the same ceiling.
             maxBytes: config.maxBodyBytes,
           },
