@@ -21,9 +21,9 @@ export {
 export {
   DEFAULT_READ_LIMITS,
   isDicom,
-  isZip,
   readGeometry,
   readImage,
+  readsAsZip,
   zipSliceBytes,
   type DeclaredGeometry,
   type ImageVolume,

@@ -53,12 +53,17 @@ export function readDicomSeries(
   // The series' frames so far plus each file's declared ones are checked before that file's frames
   // are built, so the frame list itself stays within the limits.
   const frames: DicomFrame[] = [];
+  // Which file each frame came from, for the errors found once the geometry is known.
+  const sources: string[] = [];
   files.forEach((bytes, i) => {
     const what = files.length > 1 ? `DICOM file ${i}` : 'DICOM';
     const own = dicomFrames(bytes, what, (rows, cols, n) =>
       checkExtents([cols, rows, frames.length + n], limits, what),
     );
-    for (const f of own) frames.push(f);
+    for (const f of own) {
+      frames.push(f);
+      sources.push(what);
+    }
   });
   const first = frames[0];
   const row = unit(first.orientation.slice(0, 3), 'DICOM');
@@ -80,7 +85,7 @@ export function readDicomSeries(
     spacing: [dCol, dRow, step],
     channels: 1,
   });
-  for (const f of frames) checkFramePresent(f, 'DICOM');
+  frames.forEach((f, i) => checkFramePresent(f, sources[i]));
   const data = new Float32Array(count);
   const n = first.rows * first.cols;
   order.forEach((src, k) => decodeFrame(frames[src], data.subarray(k * n, (k + 1) * n)));

@@ -17,7 +17,7 @@ export type {
   VoxelArray,
 } from './image.js';
 export { DEFAULT_READ_LIMITS, resolveLimits, type ReadLimits } from './limits.js';
-export { readGeometry, readImage, type ReadImageOptions } from './read-image.js';
+export { readGeometry, readImage, readsAsZip, type ReadImageOptions } from './read-image.js';
 export { readNifti } from './nifti-read.js';
 export { parseNiftiHeader, sniffNifti } from './nifti-header.js';
 export { bestAffine, qformAffine, sformAffine, baseAffine, affineToQform } from './nifti-affine.js';

@@ -84,10 +84,26 @@ function dispatch(
   if (isPng(bytes)) return readPng(bytes, limits, rgb, inspect);
   if (isJpeg(bytes)) return readJpeg(bytes, limits, rgb, inspect);
   if (isDicom(bytes)) return readDicomSeries([bytes], { limits, inspect });
-  if (isZip(bytes)) return readDicomSeries(readZipEntries(bytes, limits), { limits, inspect });
+  if (readsAsZip(bytes)) return readDicomSeries(readZipEntries(bytes, limits), { limits, inspect });
   throw new UnsupportedError(
     'unknown_format',
     'unrecognised image format (expected NIfTI, PNG, JPEG, DICOM or a zip of a DICOM series)',
+  );
+}
+
+/**
+ * Whether {@link readImage} reads `bytes` (or the first bytes of a file) as a zipped DICOM series:
+ * a zip that no earlier format claims. A DICOM file's free preamble may start like a zip; it is read
+ * as DICOM, and the Worker's bounds must see it the same way (worker/jobs/work-check.ts).
+ */
+export function readsAsZip(bytes: Uint8Array): boolean {
+  return (
+    isZip(bytes) &&
+    !isGzip(bytes) &&
+    sniffNifti(bytes) === null &&
+    !isPng(bytes) &&
+    !isJpeg(bytes) &&
+    !isDicom(bytes)
   );
 }
 

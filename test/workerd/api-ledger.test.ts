@@ -278,7 +278,15 @@ test('the budget holds every running request at its most possible charge: concur
     spent_micros: oneCharge,
     reserved_micros: 2 * oneCharge,
   });
-  // It would not fit even then: over the budget, 402.
+  // Had 'a' and 'b' known shapes, they would be charged what they hold: no retry could fit, 402.
+  await w.ledger({ op: 'release', tenant: t, job_id: 'a' });
+  await w.ledger({ op: 'release', tenant: t, job_id: 'b' });
+  assert.equal((await admit(t, { ...at('a'), reserve_exact: true })).kind, 'admitted');
+  assert.equal((await admit(t, { ...at('b'), reserve_exact: true })).kind, 'admitted');
+  assert.equal((await admit(t, at('c'))).kind, 'over_budget');
+  await w.ledger({ op: 'release', tenant: t, job_id: 'b' });
+  assert.equal((await admit(t, at('b'))).kind, 'admitted', 'the same, held inexactly');
+  // It would not fit even with nothing running: over the budget, 402.
   assert.equal((await admit(t, { ...at('big'), reserve_micros: 2 * oneCharge + 11 })).kind, 'over_budget');
   // 'a' is charged what it held: its reservation becomes spending, nothing frees up.
   await w.ledger({ op: 'record', tenant: t, input: charge('a', null, now) });

@@ -20,6 +20,7 @@ export interface AdmitInputJson {
   now: number;
   expires_at: number;
   reserve_micros?: number;
+  reserve_exact?: boolean;
 }
 
 /** One request to test/workerd/ledger-harness.ts. */

@@ -83,6 +83,11 @@ export interface AdmitInput {
    * Absent from callers before reservations: they reserve nothing.
    */
   reserve_micros?: number;
+  /**
+   * The hold is what the run will be charged (its input's shape is known, and a node's answer must
+   * state it): counted as spent when deciding between 402 and a 429 to retry.
+   */
+  reserve_exact?: boolean;
 }
 
 /**

@@ -61,6 +61,7 @@ const ADDED_COLUMNS = [
   { table: 'charges', column: 'label', type: 'TEXT' },
   { table: 'charges', column: 'model_version', type: 'TEXT' },
   { table: 'running', column: 'reserved_micros', type: 'INTEGER NOT NULL DEFAULT 0' },
+  { table: 'running', column: 'reserved_exact', type: 'INTEGER NOT NULL DEFAULT 0' },
 ];
 
 /** A tenant's charges, usage and monthly budget. */
@@ -176,25 +177,30 @@ export class TenantLedger extends DurableObject<Env> {
       const budget = this.monthBudget(input.now);
       if (budget.budget_micros !== null) {
         // Every running request holds its most possible charge: together they cannot pass the budget.
-        const reserved = this.sql<{ r: number }>(
-          'SELECT COALESCE(SUM(reserved_micros), 0) AS r FROM running',
-        )[0].r;
-        if (budget.spent_micros + reserved + reserve > budget.budget_micros) {
+        const held = this.sql<{ all: number; exact: number }>(
+          `SELECT COALESCE(SUM(reserved_micros), 0) AS "all",
+                  COALESCE(SUM(CASE WHEN reserved_exact = 1 THEN reserved_micros ELSE 0 END), 0) AS exact
+           FROM running`,
+        )[0];
+        if (budget.spent_micros + held.all + reserve > budget.budget_micros) {
+          // A 429 (retry) only if it would still fit once the running requests end with those of a
+          // known shape charged what they hold; else 402.
+          const wouldFit = budget.spent_micros + held.exact + reserve <= budget.budget_micros;
           return {
-            // It would fit once the running requests end (most are charged less than they hold).
-            kind: budget.spent_micros + reserve <= budget.budget_micros ? 'budget_held' : 'over_budget',
+            kind: wouldFit ? 'budget_held' : 'over_budget',
             budget_micros: budget.budget_micros,
             spent_micros: budget.spent_micros,
-            reserved_micros: reserved,
+            reserved_micros: held.all,
           };
         }
       }
       this.sql(
-        'INSERT OR REPLACE INTO running (job_id, evaluations, expires_at, reserved_micros) VALUES (?, ?, ?, ?)',
+        'INSERT OR REPLACE INTO running (job_id, evaluations, expires_at, reserved_micros, reserved_exact) VALUES (?, ?, ?, ?, ?)',
         input.job_id,
         input.evaluations,
         input.expires_at,
         reserve,
+        input.reserve_exact === true ? 1 : 0,
       );
       if (key !== null) {
         this.sql(

@@ -186,7 +186,14 @@ describe('admitRun', () => {
     expires_at: 2_000,
   };
   // 2.5 megavoxels at 10 micros each: 500 + 25.
-  const args = { tenant: 'acme', jobId: 'job-1', price, reserveVoxels: 2_500_000, ...input };
+  const args = {
+    tenant: 'acme',
+    jobId: 'job-1',
+    price,
+    reserveVoxels: 2_500_000,
+    reserveExact: true,
+    ...input,
+  };
 
   /** A ledger answering `admit` with `result`, recording every call. */
   function world(result: AdmitResult) {
@@ -202,7 +209,11 @@ describe('admitRun', () => {
     const { env, calls } = world({ kind: 'admitted' });
     assert.deepEqual(await admitRun(env, args), { kind: 'admitted' });
     assert.deepEqual(calls, [
-      { tenant: 'acme', call: 'admit', args: [{ job_id: 'job-1', ...input, reserve_micros: 525 }] },
+      {
+        tenant: 'acme',
+        call: 'admit',
+        args: [{ job_id: 'job-1', ...input, reserve_micros: 525, reserve_exact: true }],
+      },
     ]);
   });
 

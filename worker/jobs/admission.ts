@@ -65,19 +65,22 @@ export async function requestFingerprint(parts: Record<string, unknown>): Promis
  */
 export async function admitRun(
   env: Env,
-  args: Omit<AdmitInput, 'job_id' | 'reserve_micros'> & {
+  args: Omit<AdmitInput, 'job_id' | 'reserve_micros' | 'reserve_exact'> & {
     tenant: string;
     jobId: string;
     price: ModelPrice;
     reserveVoxels: number;
+    /** `reserveVoxels` is the declared shape's, which a node's answer must state: the charge if it succeeds. */
+    reserveExact: boolean;
   },
 ): Promise<Extract<AdmitResult, { kind: 'admitted' | 'replay' }>> {
-  const { tenant, jobId, price, reserveVoxels, ...input } = args;
+  const { tenant, jobId, price, reserveVoxels, reserveExact, ...input } = args;
   const reserve = chargeMicros(price, reserveVoxels);
   const result = await env.LEDGER.getByName(tenant).admit({
     job_id: jobId,
     ...input,
     reserve_micros: reserve,
+    reserve_exact: reserveExact,
   });
   switch (result.kind) {
     case 'replay':

@@ -58,6 +58,15 @@ describe('reserveWork', () => {
     const zip = zipSync({ 'series/ct.dcm': CT });
     assert.equal(bodyVoxelBound(zip), CT.length);
     assert.equal(bodyVoxelBound(CT), null, 'not a zip');
+    // A DICOM file whose free preamble starts like a zip, with a small directory appended claiming
+    // one 1-byte slice: the reader takes it as DICOM, so must the Worker (its shape, not 1 voxel).
+    const polyglot = Uint8Array.from([
+      ...CT,
+      ...zipSync({ 'a.dcm': new Uint8Array(1) }, { level: 0 }).subarray(0),
+    ]);
+    polyglot.set([0x50, 0x4b, 0x03, 0x04], 0);
+    assert.equal(bodyVoxelBound(polyglot), null);
+    assert.deepEqual(bodyGeometry(polyglot)?.shape, [128, 128, 1]);
     assert.equal(
       reserveWork(config, manifest, null, { tta: true }, bodyVoxelBound(zip)).chargeVoxels,
       CT.length,

@@ -12,7 +12,7 @@ import {
   checkWork,
   estimateWork,
   isDicom,
-  isZip,
+  readsAsZip,
   maxVoxelsWithin,
   readGeometry,
   zipSliceBytes,
@@ -32,7 +32,7 @@ export const HEADER_PREFIX_BYTES = 64 * 1024;
  * rest (truncation and the like) means "unknown", while a limit the header itself breaks is real.
  */
 export function declaredGeometry(bytes: Uint8Array, prefix: boolean): DeclaredGeometry | null {
-  if (isZip(bytes)) return null;
+  if (readsAsZip(bytes)) return null;
   try {
     return readGeometry(bytes, {
       limits: { ...DEFAULT_READ_LIMITS, maxInputBytes: Number.MAX_SAFE_INTEGER },
@@ -93,7 +93,7 @@ export function reserveWork(
 
 /** The most voxels a one-shot zip can hold: its slice files' declared bytes; null when not a zip. */
 export function bodyVoxelBound(body: Uint8Array): number | null {
-  return isZip(body) ? zipSliceBytes(body) : null;
+  return readsAsZip(body) ? zipSliceBytes(body) : null;
 }
 
 /** Bytes of an upload's end read to find a zip's central directory: 40,000 entries fit. */
@@ -105,7 +105,7 @@ export async function uploadVoxelBound(
   key: string,
   head: Uint8Array,
 ): Promise<number | null> {
-  if (!isZip(head)) return null;
+  if (!readsAsZip(head)) return null;
   const tail = await bucket.get(key, { range: { suffix: ZIP_DIRECTORY_BYTES } });
   if (!tail) return null;
   const bytes = new Uint8Array(await tail.arrayBuffer());

@@ -360,6 +360,7 @@ export const jobRoutes = newRouter()
       jobId: id,
       price,
       reserveVoxels: work.chargeVoxels,
+      reserveExact: work.estimate !== null,
       operation: 'job',
       idempotency_key: idempotencyKey,
       // An upload's bytes are fixed once it is complete: its id stands for its SHA-256.

@@ -150,6 +150,7 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
     jobId,
     price,
     reserveVoxels: work.chargeVoxels,
+    reserveExact: work.estimate !== null,
     operation: 'segment',
     idempotency_key: idempotencyKey,
     fingerprint,
