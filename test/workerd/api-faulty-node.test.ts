@@ -197,7 +197,19 @@ test("job on a zip: the Worker holds its directory's bytes against the budget, n
   const done = await jobs.waitFinal(((await created.json()) as { id: string }).id, 60_000);
   assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
   assert.equal(done.voxels, 128 * 128);
-  // The month is now spent, so the same job again is 402.
+  // A zip larger than the Worker's 4 MiB read of its end: the directory is found in the tail of
+  // the object (its offsets are the file's), and a 5 MiB slice of padding counts in the bound.
+  const padded = zipSync(
+    { 'series/ct.dcm': CT, 'series/padding.dcm': new Uint8Array(5 * 2 ** 20) },
+    { level: 0 },
+  );
+  const bigId = await uploadWhole(uploadClient(w, zipKey), padded);
+  await w.ledger({ op: 'setBudget', tenant, micros: priceOf(CT.length) + priceOf(CT.length + 5 * 2 ** 20) });
+  const big = await jobs.create({ upload_id: bigId, model: 'brain-wm-2d' });
+  assert.equal(big.status, 202, await big.clone().text());
+  assert.equal((await jobs.waitFinal(((await big.json()) as { id: string }).id, 60_000)).status, 'succeeded');
+  // A budget spent to the micro by the two: the same job again is 402.
+  await w.ledger({ op: 'setBudget', tenant, micros: 2 * priceOf(128 * 128) });
   const spent = await jobs.create({ upload_id: uploadId, model: 'brain-wm-2d' });
   assert.equal(spent.status, 402, await spent.clone().text());
   // An answer past the directory's bound is that node's failure, uncharged.
@@ -208,4 +220,19 @@ test("job on a zip: the Worker holds its directory's bytes against the budget, n
   const failed = await jobs.waitFinal(((await over.json()) as { id: string }).id, 60_000);
   assert.equal(failed.status, 'failed');
   assert.equal(failed.charge, null);
+});
+
+test("one-shot zip: held at its directory's bytes, charged for the answer's shape", async () => {
+  const tenant = 'zip-one-shot';
+  const zipKey = await w.key(tenant);
+  await w.ledger({ op: 'setBudget', tenant, micros: priceOf(CT.length) });
+  script = (shape, type) => answer(shape, type, 500);
+  const res = await w.fetch('/v1/segment?model=brain-wm-2d', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${zipKey}`, 'content-type': 'application/octet-stream' },
+    body: zipSync({ 'series/ct.dcm': CT }) as unknown as BodyInit,
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.equal(res.headers.get('x-voxels'), String(128 * 128));
+  assert.equal(res.headers.get('x-charge-micros'), String(priceOf(128 * 128)));
 });
