@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { crc32 } from 'node:zlib';
 import { encode } from 'fast-png';
 import { zlibSync } from 'fflate';
 import { REPO_ROOT, SHARED_DATA } from '../../test/support/goldens.js';
+import { pngChunk } from '../../test/support/png-chunks.js';
 import { readImage } from './index.js';
 import { MAX_JPEG_SCANS } from './png-jpeg.js';
 import { assertCode } from './test-helpers.js';
@@ -101,16 +101,9 @@ describe('PNG variants and errors', () => {
       depth: 8,
       channels: 1,
     });
-    const withChunk = (type: string, data: Uint8Array) => {
-      const chunk = new Uint8Array(12 + data.length);
-      const dv = new DataView(chunk.buffer);
-      dv.setUint32(0, data.length);
-      chunk.set(new TextEncoder().encode(type), 4);
-      chunk.set(data, 8);
-      dv.setUint32(8 + data.length, crc32(chunk.subarray(4, 8 + data.length)));
-      // After the signature and IHDR (8 + 25 bytes), as an encoder puts iCCP.
-      return Uint8Array.from([...plain.subarray(0, 33), ...chunk, ...plain.subarray(33)]);
-    };
+    // After the signature and IHDR (8 + 25 bytes), as an encoder puts iCCP.
+    const withChunk = (type: string, data: Uint8Array) =>
+      Uint8Array.from([...plain.subarray(0, 33), ...pngChunk(type, data), ...plain.subarray(33)]);
     // The reviewer's bypass: IHDR 3x2 checked, a later IHDR 20,000,000 x 1 decoded.
     const ihdr = plain.slice(16, 29);
     new DataView(ihdr.buffer).setUint32(0, 20_000_000);

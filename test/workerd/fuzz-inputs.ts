@@ -11,6 +11,7 @@ import jpeg from 'jpeg-js';
 import { zipSync } from 'fflate';
 import { readImage, writeNifti } from '../../engine/io/index.js';
 import { SHARED_DATA } from '../support/goldens.js';
+import { pngChunk, pngCrc } from '../support/png-chunks.js';
 
 /** A seeded PRNG (mulberry32): the same seed gives the same requests. */
 export function mulberry32(seed: number): () => number {
@@ -182,25 +183,6 @@ export function gzipZeros(header: Uint8Array, zeros: number): Uint8Array {
 /** Concatenates byte arrays. */
 export const concat = concatBytes;
 
-// PNG chunks: length, type, data, CRC.
-function crc32(bytes: Uint8Array): number {
-  let c = ~0;
-  for (const b of bytes) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
-}
-function pngChunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.byteLength);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, data.byteLength);
-  out.set(new TextEncoder().encode(type), 4);
-  out.set(data, 8);
-  view.setUint32(8 + data.byteLength, crc32(out.subarray(4, 8 + data.byteLength)));
-  return out;
-}
-
 /** A valid-CRC PNG declaring `width`x`height` grey 8-bit, whose IDAT inflates to `rawBytes` zeros. */
 export function pngBomb(width: number, height: number, rawBytes: number): Uint8Array {
   const ihdr = new Uint8Array(13);
@@ -230,7 +212,7 @@ export function pngWithSize(png: Uint8Array, width: number, height: number): Uin
   const v = new DataView(out.buffer);
   v.setUint32(16, width >>> 0);
   v.setUint32(20, height >>> 0);
-  v.setUint32(29, crc32(out.subarray(12, 29)));
+  v.setUint32(29, pngCrc(out.subarray(12, 29)));
   return out;
 }
 
