@@ -8,6 +8,7 @@ export default tseslint.config(
       'dist/',
       'wasm/build/',
       'wasm/assembly/',
+      'wasm/unet/',
       'kernels/wgsl.generated.ts',
       '.wrangler/',
       'models/',

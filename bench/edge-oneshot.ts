@@ -2,15 +2,17 @@
  * @module
  * `npm run bench:edge`: a one-shot 2D slice through the edge API (the Worker in workerd via
  * Miniflare, as `wrangler dev` runs it), placed on an inference node against placed at the edge
- * (onnxruntime-web inside the Worker), cold and warm.
+ * (the edge runtime inside the Worker: the own U-Net runtime for brain-wm-2d, docs/unet-wasm.md),
+ * cold and warm.
  * - node placement: `POST /v1/segment` with `EDGE_MAX_VOXELS=0`, one `nnsam serve` node;
- * - edge placement, cold: the first edge request of a new isolate (MODELS fetch, SHA-256, ORT
- *   start-up, session, and the model calls on code V8 has not optimised yet), then the next two;
- * - edge placement, warm: the isolate's cached session (worker/edge/edge-runtime.ts);
- * - where the cold time goes, from the probe Worker (test/engine/ort-probe.ts), which makes a
- *   session per request: ORT start-up + session + one call, then session + one call; and a warm
- *   model call of the edge file (the onnxruntime-web graph, training/web_graph.py) against one of
- *   the file it was made from, in the same probe, alternating.
+ * - edge placement, cold: the first edge request of a new isolate (MODELS fetch, SHA-256, the
+ *   runtime's start-up and load, and the model calls on code V8 has not optimised yet), then the
+ *   next two;
+ * - edge placement, warm: the isolate's cached runtime (worker/edge/edge-runtime.ts);
+ * - where the cold time goes, from the probe Worker (test/engine/ort-probe.ts), which loads the
+ *   runtime per request: start-up + load + one call, then load + one call; and a warm model call of
+ *   the edge runtime on the edge file against one of onnxruntime-web on the web graph of the same
+ *   weights (what the edge ran before, training/web_graph.py), in the same probe, alternating.
  * Wall time and CPU time (workerd's and the node's, from /proc): on this shared machine wall time
  * counts the time other processes hold the cores.
  * Writes bench/results/edge-oneshot.md.
@@ -27,17 +29,22 @@ import { startApi, type ApiWorld } from '../test/workerd/api-world.js';
 import { startNode } from '../test/workerd/inference-nodes.js';
 import { startBundledWorker } from '../test/workerd/miniflare-bundle.js';
 import { currentEdgeFile } from '../test/workerd/edge-file.js';
+import {
+  edgeRuntimeKind,
+  webGraphOf,
+  type EdgeRuntimeKind,
+  type ModelManifest,
+} from '../engine/models/manifest.js';
 import { PRICES, SLICE } from '../test/workerd/job-fixtures.js';
 import { loadAverages, median, processCpuMs, workerdPids } from './proc-cpu.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EDGE = currentEdgeFile('brain-wm-2d');
 const EDGE_FILE = EDGE.file;
-const MANIFEST = JSON.parse(readFileSync(`${ROOT}models/brain-wm-2d/manifest.json`, 'utf8')) as {
-  files: Record<string, { web_graph_of?: string }>;
-};
-/** The file the edge file's graph was made from (itself when it is not a web graph). */
-const SOURCE_FILE = MANIFEST.files[EDGE_FILE].web_graph_of ?? EDGE_FILE;
+const MANIFEST = JSON.parse(readFileSync(`${ROOT}models/brain-wm-2d/manifest.json`, 'utf8')) as ModelManifest;
+const EDGE_RUNTIME = edgeRuntimeKind(MANIFEST.edge!);
+/** onnxruntime-web's graph of the same weights, what the edge ran before the own runtime. */
+const WEB_GRAPH = webGraphOf(MANIFEST, 'model.fp16.onnx');
 const REQUESTS = Number(process.env.BENCH_RUNS ?? 10);
 const WARMUP = 3;
 
@@ -84,8 +91,8 @@ async function series(n: number, f: () => Promise<Sample>): Promise<Sample> {
   return { wall: median(s.map((x) => x.wall)), cpu: median(s.map((x) => x.cpu)) };
 }
 
-/** CPU ms of one probe request running `model` `runs` times (session included), in the probe's workerd. */
-type ProbeCpu = (model: Uint8Array, runs: number) => Promise<number>;
+/** CPU ms of one probe request running `model` `runs` times on `runtime` (load included), in the probe's workerd. */
+type ProbeCpu = (model: Uint8Array, runs: number, runtime: EdgeRuntimeKind) => Promise<number>;
 
 /** Runs `f` against a fresh probe Worker (test/engine/ort-probe.ts), whose workerd CPU time it reads. */
 async function withProbe<T>(f: (cpuOf: ProbeCpu) => Promise<T>): Promise<T> {
@@ -110,9 +117,9 @@ async function withProbe<T>(f: (cpuOf: ProbeCpu) => Promise<T>): Promise<T> {
       }
       return body;
     };
-    return await f(async (model, runs) => {
+    return await f(async (model, runs, runtime) => {
       const c = processCpuMs(pid);
-      const res = await mf.dispatchFetch(`http://probe/?dims=1,1,128,128&runs=${runs}`, {
+      const res = await mf.dispatchFetch(`http://probe/?dims=1,1,128,128&runs=${runs}&runtime=${runtime}`, {
         method: 'POST',
         body: bodyOf(model),
       });
@@ -125,25 +132,28 @@ async function withProbe<T>(f: (cpuOf: ProbeCpu) => Promise<T>): Promise<T> {
   }
 }
 
-/** CPU ms of probe requests in a fresh workerd: [start-up + session + 1 call, session + 1 call, ...]. */
-function probeColdSteps(model: Uint8Array): Promise<number[]> {
+/** CPU ms of probe requests in a fresh workerd: [start-up + load + 1 call, load + 1 call, ...]. */
+function probeColdSteps(model: Uint8Array, runtime: EdgeRuntimeKind): Promise<number[]> {
   return withProbe(async (cpuOf) => {
     const steps: number[] = [];
-    for (const runs of [1, 1, 1, 24, 1, 25]) steps.push(await cpuOf(model, runs));
+    for (const runs of [1, 1, 1, 24, 1, 25]) steps.push(await cpuOf(model, runs, runtime));
     return steps;
   });
 }
 
 /**
- * Warm CPU ms per model call of `a` and of `b` in one probe workerd, alternating, medians of 5 rounds of
- * (25 calls - 1 call) / 24 each, after one such round of each (V8 tiers the WASM code up on first use).
+ * Warm CPU ms per model call of `a` and of `b` (each a model and its runtime) in one probe workerd,
+ * alternating, medians of 5 rounds of (25 calls - 1 call) / 24 each, after one such round of each.
  */
-function warmCallPair(a: Uint8Array, b: Uint8Array): Promise<[number, number]> {
+function warmCallPair(
+  a: [Uint8Array, EdgeRuntimeKind],
+  b: [Uint8Array, EdgeRuntimeKind],
+): Promise<[number, number]> {
   return withProbe(async (cpuOf) => {
     const perCall: [number[], number[]] = [[], []];
     for (let round = 0; round < 6; round++) {
-      for (const [i, model] of [a, b].entries()) {
-        const call = ((await cpuOf(model, 25)) - (await cpuOf(model, 1))) / 24;
+      for (const [i, [model, runtime]] of [a, b].entries()) {
+        const call = ((await cpuOf(model, 25, runtime)) - (await cpuOf(model, 1, runtime))) / 24;
         if (round > 0) perCall[i].push(call);
       }
     }
@@ -189,10 +199,10 @@ const next = [await edge(), await edge()];
 const edgeWarm = await series(REQUESTS, edge);
 await viaEdge.w.dispose();
 await node.kill('SIGTERM');
-const probe = await probeColdSteps(edgeModel);
+const probe = await probeColdSteps(edgeModel, EDGE_RUNTIME);
 const graphs = await warmCallPair(
-  edgeModel,
-  new Uint8Array(readFileSync(`${ROOT}models/brain-wm-2d/${SOURCE_FILE}`)),
+  [edgeModel, EDGE_RUNTIME],
+  [new Uint8Array(readFileSync(`${ROOT}models/brain-wm-2d/${WEB_GRAPH}`)), 'onnxruntime-web'],
 );
 const tta = await ttaOffDiffers(edgeModel);
 const loadAfter = loadAverages();
@@ -212,7 +222,7 @@ processes held the cores.
 
 \`POST /v1/segment?model=brain-wm-2d\`, BrainT1Slice.png (${size}), TTA on, PNG out. The Worker runs in
 workerd through Miniflare, one \`nnsam serve\` node (onnxruntime-node CPU, 1 thread, \`model.onnx\`);
-the edge runs onnxruntime-web (WASM, 1 thread) on \`${EDGE_FILE}\` from the MODELS bucket. Both make
+the edge runs ${EDGE_RUNTIME} (WASM, 1 thread; docs/unet-wasm.md) on \`${EDGE_FILE}\` from the MODELS bucket. Both make
 6 tiles x 4 mirrorings = 24 model evaluations (both run one tile a call: the node's
 onnxruntime-node by CPU_MAX_BATCH, engine/runtime/runtime.ts).
 CPU is workerd's (and the node's, for the node placement) over the request.
@@ -227,36 +237,31 @@ ${row('edge, warm (median)', edgeWarm, REQUESTS)}
 
 ## Where the edge's time goes (workerd CPU, ms)
 
-From the probe Worker, which loads \`${EDGE_FILE}\` and makes a session on every request:
+From the probe Worker, which loads \`${EDGE_FILE}\` on ${EDGE_RUNTIME} on every request:
 
 | step | CPU (ms) |
 | --- | --- |
-| first request of a new isolate: ORT start-up, session, one model call | ${f(probe[0])} |
-| second request: session, one model call | ${f(probe[1])} |
-| third request: session, one model call | ${f(probe[2])} |
+| first request of a new isolate: start-up, load, one model call | ${f(probe[0])} |
+| second request: load, one model call | ${f(probe[1])} |
+| third request: load, one model call | ${f(probe[2])} |
 | one model call, warm (24 calls minus 1, per call) | ${f(perCall)} |
 | 24 warm model calls, the compute of a warm edge one-shot | ${f(24 * perCall)} |
 
-## The edge file's graph against the file it was made from (workerd CPU per warm model call, ms)
+## The edge runtime against onnxruntime-web (workerd CPU per warm model call, ms)
 
-| \`${EDGE_FILE}\` (the edge file) | \`${SOURCE_FILE}\` (same weights, exported graph) | ratio |
+| ${EDGE_RUNTIME} on \`${EDGE_FILE}\` (the edge) | onnxruntime-web on \`${WEB_GRAPH}\` (same weights, its web graph) | ratio |
 | --- | --- | --- |
 | ${graphs[0].toFixed(1)} | ${graphs[1].toFixed(1)} | ${r(graphs[0] / graphs[1])} |
 
-The edge file is the onnxruntime-web graph of \`${SOURCE_FILE}\` (training/web_graph.py): its
-3x3 convolutions of 64 to 256 channels (up to 256 x 128 channel pairs) as Winograd
-F(2x2, 3x3), LeakyRelu as Max
-(docs/platform.md). Medians of 5 alternating rounds of 24 calls each, in one probe isolate: the
-figures to compare the two files by (the warm call in the table above is one request of 25 calls
-after the cold steps).
+Medians of 5 alternating rounds of 24 calls each, in one probe isolate: the figures to compare the
+two runtimes by (the warm call in the table above is one request of 25 calls after the cold steps).
+The web graph is onnxruntime-web's best graph of these weights (training/web_graph.py, docs/platform.md).
 
-The warm edge one-shot is its 24 model calls: the isolate keeps the session (a second request loads
+The warm edge one-shot is its 24 model calls: the isolate keeps the runtime (a second request loads
 nothing; test/workerd/api-edge.test.ts checks that the model is loaded once), and the rest of the
-request (decode, kernels, encode, ledger) is what the node placement also pays. Each call costs
-onnxruntime-web ~4-5x what it costs onnxruntime-node (bench/results/ort-web.md: the 3x3
-convolutions run on 128-bit WASM SIMD without FMA against AVX-512 FMA kernels). The cold request
-adds the MODELS fetch and SHA-256, ORT's start-up and the first calls on code that V8 has not yet
-optimised (docs/platform.md).
+request (decode, kernels, encode, ledger) is what the node placement also pays. The cold request
+adds the MODELS fetch and SHA-256, the runtime's load and the first calls on code that V8 has not
+yet optimised (docs/platform.md, docs/unet-wasm.md).
 
 So a warm edge one-shot with TTA cannot come within 1.5x of the node: 1.5x the node's whole
 request buys about ${f((1.5 * nodeWarm.cpu) / perCall)} edge model calls, and the answer needs 24. Without

@@ -4,8 +4,9 @@
  * - one patch batch through onnxruntime-node CPU vs PyTorch CPU (the same network, built from the
  *   release's plans.json by bench/engine_torch.py; same patch, one thread);
  * - onnxruntime-web WASM (one thread, in Node's V8, the engine workerd uses, and inside workerd) vs
- *   onnxruntime-node, on `model.onnx` and, inside workerd, on the edge file (the onnxruntime-web graph
- *   of the fp16 weights, training/web_graph.py);
+ *   onnxruntime-node, on `model.onnx` and, inside workerd, on the onnxruntime-web graph of the fp16
+ *   weights (training/web_graph.py); and the edge runtime on the edge file inside workerd (the own
+ *   U-Net runtime on the fp16 weights, docs/unet-wasm.md);
  * - onnxruntime-node memory: peak RSS of a bare session (own process) and CPU and wall time per 8
  *   tiles (alternating in one process) for tiles per call and arena settings;
  * - end-to-end `nnsam segment` on the model's 256^3 validation case vs its pure model time, peak RSS
@@ -23,7 +24,12 @@ import { readImageFile } from '../engine/cli/files.js';
 import { createOrtNodeCpu, type SessionOptions } from '../engine/runtime/ort-node.js';
 import { createOrtWebForNode } from '../engine/runtime/ort-web-node.js';
 import type { InferenceRuntime } from '../engine/runtime/runtime.js';
-import { checkManifest } from '../engine/models/manifest.js';
+import {
+  checkManifest,
+  edgeRuntimeKind,
+  webGraphOf,
+  type EdgeRuntimeKind,
+} from '../engine/models/manifest.js';
 import { labelMetrics } from '../wasm/src/metrics.js';
 import { nodePeakRss } from './node-rss.js';
 import { sharedKernels } from '../wasm/src/node-loader.js';
@@ -93,7 +99,7 @@ function e2e(device: string, extra: string[] = [], cliRoot?: string): SegmentRun
  * (a graph with other operators has other kernels to warm: timed cold, the edge file's first calls
  * made it look slower than model.onnx).
  */
-async function workerdMs(batch: number, model: Uint8Array): Promise<number> {
+async function workerdMs(batch: number, model: Uint8Array, runtime: EdgeRuntimeKind): Promise<number> {
   const { startBundledWorker } = await import('../test/workerd/miniflare-bundle.js');
   const mf = startBundledWorker(
     `${ROOT}test/engine/ort-probe.wrangler.toml`,
@@ -107,10 +113,13 @@ async function workerdMs(batch: number, model: Uint8Array): Promise<number> {
     body.set(new Uint8Array(x.buffer), 4 + model.length);
     const call = async (runs: number): Promise<number> => {
       const t = performance.now();
-      const res = await mf.dispatchFetch(`http://probe/?dims=${batch},1,${patch.join(',')}&runs=${runs}`, {
-        method: 'POST',
-        body,
-      });
+      const res = await mf.dispatchFetch(
+        `http://probe/?dims=${batch},1,${patch.join(',')}&runs=${runs}&runtime=${runtime}`,
+        {
+          method: 'POST',
+          body,
+        },
+      );
       if (res.status !== 200) throw new Error(await res.text());
       await res.arrayBuffer();
       return performance.now() - t;
@@ -140,12 +149,23 @@ const manifest = JSON.parse(readFileSync(`${MODEL_DIR}manifest.json`, 'utf8')) a
 };
 const model = new Uint8Array(readFileSync(`${MODEL_DIR}model.onnx`));
 const EDGE_FILE = MANIFEST.edge!.file;
+const EDGE_RUNTIME = edgeRuntimeKind(MANIFEST.edge!);
 const edgeModel = new Uint8Array(readFileSync(`${MODEL_DIR}${EDGE_FILE}`));
+// What onnxruntime-web runs for the fp16 weights (the `wasm` device): their web graph.
+const WEB_GRAPH = webGraphOf(MANIFEST, 'model.fp16.onnx');
+const webGraphModel = new Uint8Array(readFileSync(`${MODEL_DIR}${WEB_GRAPH}`));
 const patch = manifest.plans.patch_size;
 const rows: string[] = [];
 const lines: string[] = [];
 const quality: string[] = [];
-const perBatch: { batch: number; vsTorch: number; edge: number; wasm: number; webGraph: number }[] = [];
+const perBatch: {
+  batch: number;
+  vsTorch: number;
+  edge: number;
+  wasm: number;
+  webGraph: number;
+  edgeRuntime: number;
+}[] = [];
 const perRun: { name: string; ratio: number; rssMB: number; dice: number; hd95: number; modelMs: number }[] =
   [];
 for (const batch of [1, manifest.plans.batch_size]) {
@@ -157,12 +177,20 @@ for (const batch of [1, manifest.plans.batch_size]) {
   );
   const torch = torchMs(batch);
   const wasm = await timeRuntime(await createOrtWebForNode(model), batch, patch);
-  const edge = await workerdMs(batch, model);
-  const webGraph = await workerdMs(batch, edgeModel);
+  const edge = await workerdMs(batch, model, 'onnxruntime-web');
+  const webGraph = await workerdMs(batch, webGraphModel, 'onnxruntime-web');
+  const edgeRuntime = await workerdMs(batch, edgeModel, EDGE_RUNTIME);
   const vsTorch = typeof torch === 'number' ? node / torch : NaN;
-  perBatch.push({ batch, vsTorch, edge: edge / node, wasm: wasm / node, webGraph: webGraph / node });
+  perBatch.push({
+    batch,
+    vsTorch,
+    edge: edge / node,
+    wasm: wasm / node,
+    webGraph: webGraph / node,
+    edgeRuntime: edgeRuntime / node,
+  });
   rows.push(
-    `| ${batch} | ${f(node)} | ${f(torch)} | ${f(vsTorch, 2)} | ${f(wasm)} | ${f(wasm / node, 2)} | ${f(edge)} | ${f(edge / node, 2)} | ${f(webGraph)} | ${f(webGraph / node, 2)} |`,
+    `| ${batch} | ${f(node)} | ${f(torch)} | ${f(vsTorch, 2)} | ${f(wasm)} | ${f(wasm / node, 2)} | ${f(edge)} | ${f(edge / node, 2)} | ${f(webGraph)} | ${f(webGraph / node, 2)} | ${f(edgeRuntime)} | ${f(edgeRuntime / node, 2)} |`,
   );
   console.log(rows[rows.length - 1]);
 }
@@ -273,12 +301,15 @@ function closing(): string {
   plans' batch of ${b8.batch} (${f(b8.vsTorch, 2)}). At the larger batch MLAS's single-threaded convolutions and PyTorch's
   oneDNN ones run at about the same FLOP rate; calling the runtime with smaller batches (same results,
   the batch only groups tiles) is where onnxruntime wins.
-- onnxruntime-web in workerd <= 3x onnxruntime-node single-thread, on the edge file (what workerd and
-  the browser run): ${met(b1.webGraph <= 3 && b8.webGraph <= 3)} (${f(b1.webGraph, 2)}x at batch 1, ${f(b8.webGraph, 2)}x at batch ${b8.batch}; on \`model.onnx\`
-  ${f(b1.edge, 2)}x and ${f(b8.edge, 2)}x, ${f(b1.wasm, 2)}x in Node's V8). The gap is the 3x3 convolutions
+- The edge runtime in workerd <= 3x onnxruntime-node single-thread, on the edge file (what workerd and
+  the browser run: \`${EDGE_FILE}\` on ${EDGE_RUNTIME}): ${met(b1.edgeRuntime <= 3 && b8.edgeRuntime <= 3)} (${f(b1.edgeRuntime, 2)}x at batch 1, ${f(b8.edgeRuntime, 2)}x at batch ${b8.batch}).
+  The own U-Net runtime (docs/unet-wasm.md) runs the 3x3 convolutions with relaxed SIMD's fused
+  multiply-add, which onnxruntime-web's WASM build lacks.
+- onnxruntime-web itself in workerd <= 3x: ${met(b1.webGraph <= 3 && b8.webGraph <= 3)} on its best graph (\`${WEB_GRAPH}\`: ${f(b1.webGraph, 2)}x at batch 1, ${f(b8.webGraph, 2)}x at batch ${b8.batch}; on \`model.onnx\`
+  ${f(b1.edge, 2)}x and ${f(b8.edge, 2)}x, ${f(b1.wasm, 2)}x in Node's V8). It no longer runs at the edge for brain-wm-2d. The gap is the 3x3 convolutions
   (bench/results/ort-web.md profiles both runtimes): the WASM build's MLAS runs them on 128-bit SIMD
-  without FMA, the native one as NCHWc kernels with AVX-512 FMA, ~6.7x faster. The edge file
-  (\`${EDGE_FILE}\`, training/web_graph.py) computes the convolutions of 64 channels and more, up to 256 x 128
+  without FMA, the native one as NCHWc kernels with AVX-512 FMA, ~6.7x faster. The web graph
+  (\`${WEB_GRAPH}\`, training/web_graph.py) computes the convolutions of 64 channels and more, up to 256 x 128
   channel pairs, as Winograd F(2x2, 3x3), 2.25x fewer multiply-accumulates, and LeakyRelu as Max; the
   narrower ones lose under Winograd, and the wider ones stay direct to keep the session's WASM heap
   small enough for an isolate (docs/platform.md). onnxruntime-web has no relaxed-SIMD build and no
@@ -316,18 +347,19 @@ const md = `# Inference engine benchmark
 Node ${process.version}, model \`${MODEL_ID}\` (${(modelBytes / 1e6).toFixed(1)} MB ONNX, patch ${patch.join('x')}).
 One thread everywhere. Medians of ${RUNS} runs after one warm-up.
 
-## One patch batch: onnxruntime-node vs PyTorch vs onnxruntime-web (ms)
+## One patch batch: onnxruntime-node vs PyTorch vs onnxruntime-web and the edge runtime (ms)
 
-| batch | ort-node cpu | PyTorch cpu | node / torch (target <= 0.8) | ort-web wasm (Node) | wasm / node | ort-web in workerd | workerd / node | ort-web in workerd, edge file | workerd edge file / node (target <= 3) |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| batch | ort-node cpu | PyTorch cpu | node / torch (target <= 0.8) | ort-web wasm (Node) | wasm / node | ort-web in workerd | workerd / node | ort-web in workerd, web graph | web graph / node | edge runtime in workerd, edge file | edge / node (target <= 3) |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 
 onnxruntime-web runs here in Node's V8, the engine workerd embeds, with the same pre-compiled-module
 loading as in the Worker, and inside workerd (timed from the caller: timers inside workerd do not
 advance during computation, docs/platform.md; after one warm-up request, the median of 3
-requests of 11 runs minus one of 1). All columns but the last run \`model.onnx\`; the last runs
-the edge file \`${EDGE_FILE}\`, the same weights stored as fp16 in the onnxruntime-web graph
-(training/web_graph.py).
+requests of 11 runs minus one of 1). The onnxruntime columns run \`model.onnx\`, but for the web
+graph \`${WEB_GRAPH}\`: the same weights stored as fp16 in the onnxruntime-web graph
+(training/web_graph.py). The last pair is what the edge runs: \`${EDGE_FILE}\` on ${EDGE_RUNTIME}
+(docs/unet-wasm.md), its relaxed-SIMD build, inside workerd.
 PyTorch: the same network rebuilt from the release's \`plans.json\` with \`model.onnx\`'s weights
 (\`bench/engine_torch.py\`, which checks its logits against the release's PyTorch golden before timing).
 

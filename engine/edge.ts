@@ -4,7 +4,7 @@
  * is engine/index.ts). Everything here runs in workerd: no `node:` imports, WASM from an already
  * compiled module. The Worker↔node contract comes whole (engine/protocol/); the rest is what the
  * Worker runs itself: reading headers and small images, the cost model, the pipeline for edge
- * runs on onnxruntime-web, manifests, API keys, the upload token's shape and the error hierarchy.
+ * runs (onnxruntime-web or the own U-Net runtime), manifests, API keys, the upload token's shape and the error hierarchy.
  */
 export * from './protocol/index.js';
 export { AppError, InputError, LimitError, NotFoundError, UnsupportedError } from './errors.js';
@@ -29,7 +29,13 @@ export {
   type ImageVolume,
   type ReadLimits,
 } from './io/index.js';
-export { checkManifest, type EdgeSpec, type ModelManifest } from './models/manifest.js';
+export {
+  checkManifest,
+  edgeRuntimeKind,
+  type EdgeRuntimeKind,
+  type EdgeSpec,
+  type ModelManifest,
+} from './models/manifest.js';
 export { modalityWarnings } from './models/modality.js';
 export {
   compareVersions,
@@ -54,6 +60,9 @@ export {
 } from './pipeline/work.js';
 export type { LabelStats } from './postprocessing/label-stats.js';
 export { createOrtWeb } from './runtime/ort-web.js';
+export { createUnetWasm, UNET_WASM_MEMORY_BYTES, UnetWasmUnsupported } from './runtime/unet-wasm.js';
+export { OnnxWeightsError } from './runtime/onnx-weights.js';
+export { KernelArgumentError } from '../wasm/src/kernel-errors.js';
 export type { InferenceRuntime } from './runtime/runtime.js';
 export { kernelSelfCheck } from './kernel-self-check.js';
 export { KernelCore } from '../wasm/src/kernel-core.js';

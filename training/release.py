@@ -224,12 +224,16 @@ def release(run: str, out: str, model_id: str, dataset: str | None = None, val_c
         'metrics': metrics,
         'variants': {k: v['precision'] for k, v in files.items() if k.endswith('.onnx')},
     }
+    nnsam = stand_in or ((ck.get('init_args') or {}).get('nnsam_edge') or {}).get('sam')
     if edge:
-        # A stand-in ships its fp16 weights as model.onnx: that is the file the edge runs.
+        # A stand-in ships its fp16 weights as model.onnx: that is the file the edge runs. A plain
+        # U-Net's edge runs its exported weights on the own runtime (docs/unet-wasm.md).
         extra['edge'] = {**edge, 'file': 'model.onnx'} if stand_in else edge
+        if not nnsam:
+            extra['edge'] = {**extra['edge'], 'runtime': 'unet-wasm'}
     if refine is not None:
         extra['refine'] = refine
-    if stand_in or ((ck.get('init_args') or {}).get('nnsam_edge') or {}).get('sam'):
+    if nnsam:
         # The nnSAM family: its TinyViT encoder costs ~1.5 s per patch on the CPU provider.
         extra['prefers_gpu'] = True
     m = manifest_dict(model_id, plans, ds, files, r['net'], extra)
@@ -237,7 +241,8 @@ def release(run: str, out: str, model_id: str, dataset: str | None = None, val_c
     m['parity_tolerance'] = tol
     write_manifest(out, m)
     if edge:
-        # The edge and the browser run the onnxruntime-web graph of the edge file (docs/platform.md).
+        # The onnxruntime-web graph of the edge file (docs/platform.md): what the `wasm` device runs,
+        # and the edge too where onnxruntime-web runs it.
         build_release(out)
         with open(os.path.join(out, 'manifest.json')) as f:
             m = json.load(f)

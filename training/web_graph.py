@@ -218,8 +218,10 @@ def max_abs_diff(a: str, b: str, x: np.ndarray) -> dict:
 
 
 def build_release(folder: str) -> dict:
-    """Writes `folder`/model.web.onnx from the release's edge file and points `edge.file` at it, with
-    its row in the card. Nothing in the folder changes unless every check passes."""
+    """Writes `folder`/model.web.onnx from the release's edge file, with its row in the card, and points
+    `edge.file` at it when onnxruntime-web runs the edge (the own U-Net runtime, `edge.runtime:
+    unet-wasm`, reads the exported weights instead, docs/unet-wasm.md; the web graph then serves the
+    `wasm` device). Nothing in the folder changes unless every check passes."""
     from .export import sha256
     path = os.path.join(folder, 'manifest.json')
     with open(path) as f:
@@ -246,7 +248,8 @@ def build_release(folder: str) -> dict:
             'rewritten': counts, 'bytes': size, 'sha256': sha256(tmp),
         }
         man.setdefault('parity_web_graph_max_abs_diff', {})[WEB_FILE] = diff
-        man['edge'] = {**edge, 'file': WEB_FILE}
+        if edge.get('runtime', 'onnxruntime-web') == 'onnxruntime-web':
+            man['edge'] = {**edge, 'file': WEB_FILE}
         card = os.path.join(folder, 'README.md')
         card_tmp = os.path.join(d, 'README.md')
         if os.path.exists(card) and 'README.md' in man['files']:

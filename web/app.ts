@@ -267,7 +267,7 @@ async function runPrivately(file: File, model: string): Promise<void> {
   jobBar.removeAttribute('value');
   const result = await segmentPrivately(file, model, (text) => (jobStatus.textContent = text));
   jobBar.value = 1;
-  jobStatus.textContent = `Segmented on this device with ${model} (onnxruntime-web, ${result.provider}) in ${result.totalMs} ms (model ${result.modelMs} ms).`;
+  jobStatus.textContent = `Segmented on this device with ${model} (${result.runtime}, ${result.provider}) in ${result.totalMs} ms (model ${result.modelMs} ms).`;
   uploadStatus.textContent = `Private mode: ${file.name} was read and segmented on this device; nothing was uploaded.`;
   resultSection.dataset.private = 'true';
   await showResult(file, result.stats, result.labelMap);

@@ -26,12 +26,15 @@ writeFileSync(
 );
 
 // Private mode (web/private.ts) runs the edge models in the browser: each edge-marked model's
-// manifest and edge file, the kernels and onnxruntime-web's WASM binary (its JS glue is in app.js),
+// manifest and edge file, the kernels, the U-Net layer modules and onnxruntime-web's WASM binary (its JS glue is in app.js),
 // all static assets of the page's own origin (Workers assets take files up to 25 MiB).
 const root = new URL('../', import.meta.url);
 const priv = new URL('private/', out);
 mkdirSync(priv, { recursive: true });
 copyFileSync(new URL('wasm/build/kernels.wasm', root), new URL('kernels.wasm', priv));
+for (const unet of ['unet.wasm', 'unet.plain.wasm']) {
+  copyFileSync(new URL(`wasm/build/${unet}`, root), new URL(unet, priv));
+}
 copyFileSync(
   new URL('node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm', root),
   new URL('ort-wasm-simd-threaded.wasm', priv),

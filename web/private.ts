@@ -1,9 +1,11 @@
 /**
- * Private mode: the edge model and the same WASM kernels run in this browser, on onnxruntime-web's
- * WASM backend (one thread), with the options the Worker's edge runs use (engine/edge.ts
+ * Private mode: the edge model and the same WASM kernels run in this browser, on the runtime the
+ * manifest's `edge.runtime` names (the own U-Net runtime, docs/unet-wasm.md, or onnxruntime-web's
+ * WASM backend; one thread), with the options the Worker's edge runs use (engine/edge.ts
  * `segment`, ONE_SHOT_OPTIONS). The file is read here and never sent anywhere: the page fetches
  * only static assets of its own origin (web/build.mjs copies them into dist/web/private/): the
- * model's manifest and edge ONNX file, kernels.wasm and onnxruntime-web's WASM binary.
+ * model's manifest and edge ONNX file, kernels.wasm, the U-Net layer modules and onnxruntime-web's
+ * WASM binary.
  */
 import {
   KernelCore,
@@ -12,9 +14,13 @@ import {
   UnsupportedError,
   checkManifest,
   createOrtWeb,
+  createUnetWasm,
+  UNET_WASM_MEMORY_BYTES,
+  edgeRuntimeKind,
   encodeResultBytes,
   readImage,
   segment,
+  type EdgeRuntimeKind,
   type EdgeSpec,
   type InferenceRuntime,
   type LabelStats,
@@ -30,6 +36,8 @@ export interface PrivateResult {
   /** The label map as NIfTI (gzip), encoded as the API encodes it. */
   labelMap: Uint8Array<ArrayBuffer>;
   stats: LabelStats[];
+  /** What ran the model: the manifest's edge runtime. */
+  runtime: EdgeRuntimeKind;
   provider: string;
   modelMs: number;
   totalMs: number;
@@ -43,6 +51,17 @@ async function fetchOk(path: string): Promise<Response> {
 
 let kernels: Promise<KernelCore> | undefined;
 let ortModule: Promise<WebAssembly.Module> | undefined;
+let unetModule: Promise<WebAssembly.Module> | undefined;
+
+/**
+ * The U-Net layer module with relaxed SIMD (fused multiply-add) where this browser validates it,
+ * else the plain-SIMD build (Safari has no relaxed SIMD).
+ */
+async function compileUnet(): Promise<WebAssembly.Module> {
+  const relaxed = await (await fetchOk(`${ASSETS}unet.wasm`)).arrayBuffer();
+  if (WebAssembly.validate(relaxed)) return WebAssembly.compile(relaxed);
+  return WebAssembly.compileStreaming(fetchOk(`${ASSETS}unet.plain.wasm`));
+}
 const runtimes = new Map<
   string,
   Promise<{ manifest: ModelManifest & { edge: EdgeSpec }; runtime: InferenceRuntime }>
@@ -70,8 +89,18 @@ async function loadModel(
   if (digest !== listed.sha256) {
     throw new Error(`${id}/${edge.file} has sha256 ${digest}, the manifest says ${listed.sha256}`);
   }
-  ortModule ??= WebAssembly.compileStreaming(fetchOk(`${ASSETS}ort-wasm-simd-threaded.wasm`));
-  const runtime = await createOrtWeb(bytes, await ortModule);
+  let runtime: InferenceRuntime;
+  if (edgeRuntimeKind(edge) === 'unet-wasm') {
+    unetModule ??= compileUnet();
+    unetModule.catch(() => (unetModule = undefined));
+    runtime = createUnetWasm(
+      await KernelCore.create(await unetModule, { maxMemoryBytes: UNET_WASM_MEMORY_BYTES }),
+      bytes,
+    );
+  } else {
+    ortModule ??= WebAssembly.compileStreaming(fetchOk(`${ASSETS}ort-wasm-simd-threaded.wasm`));
+    runtime = await createOrtWeb(bytes, await ortModule);
+  }
   return { manifest: { ...manifest, edge }, runtime };
 }
 
@@ -113,6 +142,7 @@ export async function segmentPrivately(
   return {
     labelMap: encodeResultBytes('nifti', image, result, () => ({}), 8),
     stats: result.stats,
+    runtime: edgeRuntimeKind(manifest.edge),
     provider: result.runtime.provider,
     modelMs: Math.round(result.timings.modelMs),
     totalMs,

@@ -95,10 +95,11 @@ test('inference.refine: settings in range are kept, anything out of range or on 
   );
 });
 
-test('web graphs: the shipped edge file stands in for model.fp16.onnx only; a graph of nothing, with a fold, or a second one is refused', () => {
+test('web graphs: the shipped one stands in for model.fp16.onnx only; a graph of nothing, with a fold, or a second one is refused', () => {
   const raw = readFileSync(SHIPPED, 'utf8');
   const m = parseManifest(raw, 'brain-wm-2d');
-  assert.equal(m.edge?.file, 'model.web.onnx');
+  // The edge runs the fp16 weights on the own U-Net runtime, which reads exported weights.
+  assert.deepEqual(m.edge, { file: 'model.fp16.onnx', max_voxels: 262144, runtime: 'unet-wasm' });
   assert.equal(webGraphOf(m, 'model.fp16.onnx'), 'model.web.onnx');
   assert.equal(webGraphOf(m, 'model.onnx'), 'model.onnx');
   assert.equal(webGraphOf(m, 'model.int8.onnx'), 'model.int8.onnx');
@@ -122,12 +123,13 @@ test('web graphs: the shipped edge file stands in for model.fp16.onnx only; a gr
     bad((f) => (f['model.web2.onnx'] = { ...f['model.web.onnx'], web_graph_of: 'model.web.onnx' })),
     /web_graph_of must name a listed fold file/,
   );
-  // The edge naming the source of a web graph would run another graph than `--device wasm` does.
-  const edgeOnSource = JSON.parse(raw) as { edge: { file: string } };
-  edgeOnSource.edge.file = 'model.fp16.onnx';
+  // onnxruntime-web at the edge on the source of a web graph would run another graph than
+  // `--device wasm` does.
+  const edgeOnSource = JSON.parse(raw) as { edge: { file: string; runtime?: string } };
+  edgeOnSource.edge.runtime = 'onnxruntime-web';
   assert.throws(
     () => parseManifest(JSON.stringify(edgeOnSource), 'brain-wm-2d'),
-    /edge.file model.fp16.onnx has a web graph: the edge must run it/,
+    /edge.file model.fp16.onnx has a web graph: onnxruntime-web at the edge must run it/,
   );
   assert.throws(
     bad((f) => (f['model.web2.onnx'] = { ...f['model.web.onnx'] })),

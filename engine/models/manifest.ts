@@ -58,12 +58,26 @@ export interface ManifestFile {
   web_graph_of?: string;
 }
 
+/**
+ * What runs a model's edge file: onnxruntime-web (any graph), or the own plain U-Net runtime
+ * (engine/runtime/unet-wasm.ts, docs/unet-wasm.md), which rebuilds the network from an exported
+ * fold file's weights.
+ */
+export type EdgeRuntimeKind = 'onnxruntime-web' | 'unet-wasm';
+
 /** The model's mark as able to run inside the Worker: its ONNX file there and the largest input. */
 export interface EdgeSpec {
   /** A file listed under `files` (with its SHA-256), e.g. `model.fp16.onnx`. */
   file: string;
   /** Most voxels an input may have to run at the edge. */
   max_voxels: number;
+  /** What runs `file` at the edge and in the page's private mode; absent: onnxruntime-web. */
+  runtime?: EdgeRuntimeKind;
+}
+
+/** The runtime that runs `edge`'s file. */
+export function edgeRuntimeKind(edge: EdgeSpec): EdgeRuntimeKind {
+  return edge.runtime ?? 'onnxruntime-web';
 }
 
 /**
@@ -112,8 +126,10 @@ export interface ModelManifest {
   stand_in?: boolean;
   provenance?: { validation_case?: string | null };
   metrics?: unknown;
-  /** Present when the model may run inside the Worker (onnxruntime-web WASM) on small inputs. */
+  /** Present when the model may run inside the Worker (WASM) on small inputs. */
   edge?: EdgeSpec;
+  /** The nnSAM family's SAM-branch description (training/release.py); absent or null for a plain U-Net. */
+  sam_branch?: unknown;
   /**
    * The model should run on GPU (WebGPU) nodes where there are any: placement tries them first. Set
    * for the nnSAM family, whose TinyViT encoder costs about 1.5 s per patch on the CPU provider.
@@ -202,6 +218,20 @@ function checkEdge(m: ModelManifest, fail: (what: string) => never): void {
   if (!Number.isSafeInteger(e.max_voxels) || e.max_voxels! <= 0) {
     fail(`edge.max_voxels must be a positive integer, got ${String(e.max_voxels)}`);
   }
+  if (e.runtime !== undefined && e.runtime !== 'onnxruntime-web' && e.runtime !== 'unet-wasm') {
+    fail(`edge.runtime must be onnxruntime-web or unet-wasm, got ${JSON.stringify(e.runtime)}`);
+  }
+  if (e.runtime === 'unet-wasm') {
+    // It rebuilds a plain U-Net from an exported fold file's float weights: not a web graph, not
+    // int8 weights (a DequantizeLinear graph), not nnSAM (training/release.py marks that family
+    // prefers_gpu; its stand-ins also carry sam_branch).
+    const f = m.files[e.file!];
+    if (f?.fold === undefined) fail(`edge.file ${e.file} must be a fold file for the unet-wasm runtime`);
+    if (/int8/.test(`${f.precision ?? ''} ${e.file}`)) {
+      fail(`edge.file ${e.file}: the unet-wasm runtime reads float weights, not int8`);
+    }
+    if (m.sam_branch || m.prefers_gpu === true) fail('the unet-wasm edge runtime runs plain U-Nets, not an nnSAM release');
+  }
 }
 
 /**
@@ -222,8 +252,10 @@ function checkWebGraphs(m: ModelManifest, fail: (what: string) => never): void {
     if (sources.has(f.web_graph_of)) fail(`${f.web_graph_of} has more than one web graph`);
     sources.add(f.web_graph_of);
   }
-  if (m.edge && sources.has(m.edge.file)) {
-    fail(`edge.file ${m.edge.file} has a web graph: the edge must run it, as the wasm device does`);
+  // onnxruntime-web at the edge runs what the `wasm` device runs; the own runtime reads the
+  // exported weights, not the web graph's rewritten ones.
+  if (m.edge && edgeRuntimeKind(m.edge) === 'onnxruntime-web' && sources.has(m.edge.file)) {
+    fail(`edge.file ${m.edge.file} has a web graph: onnxruntime-web at the edge must run it, as the wasm device does`);
   }
 }
 

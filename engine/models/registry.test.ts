@@ -78,7 +78,7 @@ test('a shipped int8 variant runs on cpu and wasm as its own session and keeps t
   }
 });
 
-test('fp16 on wasm runs the web graph of the release (its edge file): its own session, within 1e-4 of the fp16 file', async () => {
+test('fp16 on wasm runs the web graph of the release: its own session, within 1e-4 of the fp16 file', async () => {
   const id = 'brain-wm-2d';
   const loaded: number[] = [];
   const registry = new ModelRegistry(MODELS, (model, device, options) => {
@@ -86,7 +86,7 @@ test('fp16 on wasm runs the web graph of the release (its edge file): its own se
     return nodeRuntimeFactory(model, device, options);
   });
   const manifest = parseManifest(readFileSync(join(MODELS, id, 'manifest.json'), 'utf8'), id);
-  const web = manifest.files[manifest.edge!.file];
+  const web = manifest.files['model.web.onnx'];
   assert.equal(web.web_graph_of, 'model.fp16.onnx');
   const input = readNpy(join(MODELS, id, 'parity', 'input.npy'));
   try {

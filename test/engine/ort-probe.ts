@@ -1,9 +1,14 @@
-// A test-only Worker (test/engine/ort-workerd.test.ts): onnxruntime-web loaded inside workerd from
-// the pre-compiled module, as docs/platform.md prescribes. POST body: u32 model length, the model, then
-// the float32 input; `?dims=1,1,128,128[&runs=N]`. Answers the first output's float32 data after N
-// runs (default 1): timers do not advance inside workerd, so callers time runs=N+1 against runs=1.
+// A test-only Worker (test/engine/ort-workerd.test.ts, bench/engine.ts): an edge runtime loaded inside
+// workerd from its pre-compiled module, as docs/platform.md prescribes: onnxruntime-web, or with
+// `&runtime=unet-wasm` the own U-Net runtime (docs/unet-wasm.md). POST body: u32 model length, the
+// model, then the float32 input; `?dims=1,1,128,128[&runs=N]`. Answers the first output's float32
+// data after N runs (default 1): timers do not advance inside workerd, so callers time runs=N+1
+// against runs=1.
 import ortWasm from '../../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm';
+import unetWasm from '../../wasm/build/unet.wasm';
 import { createOrtWeb } from '../../engine/runtime/ort-web.js';
+import { createUnetWasm } from '../../engine/runtime/unet-wasm.js';
+import { KernelCore } from '../../wasm/src/kernel-core.js';
 
 export default {
   async fetch(request: Request): Promise<Response> {
@@ -14,7 +19,10 @@ export default {
     const n = new DataView(body.buffer).getUint32(0, true);
     const model = body.slice(4, 4 + n);
     const input = new Float32Array(body.slice(4 + n).buffer);
-    const rt = await createOrtWeb(model, ortWasm);
+    const rt =
+      params.get('runtime') === 'unet-wasm'
+        ? createUnetWasm(await KernelCore.create(unetWasm), model)
+        : await createOrtWeb(model, ortWasm);
     try {
       let out = await rt.run(input, dims);
       for (let i = 1; i < runs; i++) out = await rt.run(input, dims);

@@ -1,8 +1,10 @@
 /**
- * The onnxruntime-web graph of a release (training/web_graph.py) fits where it runs: an edge isolate
- * has 128 MB, WebAssembly memory included, and that memory never shrinks, so what onnxruntime-web
- * keeps while it folds the Winograd weights at load stays for the isolate's life (docs/platform.md).
- * Measured, not timed: the heap of one session in its own process (web-graph-memory-probe.ts).
+ * The onnxruntime-web graph of a release (training/web_graph.py) fits where onnxruntime-web runs it
+ * (the `wasm` device; the edge for a release whose `edge.runtime` is onnxruntime-web): an edge
+ * isolate has 128 MB, WebAssembly memory included, and that memory never shrinks, so what
+ * onnxruntime-web keeps while it folds the Winograd weights at load stays for the isolate's life
+ * (docs/platform.md). Measured, not timed: the heap of one session in its own process
+ * (web-graph-memory-probe.ts).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -15,14 +17,14 @@ import { fileURLToPath } from 'node:url';
 const MODELS = fileURLToPath(new URL('../../../models', import.meta.url));
 const probe = fileURLToPath(new URL('./web-graph-memory-probe.js', import.meta.url));
 
-interface EdgeRelease {
+interface WebGraph {
   folder: string;
-  edge: string;
-  source: string | undefined;
+  web: string;
+  source: string;
 }
 
-/** Every release folder (models/<id>, models/<id>/releases/<version>) whose manifest has an edge mark. */
-function edgeReleases(): EdgeRelease[] {
+/** Every web graph of every release folder (models/<id>, models/<id>/releases/<version>). */
+function webGraphs(): WebGraph[] {
   const folders = readdirSync(MODELS).flatMap((id) => {
     const releases = join(MODELS, id, 'releases');
     return [id, ...(existsSync(releases) ? readdirSync(releases).map((v) => join(id, 'releases', v)) : [])];
@@ -31,10 +33,11 @@ function edgeReleases(): EdgeRelease[] {
     const path = join(MODELS, folder, 'manifest.json');
     if (!existsSync(path)) return [];
     const m = JSON.parse(readFileSync(path, 'utf8')) as {
-      edge?: { file: string };
       files: Record<string, { web_graph_of?: string; sha256?: string }>;
     };
-    return m.edge ? [{ folder, edge: m.edge.file, source: m.files[m.edge.file].web_graph_of }] : [];
+    return Object.entries(m.files).flatMap(([web, f]) =>
+      f.web_graph_of ? [{ folder, web, source: f.web_graph_of }] : [],
+    );
   });
 }
 
@@ -52,17 +55,16 @@ function heapOf(file: string): number {
   return bytes;
 }
 
-const releases = edgeReleases();
+const graphs = webGraphs();
 
-test('the edge-marked releases are found: brain-wm-2d and its 2.0.0', () => {
-  const folders = releases.map((r) => r.folder);
+test('the web graphs are found: brain-wm-2d and its 2.0.0', () => {
+  const folders = graphs.map((r) => r.folder);
   assert.ok(folders.includes('brain-wm-2d'), folders.join(', '));
   assert.ok(folders.includes(join('brain-wm-2d', 'releases', '2.0.0')), folders.join(', '));
 });
 
-for (const { folder, edge, source } of releases) {
-  test(`${folder}: the edge file is a web graph whose onnxruntime-web heap stays within 1.25x its source's and 96 MB`, () => {
-    assert.ok(source, `${folder}: the edge file ${edge} is not a web graph`);
+for (const { folder, web: edge, source } of graphs) {
+  test(`${folder}: the web graph ${edge}'s onnxruntime-web heap stays within 1.25x its source's and 96 MB`, () => {
     const web = heapOf(join(MODELS, folder, edge));
     const plain = heapOf(join(MODELS, folder, source));
     const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`;

@@ -1,10 +1,10 @@
 /**
  * Private mode of the page (/app) in headless Chromium against the real Worker (workerd, its
- * static assets): the edge model runs in the browser on onnxruntime-web (WASM) and the same WASM
- * kernels, the browser's network log shows nothing but the page's own static assets going out
- * (no upload, no job, no one-shot), and the label map equals the CLI's on the same file with the
- * same model file (the edge file: the web graph of the fp16 weights, which the CLI runs for
- * `--weights fp16 --device wasm`), runtime (onnxruntime-web WASM) and options (TTA).
+ * static assets): the edge model runs in the browser on its edge runtime (brain-wm-2d: the own
+ * U-Net runtime on the fp16 weights, relaxed SIMD in Chromium) and the same WASM kernels, the
+ * browser's network log shows nothing but the page's own static assets going out (no upload, no
+ * job, no one-shot), and the label map agrees with the CLI's on the same file with the same weights
+ * (`--weights fp16 --device wasm`: onnxruntime-web on their web graph) and options (TTA).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -48,7 +48,7 @@ after(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-/** The CLI on `input` as the edge runs it: fp16 weights on onnxruntime-web WASM, which runs the edge file (their web graph), TTA on. */
+/** The CLI on `input` with the edge's weights (fp16) on onnxruntime-web WASM (their web graph), TTA on. */
 async function cli(
   input: string,
 ): Promise<{ labels: ArrayLike<number>; stats: { label: number; voxels: number }[] }> {
@@ -121,7 +121,7 @@ test('private mode: the slice is segmented in the browser, nothing is uploaded, 
   }
   assert.ok(!remote.some((r) => /\/v1\/(uploads|jobs|segment)/.test(r.url)));
   assert.match(await page.locator('#upload-status').innerText(), /nothing was uploaded/i);
-  assert.match(await page.locator('#job-status').innerText(), /on this device.*onnxruntime-web, wasm/);
+  assert.match(await page.locator('#job-status').innerText(), /on this device.*unet-wasm, wasm/);
   assert.equal(await page.locator('#result').getAttribute('data-private'), 'true');
 
   // The same viewer and table as an API result: rows from the label map niivue decoded.

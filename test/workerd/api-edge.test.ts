@@ -1,7 +1,7 @@
-// POST /v1/segment inside the Worker (workerd): a small input of an edge-capable model runs on
-// onnxruntime-web with the model file from the MODELS bucket (X-Placement: edge) and matches the
-// engine run directly on onnxruntime-node with the same edge file (the onnxruntime-web graph of the fp16
-// weights, training/web_graph.py); an input over the budget, a
+// POST /v1/segment inside the Worker (workerd): a small input of an edge-capable model runs on the
+// runtime its manifest names (brain-wm-2d: the own U-Net runtime on the fp16 weights, docs/unet-wasm.md)
+// with the model file from the MODELS bucket (X-Placement: edge) and matches the engine run directly
+// on onnxruntime-node with the same edge file; an input over the budget, a
 // missing model file and a corrupted one (SHA-256 mismatch) go to the inference node instead. An
 // older release (`model=<id>@<version>`) runs from its own MODELS key.
 import assert from 'node:assert/strict';
@@ -130,14 +130,36 @@ async function awaitLog(
 }
 
 test('the manifest edge mark is parsed and checked', () => {
-  assert.deepEqual(manifest.edge, { file: 'model.web.onnx', max_voxels: 262144 });
-  assert.equal(manifest.files['model.web.onnx'].web_graph_of, 'model.fp16.onnx');
+  assert.deepEqual(manifest.edge, { file: 'model.fp16.onnx', max_voxels: 262144, runtime: 'unet-wasm' });
+  assert.equal(manifest.files['model.fp16.onnx'].fold, 0);
   const raw = JSON.parse(readFileSync(`${REPO_ROOT}models/${MODEL}/manifest.json`, 'utf8')) as ModelManifest;
   const bad = (edge: unknown) => () => checkManifest({ ...raw, edge }, 'test');
   assert.throws(bad({ file: 'missing.onnx', max_voxels: 1 }), /needs a files entry with its sha256/);
   assert.throws(bad({ file: 'plans.json', max_voxels: 1 }), /must name an ONNX file/);
   assert.throws(bad({ file: 'model.fp16.onnx', max_voxels: 0 }), /max_voxels must be a positive integer/);
   assert.throws(bad(null), /edge must be an object/);
+  assert.throws(
+    bad({ ...raw.edge, runtime: 'tensorflow' }),
+    /edge.runtime must be onnxruntime-web or unet-wasm/,
+  );
+  // The own runtime reads exported weights: not the web graph's rewritten ones.
+  assert.throws(
+    bad({ ...raw.edge, file: 'model.web.onnx' }),
+    /must be a fold file for the unet-wasm runtime/,
+  );
+  // onnxruntime-web at the edge runs the web graph where there is one, as the wasm device does.
+  assert.throws(
+    bad({ ...raw.edge, runtime: 'onnxruntime-web' }),
+    /has a web graph: onnxruntime-web at the edge/,
+  );
+  assert.doesNotThrow(bad({ file: 'model.web.onnx', max_voxels: 1 }));
+  assert.throws(
+    () => checkManifest({ ...raw, sam_branch: { encoder: 'tiny_vit' } }, 'test'),
+    /runs plain U-Nets/,
+  );
+  // A real nnSAM release has sam_branch null; training/release.py marks the family prefers_gpu.
+  assert.throws(() => checkManifest({ ...raw, prefers_gpu: true }, 'test'), /runs plain U-Nets/);
+  assert.throws(bad({ ...raw.edge, file: 'model.int8.onnx' }), /reads float weights, not int8/);
 });
 
 test('a 2D slice runs in the Worker with no inference node reachable, as onnxruntime-node does, charged once', async (t) => {
@@ -183,8 +205,8 @@ test('a 2D slice runs in the Worker with no inference node reachable, as onnxrun
   assert.deepEqual(stats.runtime, { requested: 'wasm', provider: 'wasm', threads: 1 });
   // Three edge requests, one session: the isolate fetched, checked and loaded the model once.
   assert.deepEqual(
-    (await awaitLog('edge_model_loaded', 0, noNodeLogs)).map((l) => [l.object, l.bytes]),
-    [[KEY, EDGE_FILE.byteLength]],
+    (await awaitLog('edge_model_loaded', 0, noNodeLogs)).map((l) => [l.object, l.bytes, l.runtime]),
+    [[KEY, EDGE_FILE.byteLength, 'unet-wasm']],
   );
 });
 
@@ -213,8 +235,8 @@ test('model=brain-wm-2d@1.2.0 runs at the edge from its own MODELS key, as its e
   }
 });
 
-test('another release at the edge replaces the isolate session: the previous one is disposed first', async () => {
-  // Two live sessions took onnxruntime-web's heap to 99.7 MB of an isolate's 128 (docs/platform.md).
+test('another release at the edge replaces the isolate runtime: the previous one is disposed first', async () => {
+  // One runtime per isolate: two live ones would hold two models' weights in its 128 MB.
   const folder = `${REPO_ROOT}models/${MODEL}/releases/2.0.0`;
   const other = checkManifest(JSON.parse(readFileSync(`${folder}/manifest.json`, 'utf8')), folder);
   const otherKey = releaseFileKey(MODEL, '2.0.0', other.edge!.file);

@@ -17,3 +17,21 @@ export function sharedKernels(): Promise<KernelCore> {
   shared ??= loadKernelsForNode();
   return shared;
 }
+
+/** The U-Net layer modules (wasm/unet/unet.ts): with relaxed SIMD, and without it. */
+const UNET_WASM = {
+  relaxed: new URL('../../../wasm/build/unet.wasm', import.meta.url),
+  plain: new URL('../../../wasm/build/unet.plain.wasm', import.meta.url),
+};
+
+/**
+ * A kernel core of the U-Net layer module: the relaxed-SIMD build where this V8 validates it (Node
+ * 22 and later, or Node 20 started with `--experimental-wasm-relaxed-simd`), else the plain build.
+ * `variant` forces one (the tests run both).
+ */
+export async function loadUnetForNode(variant?: 'relaxed' | 'plain'): Promise<KernelCore> {
+  const relaxed = await readFile(UNET_WASM.relaxed);
+  const pick = variant ?? (WebAssembly.validate(relaxed) ? 'relaxed' : 'plain');
+  const bytes = pick === 'relaxed' ? relaxed : await readFile(UNET_WASM.plain);
+  return KernelCore.create(await WebAssembly.compile(bytes));
+}

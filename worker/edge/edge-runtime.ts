@@ -1,20 +1,29 @@
 /**
  * @module
- * The isolate's onnxruntime-web sessions for edge-capable models: the ORT WASM module arrives
- * pre-compiled (workerd compiles nothing at run time), the model file comes from the MODELS bucket
- * (key `<id>@<version>/<file>`, docs/model-versions.md) and is checked against its manifest's
- * SHA-256 before first use. One session per isolate, of the release last asked for; a load that
- * fails is forgotten, so the next request tries again.
+ * The isolate's runtime for edge-capable models: the release's edge file comes from the MODELS
+ * bucket (key `<id>@<version>/<file>`, docs/model-versions.md) and is checked against its
+ * manifest's SHA-256 before first use, then runs on what the manifest's `edge.runtime` names: the
+ * own plain U-Net runtime (docs/unet-wasm.md) or onnxruntime-web. Both WASM modules arrive
+ * pre-compiled (workerd compiles nothing at run time). One runtime per isolate, of the release last
+ * asked for; a load that fails is forgotten, so the next request tries again.
  */
 import {
   createOrtWeb,
+  createUnetWasm,
+  edgeRuntimeKind,
+  KernelCore,
   releaseFileKey,
+  KernelArgumentError,
+  OnnxWeightsError,
+  UNET_WASM_MEMORY_BYTES,
+  UnetWasmUnsupported,
   UNVERSIONED,
   type EdgeSpec,
   type InferenceRuntime,
   type ModelManifest,
 } from '../../engine/edge.js';
 import ortWasm from '../../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm';
+import unetWasm from '../../wasm/build/unet.wasm';
 import { resolveModel } from '../catalog/model-catalog.js';
 import { log } from '../log.js';
 
@@ -39,6 +48,14 @@ export class EdgeModelUnavailable extends Error {
  * request that is bounded and charged like any other; memory stays that of one session.
  */
 let current: { key: string; runtime: Promise<InferenceRuntime> } | null = null;
+
+let unetCore: Promise<KernelCore> | null = null;
+
+function unetKernels(): Promise<KernelCore> {
+  unetCore ??= KernelCore.create(unetWasm, { maxMemoryBytes: UNET_WASM_MEMORY_BYTES });
+  unetCore.catch(() => (unetCore = null));
+  return unetCore;
+}
 
 /** The bundled manifest of the release `reference` names when it is marked edge-capable; null otherwise. */
 export function edgeManifest(reference: string): EdgeManifest | null {
@@ -89,8 +106,27 @@ async function loadRuntime(bucket: R2Bucket, manifest: EdgeManifest, key: string
   if (digest !== listed.sha256) {
     throw new EdgeModelUnavailable(`${key} has sha256 ${digest}, the manifest says ${listed.sha256}`);
   }
-  const runtime = await createOrtWeb(bytes, ortWasm);
-  log('info', 'edge_model_loaded', { object: key, bytes: bytes.byteLength });
+  const kind = edgeRuntimeKind(manifest.edge);
+  let runtime: InferenceRuntime;
+  if (kind === 'unet-wasm') {
+    try {
+      runtime = createUnetWasm(await unetKernels(), bytes);
+    } catch (e) {
+      // A release marked for the own runtime whose file it cannot read or rebuild, or that does not
+      // fit UNET_WASM_MEMORY_BYTES: its runs go to a node.
+      if (
+        e instanceof UnetWasmUnsupported ||
+        e instanceof OnnxWeightsError ||
+        e instanceof KernelArgumentError
+      ) {
+        throw new EdgeModelUnavailable(`${key}: ${e.message}`);
+      }
+      throw e;
+    }
+  } else {
+    runtime = await createOrtWeb(bytes, ortWasm);
+  }
+  log('info', 'edge_model_loaded', { object: key, bytes: bytes.byteLength, runtime: kind });
   return runtime;
 }
 

@@ -1,8 +1,8 @@
 /**
  * @module
  * A one-shot segmentation inside the Worker: when the model is edge-capable and the work the cost
- * model gives is within the edge bounds, it runs here, on the isolate's kernels and
- * onnxruntime-web. Anything the edge cannot do (too much work, another edge run going, model file
+ * model gives is within the edge bounds, it runs here, on the isolate's kernels and the
+ * edge runtime (edge-runtime.ts). Anything the edge cannot do (too much work, another edge run going, model file
  * missing or corrupt, out of memory) goes to the nodes; only the input's own faults are answered
  * here.
  *
