@@ -308,7 +308,8 @@ function closing(): string {
 - onnxruntime-web itself in workerd <= 3x: ${met(b1.webGraph <= 3 && b8.webGraph <= 3)} on its best graph (\`${WEB_GRAPH}\`: ${f(b1.webGraph, 2)}x at batch 1, ${f(b8.webGraph, 2)}x at batch ${b8.batch}; on \`model.onnx\`
   ${f(b1.edge, 2)}x and ${f(b8.edge, 2)}x, ${f(b1.wasm, 2)}x in Node's V8). It no longer runs at the edge for brain-wm-2d. The gap is the 3x3 convolutions
   (bench/results/ort-web.md profiles both runtimes): the WASM build's MLAS runs them on 128-bit SIMD
-  without FMA, the native one as NCHWc kernels with AVX-512 FMA, ~6.7x faster. The web graph
+  without FMA, the native one as NCHWc kernels with the host's widest FMA (AVX-512 on the Xeon hosts,
+  AVX2 on the EPYC ones; ~6.7x faster on a Xeon, bench/results/ort-web.md). The web graph
   (\`${WEB_GRAPH}\`, training/web_graph.py) computes the convolutions of 64 channels and more, up to 256 x 128
   channel pairs, as Winograd F(2x2, 3x3), 2.25x fewer multiply-accumulates, and LeakyRelu as Max; the
   narrower ones lose under Winograd, and the wider ones stay direct to keep the session's WASM heap
