@@ -2,12 +2,16 @@
 // module: relaxed SIMD (what workerd runs; Node 20 validates it only with the V8 flag set here) and
 // plain SIMD. Then what it refuses, and the memory it needs within the cap the Worker gives it.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { loadUnetForNode } from '../../wasm/src/node-loader.js';
 import { halfToFloat, moduleOfScope, onnxStateDict } from './onnx-weights.js';
 import { CASE_MODEL_DIR, runtimeCases } from './runtime-cases.js';
+import { createOrtNodeCpu } from './ort-node.js';
 import { createUnetWasm, UNET_WASM_MEMORY_BYTES, UnetWasmUnsupported } from './unet-wasm.js';
 import { KernelCore } from '../../wasm/src/kernel-core.js';
 
@@ -99,4 +103,56 @@ test(`brain-wm-2d loads and runs a 128x128 batch within UNET_WASM_MEMORY_BYTES (
   await rt.run(new Float32Array(8 * 128 * 128).fill(0.5), [8, 1, 128, 128]);
   t.diagnostic(`memory ${(core.memoryBytes / 2 ** 20).toFixed(1)} MiB`);
   await rt.dispose();
+});
+
+test('other input sizes match onnxruntime-node on a copy of model.onnx with free spatial dims', async (t) => {
+  // The export fixes 128x128; the copy (written by Debian's onnx, as the goldens are) lets
+  // onnxruntime-node run the sizes that take the runtime's other paths: 96 and 160 rows leave 3 and
+  // 5 at the deepest stage (its two-row blocks and their one-row tail), 256 and 384 columns other
+  // widths than the patch's.
+  const dir = mkdtempSync(join(tmpdir(), 'unet-sizes-'));
+  const free = join(dir, 'model.free.onnx');
+  try {
+    execFileSync('/usr/bin/python3', [
+      '-c',
+      [
+        'import sys, onnx',
+        'm = onnx.load(sys.argv[1])',
+        'for v in list(m.graph.input) + list(m.graph.output):',
+        '    d = v.type.tensor_type.shape.dim',
+        "    d[2].dim_param = 'h'",
+        "    d[3].dim_param = 'w'",
+        'onnx.save(m, sys.argv[2])',
+      ].join('\n'),
+      `${CASE_MODEL_DIR}model.onnx`,
+      free,
+    ]);
+    const ort = await createOrtNodeCpu(new Uint8Array(readFileSync(free)), { threads: 1 });
+    const rt = createUnetWasm(await loadUnetForNode('plain'), file('model.onnx'));
+    try {
+      for (const [b, h, w] of [
+        [2, 96, 128],
+        [1, 160, 256],
+        [1, 128, 384],
+      ]) {
+        const x = Float32Array.from({ length: b * h * w }, (_, i) => Math.sin(i * 0.37) * 2);
+        const want = await ort.run(x, [b, 1, h, w]);
+        const got = await rt.run(x, [b, 1, h, w]);
+        for (const name of ['logits', 'levelset']) {
+          assert.deepEqual(got[name].dims, want[name].dims);
+          let worst = 0;
+          for (let i = 0; i < want[name].data.length; i++) {
+            worst = Math.max(worst, Math.abs(got[name].data[i] - want[name].data[i]));
+          }
+          t.diagnostic(`${b}x${h}x${w} ${name}: max |diff| ${worst}`);
+          assert.ok(worst <= 1e-3, `${b}x${h}x${w} ${name}: max |diff| ${worst}`);
+        }
+      }
+    } finally {
+      await rt.dispose();
+      await ort.dispose();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
