@@ -373,12 +373,6 @@ class Plan {
   readonly tapWrites: [number, number[]][] = [];
 }
 
-/** Options for {@link createUnetWasm}. */
-export interface UnetWasmOptions {
-  /** Names in RuntimeInfo (the runtime runs on the WASM device either way). */
-  label?: string;
-}
-
 /**
  * Rebuilds the plain U-Net of `model` (an exported model.onnx or model.fp16.onnx) on `core`, a
  * KernelCore of wasm/build/unet.wasm (or unet.plain.wasm). Throws {@link UnetWasmUnsupported} for

@@ -39,16 +39,18 @@ export class EdgeModelUnavailable extends Error {
 }
 
 /**
- * The isolate's one edge session. Another release's replaces it, disposed first: onnxruntime-web's
- * WASM heap never shrinks, and a second live session grows it (two brain-wm-2d sessions took it to
- * 99.7 MB of the isolate's 128, one session 69.2 MB, and a replaced one leaves it at 69.2 MB;
- * docs/platform.md). Edge runs are one at a time per isolate (edge-segment.ts), so none is using the
- * session being replaced. A client alternating releases makes each of its edge requests reload the
- * model (one R2 read of a file the manifest sizes, one SHA-256, one session: ~0.6 s CPU), inside a
- * request that is bounded and charged like any other; memory stays that of one session.
+ * The isolate's one edge runtime. Another release's replaces it, disposed first: WASM memory never
+ * shrinks, so two live ones would hold two models (two onnxruntime-web sessions of brain-wm-2d took
+ * its heap to 99.7 MB of the isolate's 128, docs/platform.md; the own runtime gives its leases back
+ * to its core, where the next model reuses them). Edge runs are one at a time per isolate
+ * (edge-segment.ts), so none is using the runtime being replaced. A client alternating releases
+ * makes each of its edge requests reload the model (one R2 read of a file the manifest sizes, one
+ * SHA-256, one load: ~0.35 s CPU on the own runtime, bench/results/edge-oneshot.md), inside a
+ * request that is bounded and charged like any other; memory stays that of one model.
  */
 let current: { key: string; runtime: Promise<InferenceRuntime> } | null = null;
 
+/** The own runtime's layer module and memory, one per isolate, made on the first unet-wasm load. */
 let unetCore: Promise<KernelCore> | null = null;
 
 function unetKernels(): Promise<KernelCore> {
