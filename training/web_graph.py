@@ -278,8 +278,8 @@ def card_row(text: str, src: str, size: int, max_diff: float) -> str:
     last = lines.index('## Files and checks') + 1
     while last + 1 < len(lines) and lines[last + 1].startswith('|'):
         last += 1
-    lines.insert(last + 1, f'| `{WEB_FILE}` | {size / 1e6:.2f} MB: the edge file, `{src}` in the onnxruntime-web '
-                           f'graph (training/web_graph.py), outputs within {max_diff:.1e} of it |')
+    lines.insert(last + 1, f'| `{WEB_FILE}` | {size / 1e6:.2f} MB: `{src}` in the onnxruntime-web graph, what '
+                           f'`--device wasm` runs (training/web_graph.py), outputs within {max_diff:.1e} of it |')
     return '\n'.join(lines)
 
 

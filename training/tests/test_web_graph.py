@@ -102,7 +102,7 @@ class CardRowTest(unittest.TestCase):
         once = card_row(card, 'model.fp16.onnx', 2_000_000, 1.5e-5)
         rows = [ln for ln in once.split('\n') if ln.startswith('| `')]
         self.assertEqual(len(rows), 2)
-        self.assertTrue(rows[1].startswith(f'| `{WEB_FILE}` | 2.00 MB: the edge file, `model.fp16.onnx`'))
+        self.assertTrue(rows[1].startswith(f'| `{WEB_FILE}` | 2.00 MB: `model.fp16.onnx` in the onnxruntime-web graph'))
         self.assertEqual(card_row(once, 'model.fp16.onnx', 2_000_000, 1.5e-5), once)  # rebuilt, not added
         self.assertEqual(card_row('# a card without a file table\n', 'x', 1, 0.0), '# a card without a file table\n')
 
