@@ -15,6 +15,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { cliRegistry } from '../engine/cli/models-root.js';
 import { readImage, writeNifti } from '../engine/io/index.js';
+import { checkManifest, edgeRuntimeKind } from '../engine/models/manifest.js';
 import { segment } from '../engine/pipeline/segment.js';
 import { decodeFrames } from '../engine/protocol/frames.js';
 import type { NodeHealth } from '../engine/protocol/node-health.js';
@@ -30,6 +31,10 @@ import { nodeConcurrencySection } from './node-concurrency.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EDGE = currentEdgeFile('brain-wm-2d');
+const EDGE_RUNTIME = edgeRuntimeKind(
+  checkManifest(JSON.parse(readFileSync(`${ROOT}models/brain-wm-2d/manifest.json`, 'utf8')), 'brain-wm-2d')
+    .edge!,
+);
 const SLICE = new Uint8Array(readFileSync(`${ROOT}../shared/data/fixtures/mr-aniso/BrainT1Slice.png`));
 const VOLUME = new Uint8Array(readFileSync(`${ROOT}../shared/data/brain-wm/imagesTr/fsB_0000.nii.gz`));
 const RESULTS = `${ROOT}bench/results/api.md`;
@@ -140,7 +145,7 @@ async function main(): Promise<void> {
     );
   }
 
-  // The same one-shot request placed at the edge (onnxruntime-web inside workerd).
+  // The same one-shot request placed at the edge (the edge runtime inside workerd).
   const edgeWorld = await startApi('bench-api-edge', {
     vars: { INFERENCE_NODES: node.url, DEFAULT_PRICES: JSON.stringify(PRICES), MAX_CONCURRENT_JOBS: '64' },
   });
@@ -212,8 +217,8 @@ The Worker runs in workerd through Miniflare (as under \`wrangler dev\`), one \`
 
 ${REQUESTS} requests per row after 5 warm-ups (${EDGE_REQUESTS} after 2 for the edge rows). The ratio is
 p50 over the engine's p50 in this process. Node placement rows run with \`EDGE_MAX_VOXELS=0\`; edge rows
-run onnxruntime-web inside workerd on \`${EDGE.file}\` from the MODELS bucket, one run at a time per
-isolate: with several clients the rest are placed on the node.
+run the release's edge runtime inside workerd (${EDGE_RUNTIME}, docs/unet-wasm.md) on \`${EDGE.file}\` from
+the MODELS bucket, one run at a time per isolate: with several clients the rest are placed on the node.
 
 | path | clients | requests/s | p50 (ms) | p99 (ms) | p50 / engine |
 | --- | --- | --- | --- | --- | --- |
@@ -240,7 +245,7 @@ frames into R2 (${final.result!.bytes} bytes).
 | --- | --- |
 | inference node (\`nnsam serve\`) | ${round(nodePeak)} |
 | workerd (the Worker and its Durable Objects, all isolates; node placement) | ${workerdPeak.map((m) => round(m)).join(', ') || 'not found'} |
-| workerd, both worlds while the edge world ran onnxruntime-web | ${edgeWorkerdPeak.map((m) => round(m)).join(', ') || 'not found'} |
+| workerd, both worlds while the edge world ran ${EDGE_RUNTIME} | ${edgeWorkerdPeak.map((m) => round(m)).join(', ') || 'not found'} |
 | this bench process (engine baseline in-process, Miniflare) | ${round(enginePeak)} |
 `;
   writeFileSync(RESULTS, md);
