@@ -21,6 +21,11 @@ async function compile(entries, file, features, extra = []) {
     '--runtime',
     'stub',
     '--importMemory',
+    // The imported memory's declared minimum, KERNEL_MEMORY_INITIAL_PAGES (wasm/src/kernel-core.ts):
+    // an engine that bounds-checks explicitly (workerd) then drops each access's "is the memory at
+    // least this long" test, which a minimum of 0 keeps in every loop (docs/unet-wasm.md).
+    '--initialMemory',
+    '2',
     '--enable',
     features,
     '--optimizeLevel',

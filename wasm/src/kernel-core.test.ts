@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
 import { goldens } from '../../test/support/goldens.js';
 import { niftiShape } from '../../test/support/npy.js';
 import { keepLargestComponent, labelComponents } from './components.js';
 import { distanceTransform } from './edt.js';
 import { KernelArgumentError } from './kernel-errors.js';
-import type { KernelCore } from './kernel-core.js';
+import { KERNEL_MEMORY_INITIAL_PAGES, type KernelCore } from './kernel-core.js';
 import { loadKernelsForNode } from './node-loader.js';
 import { PatchAccumulator } from './sliding-window.js';
 
@@ -100,4 +102,23 @@ test('repeated calls reuse kernel memory: it grows on the first round only, ever
   }
   assert.ok(heapStarts.every((p) => p === heapStarts[0]));
   assert.equal(core.leasedBytes, 0);
+});
+
+test('every kernel module declares the minimum memory a core starts with, not 0 pages', async () => {
+  // The relaxed-SIMD U-Net build compiles in Node 20 only with this flag (wasm/src/node-loader.ts).
+  setFlagsFromString('--experimental-wasm-relaxed-simd');
+  const abort = () => {};
+  for (const file of ['kernels.wasm', 'unet.wasm', 'unet.plain.wasm']) {
+    const module = await WebAssembly.compile(
+      readFileSync(new URL(`../../../wasm/build/${file}`, import.meta.url)),
+    );
+    const link = (pages: number) =>
+      WebAssembly.instantiate(module, { env: { memory: new WebAssembly.Memory({ initial: pages }), abort } });
+    await assert.rejects(
+      link(KERNEL_MEMORY_INITIAL_PAGES - 1),
+      WebAssembly.LinkError,
+      `${file} declares fewer pages`,
+    );
+    await link(KERNEL_MEMORY_INITIAL_PAGES);
+  }
 });

@@ -124,6 +124,14 @@ export class KernelLease {
   }
 }
 
+/**
+ * The pages a core's memory starts with, which is also the minimum every kernel module declares for
+ * its imported memory (`--initialMemory` in wasm/build.mjs): with a declared minimum of 0, an engine
+ * that bounds-checks explicitly, as workerd's does, tests the memory's length a second time on every
+ * access (docs/unet-wasm.md, "Why workerd is slower").
+ */
+export const KERNEL_MEMORY_INITIAL_PAGES = 2;
+
 /** One instantiated kernel module and its memory. */
 export class KernelCore {
   /** Live and released-but-not-yet-reclaimed leases, in address order; run() heaps start above them. */
@@ -140,7 +148,10 @@ export class KernelCore {
   /** Instantiates the compiled kernel module with a memory this core owns. */
   static async create(module: WebAssembly.Module, options: KernelCoreOptions = {}): Promise<KernelCore> {
     const maxBytes = options.maxMemoryBytes ?? 2 ** 32 - PAGE_BYTES;
-    const memory = new WebAssembly.Memory({ initial: 2, maximum: Math.floor(maxBytes / PAGE_BYTES) });
+    const memory = new WebAssembly.Memory({
+      initial: KERNEL_MEMORY_INITIAL_PAGES,
+      maximum: Math.floor(maxBytes / PAGE_BYTES),
+    });
     const abort = (): never => {
       throw new KernelArgumentError('kernel_abort', 'a WASM kernel aborted');
     };
