@@ -47,6 +47,7 @@ const EDGE_RUNTIME = edgeRuntimeKind(MANIFEST.edge!);
 /** onnxruntime-web's graph of the same weights, what the edge ran before the own runtime. */
 const WEB_GRAPH = webGraphOf(MANIFEST, 'model.fp16.onnx');
 const REQUESTS = Number(process.env.BENCH_RUNS ?? 10);
+if (!Number.isInteger(REQUESTS) || REQUESTS < 1) throw new Error('BENCH_RUNS must be a whole number >= 1');
 const WARMUP = 3;
 
 interface Sample {
@@ -253,7 +254,8 @@ ${row('edge, second request', next[0], 1)}
 ${row('edge, third request', next[1], 1)}
 ${row('edge, warm (median)', edgeWarm, REQUESTS)}
 
-Warm edge CPU over the same round's node CPU, median of the ${REQUESTS} rounds: **${r(pairedRatio)}** (issue 14's target: <= 1.5).
+The warm row's ratios are of the two medians. The figure to read is paired: warm edge CPU over the
+same round's node CPU, median of the ${REQUESTS} rounds: **${r(pairedRatio)}** (issue 14's target: <= 1.5).
 
 ## Where the edge's time goes (workerd CPU, ms)
 
@@ -284,6 +286,8 @@ adds the MODELS fetch and SHA-256, the runtime's load and the first calls on cod
 yet optimised (docs/platform.md, docs/unet-wasm.md).
 
 ## The node placement, part by part (CPU ms, warm medians)
+
+Each part is its own median, so the parts need not add up to the row above.
 
 | part | CPU (ms) |
 | --- | --- |
