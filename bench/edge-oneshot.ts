@@ -13,7 +13,8 @@
  * - where the cold time goes, from the probe Worker (test/engine/ort-probe.ts), which loads the
  *   runtime per request: start-up + load + one call, then load + one call; and a warm model call of
  *   the edge runtime on the edge file against one of onnxruntime-web on the web graph of the same
- *   weights (what the edge ran before, training/web_graph.py), in the same probe, alternating.
+ *   weights (what the edge ran before, training/web_graph.py), in the same probe, alternating; and
+ *   the own runtime's warm call with its Winograd convolutions against without them.
  * Wall time and CPU time (workerd's and the node's, from /proc): on this shared machine wall time
  * counts the time other processes hold the cores.
  * Writes bench/results/edge-oneshot.md.
@@ -100,7 +101,12 @@ function summary(s: Sample[]): Sample {
 }
 
 /** CPU ms of one probe request running `model` `runs` times on `runtime` (load included), in the probe's workerd. */
-type ProbeCpu = (model: Uint8Array, runs: number, runtime: EdgeRuntimeKind) => Promise<number>;
+type ProbeCpu = (
+  model: Uint8Array,
+  runs: number,
+  runtime: EdgeRuntimeKind,
+  query?: string,
+) => Promise<number>;
 
 /** Runs `f` against a fresh probe Worker (test/engine/ort-probe.ts), whose workerd CPU time it reads. */
 async function withProbe<T>(f: (cpuOf: ProbeCpu) => Promise<T>): Promise<T> {
@@ -125,12 +131,15 @@ async function withProbe<T>(f: (cpuOf: ProbeCpu) => Promise<T>): Promise<T> {
       }
       return body;
     };
-    return await f(async (model, runs, runtime) => {
+    return await f(async (model, runs, runtime, query = '') => {
       const c = processCpuMs(pid);
-      const res = await mf.dispatchFetch(`http://probe/?dims=1,1,128,128&runs=${runs}&runtime=${runtime}`, {
-        method: 'POST',
-        body: bodyOf(model),
-      });
+      const res = await mf.dispatchFetch(
+        `http://probe/?dims=1,1,128,128&runs=${runs}&runtime=${runtime}${query}`,
+        {
+          method: 'POST',
+          body: bodyOf(model),
+        },
+      );
       if (res.status !== 200) throw new Error(await res.text());
       await res.arrayBuffer();
       return processCpuMs(pid) - c;
@@ -149,23 +158,25 @@ function probeColdSteps(model: Uint8Array, runtime: EdgeRuntimeKind): Promise<nu
   });
 }
 
+/** A model, the runtime the probe runs it on, and any further probe query (`&winograd=0`). */
+type ProbeRun = [Uint8Array, EdgeRuntimeKind, string?];
+
 /**
- * Warm CPU ms per model call of `a` and of `b` (each a model and its runtime) in one probe workerd,
- * alternating, medians of 5 rounds of (25 calls - 1 call) / 24 each, after one such round of each.
+ * Warm CPU ms per model call of `a` and of `b` in one probe workerd, alternating, medians of 5
+ * rounds of (25 calls - 1 call) / 24 each, after one such round of each; and the median of the
+ * rounds' b/a ratios.
  */
-function warmCallPair(
-  a: [Uint8Array, EdgeRuntimeKind],
-  b: [Uint8Array, EdgeRuntimeKind],
-): Promise<[number, number]> {
+function warmCallPair(a: ProbeRun, b: ProbeRun): Promise<[number, number, number]> {
   return withProbe(async (cpuOf) => {
     const perCall: [number[], number[]] = [[], []];
     for (let round = 0; round < 6; round++) {
-      for (const [i, [model, runtime]] of [a, b].entries()) {
-        const call = ((await cpuOf(model, 25, runtime)) - (await cpuOf(model, 1, runtime))) / 24;
+      for (const [i, [model, runtime, query]] of [a, b].entries()) {
+        const call =
+          ((await cpuOf(model, 25, runtime, query)) - (await cpuOf(model, 1, runtime, query))) / 24;
         if (round > 0) perCall[i].push(call);
       }
     }
-    return [median(perCall[0]), median(perCall[1])];
+    return [median(perCall[0]), median(perCall[1]), median(perCall[1].map((v, r) => v / perCall[0][r]))];
   });
 }
 
@@ -222,6 +233,11 @@ const graphs = await warmCallPair(
   [edgeModel, EDGE_RUNTIME],
   [new Uint8Array(readFileSync(`${ROOT}models/brain-wm-2d/${WEB_GRAPH}`)), 'onnxruntime-web'],
 );
+// The own runtime with and without its Winograd convolutions (docs/unet-wasm.md, "Winograd").
+const winograd =
+  EDGE_RUNTIME === 'unet-wasm'
+    ? await warmCallPair([edgeModel, EDGE_RUNTIME, '&winograd=0'], [edgeModel, EDGE_RUNTIME])
+    : null;
 const tta = await ttaOffDiffers(edgeModel);
 const loadAfter = loadAverages();
 
@@ -278,7 +294,20 @@ From the probe Worker, which loads \`${EDGE_FILE}\` on ${EDGE_RUNTIME} on every 
 Medians of 5 alternating rounds of 24 calls each, in one probe isolate: the figures to compare the
 two runtimes by (the warm call in the table above is one request of 25 calls after the cold steps).
 The web graph is onnxruntime-web's best graph of these weights (training/web_graph.py, docs/platform.md).
+${
+  winograd
+    ? `
+## The edge runtime with and without Winograd (workerd CPU per warm model call, ms)
 
+| direct 3x3 convolutions only | with Winograd F(2x2, 3x3) (shipped) | ratio (median of the rounds' ratios) |
+| --- | --- | --- |
+| ${winograd[0].toFixed(1)} | ${winograd[1].toFixed(1)} | ${r(winograd[2])} |
+
+The same probe and rounds as above; \`&winograd=0\` builds the runtime with every stride-1
+convolution on the direct kernel (docs/unet-wasm.md, "Winograd").
+`
+    : ''
+}
 The warm edge one-shot is its 24 model calls: the isolate keeps the runtime (a second request loads
 nothing; test/workerd/api-edge.test.ts checks that the model is loaded once), and the rest of the
 request (decode, kernels, encode, ledger) is what the node placement also pays. The cold request

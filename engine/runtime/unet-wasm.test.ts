@@ -23,6 +23,13 @@ runtimeCases('own U-Net, relaxed SIMD', async (m) => createUnetWasm(await loadUn
 runtimeCases('own U-Net, plain SIMD', async (m) => createUnetWasm(await loadUnetForNode('plain'), m), {
   provider: 'wasm',
 });
+// Without Winograd every stride-1 convolution runs unet_conv3x3: the baseline bench/unet-winograd.ts
+// times Winograd against, held to the same goldens.
+runtimeCases(
+  'own U-Net, relaxed SIMD, direct convolutions',
+  async (m) => createUnetWasm(await loadUnetForNode('relaxed'), m, { winograd: false }),
+  { provider: 'wasm' },
+);
 
 const file = (name: string) => new Uint8Array(readFileSync(`${CASE_MODEL_DIR}${name}`));
 
@@ -103,6 +110,24 @@ test(`brain-wm-2d loads and runs a 128x128 batch within UNET_WASM_MEMORY_BYTES (
   await rt.run(new Float32Array(8 * 128 * 128).fill(0.5), [8, 1, 128, 128]);
   t.diagnostic(`memory ${(core.memoryBytes / 2 ** 20).toFixed(1)} MiB`);
   await rt.dispose();
+});
+
+test('by default the stride-1 convolutions run as Winograd F(2x2, 3x3): other rounding, the same result', async () => {
+  const model = file('model.fp16.onnx');
+  const wino = createUnetWasm(await loadUnetForNode('plain'), model);
+  const direct = createUnetWasm(await loadUnetForNode('plain'), model, { winograd: false });
+  try {
+    const x = Float32Array.from({ length: 128 * 128 }, (_, i) => Math.sin(i * 0.37) * 2);
+    const a = (await wino.run(x, [1, 1, 128, 128])).logits.data;
+    const b = (await direct.run(x, [1, 1, 128, 128])).logits.data;
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+    assert.ok(worst > 0, 'the default run is the direct one bit for bit');
+    assert.ok(worst <= 2e-4, `max |Winograd - direct| ${worst}`);
+  } finally {
+    await wino.dispose();
+    await direct.dispose();
+  }
 });
 
 test('other input sizes match onnxruntime-node on a copy of model.onnx with free spatial dims', async (t) => {

@@ -23,16 +23,19 @@ export class UnetWasmUnsupported extends Error {
 
 /**
  * The cap the Worker and the page give a KernelCore of the layer module. brain-wm-2d at its 128x128
- * patch leases 34.2 MB of it: its weights as float32 (20.7 MB) and the patch's feature maps (13.4 MB;
- * unet-wasm.test.ts runs a batch under this cap). A larger release or patch needs a larger cap; the
- * lease past it fails and the edge sends the run to a node.
+ * patch takes 43.4 MiB of it: its weights as float32, those of the Winograd convolutions transformed
+ * (16 values per 3x3 kernel), one patch's feature maps and the Winograd scratch (unet-wasm.test.ts
+ * runs a batch under this cap). A larger release or patch needs a larger cap; the lease past it fails
+ * and the edge sends the run to a node.
  */
-export const UNET_WASM_MEMORY_BYTES = 40 * 2 ** 20;
+export const UNET_WASM_MEMORY_BYTES = 48 * 2 ** 20;
 
 /** training/nets/plain_conv_unet.py ConvNormAct. */
 const NORM_EPS = 1e-5;
 const LEAKY_SLOPE = 0.01;
 const F32 = 4;
+/** The tiles a Winograd band holds at most; see docs/unet-wasm.md, "Winograd". */
+const WINO_BAND_TILES = 64;
 
 interface Conv {
   /** Blocked weights and bias, float32, in the weights lease. */
@@ -42,6 +45,8 @@ interface Conv {
   beta: number;
   ic: number;
   oc: number;
+  /** `w` holds winograd3x3's weights for unet_conv3x3_wino, not block3x3's. */
+  winograd: boolean;
 }
 
 interface UpConv {
@@ -72,6 +77,7 @@ type Kernel = (...args: number[]) => void;
 
 interface Kernels {
   conv3x3: Kernel;
+  conv3x3Wino: Kernel;
   phaseSplit: Kernel;
   normLrelu: Kernel;
   upconv2x2: Kernel;
@@ -98,14 +104,20 @@ function take(state: Map<string, OnnxWeight>, key: string, used: Set<string>): O
   return w;
 }
 
-/** `[oc][ic][3][3]` -> `[oc/4][ic][9][4]` (unet_conv3x3's blocking). */
-function block3x3(w: OnnxWeight): Float32Array {
-  const [oc, ic, kh, kw] = w.dims;
-  if (kh !== 3 || kw !== 3 || oc % 4 !== 0) {
+/** The kernels' one shape: 3x3, output channels in blocks of 4. */
+function check3x3(w: OnnxWeight): void {
+  const [oc, , kh, kw] = w.dims;
+  if (w.dims.length !== 4 || kh !== 3 || kw !== 3 || oc % 4 !== 0) {
     throw new UnetWasmUnsupported(
       `a convolution of ${w.dims.join('x')}: only 3x3 with a multiple of 4 outputs`,
     );
   }
+}
+
+/** `[oc][ic][3][3]` -> `[oc/4][ic][9][4]` (unet_conv3x3's blocking). */
+function block3x3(w: OnnxWeight): Float32Array {
+  check3x3(w);
+  const [oc, ic] = w.dims;
   const out = new Float32Array(w.data.length);
   for (let o = 0; o < oc; o++) {
     for (let c = 0; c < ic; c++) {
@@ -136,7 +148,53 @@ function blockUp(w: OnnxWeight): Float32Array {
   return out;
 }
 
-function convAt(state: Map<string, OnnxWeight>, prefix: string, used: Set<string>, pack: Packer): Conv {
+/**
+ * `[oc][ic][3][3]` -> `G g G^T` per kernel, blocked `[16][oc/4][ic][4]` (unet_conv3x3_wino's
+ * layout), `G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]`. Summed in float64, rounded once.
+ */
+function winograd3x3(w: OnnxWeight): Float32Array {
+  check3x3(w);
+  const [oc, ic] = w.dims;
+  const g = w.data;
+  const out = new Float32Array(16 * oc * ic);
+  const plane = oc * ic; // floats between consecutive xi
+  const gg = new Float64Array(12);
+  for (let o = 0; o < oc; o++) {
+    for (let c = 0; c < ic; c++) {
+      const k = (o * ic + c) * 9;
+      // G g: the rows g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2 of the kernel's rows g0..g2.
+      for (let l = 0; l < 3; l++) {
+        const a = g[k + l];
+        const b = g[k + 3 + l];
+        const d = g[k + 6 + l];
+        gg[l] = a;
+        gg[3 + l] = (a + b + d) / 2;
+        gg[6 + l] = (a - b + d) / 2;
+        gg[9 + l] = d;
+      }
+      // (G g) G^T: the same combination along each row; xi = 4i + j.
+      const at = (((o >> 2) * ic + c) << 2) + (o & 3);
+      for (let i = 0; i < 4; i++) {
+        const a = gg[3 * i];
+        const b = gg[3 * i + 1];
+        const d = gg[3 * i + 2];
+        out[at + 4 * i * plane] = a;
+        out[at + (4 * i + 1) * plane] = (a + b + d) / 2;
+        out[at + (4 * i + 2) * plane] = (a - b + d) / 2;
+        out[at + (4 * i + 3) * plane] = d;
+      }
+    }
+  }
+  return out;
+}
+
+function convAt(
+  state: Map<string, OnnxWeight>,
+  prefix: string,
+  used: Set<string>,
+  pack: Packer,
+  winograd: boolean,
+): Conv {
   const w = take(state, `${prefix}.conv.weight`, used);
   const b = take(state, `${prefix}.conv.bias`, used);
   const gamma = take(state, `${prefix}.norm.weight`, used);
@@ -146,19 +204,28 @@ function convAt(state: Map<string, OnnxWeight>, prefix: string, used: Set<string
     throw new UnetWasmUnsupported(`${prefix}: bias or norm of another width than its ${oc} outputs`);
   }
   return {
-    w: pack.put(block3x3(w)),
+    w: pack.put(winograd ? winograd3x3(w) : block3x3(w)),
     b: pack.put(b.data),
     gamma: pack.put(gamma.data),
     beta: pack.put(beta.data),
     ic: w.dims[1],
     oc,
+    winograd,
   };
 }
 
-function stageConvs(state: Map<string, OnnxWeight>, prefix: string, used: Set<string>, pack: Packer): Conv[] {
+/** The convolutions of one stage; `winograd(i)` says whether conv `i` gets Winograd weights. */
+function stageConvs(
+  state: Map<string, OnnxWeight>,
+  prefix: string,
+  used: Set<string>,
+  pack: Packer,
+  winograd: (i: number) => boolean,
+): Conv[] {
   const convs: Conv[] = [];
   while (state.has(`${prefix}.convs.${convs.length}.conv.weight`)) {
-    convs.push(convAt(state, `${prefix}.convs.${convs.length}`, used, pack));
+    const i = convs.length;
+    convs.push(convAt(state, `${prefix}.convs.${i}`, used, pack, winograd(i)));
   }
   if (convs.length === 0) throw new UnetWasmUnsupported(`${prefix} has no convolutions`);
   for (let i = 1; i < convs.length; i++) {
@@ -177,11 +244,19 @@ function head(state: Map<string, OnnxWeight>, prefix: string, used: Set<string>,
 }
 
 /** The network `state` describes, its weights laid out by `pack`. */
-function describe(state: Map<string, OnnxWeight>, pack: Packer): Network {
+function describe(state: Map<string, OnnxWeight>, pack: Packer, winograd: boolean): Network {
   const used = new Set<string>();
   const encoder: Conv[][] = [];
-  while (state.has(`encoder.stages.${encoder.length}.0.convs.0.conv.weight`)) {
-    encoder.push(stageConvs(state, `encoder.stages.${encoder.length}.0`, used, pack));
+  let depth = 0;
+  while (state.has(`encoder.stages.${depth}.0.convs.0.conv.weight`)) depth++;
+  for (let s = 0; s < depth; s++) {
+    // Winograd for the stride-1 convolutions of every stage but the deepest: run() takes widths
+    // that are multiples of 4 << (depth - 1) and heights of 1 << (depth - 1), so each of these
+    // stages is a multiple of 8 wide and of 2 high, whole 4-tile groups (unet_conv3x3_wino).
+    // Not the first convolution of a stage: stride 2, or in stage 0 the input's one or few
+    // channels, where the transforms cost more than the products save (docs/unet-wasm.md).
+    const wino = (i: number) => winograd && i > 0 && s <= depth - 2;
+    encoder.push(stageConvs(state, `encoder.stages.${s}.0`, used, pack, wino));
   }
   if (encoder.length < 2)
     throw new UnetWasmUnsupported('not a plain U-Net export: fewer than two encoder stages');
@@ -198,7 +273,7 @@ function describe(state: Map<string, OnnxWeight>, pack: Packer): Network {
       throw new UnetWasmUnsupported(`decoder.transpconvs.${j}: a bias of another width`);
     }
     up.push({ w: pack.put(blockUp(w)), b: pack.put(b.data), ic: w.dims[0], oc: w.dims[1] });
-    const stage = stageConvs(state, `decoder.stages.${j}`, used, pack);
+    const stage = stageConvs(state, `decoder.stages.${j}`, used, pack, () => winograd);
     if (stage[0].ic !== w.dims[1] + encoder[s].at(-1)!.oc) {
       throw new UnetWasmUnsupported(`decoder.stages.${j} does not take (upsampled, skip) channels`);
     }
@@ -267,9 +342,40 @@ class Plan {
       this.tapWrites.push([at, rows.flatMap((r) => cols.map((c) => r + c))]);
       return at;
     };
+    // unet_conv3x3_wino's scratch, one for every convolution, allocated once its size is known.
+    const scratch = { ptr: 0, bytes: 0 };
     const conv = (c: Conv, src: MapAt, dst: MapAt, dstChannel = 0) => {
-      const t = taps([0, src.row, 2 * src.row], [0, F32, 2 * F32]);
       const out = dst.interior + dstChannel * dst.ch;
+      if (c.winograd) {
+        // run() admits only sizes that give every Winograd stage these (describe).
+        if (dst.w % 8 !== 0 || dst.h % 2 !== 0) throw new Error(`no Winograd tiling of ${dst.h}x${dst.w}`);
+        const tw = dst.w / 2;
+        // Bands of whole tile rows that divide the map, up to WINO_BAND_TILES tiles.
+        let rows = Math.max(1, Math.min(dst.h / 2, Math.floor(WINO_BAND_TILES / tw)));
+        while ((dst.h / 2) % rows !== 0) rows--;
+        scratch.bytes = Math.max(scratch.bytes, 16 * (F32 * (c.ic + c.oc) * rows * tw + 128));
+        this.steps.push(() => {
+          k.conv3x3Wino(
+            src.ptr,
+            src.ch,
+            src.row,
+            c.w,
+            c.b,
+            out,
+            dst.ch,
+            dst.row,
+            c.ic,
+            c.oc,
+            dst.h,
+            dst.w,
+            scratch.ptr,
+            rows,
+          );
+          k.normLrelu(out, dst.ch, dst.row, c.oc, dst.h, dst.w, c.gamma, c.beta, NORM_EPS, LEAKY_SLOPE);
+        });
+        return;
+      }
+      const t = taps([0, src.row, 2 * src.row], [0, F32, 2 * F32]);
       this.steps.push(() => {
         k.conv3x3(src.ptr, src.ch, src.row, t, c.w, c.b, out, dst.ch, dst.row, c.ic, c.oc, dst.h, dst.w);
         k.normLrelu(out, dst.ch, dst.row, c.oc, dst.h, dst.w, c.gamma, c.beta, NORM_EPS, LEAKY_SLOPE);
@@ -344,6 +450,7 @@ class Plan {
         x = dst;
       });
     });
+    scratch.ptr = alloc(scratch.bytes);
     const plane = h * w * F32;
     this.logits = alloc(net.seg.oc * plane);
     this.levelset = net.levelset ? alloc(net.levelset.oc * plane) : 0;
@@ -378,9 +485,13 @@ class Plan {
  * KernelCore of wasm/build/unet.wasm (or unet.plain.wasm). Throws {@link UnetWasmUnsupported} for
  * a file it does not rebuild.
  */
-export function createUnetWasm(core: KernelCore, model: Uint8Array): InferenceRuntime {
+export function createUnetWasm(
+  core: KernelCore,
+  model: Uint8Array,
+  options: { winograd?: boolean } = {},
+): InferenceRuntime {
   const pack = new Packer();
-  const net = describe(onnxStateDict(model), pack);
+  const net = describe(onnxStateDict(model), pack, options.winograd ?? true);
   const weights = core.lease(pack.bytes);
   {
     const f = weights.view(Float32Array);
@@ -406,6 +517,7 @@ export function createUnetWasm(core: KernelCore, model: Uint8Array): InferenceRu
   ].forEach(shift);
   const kernels: Kernels = {
     conv3x3: core.fn<Kernel>('unet_conv3x3'),
+    conv3x3Wino: core.fn<Kernel>('unet_conv3x3_wino'),
     phaseSplit: core.fn<Kernel>('unet_phase_split'),
     normLrelu: core.fn<Kernel>('unet_norm_lrelu'),
     upconv2x2: core.fn<Kernel>('unet_upconv2x2'),

@@ -1,6 +1,7 @@
 // A test-only Worker (test/engine/ort-workerd.test.ts, bench/engine.ts): an edge runtime loaded inside
 // workerd from its pre-compiled module, as docs/platform.md prescribes: onnxruntime-web, or with
-// `&runtime=unet-wasm` the own U-Net runtime (docs/unet-wasm.md). POST body: u32 model length, the
+// `&runtime=unet-wasm` the own U-Net runtime (docs/unet-wasm.md; `&winograd=0` without its Winograd
+// convolutions, bench/edge-oneshot.ts's baseline). POST body: u32 model length, the
 // model, then the float32 input; `?dims=1,1,128,128[&runs=N]`. Answers the first output's float32
 // data after N runs (default 1): timers do not advance inside workerd, so callers time runs=N+1
 // against runs=1.
@@ -21,7 +22,9 @@ export default {
     const input = new Float32Array(body.slice(4 + n).buffer);
     const rt =
       params.get('runtime') === 'unet-wasm'
-        ? createUnetWasm(await KernelCore.create(unetWasm), model)
+        ? createUnetWasm(await KernelCore.create(unetWasm), model, {
+            winograd: params.get('winograd') !== '0',
+          })
         : await createOrtWeb(model, ortWasm);
     try {
       let out = await rt.run(input, dims);
