@@ -158,7 +158,10 @@ export class JobRunner extends DurableObject<Env> {
     }
   }
 
-  /** Tries the nodes, best first, until one finishes the run, the input is refused, or all fail. */
+  /**
+   * Tries the nodes, best first, until one finishes the run, the input is refused, or all fail. A
+   * node's 413 sends the run to the next node: each node has its own limits.
+   */
   private async place(job: JobState, run: RunContext, signal: AbortSignal): Promise<void> {
     let release: ModelRelease;
     try {
@@ -178,6 +181,8 @@ export class JobRunner extends DurableObject<Env> {
     });
     let saturated: number | null = null;
     let failures = 0;
+    // The last node's 413: over that node's limits, not necessarily the next one's.
+    let overLimit: NonNullable<JobState['error']> | null = null;
     for (const node of nodes) {
       if (this.removed) return;
       const input = await this.env.UPLOADS.get(run.input_key);
@@ -201,6 +206,11 @@ export class JobRunner extends DurableObject<Env> {
         saturated = Math.max(saturated ?? 0, start.retryAfterSeconds);
         continue;
       }
+      if (start.kind === 'over_node_limit') {
+        job.attempts--;
+        overLimit = start.error;
+        continue;
+      }
       if (start.kind === 'rejected') return this.finishFailed(job, start.error);
       if (start.kind === 'failed') {
         log('warn', 'node_failed', { job_id: job.id, reason: start.reason, attempt: job.attempts });
@@ -213,6 +223,10 @@ export class JobRunner extends DurableObject<Env> {
       if (next === 'finished') return;
       if (next === 'timed_out') throw signal.reason;
       if (outcome.kind === 'rejected') return this.finishFailed(job, outcome.error);
+      if (outcome.kind === 'over_node_limit') {
+        overLimit = outcome.error;
+        continue;
+      }
       if (outcome.kind !== 'failed') return;
       log('warn', 'node_failed', { job_id: job.id, reason: outcome.reason, attempt: job.attempts });
       if (++failures >= MAX_NODE_FAILURES) break;
@@ -226,6 +240,8 @@ export class JobRunner extends DurableObject<Env> {
       await this.ctx.storage.setAlarm(Math.min(Date.now() + saturated * 1000, job.expires_at));
       return;
     }
+    // Every node that answered found the input over its limits: that is the input's answer.
+    if (overLimit) return this.finishFailed(job, overLimit);
     return this.finishFailed(job, {
       status: 503,
       code: 'no_inference_node',

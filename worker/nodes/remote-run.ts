@@ -1,7 +1,8 @@
 /**
  * @module
  * One attempt at a run on one inference node (`POST /v1/run`), and the reading of its framed answer.
- * The outcome says whose fault a failure is: the input's (4xx, final) or the node's (retry elsewhere).
+ * The outcome says whose fault a failure is: the input's (4xx, final), the node's (retry elsewhere),
+ * or the input's on that node only (413, over the node's own limits: another node may take it).
  */
 import {
   FRAMES_CONTENT_TYPE,
@@ -16,11 +17,18 @@ import {
   type RunRequest,
 } from '../../engine/edge.js';
 
+/**
+ * A node's 413: the input is over that node's own limits (its `--max-input-mb`, its work bounds),
+ * which nodes need not share. Another node may take it; when none does, it is the answer.
+ */
+export type OverNodeLimit = { kind: 'over_node_limit'; error: RunError };
+
 /** The outcome of starting a run on one node. */
 export type RunStart =
   | { kind: 'started'; response: Response }
   | { kind: 'saturated'; retryAfterSeconds: number }
   | { kind: 'rejected'; error: RunError }
+  | OverNodeLimit
   | { kind: 'failed'; reason: string };
 
 /** Where a run's frames go. */
@@ -34,11 +42,12 @@ export interface RunSink {
 export type RunOutcome =
   | { kind: 'done'; meta: RunMeta; end: RunEnd }
   | { kind: 'rejected'; error: RunError }
+  | OverNodeLimit
   | { kind: 'failed'; reason: string };
 
 /**
- * Posts `body` to `node`; a 503 is saturation, other 4xx the request's fault (but a release the node
- * lacks), the rest the node's.
+ * Posts `body` to `node`; a 503 is saturation, a 413 over that node's limits, other 4xx the request's
+ * fault (but a release the node lacks), the rest the node's.
  */
 export async function startRun(
   node: string,
@@ -77,6 +86,7 @@ export async function startRun(
     // behind a deploy, not asked something wrong: another node may have it.
     if (error.code === 'model_not_found')
       return { kind: 'failed', reason: `node lacks the release: ${error.detail}` };
+    if (res.status === 413) return { kind: 'over_node_limit', error };
     return { kind: 'rejected', error };
   }
   // 401 means the Worker and the node disagree on the token: a deployment fault, not the user's.
@@ -148,6 +158,7 @@ export async function readRun(response: Response, sink: RunSink, asked: RunAsked
         case 'error':
           // 408: the node found the Worker's own upload too slow (node-run.ts body pace), the
           // link's fault, not the input's.
+          if (frame.body.status === 413) return { kind: 'over_node_limit', error: frame.body };
           return frame.body.status >= 400 && frame.body.status < 500 && frame.body.status !== 408
             ? { kind: 'rejected', error: frame.body }
             : { kind: 'failed', reason: `node error ${frame.body.code}: ${frame.body.detail}` };

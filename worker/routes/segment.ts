@@ -223,6 +223,8 @@ async function runOnNodes(
       `The run did not finish within ${config.oneShotSeconds} s; it was stopped and not charged.`,
     );
   let saturated = 0;
+  // The last node's 413: over that node's limits, not necessarily the next one's.
+  let overLimit: AppError | null = null;
   try {
     const preferGpu = release.manifest.prefers_gpu === true;
     for (const node of await rankNodes(config.inferenceNodes, config.nodeToken, { preferGpu, release })) {
@@ -235,6 +237,10 @@ async function runOnNodes(
       );
       if (start.kind === 'saturated') {
         saturated = Math.max(saturated, start.retryAfterSeconds);
+        continue;
+      }
+      if (start.kind === 'over_node_limit') {
+        overLimit = new AppError(start.error.code, start.error.status, start.error.detail);
         continue;
       }
       if (start.kind === 'rejected')
@@ -255,6 +261,10 @@ async function runOnNodes(
       if (outcome.kind === 'rejected') {
         throw new AppError(outcome.error.code, outcome.error.status, outcome.error.detail);
       }
+      if (outcome.kind === 'over_node_limit') {
+        overLimit = new AppError(outcome.error.code, outcome.error.status, outcome.error.detail);
+        continue;
+      }
       if (outcome.kind === 'failed') continue;
       return {
         body: await new Blob(parts).arrayBuffer(),
@@ -274,6 +284,8 @@ async function runOnNodes(
   if (saturated > 0) {
     throw new ServiceUnavailableError('no_inference_node', 'Every inference node is busy.', saturated);
   }
+  // Every node that answered found the input over its limits: that is the input's answer.
+  if (overLimit) throw overLimit;
   throw new ServiceUnavailableError('no_inference_node', 'No inference node could run the request.', 5);
 }
 
