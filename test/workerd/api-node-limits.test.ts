@@ -17,28 +17,36 @@ const SLAB_VOXELS = readImage(SLAB).shape.reduce((a, b) => a * b, 1);
 const SLICE_VOXELS = readImage(SLICE).shape.reduce((a, b) => a * b, 1);
 let small: InferenceNode;
 let large: InferenceNode;
+let busy: InferenceNode;
 let both: ApiWorld;
 let onlySmall: ApiWorld;
+let withBusy: ApiWorld;
 let doc: OpenApiDoc;
 
 before(async () => {
-  [small, large] = await Promise.all([startNode(['--max-evaluations', '1']), startNode()]);
+  [small, large, busy] = await Promise.all([
+    startNode(['--max-evaluations', '1']),
+    startNode(),
+    // One run at a time and no queue: a second run finds it saturated (503, Retry-After 2).
+    startNode(['--concurrency', '1', '--queue', '0']),
+  ]);
   const vars = (nodes: InferenceNode[]) => ({
     // Listed first and equally idle, the small node is tried first (engine/protocol/node-health.ts).
     INFERENCE_NODES: nodes.map((n) => n.url).join(','),
     DEFAULT_PRICES: JSON.stringify(PRICES),
     EDGE_MAX_VOXELS: '0',
   });
-  [both, onlySmall] = await Promise.all([
+  [both, onlySmall, withBusy] = await Promise.all([
     startApi('node-limits', { vars: vars([small, large]) }),
     startApi('node-limits-small', { vars: vars([small]) }),
+    startApi('node-limits-busy', { vars: vars([small, busy]) }),
   ]);
   doc = await openApiDoc(both);
 });
 
 after(async () => {
-  await Promise.all([both?.dispose(), onlySmall?.dispose()]);
-  await Promise.all([small?.kill(), large?.kill()]);
+  await Promise.all([both?.dispose(), onlySmall?.dispose(), withBusy?.dispose()]);
+  await Promise.all([small?.kill(), large?.kill(), busy?.kill()]);
 });
 
 /** How many runs `node` refused as over its work bounds, from its metrics. */
@@ -101,4 +109,30 @@ test('over the limits of every node, a one-shot and a job get the 413, uncharged
   assert.equal(final.error?.type, 'https://nnsam-edge.dev/problems/work_too_large');
   assert.equal(final.charge, null);
   assert.deepEqual(await charges(onlySmall, auth), []);
+});
+
+test('a job waiting for a saturated node does not send its input again to the node that refused it', async () => {
+  const key = await withBusy.key('waiting');
+  const jobs = jobClient(withBusy, key);
+  const uploads = uploadClient(withBusy, key);
+  const start = async (slab: Uint8Array, tta: boolean) => {
+    const res = await jobs.create({
+      upload_id: await uploadWhole(uploads, slab),
+      model: 'brain-wm-2d',
+      options: { tta },
+    });
+    assert.equal(res.status, 202, await res.clone().text());
+    return ((await res.json()) as Job).id;
+  };
+  const before = await refusals(small);
+  // The first job takes the busy node's one slot for tens of seconds (the small node refuses it).
+  const long = await start(fsbSlab(128), true);
+  await jobs.waitFor(long, (j) => j.progress.stage === 'predict');
+  // The second finds the small node over its limits and the busy node full, and waits (Retry-After
+  // 2 s) until the first is done: several passes, each of which skips the small node.
+  const waiting = await start(SLAB, false);
+  await jobs.waitFor(waiting, (j) => j.status === 'queued' && j.progress.stage === 'waiting');
+  const finals = [await jobs.waitFinal(long, 300_000), await jobs.waitFinal(waiting, 300_000)];
+  for (const f of finals) assert.equal(f.status, 'succeeded', JSON.stringify(f.error));
+  assert.equal(await refusals(small), before + 2, 'one refusal per job, none on a later pass');
 });

@@ -36,6 +36,11 @@ interface RunContext {
   input_shape?: number[] | null;
   /** The most voxels its answer may have (absent on older jobs: the work bounds' most). */
   input_max_voxels?: number;
+  /**
+   * The nodes that refused the input as over their own limits, and the last such 413: a job that
+   * waits for a saturated node does not send the input to them again.
+   */
+  over_limit?: { nodes: string[]; error: NonNullable<JobState['error']> };
 }
 
 /** The state of one job, and its runner. */
@@ -160,7 +165,8 @@ export class JobRunner extends DurableObject<Env> {
 
   /**
    * Tries the nodes, best first, until one finishes the run, the input is refused, or all fail. A
-   * node's 413 sends the run to the next node: each node has its own limits.
+   * node's 413 for one of its own limits sends the run to the next node (each node has its own
+   * limits), and later passes (after waiting for a saturated node) skip it.
    */
   private async place(job: JobState, run: RunContext, signal: AbortSignal): Promise<void> {
     let release: ModelRelease;
@@ -181,10 +187,15 @@ export class JobRunner extends DurableObject<Env> {
     });
     let saturated: number | null = null;
     let failures = 0;
-    // The last node's 413: over that node's limits, not necessarily the next one's.
-    let overLimit: NonNullable<JobState['error']> | null = null;
+    // A node's 413 is over that node's limits, not necessarily the next one's.
+    const refusedBy = async (node: string, error: NonNullable<JobState['error']>) => {
+      log('warn', 'node_refused', { job_id: job.id, node, code: error.code });
+      run.over_limit = { nodes: [...(run.over_limit?.nodes ?? []), node], error };
+      await this.ctx.storage.put('run', run);
+    };
     for (const node of nodes) {
       if (this.removed) return;
+      if (run.over_limit?.nodes.includes(node)) continue;
       const input = await this.env.UPLOADS.get(run.input_key);
       if (!input) {
         return this.finishFailed(job, {
@@ -208,7 +219,7 @@ export class JobRunner extends DurableObject<Env> {
       }
       if (start.kind === 'over_node_limit') {
         job.attempts--;
-        overLimit = start.error;
+        await refusedBy(node, start.error);
         continue;
       }
       if (start.kind === 'rejected') return this.finishFailed(job, start.error);
@@ -224,7 +235,7 @@ export class JobRunner extends DurableObject<Env> {
       if (next === 'timed_out') throw signal.reason;
       if (outcome.kind === 'rejected') return this.finishFailed(job, outcome.error);
       if (outcome.kind === 'over_node_limit') {
-        overLimit = outcome.error;
+        await refusedBy(node, outcome.error);
         continue;
       }
       if (outcome.kind !== 'failed') return;
@@ -240,8 +251,8 @@ export class JobRunner extends DurableObject<Env> {
       await this.ctx.storage.setAlarm(Math.min(Date.now() + saturated * 1000, job.expires_at));
       return;
     }
-    // Every node that answered found the input over its limits: that is the input's answer.
-    if (overLimit) return this.finishFailed(job, overLimit);
+    // A node found the input over its limits and no node took it: that is the input's answer.
+    if (run.over_limit) return this.finishFailed(job, run.over_limit.error);
     return this.finishFailed(job, {
       status: 503,
       code: 'no_inference_node',

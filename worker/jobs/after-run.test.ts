@@ -12,4 +12,7 @@ test('otherwise the deadline comes first, then the node refusing the input, then
   assert.equal(afterRun('failed', true), 'timed_out');
   assert.equal(afterRun('rejected', false), 'refused');
   assert.equal(afterRun('failed', false), 'next_node');
+  // Over that node's own limits: the runner records the refusal and tries the next node.
+  assert.equal(afterRun('over_node_limit', false), 'next_node');
+  assert.equal(afterRun('over_node_limit', true), 'timed_out');
 });

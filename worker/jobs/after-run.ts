@@ -9,7 +9,8 @@
 import type { RunOutcome } from '../nodes/remote-run.js';
 
 /** `finished`: stop, the job is final; `timed_out`: fail it with job_timeout; `refused`: fail it with
- * the node's 4xx; `next_node`: the node failed, try the next. */
+ * the node's 4xx; `next_node`: the node failed, or refused the input as over its own limits
+ * (`over_node_limit`, which the runner records first): try the next. */
 export type AfterRun = 'finished' | 'timed_out' | 'refused' | 'next_node';
 
 export function afterRun(outcome: RunOutcome['kind'], deadlinePassed: boolean): AfterRun {

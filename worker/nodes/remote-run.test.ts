@@ -123,7 +123,7 @@ describe('readRun', () => {
     assert.deepEqual(early.got, []);
   });
 
-  it("takes a node's 4xx error frame as the input's, 413 as over that node's limits, but 408 (the body came too slowly) as the node's", async () => {
+  it("takes a node's 4xx error frame as the input's, a 413 of a limit the node's settings set as over that node's limits, but 408 (the body came too slowly) as the node's", async () => {
     const error = (status: number, code: string): Frame => ({
       type: 'error',
       body: { status, code, detail: code },
@@ -133,6 +133,8 @@ describe('readRun', () => {
       kind: 'over_node_limit',
       error: { status: 413, code: 'work_too_large', detail: 'work_too_large' },
     });
+    // A limit every node has is the input's fault anywhere.
+    assert.equal((await read([error(413, 'too_many_files')])).outcome.kind, 'rejected');
     assert.equal((await read([error(408, 'body_too_slow')])).outcome.kind, 'failed');
     assert.equal((await read([error(500, 'internal')])).outcome.kind, 'failed');
   });
@@ -186,7 +188,7 @@ describe('startRun', () => {
       new AbortController().signal,
     );
 
-  it("takes a node's model_not_found as that node's gap and its 413 as over its limits (try another), other 4xx as the input's", async () => {
+  it("takes a node's model_not_found as that node's gap and a 413 of its settings' limits as over them (try another), other 4xx as the input's", async () => {
     const lacking = await run(await refusingNode(404, 'model_not_found'));
     assert.equal(lacking.kind, 'failed');
     assert.match((lacking as { reason: string }).reason, /lacks the release/);
@@ -194,6 +196,7 @@ describe('startRun', () => {
       kind: 'over_node_limit',
       error: { status: 413, code: 'input_too_large', detail: 'a input_too_large' },
     });
+    assert.equal((await run(await refusingNode(413, 'jpeg_too_many_scans'))).kind, 'rejected');
     const refused = await run(await refusingNode(422, 'invalid_input'));
     assert.deepEqual(refused, {
       kind: 'rejected',

@@ -2,7 +2,7 @@
  * @module
  * One attempt at a run on one inference node (`POST /v1/run`), and the reading of its framed answer.
  * The outcome says whose fault a failure is: the input's (4xx, final), the node's (retry elsewhere),
- * or the input's on that node only (413, over the node's own limits: another node may take it).
+ * or the input's on that node only (a 413 of a limit the node's settings set: another node may take it).
  */
 import {
   FRAMES_CONTENT_TYPE,
@@ -18,10 +18,26 @@ import {
 } from '../../engine/edge.js';
 
 /**
- * A node's 413: the input is over that node's own limits (its `--max-input-mb`, its work bounds),
- * which nodes need not share. Another node may take it; when none does, it is the answer.
+ * A node's 413 for a limit its settings set (its `--max-input-mb`, its work bounds), which nodes need
+ * not share. Another node may take the input; when none does, it is the answer. A 413 for a limit
+ * every node has (a zip's file count, a JPEG's scans) is `rejected`, as other input errors are.
  */
 export type OverNodeLimit = { kind: 'over_node_limit'; error: RunError };
+
+/** The 413 codes of limits a node's settings set (engine/io/limits.ts, engine/pipeline/work.ts). */
+const NODE_LIMIT_CODES = new Set([
+  'input_too_large',
+  'decompressed_too_large',
+  'too_many_voxels',
+  'work_too_large',
+]);
+
+/** A node's 4xx: over that node's limits, or the input's own fault. */
+function refusal(error: RunError): OverNodeLimit | { kind: 'rejected'; error: RunError } {
+  return error.status === 413 && NODE_LIMIT_CODES.has(error.code)
+    ? { kind: 'over_node_limit', error }
+    : { kind: 'rejected', error };
+}
 
 /** The outcome of starting a run on one node. */
 export type RunStart =
@@ -46,8 +62,9 @@ export type RunOutcome =
   | { kind: 'failed'; reason: string };
 
 /**
- * Posts `body` to `node`; a 503 is saturation, a 413 over that node's limits, other 4xx the request's
- * fault (but a release the node lacks), the rest the node's.
+ * Posts `body` to `node`; a 503 is saturation, a 413 of a limit the node's settings set is over
+ * that node's limits, other 4xx the request's fault (but a release the node lacks), the rest the
+ * node's.
  */
 export async function startRun(
   node: string,
@@ -86,8 +103,7 @@ export async function startRun(
     // behind a deploy, not asked something wrong: another node may have it.
     if (error.code === 'model_not_found')
       return { kind: 'failed', reason: `node lacks the release: ${error.detail}` };
-    if (res.status === 413) return { kind: 'over_node_limit', error };
-    return { kind: 'rejected', error };
+    return refusal(error);
   }
   // 401 means the Worker and the node disagree on the token: a deployment fault, not the user's.
   return { kind: 'failed', reason: `node answered ${res.status}` };
@@ -158,9 +174,8 @@ export async function readRun(response: Response, sink: RunSink, asked: RunAsked
         case 'error':
           // 408: the node found the Worker's own upload too slow (node-run.ts body pace), the
           // link's fault, not the input's.
-          if (frame.body.status === 413) return { kind: 'over_node_limit', error: frame.body };
           return frame.body.status >= 400 && frame.body.status < 500 && frame.body.status !== 408
-            ? { kind: 'rejected', error: frame.body }
+            ? refusal(frame.body)
             : { kind: 'failed', reason: `node error ${frame.body.code}: ${frame.body.detail}` };
         case 'end':
           if (!meta) return { kind: 'failed', reason: 'end frame before meta' };

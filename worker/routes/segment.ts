@@ -240,6 +240,7 @@ async function runOnNodes(
         continue;
       }
       if (start.kind === 'over_node_limit') {
+        log('warn', 'node_refused', { request_id: c.get('requestId'), node, code: start.error.code });
         overLimit = new AppError(start.error.code, start.error.status, start.error.detail);
         continue;
       }
@@ -262,6 +263,7 @@ async function runOnNodes(
         throw new AppError(outcome.error.code, outcome.error.status, outcome.error.detail);
       }
       if (outcome.kind === 'over_node_limit') {
+        log('warn', 'node_refused', { request_id: c.get('requestId'), node, code: outcome.error.code });
         overLimit = new AppError(outcome.error.code, outcome.error.status, outcome.error.detail);
         continue;
       }
@@ -284,7 +286,7 @@ async function runOnNodes(
   if (saturated > 0) {
     throw new ServiceUnavailableError('no_inference_node', 'Every inference node is busy.', saturated);
   }
-  // Every node that answered found the input over its limits: that is the input's answer.
+  // A node found the input over its limits and no node took it: that is the input's answer.
   if (overLimit) throw overLimit;
   throw new ServiceUnavailableError('no_inference_node', 'No inference node could run the request.', 5);
 }
