@@ -84,16 +84,33 @@ interface Kernels {
   conv1x1: Kernel;
 }
 
-/** A packer that lays weights out in one lease: `put` returns each array's byte offset. */
+/** Writes one array of laid-out weights into `out`, its place in the lease. */
+type Fill = (out: Float32Array) => void;
+
+/**
+ * A packer that lays weights out in one lease: `put` returns each array's byte offset, and the
+ * arrays are written straight into the lease once its size is known (`fillInto`). No laid-out copy
+ * exists outside it, so a load holds the file, its float32 weights and the lease, not a fourth
+ * copy (the edge isolate has 128 MB, its module memory included).
+ */
 class Packer {
-  readonly parts: Float32Array[] = [];
+  private readonly parts: { at: number; length: number; fill: Fill }[] = [];
   bytes = 0;
 
-  put(a: Float32Array): number {
+  put(length: number, fill: Fill): number {
     const at = this.bytes;
-    this.parts.push(a);
-    this.bytes += Math.ceil((a.length * F32) / 16) * 16;
+    this.parts.push({ at, length, fill });
+    this.bytes += Math.ceil((length * F32) / 16) * 16;
     return at;
+  }
+
+  /** An array as it is. */
+  putArray(a: Float32Array): number {
+    return this.put(a.length, (out) => out.set(a));
+  }
+
+  fillInto(lease: Float32Array): void {
+    for (const { at, length, fill } of this.parts) fill(lease.subarray(at / F32, at / F32 + length));
   }
 }
 
@@ -114,78 +131,79 @@ function check3x3(w: OnnxWeight): void {
   }
 }
 
-/** `[oc][ic][3][3]` -> `[oc/4][ic][9][4]` (unet_conv3x3's blocking). */
-function block3x3(w: OnnxWeight): Float32Array {
+/** `[oc][ic][3][3]` -> `[oc/4][ic][9][4]` (unet_conv3x3's blocking), into `pack`. */
+function block3x3(w: OnnxWeight, pack: Packer): number {
   check3x3(w);
   const [oc, ic] = w.dims;
-  const out = new Float32Array(w.data.length);
-  for (let o = 0; o < oc; o++) {
-    for (let c = 0; c < ic; c++) {
-      for (let t = 0; t < 9; t++)
-        out[((((o >> 2) * ic + c) * 9 + t) << 2) + (o & 3)] = w.data[(o * ic + c) * 9 + t];
+  return pack.put(w.data.length, (out) => {
+    for (let o = 0; o < oc; o++) {
+      for (let c = 0; c < ic; c++) {
+        for (let t = 0; t < 9; t++)
+          out[((((o >> 2) * ic + c) * 9 + t) << 2) + (o & 3)] = w.data[(o * ic + c) * 9 + t];
+      }
     }
-  }
-  return out;
+  });
 }
 
-/** `[ic][oc][2][2]` -> `[oc/4][ky][ic][4 o][2 kx]` (unet_upconv2x2's blocking). */
-function blockUp(w: OnnxWeight): Float32Array {
+/** `[ic][oc][2][2]` -> `[oc/4][ky][ic][4 o][2 kx]` (unet_upconv2x2's blocking), into `pack`. */
+function blockUp(w: OnnxWeight, pack: Packer): number {
   const [ic, oc, kh, kw] = w.dims;
   if (kh !== 2 || kw !== 2 || oc % 4 !== 0) {
     throw new UnetWasmUnsupported(`a transposed convolution of ${w.dims.join('x')}: only 2x2, stride 2`);
   }
-  const out = new Float32Array(w.data.length);
-  for (let c = 0; c < ic; c++) {
-    for (let o = 0; o < oc; o++) {
-      for (let ky = 0; ky < 2; ky++) {
-        for (let kx = 0; kx < 2; kx++) {
-          out[(((((o >> 2) * 2 + ky) * ic + c) * 4 + (o & 3)) << 1) + kx] =
-            w.data[((c * oc + o) * 2 + ky) * 2 + kx];
+  return pack.put(w.data.length, (out) => {
+    for (let c = 0; c < ic; c++) {
+      for (let o = 0; o < oc; o++) {
+        for (let ky = 0; ky < 2; ky++) {
+          for (let kx = 0; kx < 2; kx++) {
+            out[(((((o >> 2) * 2 + ky) * ic + c) * 4 + (o & 3)) << 1) + kx] =
+              w.data[((c * oc + o) * 2 + ky) * 2 + kx];
+          }
         }
       }
     }
-  }
-  return out;
+  });
 }
 
 /**
  * `[oc][ic][3][3]` -> `G g G^T` per kernel, blocked `[16][oc/4][ic][4]` (unet_conv3x3_wino's
- * layout), `G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]`. Summed in float64, rounded once.
+ * layout), `G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]`, into `pack`. Summed in float64, rounded
+ * once.
  */
-function winograd3x3(w: OnnxWeight): Float32Array {
+function winograd3x3(w: OnnxWeight, pack: Packer): number {
   check3x3(w);
   const [oc, ic] = w.dims;
   const g = w.data;
-  const out = new Float32Array(16 * oc * ic);
-  const plane = oc * ic; // floats between consecutive xi
-  const gg = new Float64Array(12);
-  for (let o = 0; o < oc; o++) {
-    for (let c = 0; c < ic; c++) {
-      const k = (o * ic + c) * 9;
-      // G g: the rows g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2 of the kernel's rows g0..g2.
-      for (let l = 0; l < 3; l++) {
-        const a = g[k + l];
-        const b = g[k + 3 + l];
-        const d = g[k + 6 + l];
-        gg[l] = a;
-        gg[3 + l] = (a + b + d) / 2;
-        gg[6 + l] = (a - b + d) / 2;
-        gg[9 + l] = d;
-      }
-      // (G g) G^T: the same combination along each row; xi = 4i + j.
-      const at = (((o >> 2) * ic + c) << 2) + (o & 3);
-      for (let i = 0; i < 4; i++) {
-        const a = gg[3 * i];
-        const b = gg[3 * i + 1];
-        const d = gg[3 * i + 2];
-        out[at + 4 * i * plane] = a;
-        out[at + (4 * i + 1) * plane] = (a + b + d) / 2;
-        out[at + (4 * i + 2) * plane] = (a - b + d) / 2;
-        out[at + (4 * i + 3) * plane] = d;
+  return pack.put(16 * oc * ic, (out) => {
+    const plane = oc * ic; // floats between consecutive xi
+    const gg = new Float64Array(12);
+    for (let o = 0; o < oc; o++) {
+      for (let c = 0; c < ic; c++) {
+        const k = (o * ic + c) * 9;
+        // G g: the rows g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2 of the kernel's rows g0..g2.
+        for (let l = 0; l < 3; l++) {
+          const a = g[k + l];
+          const b = g[k + 3 + l];
+          const d = g[k + 6 + l];
+          gg[l] = a;
+          gg[3 + l] = (a + b + d) / 2;
+          gg[6 + l] = (a - b + d) / 2;
+          gg[9 + l] = d;
+        }
+        // (G g) G^T: the same combination along each row; xi = 4i + j.
+        const at = (((o >> 2) * ic + c) << 2) + (o & 3);
+        for (let i = 0; i < 4; i++) {
+          const a = gg[3 * i];
+          const b = gg[3 * i + 1];
+          const d = gg[3 * i + 2];
+          out[at + 4 * i * plane] = a;
+          out[at + (4 * i + 1) * plane] = (a + b + d) / 2;
+          out[at + (4 * i + 2) * plane] = (a - b + d) / 2;
+          out[at + (4 * i + 3) * plane] = d;
+        }
       }
     }
-  }
-  return out;
+  });
 }
 
 function convAt(
@@ -204,10 +222,10 @@ function convAt(
     throw new UnetWasmUnsupported(`${prefix}: bias or norm of another width than its ${oc} outputs`);
   }
   return {
-    w: pack.put(winograd ? winograd3x3(w) : block3x3(w)),
-    b: pack.put(b.data),
-    gamma: pack.put(gamma.data),
-    beta: pack.put(beta.data),
+    w: winograd ? winograd3x3(w, pack) : block3x3(w, pack),
+    b: pack.putArray(b.data),
+    gamma: pack.putArray(gamma.data),
+    beta: pack.putArray(beta.data),
     ic: w.dims[1],
     oc,
     winograd,
@@ -240,7 +258,7 @@ function head(state: Map<string, OnnxWeight>, prefix: string, used: Set<string>,
   const [oc, ic, kh, kw] = w.dims;
   if (kh !== 1 || kw !== 1 || b.data.length !== oc)
     throw new UnetWasmUnsupported(`${prefix} is not a 1x1 head`);
-  return { w: pack.put(w.data), b: pack.put(b.data), ic, oc };
+  return { w: pack.putArray(w.data), b: pack.putArray(b.data), ic, oc };
 }
 
 /** The network `state` describes, its weights laid out by `pack`. */
@@ -272,7 +290,7 @@ function describe(state: Map<string, OnnxWeight>, pack: Packer, winograd: boolea
     if (b.data.length !== w.dims[1]) {
       throw new UnetWasmUnsupported(`decoder.transpconvs.${j}: a bias of another width`);
     }
-    up.push({ w: pack.put(blockUp(w)), b: pack.put(b.data), ic: w.dims[0], oc: w.dims[1] });
+    up.push({ w: blockUp(w, pack), b: pack.putArray(b.data), ic: w.dims[0], oc: w.dims[1] });
     const stage = stageConvs(state, `decoder.stages.${j}`, used, pack, () => winograd);
     if (stage[0].ic !== w.dims[1] + encoder[s].at(-1)!.oc) {
       throw new UnetWasmUnsupported(`decoder.stages.${j} does not take (upsampled, skip) channels`);
@@ -493,14 +511,7 @@ export function createUnetWasm(
   const pack = new Packer();
   const net = describe(onnxStateDict(model), pack, options.winograd ?? true);
   const weights = core.lease(pack.bytes);
-  {
-    const f = weights.view(Float32Array);
-    let at = 0;
-    for (const part of pack.parts) {
-      f.set(part, at / F32);
-      at += Math.ceil((part.length * F32) / 16) * 16;
-    }
-  }
+  pack.fillInto(weights.view(Float32Array));
   // Every pointer in the network is an offset into the weights lease until here.
   const shift = (o: { w: number; b: number; gamma?: number; beta?: number }) => {
     o.w += weights.ptr;

@@ -1,0 +1,24 @@
+/**
+ * @module
+ * Child process of unet-load-memory.test.ts: the resident memory the own U-Net runtime's load adds
+ * (VmHWM after `createUnetWasm` less VmHWM before it, the file already read), the module memory it
+ * leased, and the bytes of the file's weights as float32. One load per process: VmHWM only grows.
+ */
+import { readFileSync } from 'node:fs';
+import { KernelCore } from '../../wasm/src/kernel-core.js';
+import { onnxStateDict } from '../../engine/runtime/onnx-weights.js';
+import { createUnetWasm, UNET_WASM_MEMORY_BYTES } from '../../engine/runtime/unet-wasm.js';
+
+const hwm = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
+const module = await WebAssembly.compile(
+  readFileSync(new URL('../../../wasm/build/unet.plain.wasm', import.meta.url)),
+);
+const core = await KernelCore.create(module, { maxMemoryBytes: UNET_WASM_MEMORY_BYTES });
+const model = new Uint8Array(readFileSync(process.argv[2]));
+const before = hwm();
+const runtime = createUnetWasm(core, model);
+const added = hwm() - before;
+// Counted after the measurement: this second read of the weights is not part of it.
+const floatBytes = [...onnxStateDict(model).values()].reduce((n, w) => n + w.data.byteLength, 0);
+console.log(JSON.stringify({ added, moduleBytes: core.memoryBytes, floatBytes }));
+await runtime.dispose();
