@@ -510,6 +510,15 @@ export function createUnetWasm(
 ): InferenceRuntime {
   const pack = new Packer();
   const net = describe(onnxStateDict(model), pack, options.winograd ?? true);
+  // Looked up before the lease: a module without one of them leaks nothing.
+  const kernels: Kernels = {
+    conv3x3: core.fn<Kernel>('unet_conv3x3'),
+    conv3x3Wino: core.fn<Kernel>('unet_conv3x3_wino'),
+    phaseSplit: core.fn<Kernel>('unet_phase_split'),
+    normLrelu: core.fn<Kernel>('unet_norm_lrelu'),
+    upconv2x2: core.fn<Kernel>('unet_upconv2x2'),
+    conv1x1: core.fn<Kernel>('unet_conv1x1'),
+  };
   const weights = core.lease(pack.bytes);
   pack.fillInto(weights.view(Float32Array));
   // Every pointer in the network is an offset into the weights lease until here.
@@ -526,14 +535,6 @@ export function createUnetWasm(
     net.seg,
     ...(net.levelset ? [net.levelset] : []),
   ].forEach(shift);
-  const kernels: Kernels = {
-    conv3x3: core.fn<Kernel>('unet_conv3x3'),
-    conv3x3Wino: core.fn<Kernel>('unet_conv3x3_wino'),
-    phaseSplit: core.fn<Kernel>('unet_phase_split'),
-    normLrelu: core.fn<Kernel>('unet_norm_lrelu'),
-    upconv2x2: core.fn<Kernel>('unet_upconv2x2'),
-    conv1x1: core.fn<Kernel>('unet_conv1x1'),
-  };
   return new UnetWasmRuntime(core, net, kernels, weights);
 }
 

@@ -14,7 +14,7 @@ const probe = fileURLToPath(new URL('./unet-load-memory-probe.js', import.meta.u
 const file = fileURLToPath(new URL('../../../models/brain-wm-2d/model.fp16.onnx', import.meta.url));
 
 test("brain-wm-2d's edge file loads within its float32 weights and module memory, plus 12 MiB", (t) => {
-  const stdout = execFileSync(process.execPath, [probe, file], { encoding: 'utf8' });
+  const stdout = execFileSync(process.execPath, ['--expose-gc', probe, file], { encoding: 'utf8' });
   const { added, moduleBytes, floatBytes } = JSON.parse(stdout.trim().split('\n').pop()!) as {
     added: number;
     moduleBytes: number;
