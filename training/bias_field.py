@@ -103,37 +103,39 @@ def poly_log_field(image: np.ndarray, wm: np.ndarray, degree: int) -> np.ndarray
     return f
 
 
-def log_field(image: np.ndarray, wm: np.ndarray, spacing, estimator: str) -> np.ndarray:
-    """`estimator` is `gauss:SIGMA_MM`, `poly:DEGREE`, or `gated:SD:ESTIMATOR`: ESTIMATOR's field only
-    when its standard deviation over the eroded white-matter mask exceeds SD, else none."""
+def estimate(image: np.ndarray, wm: np.ndarray, spacing, estimator: str) -> tuple[np.ndarray, float]:
+    """(the log-field to divide by, the sd of the estimated field over the eroded white matter).
+
+    `estimator` is `gauss:SIGMA_MM`, `poly:DEGREE`, or `gated:SD:ESTIMATOR`: ESTIMATOR's field only when
+    its sd exceeds SD, else none (the sd reported is ESTIMATOR's either way: what the gate compared)."""
     kind, _, p = estimator.partition(':')
-    if kind == 'gauss':
-        return gauss_log_field(image, wm, spacing, float(p))
-    if kind == 'poly':
-        return poly_log_field(image, wm, int(p))
     if kind == 'gated':
-        sd, _, inner = p.partition(':')
-        f = log_field(image, wm, spacing, inner)
-        m = ndi.binary_erosion(wm) & (image > 0)
-        return f if m.any() and float(f[m].std()) > float(sd) else np.zeros(image.shape, np.float32)
-    raise ValueError(f'unknown field estimator {estimator}')
-
-
-def field_sd(image: np.ndarray, wm: np.ndarray, spacing, estimator: str) -> float:
-    """The sd of the estimator's log-field over the eroded white matter: what a gate compares (for a
-    `gated:` estimator, its inner estimator's field, before the gate)."""
-    if estimator.startswith('gated:'):
-        estimator = estimator.split(':', 2)[2]
+        threshold, _, inner = p.partition(':')
+        f, sd = estimate(image, wm, spacing, inner)
+        return (f if sd > float(threshold) else np.zeros(image.shape, np.float32)), sd
+    if kind == 'gauss':
+        f = gauss_log_field(image, wm, spacing, float(p))
+    elif kind == 'poly':
+        f = poly_log_field(image, wm, int(p))
+    else:
+        raise ValueError(f'unknown field estimator {estimator}')
     m = ndi.binary_erosion(wm) & (image > 0)
-    return float(log_field(image, wm, spacing, estimator)[m].std()) if m.any() else 0.0
+    return f, float(f[m].std()) if m.any() else 0.0
 
 
-def corrected(image: np.ndarray, wm: np.ndarray, spacing, estimator: str) -> np.ndarray | None:
-    """The image divided by its estimated field; None when the estimator finds no field (nothing to redo)."""
-    f = log_field(image, wm, spacing, estimator)
+def log_field(image: np.ndarray, wm: np.ndarray, spacing, estimator: str) -> np.ndarray:
+    return estimate(image, wm, spacing, estimator)[0]
+
+
+def divided(image: np.ndarray, f: np.ndarray) -> np.ndarray | None:
+    """`image` divided by the log-field `f`; None when there is no field (nothing to segment again)."""
     if not f.any():
         return None
     return np.where(image > 0, image * np.exp(-f), 0).astype(np.float32)
+
+
+def corrected(image: np.ndarray, wm: np.ndarray, spacing, estimator: str) -> np.ndarray | None:
+    return divided(image, log_field(image, wm, spacing, estimator))
 
 
 class Segmenter:
@@ -165,9 +167,10 @@ def run_case(dataset, case, model, variants, estimators, res, out_path):
             first = seg(image)
             row['uncorrected'] = evaluate(first, truth, sp)
             for e in todo:
-                fixed = corrected(image, first, sp, e)
+                f, sd = estimate(image, first, sp, e)
+                fixed = divided(image, f)
                 scores = row['uncorrected'] if fixed is None else evaluate(seg(fixed), truth, sp)
-                row[e] = {**scores, 'applied': fixed is not None, 'field_sd': field_sd(image, first, sp, e)}
+                row[e] = {**scores, 'applied': fixed is not None, 'field_sd': sd}
                 print(f'{case} {v:45s} {e:9s}: {row["uncorrected"]["dice"]:.4f} -> {row[e]["dice"]:.4f}', flush=True)
                 with open(out_path, 'w') as f:
                     json.dump(res, f, indent=2)

@@ -6,7 +6,7 @@ import unittest
 import numpy as np
 from scipy import ndimage as ndi
 
-from training.bias_field import MAX_CLEAN_COST, choose, corrected, field_sd, log_field, merge_rows, poly_log_field
+from training.bias_field import MAX_CLEAN_COST, choose, corrected, estimate, log_field, merge_rows, poly_log_field
 from training.perturb import _coords
 from training.tests.test_robustness import _crop
 
@@ -53,8 +53,10 @@ class EstimatorTest(unittest.TestCase):
         np.testing.assert_array_equal(corrected(biased, self.wm, self.sp, 'gated:0.036:poly:1'),
                                       corrected(biased, self.wm, self.sp, 'poly:1'))
         self.assertIsNone(corrected(biased, self.wm, self.sp, 'gated:0.5:poly:1'))
-        # The gate compares the sd that field_sd reports, over the eroded mask.
-        sd = field_sd(biased, self.wm, self.sp, 'gated:0.036:poly:1')
+        # The gate compares the sd that estimate reports (the rows record it), over the eroded mask.
+        sd = estimate(biased, self.wm, self.sp, 'gated:0.036:poly:1')[1]
+        e = ndi.binary_erosion(self.wm) & (self.img > 0)
+        self.assertAlmostEqual(sd, float(log_field(biased, self.wm, self.sp, 'poly:1')[e].std()), places=6)
         self.assertIsNotNone(corrected(biased, self.wm, self.sp, f'gated:{sd - 1e-4}:poly:1'))
         self.assertIsNone(corrected(biased, self.wm, self.sp, f'gated:{sd + 1e-4}:poly:1'))
 
