@@ -1,5 +1,6 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import { AppError, LimitError, NotFoundError } from '../errors.js';
+import { NODE_LIMIT_CODES } from '../protocol/node-limits.js';
 import {
   DEFAULT_READ_LIMITS,
   readImage,
@@ -47,7 +48,7 @@ async function readFileBytes(path: string, limits: ReadLimits): Promise<Uint8Arr
   }
   if (size > limits.maxInputBytes) {
     throw new LimitError(
-      'input_too_large',
+      NODE_LIMIT_CODES.inputBytes,
       `${path} is ${size} bytes, above the ${limits.maxInputBytes}-byte limit`,
     );
   }

@@ -6,6 +6,7 @@
  */
 import { Gunzip, Inflate, Unzlib, gzipSync } from 'fflate';
 import { InputError, LimitError } from '../errors.js';
+import { NODE_LIMIT_CODES } from '../protocol/node-limits.js';
 
 /** Compressed bytes pushed per step: bounds one step's output to ~4 MiB. */
 const INPUT_SLICE = 4096;
@@ -41,7 +42,7 @@ export class LimitedInflater {
       this.produced += chunk.length;
       if (this.produced > this.limit) {
         throw new LimitError(
-          'decompressed_too_large',
+          NODE_LIMIT_CODES.decompressedBytes,
           `${this.what}: decompressed data exceeds the limit of ${this.limit} bytes`,
         );
       }

@@ -5,6 +5,7 @@
  * {@link LimitError} instead of exhausting memory (workerd isolates have 128 MB).
  */
 import { InputError, LimitError } from '../errors.js';
+import { NODE_LIMIT_CODES } from '../protocol/node-limits.js';
 
 /** Size limits applied while reading one image (or one DICOM series). */
 export interface ReadLimits {
@@ -41,7 +42,10 @@ export function resolveLimits(limits?: Partial<ReadLimits>): ReadLimits {
 /** Throws `input_too_large` when `bytes` exceeds `maxInputBytes`. */
 export function checkInputBytes(bytes: number, limits: ReadLimits): void {
   if (bytes > limits.maxInputBytes) {
-    throw new LimitError('input_too_large', `input is ${bytes} bytes; the limit is ${limits.maxInputBytes}`);
+    throw new LimitError(
+      NODE_LIMIT_CODES.inputBytes,
+      `input is ${bytes} bytes; the limit is ${limits.maxInputBytes}`,
+    );
   }
 }
 
@@ -60,14 +64,17 @@ export function checkExtents(extents: readonly number[], limits: ReadLimits, wha
     }
     if (n > limits.maxDimension) {
       throw new LimitError(
-        'dimension_too_large',
+        NODE_LIMIT_CODES.dimension,
         `${what}: dimension ${n} exceeds the limit ${limits.maxDimension}`,
       );
     }
     count *= n;
   }
   if (count > limits.maxVoxels) {
-    throw new LimitError('too_many_voxels', `${what}: ${count} voxels exceed the limit ${limits.maxVoxels}`);
+    throw new LimitError(
+      NODE_LIMIT_CODES.voxels,
+      `${what}: ${count} voxels exceed the limit ${limits.maxVoxels}`,
+    );
   }
   return count;
 }
@@ -76,7 +83,7 @@ export function checkExtents(extents: readonly number[], limits: ReadLimits, wha
 export function checkDecompressedBytes(bytes: number, limits: ReadLimits, what: string): void {
   if (bytes > limits.maxDecompressedBytes) {
     throw new LimitError(
-      'decompressed_too_large',
+      NODE_LIMIT_CODES.decompressedBytes,
       `${what}: needs ${bytes} decompressed bytes; the limit is ${limits.maxDecompressedBytes}`,
     );
   }

@@ -11,6 +11,7 @@
  * fflate's, through {@link LimitedInflater}.
  */
 import { InputError, LimitError, UnsupportedError } from '../errors.js';
+import { NODE_LIMIT_CODES } from '../protocol/node-limits.js';
 import { LimitedInflater } from './gzip.js';
 import type { ReadLimits } from './limits.js';
 
@@ -60,7 +61,7 @@ export function readZipEntries(bytes: Uint8Array, limits: ReadLimits): Uint8Arra
     declared += e.originalSize;
     if (declared > limits.maxDecompressedBytes) {
       throw new LimitError(
-        'decompressed_too_large',
+        NODE_LIMIT_CODES.decompressedBytes,
         `zip: its files need more than ${limits.maxDecompressedBytes} decompressed bytes`,
       );
     }

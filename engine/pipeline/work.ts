@@ -9,6 +9,7 @@
  * The crop to non-zero is not known from the header, so the whole image is its upper bound.
  */
 import { LimitError, InputError } from '../errors.js';
+import { NODE_LIMIT_CODES } from '../protocol/node-limits.js';
 import type { DeclaredGeometry } from '../io/index.js';
 import { classCount, type ModelManifest } from '../models/manifest.js';
 import { modelAxes, permuteTuple, planeOf, type Plane } from '../preprocessing/axes.js';
@@ -123,14 +124,14 @@ export function checkWork(work: WorkEstimate, limits: WorkLimits, model: string)
     `${model}'s spacing`;
   if (!(work.evaluations <= limits.maxEvaluations)) {
     throw new LimitError(
-      'work_too_large',
+      NODE_LIMIT_CODES.work,
       `This input implies ${fmt(work.evaluations)} network patch evaluations (${what}); ` +
         `the limit is ${limits.maxEvaluations}. Check the voxel spacing in the header, or send a smaller region.`,
     );
   }
   if (!(work.peakBytes <= limits.maxPeakBytes)) {
     throw new LimitError(
-      'work_too_large',
+      NODE_LIMIT_CODES.work,
       `This input needs about ${fmt(Math.ceil(work.peakBytes / 2 ** 20))} MiB of working memory ` +
         `(${fmt(work.voxels)} voxels; ${what}); the limit is ${Math.floor(limits.maxPeakBytes / 2 ** 20)} MiB.`,
     );

@@ -6,7 +6,8 @@
  * - frames.ts: the framed answer (progress, meta, data, end, error);
  * - result-encoding.ts, nifti-stream.ts, label-palette.ts: the result formats;
  * - problem.ts: problem+json bodies and their type base;
- * - node-health.ts: a node's `/healthz` (load, device, adapter, fallback), which placement reads.
+ * - node-health.ts: a node's `/healthz` (load, device, adapter, fallback), which placement reads;
+ * - node-limits.ts: the 413 codes of limits a node's settings set, which the Worker retries elsewhere.
  */
 export * from './frames.js';
 export * from './bytes.js';
@@ -22,3 +23,4 @@ export {
 } from './result-encoding.js';
 export { niftiGzipChunks, type NiftiStreamOptions } from './nifti-stream.js';
 export * from './node-health.js';
+export * from './node-limits.js';

@@ -15,6 +15,7 @@ import { DEFAULT_WORK_LIMITS, type WorkLimits } from '../pipeline/work.js';
 import { nodeRuntimeFactory } from '../runtime/node-factory.js';
 import type { Device } from '../runtime/runtime.js';
 import { FRAMES_CONTENT_TYPE } from '../protocol/frames.js';
+import { NODE_LIMIT_CODES } from '../protocol/node-limits.js';
 import { createNodeMetrics, type NodeMetrics } from './node-metrics.js';
 import { NodeDeviceState } from './node-device.js';
 import type { NodeHealth } from '../protocol/node-health.js';
@@ -174,7 +175,7 @@ export function createNodeApp(options: NodeAppOptions): NodeApp {
         c,
         metrics,
         413,
-        'input_too_large',
+        NODE_LIMIT_CODES.inputBytes,
         `input is ${declared} bytes; the limit is ${limits.maxInputBytes}`,
       );
     }

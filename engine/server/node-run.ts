@@ -8,6 +8,7 @@
  */
 import { AppError, LimitError } from '../errors.js';
 import { concatBytes } from '../protocol/bytes.js';
+import { NODE_LIMIT_CODES } from '../protocol/node-limits.js';
 import type { ReadLimits } from '../io/index.js';
 import type { NodeDeviceState } from './node-device.js';
 import { MAX_FRAME_PAYLOAD, type RunError, type RunProgress } from '../protocol/frames.js';
@@ -259,7 +260,7 @@ async function readBody(
       total += value.byteLength;
       if (total > cap) {
         stop();
-        throw new LimitError('input_too_large', `input exceeds the limit of ${cap} bytes`);
+        throw new LimitError(NODE_LIMIT_CODES.inputBytes, `input exceeds the limit of ${cap} bytes`);
       }
       chunks.push(value);
     }

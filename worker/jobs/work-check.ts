@@ -9,6 +9,7 @@
 import {
   DEFAULT_READ_LIMITS,
   LimitError,
+  NODE_LIMIT_CODES,
   checkWork,
   estimateWork,
   isDicom,
@@ -84,7 +85,7 @@ export function reserveWork(
   checkWork(estimate, config.work, manifest.id);
   if (estimate.evaluations > config.maxTenantEvaluations) {
     throw new LimitError(
-      'work_too_large',
+      NODE_LIMIT_CODES.work,
       `This input implies ${estimate.evaluations} network patch evaluations; a tenant's running requests may imply ${config.maxTenantEvaluations} together.`,
     );
   }

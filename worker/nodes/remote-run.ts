@@ -7,6 +7,7 @@
 import {
   FRAMES_CONTENT_TYPE,
   decodeFrames,
+  isNodeLimitCode,
   maxResultBytes,
   type RunFormat,
   type RunEnd,
@@ -24,17 +25,9 @@ import {
  */
 export type OverNodeLimit = { kind: 'over_node_limit'; error: RunError };
 
-/** The 413 codes of limits a node's settings set (engine/io/limits.ts, engine/pipeline/work.ts). */
-const NODE_LIMIT_CODES = new Set([
-  'input_too_large',
-  'decompressed_too_large',
-  'too_many_voxels',
-  'work_too_large',
-]);
-
 /** A node's 4xx: over that node's limits, or the input's own fault. */
 function refusal(error: RunError): OverNodeLimit | { kind: 'rejected'; error: RunError } {
-  return error.status === 413 && NODE_LIMIT_CODES.has(error.code)
+  return error.status === 413 && isNodeLimitCode(error.code)
     ? { kind: 'over_node_limit', error }
     : { kind: 'rejected', error };
 }
@@ -69,7 +62,7 @@ export type RunOutcome =
 export async function startRun(
   node: string,
   request: RunRequest & { requestId: string },
-  body: ReadableStream<Uint8Array> | Uint8Array,
+  body: BodyInit,
   token: string | undefined,
   signal: AbortSignal,
 ): Promise<RunStart> {
