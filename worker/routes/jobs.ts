@@ -22,6 +22,7 @@ import { declaredGeometry, HEADER_PREFIX_BYTES, reserveWork, uploadVoxelBound } 
 import { parseByteRange } from '../jobs/byte-range.js';
 import { isFinal, jobObjectName, resultKey, type JobState } from '../jobs/job-types.js';
 import { requireScope, tenantOf, tokenIdOf } from '../middleware/auth.js';
+import { outliveClient } from '../outlive-client.js';
 import { problemResponses } from '../problem.js';
 import { BEARER, newRouter } from '../router.js';
 import { uploadDataKey } from '../uploads/upload-types.js';
@@ -355,73 +356,83 @@ export const jobRoutes = newRouter()
     const work = reserveWork(config, release.manifest, geometry, body.options, voxelBound);
     const id = crypto.randomUUID();
     const now = Date.now();
-    const admitted = await admitRun(c.env, {
-      tenant,
-      jobId: id,
-      price,
-      reserveVoxels: work.chargeVoxels,
-      reserveExact: work.estimate !== null,
-      operation: 'job',
-      idempotency_key: idempotencyKey,
-      // An upload's bytes are fixed once it is complete: its id stands for its SHA-256.
-      fingerprint:
-        idempotencyKey === null
-          ? ''
-          : await requestFingerprint({
-              operation: 'job',
-              // The reference as asked (see the one-shot's fingerprint).
-              model: body.model,
-              ...body.options,
-              upload_id: body.upload_id,
-              // A token's keys are its own: it cannot replay a key the tenant's server used.
-              ...(tokenId !== null && { token: tokenId }),
-            }),
-      evaluations: work.evaluations,
-      limit: config.maxConcurrentJobs,
-      max_evaluations: config.maxTenantEvaluations,
-      now,
-      // The runner releases the slot on every way out; this only covers a runner that vanished.
-      expires_at: now + config.maxJobSeconds * 1000 * 2,
-    });
-    // A replay is answered before the token's job count is asked: it creates nothing, and a token
-    // that has created all its jobs must still find the one it lost the answer to.
-    if (admitted.kind === 'replay') {
-      const first = await firstJob(c, tenant, admitted.job_id);
+    // From the key's binding in the ledger to the job's creation, nothing may stop half-way: a
+    // client that hangs up in between would leave its key bound to a slot with no job (its retry
+    // would answer 409, then 404). The sequence outlives the client (outlive-client.ts).
+    const outcome = await outliveClient(
+      c,
+      (async (): Promise<{ replayOf: string } | { job: JobState }> => {
+        const admitted = await admitRun(c.env, {
+          tenant,
+          jobId: id,
+          price,
+          reserveVoxels: work.chargeVoxels,
+          reserveExact: work.estimate !== null,
+          operation: 'job',
+          idempotency_key: idempotencyKey,
+          // An upload's bytes are fixed once it is complete: its id stands for its SHA-256.
+          fingerprint:
+            idempotencyKey === null
+              ? ''
+              : await requestFingerprint({
+                  operation: 'job',
+                  // The reference as asked (see the one-shot's fingerprint).
+                  model: body.model,
+                  ...body.options,
+                  upload_id: body.upload_id,
+                  // A token's keys are its own: it cannot replay a key the tenant's server used.
+                  ...(tokenId !== null && { token: tokenId }),
+                }),
+          evaluations: work.evaluations,
+          limit: config.maxConcurrentJobs,
+          max_evaluations: config.maxTenantEvaluations,
+          now,
+          // The runner releases the slot on every way out; this only covers a runner that vanished.
+          expires_at: now + config.maxJobSeconds * 1000 * 2,
+        });
+        // A replay is answered before the token's job count is asked: it creates nothing, and a
+        // token that has created all its jobs must still find the one it lost the answer to.
+        if (admitted.kind === 'replay') return { replayOf: admitted.job_id };
+        let token: Awaited<ReturnType<typeof spendTokenJob>>;
+        try {
+          token = await spendTokenJob(c);
+        } catch (err) {
+          await c.env.LEDGER.getByName(tenant).abandon(id);
+          throw err;
+        }
+        try {
+          const job = await c.env.JOBS.getByName(jobObjectName(tenant, id)).create({
+            id,
+            tenant,
+            model: release.id,
+            model_version: release.version,
+            upload_id: body.upload_id,
+            input_key: inputKey,
+            input_shape: geometry ? [...geometry.shape] : null,
+            input_max_voxels: work.chargeVoxels,
+            options: body.options,
+            idempotency_key: idempotencyKey,
+            token_id: tokenId,
+            label: token.label,
+            price,
+            request_id: c.get('requestId'),
+            now,
+          });
+          return { job };
+        } catch (err) {
+          await c.env.LEDGER.getByName(tenant).abandon(id);
+          await token.refund();
+          throw err;
+        }
+      })(),
+    );
+    if ('replayOf' in outcome) {
+      const first = await firstJob(c, tenant, outcome.replayOf);
       c.header('Idempotent-Replayed', 'true');
       c.header('Location', `/v1/jobs/${first.id}`);
       return c.json(view(first), 200);
     }
-    let token: Awaited<ReturnType<typeof spendTokenJob>>;
-    try {
-      token = await spendTokenJob(c);
-    } catch (err) {
-      await c.env.LEDGER.getByName(tenant).abandon(id);
-      throw err;
-    }
-    let job: JobState;
-    try {
-      job = await c.env.JOBS.getByName(jobObjectName(tenant, id)).create({
-        id,
-        tenant,
-        model: release.id,
-        model_version: release.version,
-        upload_id: body.upload_id,
-        input_key: inputKey,
-        input_shape: geometry ? [...geometry.shape] : null,
-        input_max_voxels: work.chargeVoxels,
-        options: body.options,
-        idempotency_key: idempotencyKey,
-        token_id: tokenId,
-        label: token.label,
-        price,
-        request_id: c.get('requestId'),
-        now,
-      });
-    } catch (err) {
-      await c.env.LEDGER.getByName(tenant).abandon(id);
-      await token.refund();
-      throw err;
-    }
+    const { job } = outcome;
     c.header('Location', `/v1/jobs/${id}`);
     return c.json(view(job), 202);
   })

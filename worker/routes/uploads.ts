@@ -18,6 +18,7 @@ import type { AppEnv } from '../app-env.js';
 import { BodyIncompleteError, ConflictError, HttpError, UnauthorizedError } from '../http-errors.js';
 import { joinBytes, requestBytes } from '../http-body.js';
 import { requireScope, tenantOf, tokenIdOf } from '../middleware/auth.js';
+import { outliveClient } from '../outlive-client.js';
 import { problemResponses } from '../problem.js';
 import { BEARER, newRouter } from '../router.js';
 import { parseChecksumHeader, sha256OfBytes } from '../uploads/read-chunk.js';
@@ -302,15 +303,7 @@ async function appendBody(c: Context<AppEnv>, id: string, offset: number): Promi
     } catch (err) {
       // What arrived whole is kept, so that the client's HEAD resumes after it. The client is gone:
       // on Cloudflare the store must outlive the request.
-      if (held > 0) {
-        const kept = flush();
-        try {
-          c.executionCtx.waitUntil(kept);
-        } catch {
-          // No execution context (a test calling the router directly): awaiting below suffices.
-        }
-        await kept.catch(() => false);
-      }
+      if (held > 0) await outliveClient(c, flush()).catch(() => false);
       throw err instanceof AppError ? err : new BodyIncompleteError(err);
     }
     if (chunk.done) break;

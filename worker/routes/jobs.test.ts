@@ -1,0 +1,168 @@
+// POST /v1/jobs from the key's binding in the ledger to the job's creation runs under the request's
+// waitUntil, so that a client hanging up in between (which on Cloudflare ends the request's own
+// work) cannot leave a key bound to a slot with no job, nor a slot or token job taken by a creation
+// that failed. Miniflare does not end a request whose client disconnects (docs/billing.md), so this
+// calls the router with bindings that hold each step until the test lets it go, and an execution
+// context that records what it was handed.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { sha256Hex } from '../../engine/edge.js';
+import type { AdmitInput, AdmitResult } from '../billing/ledger-types.js';
+import { readConfig } from '../config.js';
+import type { JobInit, JobState } from '../jobs/job-types.js';
+import { requestId } from '../middleware/request-id.js';
+import { renderProblem } from '../problem.js';
+import { newRouter } from '../router.js';
+import { memoryKv } from '../test-doubles.js';
+import { jobRoutes } from './jobs.js';
+
+const TENANT = 'acme';
+const KEY_ID = '0123456789abcdef';
+const TOKEN = `nsk_${KEY_ID}_${'A'.repeat(43)}`;
+const UPLOAD = '6f1c1d52-3c2e-4a53-9b59-4a3a2b0f6f01';
+const PRICES = JSON.stringify({
+  currency: 'USD',
+  models: { 'brain-wm-2d': { base_micros: 10000, per_megavoxel_micros: 2000 } },
+});
+
+/** A promise the test settles. */
+function gate<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => ([resolve, reject] = [res, rej]));
+  return { promise, resolve, reject };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+async function until(what: string, ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 400 && !ok(); i++) await tick();
+  assert.ok(ok(), `timed out waiting for ${what}`);
+}
+
+/** The world of one job creation: each binding call is logged, admit and create wait for the test. */
+async function world() {
+  const calls: string[] = [];
+  const admit = gate<AdmitResult>();
+  const create = gate<void>();
+  const kept: Promise<unknown>[] = [];
+  const record = {
+    id: KEY_ID,
+    tenant: TENANT,
+    scopes: ['uploads', 'jobs'],
+    name: 'test',
+    sha256: await sha256Hex(TOKEN),
+    created_at: new Date(0).toISOString(),
+    revoked_at: null,
+  };
+  const env = {
+    KEYS: memoryKv({ [`apikey:${KEY_ID}`]: JSON.stringify(record) }),
+    DEFAULT_PRICES: PRICES,
+    UPLOAD_SESSIONS: {
+      getByName: () => ({
+        describe: async () => ({
+          id: UPLOAD,
+          tenant: TENANT,
+          length: 100,
+          offset: 100,
+          state: 'complete',
+        }),
+      }),
+    },
+    // Its header unread: the job reserves the most the work bounds allow.
+    UPLOADS: { get: async () => null },
+    LEDGER: {
+      getByName: () => ({
+        admit: (input: AdmitInput) => {
+          calls.push(`admit ${input.job_id}`);
+          return admit.promise;
+        },
+        abandon: async (id: string) => void calls.push(`abandon ${id}`),
+      }),
+    },
+    JOBS: {
+      getByName: () => ({
+        create: async (init: JobInit): Promise<JobState> => {
+          calls.push(`create ${init.id}`);
+          await create.promise;
+          calls.push(`created ${init.id}`);
+          // What the route reads back; the runner's full initial state is job-runner.ts's.
+          const times = { created_at: init.now, started_at: null, finished_at: null, expires_at: init.now };
+          return { ...init, ...times, status: 'queued' } as unknown as JobState;
+        },
+      }),
+    },
+  } as unknown as Env;
+  const ctx = {
+    waitUntil: (p: Promise<unknown>) => {
+      calls.push('waitUntil');
+      kept.push(p);
+    },
+    passThroughOnException: () => {},
+    props: {},
+  } as unknown as ExecutionContext;
+  // The app's own context middleware, minus the kernels (the segment route's) that jobs do not use.
+  const app = newRouter();
+  app.use('*', requestId, async (c, next) => {
+    c.set('config', readConfig(c.env));
+    await next();
+  });
+  app.route('/', jobRoutes);
+  app.onError(renderProblem);
+  const response = app.request(
+    '/v1/jobs',
+    {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ upload_id: UPLOAD, model: 'brain-wm-2d' }),
+    },
+    env,
+    ctx,
+  );
+  return { calls, admit, create, kept, response };
+}
+
+/** Whether `p` has settled by now. */
+async function settled(p: Promise<unknown>): Promise<boolean> {
+  const marker = Symbol();
+  return (
+    (await Promise.race([
+      p.then(
+        () => true,
+        () => true,
+      ),
+      tick().then(() => marker),
+    ])) !== marker
+  );
+}
+
+describe('POST /v1/jobs outlives its client', () => {
+  it('hands the sequence to waitUntil before the ledger answers, and it ends only with the job created', async () => {
+    const w = await world();
+    await until('admit', () => w.calls.some((c) => c.startsWith('admit')));
+    // The key is being bound: from here a hang-up must not stop the creation.
+    assert.equal(w.kept.length, 1, 'handed to waitUntil once, before the ledger answered');
+    w.admit.resolve({ kind: 'admitted' });
+    await until('create', () => w.calls.some((c) => c.startsWith('create')));
+    assert.equal(await settled(w.kept[0]), false, 'still kept while the job is being created');
+    w.create.resolve();
+    await w.kept[0];
+    const id = w.calls[0].split(' ')[1];
+    assert.deepEqual(w.calls, [`admit ${id}`, 'waitUntil', `create ${id}`, `created ${id}`]);
+    const res = await w.response;
+    assert.equal(res.status, 202);
+    assert.equal(((await res.json()) as { id: string }).id, id);
+  });
+
+  it('gives the slot back inside the kept work when the creation fails', async () => {
+    const w = await world();
+    w.admit.resolve({ kind: 'admitted' });
+    await until('create', () => w.calls.some((c) => c.startsWith('create')));
+    w.create.reject(new Error('storage failed'));
+    await w.kept[0];
+    const id = w.calls[0].split(' ')[1];
+    // The kept promise ends after the slot is back: a hang-up cannot strand it.
+    assert.deepEqual(w.calls, [`admit ${id}`, 'waitUntil', `create ${id}`, `abandon ${id}`]);
+    assert.equal((await w.response).status, 500);
+  });
+});
