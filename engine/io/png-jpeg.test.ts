@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { encode } from 'fast-png';
 import { zlibSync } from 'fflate';
+import jpeg from 'jpeg-js';
 import { REPO_ROOT, SHARED_DATA } from '../../test/support/goldens.js';
 import { pngChunk } from '../../test/support/png-chunks.js';
 import { readImage } from './index.js';
@@ -86,12 +87,24 @@ describe('PNG variants and errors', () => {
     const big = encode({ width: 2000, height: 2000, data: new Uint8Array(4e6), depth: 8, channels: 1 });
     assertCode(() => readImage(big, { limits: { maxVoxels: 1e6 } }), 'too_many_voxels');
     assertCode(() => readImage(big, { limits: { maxDimension: 1000 } }), 'dimension_too_large');
-    // Claim 10x10 in IHDR while IDAT inflates to 4 MB: counted and refused, never decoded.
+    // Claim 10x10 in IHDR while IDAT inflates to 4 MB: counted and refused, never decoded. The
+    // header's own size is the cap, not a read limit, so the file is damaged on any node.
     const bomb = big.slice();
     const dv = new DataView(bomb.buffer);
     dv.setUint32(16, 10);
     dv.setUint32(20, 10);
-    assertCode(() => readImage(bomb), 'decompressed_too_large');
+    assertCode(() => readImage(bomb), 'png_corrupt');
+  });
+  it("a colour JPEG over the decompression limit in jpeg-js's own accounting is that limit's 413", () => {
+    // 4 bytes a pixel pass the 16 MiB limit; jpeg-js's buffers (~21 bytes a pixel) do not.
+    const size = 1200;
+    const rgba = new Uint8Array(size * size * 4).map((_, i) => (i * 7) & 255);
+    const jpg = new Uint8Array(jpeg.encode({ data: rgba, width: size, height: size }, 90).data);
+    assertCode(
+      () => readImage(jpg, { limits: { maxDecompressedBytes: 16 * 2 ** 20 } }),
+      'decompressed_too_large',
+    );
+    assert.deepEqual(readImage(jpg).shape, [size, size, 1]);
   });
   it('a second IHDR is refused; ancillary chunks (an iCCP bomb, a broken one) never reach the decoder', () => {
     const plain = encode({

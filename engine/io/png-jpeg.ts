@@ -12,6 +12,7 @@
 import { decode as decodePngLib, convertIndexedToRgb } from 'fast-png';
 import jpeg from 'jpeg-js';
 import { InputError, LimitError, UnsupportedError } from '../errors.js';
+import { NODE_LIMIT_CODES } from '../protocol/node-limits.js';
 import { identity4 } from './affine.js';
 import { LimitedInflater } from './gzip.js';
 import type { ImageVolume, InspectGeometry } from './image.js';
@@ -78,7 +79,18 @@ function checkPng(
   }
   const stream = concatChunks(idat);
   // Adam7 adds at most one filter byte and one padding byte per pass row: < 4 bytes per row + 64.
-  new LimitedInflater(stream, expected + 4 * h + 64, 'zlib', 'PNG image data').drain();
+  // That cap is the header's, not a read limit: past it the file is damaged, on any node.
+  try {
+    new LimitedInflater(stream, expected + 4 * h + 64, 'zlib', 'PNG image data').drain();
+  } catch (err) {
+    if (err instanceof LimitError) {
+      throw new InputError(
+        'png_corrupt',
+        `PNG image data inflates to more than its ${w}x${h} header implies`,
+      );
+    }
+    throw err;
+  }
   return { width: w, height: h, pixels: concatChunks(kept) };
 }
 
@@ -228,6 +240,14 @@ export function readJpeg(
     });
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
+    // jpeg-js's memory cap is the read limit's (its decoder needs more than the 4 bytes a pixel
+    // checked above): over it, this node's setting refuses the file, which another node may take.
+    if (/^maxMemoryUsageInMB limit exceeded/.test(msg)) {
+      throw new LimitError(
+        NODE_LIMIT_CODES.decompressedBytes,
+        `JPEG: decoding needs more memory than the limit: ${msg}`,
+      );
+    }
     if (/unsupported|not supported/i.test(msg))
       throw new UnsupportedError('jpeg_unsupported', `JPEG: ${msg}`);
     throw new InputError('jpeg_corrupt', `JPEG could not be decoded: ${msg}`, { cause: err });

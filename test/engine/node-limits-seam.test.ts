@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { encode as encodePng } from 'fast-png';
 import { zipSync } from 'fflate';
+import jpeg from 'jpeg-js';
 import { NODE_LIMIT_CODES, type NodeLimitCode } from '../../engine/edge.js';
 import { DEFAULT_MODELS_DIR } from '../../engine/cli/models-root.js';
 import { startNode, type RunningNode } from '../../engine/server/serve.js';
@@ -26,6 +28,8 @@ const TIGHT: Record<NodeLimitCode, Partial<Parameters<typeof startNode>[0]>> = {
 };
 
 const nodes = new Map<string, RunningNode>();
+/** A node whose decompression limit (16 MiB) passes a 1200 x 1200 JPEG's 4 bytes a pixel but not jpeg-js's own need. */
+let jpeg16: RunningNode;
 
 before(async () => {
   for (const [code, options] of Object.entries(TIGHT)) {
@@ -34,10 +38,17 @@ before(async () => {
       await startNode({ port: 0, modelsDir: DEFAULT_MODELS_DIR, concurrency: 1, queue: 1, ...options }),
     );
   }
+  jpeg16 = await startNode({
+    port: 0,
+    modelsDir: DEFAULT_MODELS_DIR,
+    concurrency: 1,
+    queue: 1,
+    limits: { maxDecompressedBytes: 16 * 2 ** 20 },
+  });
 });
 
 after(async () => {
-  await Promise.all([...nodes.values()].map((n) => n.close()));
+  await Promise.all([...nodes.values(), jpeg16].map((n) => n.close()));
 });
 
 /** What the Worker makes of `node`'s answer to `body`: the outcome's kind and its problem code. */
@@ -78,6 +89,16 @@ describe("a node's 413s as the Worker reads them", () => {
     }
   });
 
+  it("takes jpeg-js's own memory cap, which the decompression limit sets, as over that node only", async () => {
+    const size = 1200;
+    const rgba = new Uint8Array(size * size * 4).map((_, i) => (i * 7) & 255);
+    const jpg = new Uint8Array(jpeg.encode({ data: rgba, width: size, height: size }, 90).data);
+    assert.deepEqual(await outcomeOf(jpeg16, jpg), {
+      kind: 'over_node_limit',
+      code: NODE_LIMIT_CODES.decompressedBytes,
+    });
+  });
+
   it("keeps a limit every node has (a zip of more files than any node reads) as the input's answer", async () => {
     const files: Record<string, Uint8Array> = {};
     for (let i = 0; i <= 10_000; i++) files[`s${i}.dcm`] = new Uint8Array(1);
@@ -86,6 +107,16 @@ describe("a node's 413s as the Worker reads them", () => {
     assert.deepEqual(await outcomeOf(nodes.get(NODE_LIMIT_CODES.work)!, zip), {
       kind: 'rejected',
       code: 'too_many_files',
+    });
+    // A PNG whose pixel data inflates past what its own header implies is damaged on any node, though
+    // the inflater that stops it is the one the decompression limit uses.
+    const bomb = encodePng({ width: 500, height: 500, data: new Uint8Array(250_000), depth: 8, channels: 1 });
+    const view = new DataView(bomb.buffer, bomb.byteOffset);
+    view.setUint32(16, 10);
+    view.setUint32(20, 10);
+    assert.deepEqual(await outcomeOf(nodes.get(NODE_LIMIT_CODES.work)!, new Uint8Array(bomb)), {
+      kind: 'rejected',
+      code: 'png_corrupt',
     });
   });
 });
