@@ -20,10 +20,30 @@ const TENANT = 'acme';
 const KEY_ID = '0123456789abcdef';
 const TOKEN = `nsk_${KEY_ID}_${'A'.repeat(43)}`;
 const UPLOAD = '6f1c1d52-3c2e-4a53-9b59-4a3a2b0f6f01';
+const UPLOAD_TOKEN = `nut_fedcba9876543210_${'B'.repeat(43)}`;
+const GRANT = {
+  id: 'fedcba9876543210',
+  tenant: TENANT,
+  models: ['brain-wm-2d'],
+  max_bytes: 1e9,
+  max_jobs: 5,
+  label: 'patient portal',
+  created_at: 0,
+  expires_at: Date.now() + 3600_000,
+  revoked_at: null,
+  bytes_used: 0,
+  jobs_used: 0,
+};
 const PRICES = JSON.stringify({
   currency: 'USD',
   models: { 'brain-wm-2d': { base_micros: 10000, per_megavoxel_micros: 2000 } },
 });
+
+/** What the route reads back of a job; the runner's full initial state is job-runner.ts's. */
+function stateOf(id: string, now: number): JobState {
+  const times = { created_at: now, started_at: null, finished_at: null, expires_at: now };
+  return { id, model: 'brain-wm-2d', ...times, status: 'queued' } as unknown as JobState;
+}
 
 /** A promise the test settles. */
 function gate<T>() {
@@ -40,8 +60,11 @@ async function until(what: string, ok: () => boolean): Promise<void> {
   assert.ok(ok(), `timed out waiting for ${what}`);
 }
 
-/** The world of one job creation: each binding call is logged, admit and create wait for the test. */
-async function world() {
+/**
+ * The world of one job creation: each binding call is logged, admit and create wait for the test.
+ * With `uploadToken`, the caller is a browser's upload token, whose job count is spent and refunded.
+ */
+async function world(options: { uploadToken?: boolean } = {}) {
   const calls: string[] = [];
   const admit = gate<AdmitResult>();
   const create = gate<void>();
@@ -71,6 +94,16 @@ async function world() {
     },
     // Its header unread: the job reserves the most the work bounds allow.
     UPLOADS: { get: async () => null },
+    UPLOAD_TOKENS: {
+      getByName: () => ({
+        verify: async () => GRANT,
+        spendJob: async () => {
+          calls.push('spendJob');
+          return { kind: 'ok', grant: GRANT };
+        },
+        refundJob: async () => void calls.push('refundJob'),
+      }),
+    },
     LEDGER: {
       getByName: () => ({
         admit: (input: AdmitInput) => {
@@ -86,9 +119,11 @@ async function world() {
           calls.push(`create ${init.id}`);
           await create.promise;
           calls.push(`created ${init.id}`);
-          // What the route reads back; the runner's full initial state is job-runner.ts's.
-          const times = { created_at: init.now, started_at: null, finished_at: null, expires_at: init.now };
-          return { ...init, ...times, status: 'queued' } as unknown as JobState;
+          return stateOf(init.id, init.now);
+        },
+        describe: async () => {
+          calls.push('describe');
+          return stateOf('first-job', 0);
         },
       }),
     },
@@ -113,7 +148,10 @@ async function world() {
     '/v1/jobs',
     {
       method: 'POST',
-      headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+      headers: {
+        Authorization: `Bearer ${options.uploadToken ? UPLOAD_TOKEN : TOKEN}`,
+        'Content-Type': 'application/json',
+      },
       body: JSON.stringify({ upload_id: UPLOAD, model: 'brain-wm-2d' }),
     },
     env,
@@ -164,5 +202,34 @@ describe('POST /v1/jobs outlives its client', () => {
     // The kept promise ends after the slot is back: a hang-up cannot strand it.
     assert.deepEqual(w.calls, [`admit ${id}`, 'waitUntil', `create ${id}`, `abandon ${id}`]);
     assert.equal((await w.response).status, 500);
+  });
+
+  it("gives an upload token's job back inside the kept work when the creation fails", async () => {
+    const w = await world({ uploadToken: true });
+    w.admit.resolve({ kind: 'admitted' });
+    await until('create', () => w.calls.some((c) => c.startsWith('create')));
+    w.create.reject(new Error('storage failed'));
+    await w.kept[0];
+    const id = w.calls[0].split(' ')[1];
+    assert.deepEqual(w.calls, [
+      `admit ${id}`,
+      'waitUntil',
+      'spendJob',
+      `create ${id}`,
+      `abandon ${id}`,
+      'refundJob',
+    ]);
+    assert.equal((await w.response).status, 500);
+  });
+
+  it('answers a replayed key with the first job, creating nothing and spending no token job', async () => {
+    const w = await world({ uploadToken: true });
+    w.admit.resolve({ kind: 'replay', job_id: 'first-job', charge: null });
+    await w.kept[0];
+    const res = await w.response;
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('Idempotent-Replayed'), 'true');
+    assert.equal(((await res.json()) as { id: string }).id, 'first-job');
+    assert.deepEqual(w.calls.slice(1), ['waitUntil', 'describe']);
   });
 });

@@ -397,7 +397,7 @@ export const jobRoutes = newRouter()
         try {
           token = await spendTokenJob(c);
         } catch (err) {
-          await c.env.LEDGER.getByName(tenant).abandon(id);
+          await Promise.allSettled([c.env.LEDGER.getByName(tenant).abandon(id)]);
           throw err;
         }
         try {
@@ -420,8 +420,8 @@ export const jobRoutes = newRouter()
           });
           return { job };
         } catch (err) {
-          await c.env.LEDGER.getByName(tenant).abandon(id);
-          await token.refund();
+          // Both are tried whichever fails; the creation's error is the answer.
+          await Promise.allSettled([c.env.LEDGER.getByName(tenant).abandon(id), token.refund()]);
           throw err;
         }
       })(),
