@@ -18,8 +18,13 @@ const UNCOMPRESSED: Record<string, boolean> = {
 
 /** One 2D frame of a DICOM file and the geometry needed to place it. */
 export interface DicomFrame {
-  dataSet: DataSet;
-  /** Byte offset of this frame's pixels in `dataSet.byteArray`. */
+  /**
+   * The file the frame is in. Not its parsed data set: that holds an object for every element of the
+   * header (up to ~100 MB of heap for a header at MAX_DICOM_HEADER_BYTES), and a series keeps its
+   * frames until the last file is read, so kept data sets would add up file after file.
+   */
+  file: Uint8Array;
+  /** Byte offset of this frame's pixels in `file`. */
   offset: number;
   littleEndian: boolean;
   rows: number;
@@ -202,7 +207,7 @@ export function dicomFrames(
       throw new InputError('dicom_bad_geometry', `${what}: ImagePositionPatient needs 3 values`);
     }
     out.push({
-      dataSet: ds,
+      file: ds.byteArray,
       offset: pixel.dataOffset + f * frameBytes,
       littleEndian: UNCOMPRESSED[ts],
       rows,
@@ -227,7 +232,7 @@ export function dicomFrames(
 /** Throws `dicom_truncated` when a frame's pixels run past the end of its file. */
 export function checkFramePresent(frame: DicomFrame, what: string): void {
   const end = frame.offset + (frame.rows * frame.cols * frame.bitsAllocated) / 8;
-  if (end > frame.dataSet.byteArray.length) {
+  if (end > frame.file.length) {
     throw new InputError(
       'dicom_truncated',
       `${what}: PixelData holds fewer bytes than its frames of ${frame.rows}x${frame.cols}`,
@@ -237,7 +242,7 @@ export function checkFramePresent(frame: DicomFrame, what: string): void {
 
 /** Decodes one frame's stored values into `out` (rows·cols floats), applying bits stored and rescale. */
 export function decodeFrame(frame: DicomFrame, out: Float32Array): void {
-  const bytes = frame.dataSet.byteArray;
+  const bytes = frame.file;
   const n = frame.rows * frame.cols;
   const size = frame.bitsAllocated / 8;
   const view = new DataView(bytes.buffer, bytes.byteOffset + frame.offset, n * size);
