@@ -5,7 +5,7 @@ import {
   DEFAULT_READ_LIMITS,
   readImage,
   type ImageVolume,
-  type InspectGeometry,
+  type InspectInput,
   type ReadLimits,
   type VoxelArray,
 } from '../io/index.js';
@@ -15,7 +15,7 @@ import { requireSingleChannel } from './volumes.js';
 export async function readImageFile(
   path: string,
   limits: ReadLimits = DEFAULT_READ_LIMITS,
-  inspect?: InspectGeometry,
+  inspect?: InspectInput,
 ): Promise<ImageVolume> {
   return readImage(await readFileBytes(path, limits), { name: path, limits, inspect });
 }
@@ -27,7 +27,7 @@ export async function readImageFile(
 export async function readStoredImageFile(
   path: string,
   limits: ReadLimits = DEFAULT_READ_LIMITS,
-  inspect?: InspectGeometry,
+  inspect?: InspectInput,
 ): Promise<ImageVolume<VoxelArray>> {
   return readImage(await readFileBytes(path, limits), { name: path, limits, inspect, storedType: true });
 }

@@ -93,6 +93,12 @@ export interface DeclaredGeometry {
 export type InspectGeometry = (geometry: DeclaredGeometry) => void;
 
 /**
+ * {@link InspectGeometry} as `readImage` calls it, also told the bytes held while the image is
+ * decoded: the input as given, and a zip's inflated files besides (engine/pipeline/work.ts counts them).
+ */
+export type InspectInput = (geometry: DeclaredGeometry, heldBytes: number) => void;
+
+/**
  * A uint8 volume of `[nx, ny, nz]` read a run of z-planes at a time, so that a writer can stream it
  * without the whole array existing (a label map held as its crop box, engine/pipeline/label-map.ts).
  * `length` is the voxel count; `planes(z0, z1)` the voxels of planes `[z0, z1)`, x fastest.

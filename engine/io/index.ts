@@ -9,6 +9,7 @@ export type {
   ImageFormat,
   ImageVolume,
   InspectGeometry,
+  InspectInput,
   Matrix4,
   NiftiHeaderInfo,
   PlaneSource,

@@ -8,7 +8,7 @@ import { InputError, UnsupportedError } from '../errors.js';
 import { readDicomSeries } from './dicom.js';
 import { isDicom } from './dicom-parse.js';
 import { LimitedInflater, isGzip } from './gzip.js';
-import type { DeclaredGeometry, ImageVolume, InspectGeometry, VoxelArray } from './image.js';
+import type { DeclaredGeometry, ImageVolume, InspectGeometry, InspectInput, VoxelArray } from './image.js';
 import { checkInputBytes, resolveLimits, type ReadLimits } from './limits.js';
 import { NIFTI2_HEADER_BYTES, sniffNifti } from './nifti-header.js';
 import { readNifti } from './nifti-read.js';
@@ -24,9 +24,9 @@ export interface ReadImageOptions {
   rgb?: RgbMode;
   /**
    * Sees the declared geometry once the header is read, before the voxels are allocated or
-   * decoded, and throws to refuse the input.
+   * decoded, and the bytes held meanwhile, and throws to refuse the input.
    */
-  inspect?: InspectGeometry;
+  inspect?: InspectInput;
   /**
    * Keep an unscaled 8- or 16-bit integer NIfTI in its stored type instead of widening it to
    * float32 (readNifti's module notes); other inputs are float32 either way.
@@ -64,10 +64,11 @@ function dispatch(
   bytes: Uint8Array,
   limits: ReadLimits,
   rgb: RgbMode,
-  inspect: InspectGeometry,
+  inspectInput: InspectInput,
   storedType: boolean,
 ): ImageVolume<VoxelArray> {
   if (bytes.length === 0) throw new InputError('empty_input', 'the input is empty');
+  const inspect: InspectGeometry = (geometry) => inspectInput(geometry, bytes.length);
   if (isGzip(bytes)) {
     const head = new LimitedInflater(bytes, limits.maxDecompressedBytes, 'gzip', 'gzip stream').read(
       NIFTI2_HEADER_BYTES,
@@ -84,7 +85,11 @@ function dispatch(
   if (isPng(bytes)) return readPng(bytes, limits, rgb, inspect);
   if (isJpeg(bytes)) return readJpeg(bytes, limits, rgb, inspect);
   if (isDicom(bytes)) return readDicomSeries([bytes], { limits, inspect });
-  if (readsAsZip(bytes)) return readDicomSeries(readZipEntries(bytes, limits), { limits, inspect });
+  if (readsAsZip(bytes)) {
+    const files = readZipEntries(bytes, limits);
+    const held = files.reduce((sum, f) => sum + f.length, bytes.length);
+    return readDicomSeries(files, { limits, inspect: (geometry) => inspectInput(geometry, held) });
+  }
   throw new UnsupportedError(
     'unknown_format',
     'unrecognised image format (expected NIfTI, PNG, JPEG, DICOM or a zip of a DICOM series)',

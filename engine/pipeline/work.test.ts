@@ -3,8 +3,11 @@
 // the header, before the reader allocates their voxels.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { readdirSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
+import { zipSync } from 'fflate';
 import { fsbSlab, MODEL_ID, tempDir, testRegistry } from '../../test/engine/engine-helpers.js';
+import { REPO_ROOT } from '../../test/support/goldens.js';
 import { sharedKernels } from '../../wasm/src/node-loader.js';
 import { LimitError } from '../errors.js';
 import { readImage, writeNifti, type ImageVolume, type Spacing3 } from '../io/index.js';
@@ -151,5 +154,39 @@ test('a real volume is within the default bounds, and a bound below its work ref
         tta: true,
       }),
     /bad_spacing|spacing must be positive/,
+  );
+});
+
+test('the input as held counts: the body as read, and a zip its inflated files besides', () => {
+  const seen: number[] = [];
+  const spy = (_geometry: unknown, heldBytes: number) => void seen.push(heldBytes);
+  // An uncompressed float32 NIfTI is read in place: the node holds it whole beside the float32 copy.
+  const shape: [number, number, number] = [32, 32, 8];
+  const nifti = writeNifti(volume(shape, [1, 1, 1]), new Float32Array(32 * 32 * 8).fill(1), {
+    datatype: 'float32',
+  });
+  readImage(nifti, { inspect: spy });
+  const gz = gzipSync(nifti);
+  readImage(gz, { inspect: spy });
+  // A zipped DICOM series: the zip, and each file it inflates to, held until the series is decoded.
+  const dir = `${REPO_ROOT}test/fixtures/dicom/series/`;
+  const files = Object.fromEntries(readdirSync(dir).map((f) => [f, new Uint8Array(readFileSync(dir + f))]));
+  const zip = zipSync(files);
+  readImage(zip, { inspect: spy });
+  const inflated = Object.values(files).reduce((sum, f) => sum + f.byteLength, 0);
+  assert.deepEqual(seen, [nifti.byteLength, gz.byteLength, zip.byteLength + inflated]);
+
+  const geometry = { shape, spacing: [1, 1, 1] as Spacing3, channels: 1 };
+  const bare = estimateWork(geometry, manifest, { tta: true });
+  const held = estimateWork(geometry, manifest, { tta: true }, nifti.byteLength);
+  assert.equal(held.peakBytes - bare.peakBytes, nifti.byteLength);
+  // A memory bound between the two refuses the input once its bytes are counted.
+  const limits = { maxEvaluations: Number.MAX_SAFE_INTEGER, maxPeakBytes: bare.peakBytes + 1 };
+  readImage(nifti, {
+    inspect: workGuard(manifest, { tta: true }, { ...limits, maxPeakBytes: held.peakBytes }),
+  });
+  assert.throws(
+    () => readImage(nifti, { inspect: workGuard(manifest, { tta: true }, limits) }),
+    /MiB of working memory/,
   );
 });

@@ -10,7 +10,7 @@
  */
 import { LimitError, InputError } from '../errors.js';
 import { NODE_LIMIT_CODES } from '../protocol/node-limits.js';
-import type { DeclaredGeometry } from '../io/index.js';
+import type { DeclaredGeometry, InspectInput } from '../io/index.js';
 import { classCount, type ModelManifest } from '../models/manifest.js';
 import { modelAxes, permuteTuple, planeOf, type Plane } from '../preprocessing/axes.js';
 
@@ -32,7 +32,7 @@ export interface WorkEstimate {
   tilesPerSlice: number;
   /** Patch evaluations of the network: tiles x mirrored copies (TTA) x folds. */
   evaluations: number;
-  /** Working memory of the pipeline at its peak, in bytes (the decoded input included, the model not). */
+  /** Working memory of the pipeline at its peak, in bytes (the input as held and decoded included, the model not). */
   peakBytes: number;
 }
 
@@ -60,12 +60,21 @@ export const DEFAULT_WORK_LIMITS: Readonly<WorkLimits> = Object.freeze({
 // that reads it whole (1).
 const VOLUME_BYTES_PER_VOXEL = 5 + 1 + 1 + 2 + 1;
 
-/** The work of segmenting an image of `geometry` with `manifest`'s model, from the header alone. */
+// The decoded input, in float32: the header does not say the stored type (an 8- or 16-bit one
+// kept as stored takes less).
+const STORED_BYTES_PER_VOXEL = 4;
+
+/**
+ * The work of segmenting an image of `geometry` with `manifest`'s model, from the header alone.
+ * `heldBytes`: the input as received (and a zip's inflated files), which the reader holds while it
+ * decodes and a node holds for the run; with the 14 bytes a voxel this bounds decoding too, whose
+ * widest moment is the stored voxels (at most 8 bytes each) beside their float32 copy.
+ */
 export function estimateWork(
   geometry: DeclaredGeometry,
   manifest: ModelManifest,
   options: WorkOptions,
-  storedBytesPerVoxel = 4,
+  heldBytes = 0,
 ): WorkEstimate {
   const { shape, spacing } = geometry;
   if (!spacing.every((s) => Number.isFinite(s) && s > 0)) {
@@ -96,7 +105,7 @@ export function estimateWork(
   // weights per output channel, the unpadded result, and the softmax resampled back to the stored
   // plane (an upper bound: the softmax is skipped when nothing reads it).
   const sliceBytes = 4 * padded * (2 + 3 * classes) + 4 * classes * cols * rows;
-  let volumeBytes = voxels * (VOLUME_BYTES_PER_VOXEL + storedBytesPerVoxel);
+  let volumeBytes = heldBytes + voxels * (VOLUME_BYTES_PER_VOXEL + STORED_BYTES_PER_VOXEL);
   if (options.probabilities) volumeBytes += 2 * 4 * classes * voxels;
   return {
     voxels,
@@ -147,10 +156,7 @@ function windowCount(size: number, patch: number, step: number): number {
 const fmt = (n: number): string => (Number.isSafeInteger(n) ? String(n) : n.toExponential(2));
 
 /** A read hook (`readImage`'s `inspect`) that refuses an input whose work is over `limits`. */
-export function workGuard(
-  manifest: ModelManifest,
-  options: WorkOptions,
-  limits: WorkLimits,
-): (geometry: DeclaredGeometry) => void {
-  return (geometry) => checkWork(estimateWork(geometry, manifest, options), limits, manifest.id);
+export function workGuard(manifest: ModelManifest, options: WorkOptions, limits: WorkLimits): InspectInput {
+  return (geometry, heldBytes) =>
+    checkWork(estimateWork(geometry, manifest, options, heldBytes), limits, manifest.id);
 }

@@ -71,6 +71,8 @@ export function reserveWork(
   geometry: DeclaredGeometry | null,
   options: WorkOptions,
   voxelBound: number | null = null,
+  /** The input's bytes as a node will receive them (engine/pipeline/work.ts counts them held). */
+  inputBytes = 0,
 ): { evaluations: number; estimate: WorkEstimate | null; chargeVoxels: number } {
   if (!geometry) {
     const most = maxVoxelsWithin(config.work);
@@ -81,7 +83,7 @@ export function reserveWork(
     };
   }
   const chargeVoxels = geometry.shape[0] * geometry.shape[1] * geometry.shape[2];
-  const estimate = estimateWork(geometry, manifest, options);
+  const estimate = estimateWork(geometry, manifest, options, inputBytes);
   checkWork(estimate, config.work, manifest.id);
   if (estimate.evaluations > config.maxTenantEvaluations) {
     throw new LimitError(

@@ -353,7 +353,7 @@ export const jobRoutes = newRouter()
     }
     const inputKey = uploadDataKey(tenant, body.upload_id);
     const { geometry, voxelBound } = await uploadGeometry(c.env.UPLOADS, inputKey);
-    const work = reserveWork(config, release.manifest, geometry, body.options, voxelBound);
+    const work = reserveWork(config, release.manifest, geometry, body.options, voxelBound, upload.length);
     const id = crypto.randomUUID();
     const now = Date.now();
     // From the key's binding in the ledger to the job's creation, nothing may stop half-way: a

@@ -130,7 +130,7 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
   const body = await requestBytes(c);
   if (body.byteLength === 0) throw new InputError('empty_input', 'The request body is empty.');
   const geometry = bodyGeometry(body);
-  const work = reserveWork(config, manifest, geometry, ONE_SHOT_OPTIONS, bodyVoxelBound(body));
+  const work = reserveWork(config, manifest, geometry, ONE_SHOT_OPTIONS, bodyVoxelBound(body), body.length);
   const jobId = `segment-${crypto.randomUUID()}`;
   const now = Date.now();
   const fingerprint =

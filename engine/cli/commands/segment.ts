@@ -5,7 +5,7 @@ import {
   readDicomSeries,
   writeNifti,
   type ImageVolume,
-  type InspectGeometry,
+  type InspectInput,
   type VoxelArray,
 } from '../../io/index.js';
 import { segment, type SegmentProgress } from '../../pipeline/segment.js';
@@ -25,12 +25,13 @@ import { parseWorkLimits, WORK_LIMIT_HELP, WORK_LIMIT_OPTIONS } from '../work-li
  * Reads a NIfTI/PNG/JPEG/DICOM file, or a folder holding one DICOM series; `inspect` may refuse it
  * before its voxels exist. An 8- or 16-bit NIfTI keeps its stored type: segment() converts the crop.
  */
-async function readInput(path: string, inspect: InspectGeometry): Promise<ImageVolume<VoxelArray>> {
+async function readInput(path: string, inspect: InspectInput): Promise<ImageVolume<VoxelArray>> {
   const info = await stat(path).catch(() => null);
   if (info?.isDirectory()) {
     const names = (await readdir(path)).sort();
     const files = await Promise.all(names.map(async (n) => new Uint8Array(await readFile(join(path, n)))));
-    return readDicomSeries(files, { inspect });
+    const held = files.reduce((sum, f) => sum + f.length, 0);
+    return readDicomSeries(files, { inspect: (geometry) => inspect(geometry, held) });
   }
   return readStoredImageFile(path, undefined, inspect);
 }
