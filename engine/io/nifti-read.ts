@@ -73,7 +73,9 @@ export function readNifti(
   let header: NiftiHeaderInfo;
   let layout: Layout;
   let raw: Uint8Array;
-  if (isGzip(bytes)) {
+  // Inflated from gzip, `raw` is this reader's own buffer; otherwise a view of the caller's bytes.
+  const owned = isGzip(bytes);
+  if (owned) {
     const inflater = new LimitedInflater(bytes, limits.maxDecompressedBytes, 'gzip', 'NIfTI gzip stream');
     const head = inflater.read(NIFTI2_HEADER_BYTES);
     header = parseNiftiHeader(head);
@@ -101,8 +103,8 @@ export function readNifti(
   const [slope, inter] = scaling(header);
   const keep = storedType && slope === 1 && inter === 0 && header.datatypeCode in KEPT_TYPES;
   const data = keep
-    ? (hostView(raw, header.datatypeCode, header.littleEndian, layout.count) as VoxelArray)
-    : decodeVoxels(raw, header.datatypeCode, header.littleEndian, layout.count, slope, inter);
+    ? (hostView(raw, header.datatypeCode, header.littleEndian, layout.count, owned) as VoxelArray)
+    : decodeVoxels(raw, header.datatypeCode, header.littleEndian, layout.count, slope, inter, owned);
   const volume: ImageVolume<VoxelArray> = {
     shape: layout.shape,
     spacing: fixedZooms(header),
@@ -152,13 +154,24 @@ const CTORS: Record<number, new (buffer: ArrayBufferLike, offset: number, length
   64: Float64Array,
 };
 
-/** Typed view of `raw` in host order: zero-copy when aligned and same-endian, else one copy. */
-function hostView(raw: Uint8Array, code: number, littleEndian: boolean, count: number): NumericArray {
+/**
+ * Typed view of `raw` in host order: zero-copy when aligned and same-endian, else one copy. `owned`:
+ * `raw` is the reader's own buffer (inflated from gzip), which is swapped in place rather than copied:
+ * a copy of 8-byte voxels beside them and their float32 copy is more than the work bounds count
+ * (engine/pipeline/work.ts).
+ */
+function hostView(
+  raw: Uint8Array,
+  code: number,
+  littleEndian: boolean,
+  count: number,
+  owned: boolean,
+): NumericArray {
   const size = NIFTI_DATATYPES[code].bytes;
   let src = raw;
   if (raw.byteOffset % size !== 0) src = raw.slice();
   if (littleEndian !== HOST_LITTLE_ENDIAN && size > 1) {
-    src = src === raw ? raw.slice() : src;
+    src = src === raw && !owned ? raw.slice() : src;
     for (let i = 0; i < src.length; i += size) src.subarray(i, i + size).reverse();
   }
   return new CTORS[code](src.buffer, src.byteOffset, count);
@@ -171,13 +184,14 @@ function decodeVoxels(
   count: number,
   slope: number,
   inter: number,
+  owned: boolean,
 ): Float32Array {
   const out = new Float32Array(count);
   if (code === 1024 || code === 1280) {
     decodeInt64(raw, code === 1024, littleEndian, out, slope, inter);
     return out;
   }
-  const src = hostView(raw, code, littleEndian, count);
+  const src = hostView(raw, code, littleEndian, count, owned);
   if (slope === 1 && inter === 0) out.set(src);
   else for (let i = 0; i < count; i++) out[i] = src[i] * slope + inter;
   return out;

@@ -67,8 +67,8 @@ const STORED_BYTES_PER_VOXEL = 4;
 /**
  * The work of segmenting an image of `geometry` with `manifest`'s model, from the header alone.
  * `heldBytes`: the input as received (and a zip's inflated files), which the reader holds while it
- * decodes and a node holds for the run; with the 14 bytes a voxel this bounds decoding too, whose
- * widest moment is the stored voxels (at most 8 bytes each) beside their float32 copy.
+ * decodes and a node holds for the run. With the 14 bytes a voxel this bounds a NIfTI's decoding
+ * too; what it leaves to the read limits is in docs/work-bounds.md.
  */
 export function estimateWork(
   geometry: DeclaredGeometry,
