@@ -27,6 +27,11 @@ const PROGRESS_WRITE_MS = 300;
 const CANCEL_MARK_MS = 60 * 60 * 1000;
 /** Storage key of the failure a job is being ended with (finishFailed), until the job is final. */
 const FAILING = 'failing';
+/**
+ * How long past its deadline an unfinished job with no alarm and no run must be to count as
+ * stranded: its own deadline timer and alarm have had their turn by then.
+ */
+const STRANDED_AFTER_MS = 60_000;
 
 interface RunContext {
   input_key: string;
@@ -48,6 +53,8 @@ export class JobRunner extends DurableObject<Env> {
   private readonly config: ApiConfig;
   private abort: AbortController | undefined;
   private removed = false;
+  /** The alarm's handler is running in this instance (a run, or ending the job). */
+  private alarming = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -96,10 +103,33 @@ export class JobRunner extends DurableObject<Env> {
     return job;
   }
 
-  /** The job as `tenant` sees it; null when absent or another tenant's. */
+  /** The job as `tenant` sees it (ended first if it was stranded); null when absent or another tenant's. */
   async describe(tenant: string): Promise<JobState | null> {
     const job = await this.ctx.storage.get<JobState>('job');
-    return job && job.tenant === tenant ? job : null;
+    if (!job || job.tenant !== tenant) return null;
+    return (await this.endStranded(job)) ?? job;
+  }
+
+  /**
+   * Ends a stranded job as its alarm would have. Cloudflare retries a throwing alarm six times and
+   * then drops it, so a job whose every attempt failed (storage failing throughout) stays running
+   * with no alarm: uncharged, it would never fail; charged, its paid-for result could never be
+   * downloaded. Read well past its deadline with no alarm and no run, it is ended here: failed, or
+   * recovered with its result if an attempt had charged it (finishFailed, docs/billing.md). The
+   * job as it was is answered when that fails too. Null when the job is not stranded.
+   */
+  private async endStranded(job: JobState): Promise<JobState | null> {
+    if (isFinal(job.status) || this.abort || this.alarming) return null;
+    if (Date.now() < job.expires_at + STRANDED_AFTER_MS) return null;
+    if ((await this.ctx.storage.getAlarm()) !== null || this.alarming) return null;
+    log('warn', 'job_stranded', { job_id: job.id, status: job.status });
+    try {
+      await this.alarm();
+    } catch (err) {
+      log('error', 'job_stranded_not_ended', { job_id: job.id, error: String(err) });
+      return null;
+    }
+    return (await this.ctx.storage.get<JobState>('job')) ?? null;
   }
 
   /**
@@ -125,6 +155,15 @@ export class JobRunner extends DurableObject<Env> {
 
   /** Runs a queued job, or deletes a finished one past its lifetime. */
   override async alarm(): Promise<void> {
+    this.alarming = true;
+    try {
+      await this.onAlarm();
+    } finally {
+      this.alarming = false;
+    }
+  }
+
+  private async onAlarm(): Promise<void> {
     const job = await this.ctx.storage.get<JobState>('job');
     if (!job) return;
     const now = Date.now();
