@@ -21,7 +21,12 @@ const PRICE = { currency: 'USD', base_micros: 1, per_megavoxel_micros: 1 };
 async function runner(
   status: JobState['status'],
   expiresAt: number,
-  options: { alarm?: number | null; charged?: boolean; ledgerDown?: boolean } = {},
+  options: {
+    alarm?: number | null;
+    charged?: boolean;
+    ledgerDown?: boolean;
+    holdCancel?: Promise<void>;
+  } = {},
 ) {
   const calls: string[] = [];
   const data = new Map<string, unknown>();
@@ -46,6 +51,7 @@ async function runner(
       getByName: () => ({
         cancel: async () => {
           calls.push('cancel');
+          await options.holdCancel;
           if (options.ledgerDown) throw new Error('ledger unavailable');
           return options.charged ? { kind: 'charged', charge } : { kind: 'cancelled' };
         },
@@ -119,5 +125,28 @@ describe('a stranded job is ended when it is read', () => {
     const down = await runner('running', longPast, { ledgerDown: true });
     assert.equal((await down.job.describe(TENANT))?.status, 'running');
     assert.deepEqual(down.calls, ['cancel']);
+    // The event stream reads every 250 ms: a failed attempt is not repeated at once.
+    assert.equal((await down.job.describe(TENANT))?.status, 'running');
+    assert.deepEqual(down.calls, ['cancel']);
+  });
+
+  it('takes an alarm time long past as dropped (workerd before 2026 kept it)', async () => {
+    const r = await runner('running', longPast, { alarm: longPast });
+    assert.equal((await r.job.describe(TENANT))?.status, 'failed');
+  });
+
+  it('does not end a job its alarm handler is ending (workerd answers no alarm meanwhile)', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const r = await runner('running', longPast, { holdCancel: held });
+    const ending = r.job.alarm();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(r.calls, ['cancel'], "the alarm's own ledger call, held");
+    assert.equal((await r.job.describe(TENANT))?.status, 'running');
+    assert.deepEqual(r.calls, ['cancel'], 'the read started no second ending');
+    release();
+    await ending;
+    assert.equal((await r.job.describe(TENANT))?.status, 'failed');
+    assert.deepEqual(r.calls, ['cancel', 'delete result', 'release']);
   });
 });

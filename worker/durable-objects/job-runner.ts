@@ -32,6 +32,14 @@ const FAILING = 'failing';
  * stranded: its own deadline timer and alarm have had their turn by then.
  */
 const STRANDED_AFTER_MS = 60_000;
+/**
+ * An alarm this far past its time has been dropped, not delayed: a pending alarm fires within
+ * seconds, and six retries back off for about two minutes. (workerd answers null for a dropped
+ * alarm since 2026; before, the time it was set for.)
+ */
+const ALARM_DROPPED_AFTER_MS = 10 * 60_000;
+/** After a failed attempt to end a stranded job, reads wait this long before the next one. */
+const STRANDED_RETRY_MS = 30_000;
 
 interface RunContext {
   input_key: string;
@@ -53,8 +61,10 @@ export class JobRunner extends DurableObject<Env> {
   private readonly config: ApiConfig;
   private abort: AbortController | undefined;
   private removed = false;
-  /** The alarm's handler is running in this instance (a run, or ending the job). */
-  private alarming = false;
+  /** Alarm handlers running in this instance (a run, or ending the job). */
+  private alarming = 0;
+  /** No attempt to end a stranded job before this time (epoch ms). */
+  private strandedRetryAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -114,18 +124,22 @@ export class JobRunner extends DurableObject<Env> {
    * Ends a stranded job as its alarm would have. Cloudflare retries a throwing alarm six times and
    * then drops it, so a job whose every attempt failed (storage failing throughout) stays running
    * with no alarm: uncharged, it would never fail; charged, its paid-for result could never be
-   * downloaded. Read well past its deadline with no alarm and no run, it is ended here: failed, or
+   * downloaded. Read well past its deadline with no alarm pending and no run, it is ended here: failed, or
    * recovered with its result if an attempt had charged it (finishFailed, docs/billing.md). The
    * job as it was is answered when that fails too. Null when the job is not stranded.
    */
   private async endStranded(job: JobState): Promise<JobState | null> {
-    if (isFinal(job.status) || this.abort || this.alarming) return null;
-    if (Date.now() < job.expires_at + STRANDED_AFTER_MS) return null;
-    if ((await this.ctx.storage.getAlarm()) !== null || this.alarming) return null;
+    const now = Date.now();
+    if (isFinal(job.status) || this.abort || this.alarming > 0 || now < this.strandedRetryAt) return null;
+    if (now < job.expires_at + STRANDED_AFTER_MS) return null;
+    const alarm = await this.ctx.storage.getAlarm();
+    if ((alarm !== null && alarm > now - ALARM_DROPPED_AFTER_MS) || this.alarming > 0) return null;
     log('warn', 'job_stranded', { job_id: job.id, status: job.status });
     try {
       await this.alarm();
     } catch (err) {
+      // Every read (the event stream polls) would try again at once: the ledger or storage is down.
+      this.strandedRetryAt = Date.now() + STRANDED_RETRY_MS;
       log('error', 'job_stranded_not_ended', { job_id: job.id, error: String(err) });
       return null;
     }
@@ -155,11 +169,11 @@ export class JobRunner extends DurableObject<Env> {
 
   /** Runs a queued job, or deletes a finished one past its lifetime. */
   override async alarm(): Promise<void> {
-    this.alarming = true;
+    this.alarming++;
     try {
       await this.onAlarm();
     } finally {
-      this.alarming = false;
+      this.alarming--;
     }
   }
 
