@@ -5,7 +5,7 @@
  * {@link LimitError} as soon as the output passes the limit — a gzip bomb never gets materialised.
  */
 import { Gunzip, Inflate, Unzlib, gzipSync } from 'fflate';
-import { InputError, LimitError } from '../errors.js';
+import { AppError, InputError, LimitError } from '../errors.js';
 import { NODE_LIMIT_CODES } from '../protocol/node-limits.js';
 
 /** Compressed bytes pushed per step: bounds one step's output to ~4 MiB. */
@@ -31,21 +31,26 @@ export class LimitedInflater {
 
   constructor(
     private readonly input: Uint8Array,
-    /** Output beyond this many bytes aborts with `decompressed_too_large`. */
+    /** Output beyond this many bytes aborts with `overLimit`'s error. */
     public limit: number,
     private readonly kind: 'gzip' | 'zlib' | 'deflate' = 'gzip',
     private readonly what = 'gzip stream',
+    /**
+     * The error past `limit`: by default the read limit's 413 `decompressed_too_large`, which is a
+     * node's setting (engine/protocol/node-limits.ts). A cap the data itself declares (a zip entry's
+     * size, a PNG's header) says instead that the data is damaged, on any node.
+     */
+    private readonly overLimit: () => AppError = () =>
+      new LimitError(
+        NODE_LIMIT_CODES.decompressedBytes,
+        `${what}: decompressed data exceeds the limit of ${limit} bytes`,
+      ),
   ) {
     const ondata = (chunk: Uint8Array, final: boolean): void => {
       if (final) this.ended = true;
       if (chunk.length === 0) return;
       this.produced += chunk.length;
-      if (this.produced > this.limit) {
-        throw new LimitError(
-          NODE_LIMIT_CODES.decompressedBytes,
-          `${this.what}: decompressed data exceeds the limit of ${this.limit} bytes`,
-        );
-      }
+      if (this.produced > this.limit) throw this.overLimit();
       this.queue.push(chunk);
       this.queued += chunk.length;
     };
@@ -67,7 +72,8 @@ export class LimitedInflater {
       try {
         this.stream.push(slice, end === this.input.length);
       } catch (err) {
-        if (err instanceof LimitError) throw err;
+        // Our own refusals (overLimit's) as they are; anything else is fflate's, on damaged data.
+        if (err instanceof AppError) throw err;
         throw new InputError(
           'corrupt_compressed_data',
           `${this.what}: ${(err as Error).message ?? String(err)}`,

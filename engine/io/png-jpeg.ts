@@ -80,17 +80,13 @@ function checkPng(
   const stream = concatChunks(idat);
   // Adam7 adds at most one filter byte and one padding byte per pass row: < 4 bytes per row + 64.
   // That cap is the header's, not a read limit: past it the file is damaged, on any node.
-  try {
-    new LimitedInflater(stream, expected + 4 * h + 64, 'zlib', 'PNG image data').drain();
-  } catch (err) {
-    if (err instanceof LimitError) {
-      throw new InputError(
-        'png_corrupt',
-        `PNG image data inflates to more than its ${w}x${h} header implies`,
-      );
-    }
-    throw err;
-  }
+  new LimitedInflater(
+    stream,
+    expected + 4 * h + 64,
+    'zlib',
+    'PNG image data',
+    () => new InputError('png_corrupt', `PNG image data inflates to more than its ${w}x${h} header implies`),
+  ).drain();
   return { width: w, height: h, pixels: concatChunks(kept) };
 }
 

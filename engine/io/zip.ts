@@ -89,16 +89,12 @@ function inflate(bytes: Uint8Array, e: Entry): Uint8Array {
     if (e.size !== e.originalSize) throw badZip(`${e.name} is stored with another size than it declares`);
     return data.slice();
   }
-  const inflater = new LimitedInflater(data, e.originalSize, 'deflate', `zip entry ${e.name}`);
+  const inflater = new LimitedInflater(data, e.originalSize, 'deflate', `zip entry ${e.name}`, () =>
+    badZip(`${e.name} inflates to more than it declares`),
+  );
   const out = new Uint8Array(e.originalSize);
-  let got: number;
-  try {
-    got = inflater.readInto(out);
-    inflater.drain();
-  } catch (err) {
-    if (err instanceof LimitError) throw badZip(`${e.name} inflates to more than it declares`);
-    throw err;
-  }
+  const got = inflater.readInto(out);
+  inflater.drain();
   if (got !== e.originalSize) throw badZip(`${e.name} inflates to less than it declares`);
   return out;
 }
