@@ -2,13 +2,13 @@
 // Voxel values: exact (stored integers · slope + intercept are exact in float32 here);
 // affines: 1e-6 mm (decimal strings parsed on both sides).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readNpy } from '../../test/support/npy.js';
 import { REPO_ROOT, SHARED_DATA } from '../../test/support/goldens.js';
+import { inHeap } from '../../test/support/in-heap.js';
 import { MAX_DICOM_HEADER_BYTES } from './dicom-parse.js';
 import { orientationCodes, readDicomSeries, readImage } from './index.js';
 import { assertCode, assertMatrixClose } from './test-helpers.js';
@@ -116,16 +116,6 @@ describe('real DICOM files (pydicom test data)', () => {
     assertCode(() => readDicomSeries([ct.subarray(0, 100)]), 'dicom_bad_magic');
   });
 });
-
-/** Runs the ES module `script` in a Node whose heap is `mb` MiB; its stdout once it exits cleanly. */
-function inHeap(mb: number, script: string): string {
-  const r = spawnSync(process.execPath, [`--max-old-space-size=${mb}`, '--input-type=module', '-e', script], {
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  assert.equal(r.status, 0, r.stderr.slice(-2000));
-  return r.stdout;
-}
 
 /** Distinct private tags, VR CS, length 0: 8 bytes an element, the cheapest bytes of heap to cost. */
 function emptyElements(count: number): Uint8Array {

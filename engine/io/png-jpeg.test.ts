@@ -7,6 +7,7 @@ import { encode } from 'fast-png';
 import { zlibSync } from 'fflate';
 import jpeg from 'jpeg-js';
 import { REPO_ROOT, SHARED_DATA } from '../../test/support/goldens.js';
+import { inHeap } from '../../test/support/in-heap.js';
 import { pngChunk } from '../../test/support/png-chunks.js';
 import { readImage } from './index.js';
 import { MAX_JPEG_SCANS } from './png-jpeg.js';
@@ -148,6 +149,35 @@ describe('PNG variants and errors', () => {
     };
     assert.deepEqual(readImage(jpegOfScans(MAX_JPEG_SCANS, 64)).shape, [64, 64, 1]);
     assertCode(() => readImage(jpegOfScans(MAX_JPEG_SCANS + 1, 64)), 'jpeg_too_many_scans');
+  });
+  it('a JPEG is refused by its frame header alone when jpeg-js could not decode it, before it allocates', () => {
+    const sof = (w: number, h: number, sampling: number[]) => {
+      const body = [8, h >> 8, h & 255, w >> 8, w & 255, sampling.length];
+      sampling.forEach((hv, i) => body.push(i, hv, 0));
+      return [0xff, 0xc0, (body.length + 2) >> 8, (body.length + 2) & 255, ...body];
+    };
+    const jpegOf = (...frames: number[][]) => Uint8Array.from([0xff, 0xd8, ...frames.flat(), 0xff, 0xd9]);
+    // A 1x1 frame, then 200 of 1000x1000 in four components: jpeg-js allocated each frame's blocks
+    // (about 620 bytes a block, 63 k blocks a frame) before it refused the second frame at the end.
+    const bomb = jpegOf(
+      sof(1, 1, [0x11]),
+      ...Array.from({ length: 200 }, () => sof(1000, 1000, [0x11, 0x11, 0x11, 0x11])),
+    );
+    const io = `${REPO_ROOT}dist/engine/io/index.js`;
+    const script = `import { readImage } from '${io}';
+      try { readImage(Uint8Array.from(${JSON.stringify([...bomb])})); } catch (e) { console.log(e.code); }`;
+    assert.equal(inHeap(128, script).trim(), 'jpeg_corrupt');
+    assertCode(() => readImage(jpegOf(sof(8, 8, [0x11, 0x11]))), 'jpeg_unsupported');
+    assertCode(() => readImage(jpegOf(sof(8, 8, new Array<number>(255).fill(0x11)))), 'jpeg_unsupported');
+    assertCode(() => readImage(jpegOf(sof(8, 8, [0x51]))), 'jpeg_corrupt');
+    assertCode(() => readImage(jpegOf(sof(8, 8, [0x10]))), 'jpeg_corrupt');
+    // The decoder's own memory is what the read limit bounds: four full-resolution components of
+    // 1000x1000 need about 47 MB, not the 4 MB of the float32 result.
+    const big = jpegOf(sof(1000, 1000, [0x11, 0x11, 0x11, 0x11]));
+    assertCode(
+      () => readImage(big, { limits: { maxDecompressedBytes: 32 * 2 ** 20 } }),
+      'decompressed_too_large',
+    );
   });
   it('corrupt and truncated PNG/JPEG are InputErrors', () => {
     const png = load(`${SHARED_DATA}fixtures/chest-xray/1-mask.png`);

@@ -153,23 +153,12 @@ function unpackBits(packed: Uint8Array, w: number, h: number, depth: number): Ui
   return out;
 }
 
-/** Width, height and component count from the first SOF marker, so limits apply before decoding. */
-function jpegFrame(bytes: Uint8Array): [number, number, number] {
-  for (let at = 2; at + 9 < bytes.length;) {
-    if (bytes[at] !== 0xff) throw new InputError('jpeg_corrupt', 'JPEG marker expected');
-    const marker = bytes[at + 1];
-    if (marker === 0xff) {
-      at += 1;
-      continue;
-    }
-    const len = (bytes[at + 2] << 8) + bytes[at + 3];
-    const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
-    if (isSof)
-      return [(bytes[at + 7] << 8) + bytes[at + 8], (bytes[at + 5] << 8) + bytes[at + 6], bytes[at + 9]];
-    if (marker === 0xda || len < 2) break;
-    at += 2 + len;
-  }
-  throw new InputError('jpeg_corrupt', 'JPEG has no frame header (SOF)');
+/** A JPEG's frame header (SOF): what the decoder will allocate for, read before it runs. */
+interface JpegFrame {
+  width: number;
+  height: number;
+  /** Per component: horizontal and vertical sampling factors (1..4). */
+  sampling: [number, number][];
 }
 
 /**
@@ -179,23 +168,45 @@ function jpegFrame(bytes: Uint8Array): [number, number, number] {
  */
 export const MAX_JPEG_SCANS = 100;
 
-/** Counts the scans by walking the markers (entropy-coded data skipped, its 0xFF bytes are stuffed). */
-function checkJpegScans(bytes: Uint8Array): void {
+const isSof = (marker: number): boolean =>
+  marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+
+/**
+ * Walks every marker (entropy-coded data skipped, its 0xFF bytes are stuffed) and returns the one
+ * frame header, so that limits apply before decoding. jpeg-js allocates every component's blocks at
+ * each SOF it meets and refuses a second frame only at the end: a few hundred bytes of SOFs made it
+ * allocate gigabytes. One frame, of 1, 3 or 4 components (grey, YCbCr/RGB, CMYK: what jpeg-js
+ * converts) with the standard's sampling factors, and at most {@link MAX_JPEG_SCANS} scans.
+ */
+function jpegFrame(bytes: Uint8Array): JpegFrame {
+  let frame: JpegFrame | undefined;
   let scans = 0;
   for (let at = 2; at + 3 < bytes.length;) {
     const marker = bytes[at + 1];
-    if (bytes[at] !== 0xff || marker === 0xff) {
+    if (bytes[at] !== 0xff) {
+      if (!frame) throw new InputError('jpeg_corrupt', 'JPEG marker expected');
       at += 1;
       continue;
     }
-    if (marker === 0xd9) return;
+    if (marker === 0xff) {
+      at += 1;
+      continue;
+    }
+    if (marker === 0xd9) break;
     // Markers without a length: RSTn and TEM.
     if ((marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
       at += 2;
       continue;
     }
-    at += 2 + ((bytes[at + 2] << 8) | bytes[at + 3]);
+    const len = (bytes[at + 2] << 8) | bytes[at + 3];
+    if (len < 2) throw new InputError('jpeg_corrupt', 'JPEG marker segment shorter than its length field');
+    if (isSof(marker)) {
+      if (frame) throw new InputError('jpeg_corrupt', 'JPEG has more than one frame header (SOF)');
+      frame = sofOf(bytes.subarray(at + 4, at + 2 + len), len - 2);
+    }
+    at += 2 + len;
     if (marker !== 0xda) continue;
+    if (!frame) throw new InputError('jpeg_corrupt', 'JPEG scan before its frame header (SOF)');
     if (++scans > MAX_JPEG_SCANS) {
       throw new LimitError('jpeg_too_many_scans', `JPEG has more than ${MAX_JPEG_SCANS} scans`);
     }
@@ -207,7 +218,55 @@ function checkJpegScans(bytes: Uint8Array): void {
       at += 1;
     }
   }
+  if (!frame) throw new InputError('jpeg_corrupt', 'JPEG has no frame header (SOF)');
+  return frame;
 }
+
+/** Parses a SOF segment's body (`length` bytes as declared, `body` what the file holds of them). */
+function sofOf(body: Uint8Array, length: number): JpegFrame {
+  const components = body[5];
+  if (body.length < length || length < 6 || length < 6 + 3 * components) {
+    throw new InputError('jpeg_corrupt', 'JPEG frame header (SOF) is truncated');
+  }
+  if (components !== 1 && components !== 3 && components !== 4) {
+    throw new UnsupportedError(
+      'jpeg_unsupported',
+      `JPEG with ${components} colour components (1, 3 or 4 are read)`,
+    );
+  }
+  const sampling: [number, number][] = [];
+  for (let c = 0; c < components; c++) {
+    const hv = body[6 + 3 * c + 1];
+    const h = hv >> 4;
+    const v = hv & 15;
+    if (h < 1 || h > 4 || v < 1 || v > 4) {
+      throw new InputError('jpeg_corrupt', `JPEG sampling factors ${h}x${v} (each must be 1 to 4)`);
+    }
+    sampling.push([h, v]);
+  }
+  return { height: (body[1] << 8) | body[2], width: (body[3] << 8) | body[4], sampling };
+}
+
+/**
+ * Bytes jpeg-js holds while it decodes `f`: every component's coefficient blocks, allocated per MCU
+ * as one Int32Array(64) each (about 620 bytes a block with V8's per-array overhead, measured: 2.46 GB
+ * for 3.98 M blocks; 640 counted), each component's samples, and the RGB result.
+ */
+function jpegDecoderBytes(f: JpegFrame): number {
+  const maxH = Math.max(...f.sampling.map(([h]) => h));
+  const maxV = Math.max(...f.sampling.map(([, v]) => v));
+  const mcusPerLine = Math.ceil(f.width / 8 / maxH);
+  const mcusPerColumn = Math.ceil(f.height / 8 / maxV);
+  let bytes = 3 * f.width * f.height;
+  for (const [h, v] of f.sampling) {
+    bytes += mcusPerLine * h * mcusPerColumn * v * JPEG_BYTES_PER_BLOCK;
+    bytes +=
+      Math.ceil((Math.ceil(f.width / 8) * h) / maxH) * Math.ceil((Math.ceil(f.height / 8) * v) / maxV) * 64;
+  }
+  return bytes;
+}
+
+const JPEG_BYTES_PER_BLOCK = 640;
 
 /** Decodes a baseline or progressive JPEG into a `[w, h, 1]` volume. */
 export function readJpeg(
@@ -217,15 +276,17 @@ export function readJpeg(
   inspect?: InspectGeometry,
 ): ImageVolume {
   checkInputBytes(bytes.length, limits);
-  const [w, h, components] = jpegFrame(bytes);
+  const frame = jpegFrame(bytes);
+  const { width: w, height: h } = frame;
+  const components = frame.sampling.length;
   const pixels = checkExtents([w, h], limits, 'JPEG');
   inspect?.({
     shape: [w, h, 1],
     spacing: [1, 1, 1],
     channels: components >= 3 && rgb === 'channels' ? 3 : 1,
   });
-  checkDecompressedBytes(pixels * 4, limits, 'JPEG');
-  checkJpegScans(bytes);
+  // The decoder's memory and the float32 volume made from its result, before jpeg-js allocates any.
+  checkDecompressedBytes(jpegDecoderBytes(frame) + pixels * 4, limits, 'JPEG');
   let img: { width: number; height: number; data: Uint8Array };
   try {
     img = jpeg.decode(bytes, {
