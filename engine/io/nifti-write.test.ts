@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { REPO_ROOT, SHARED_DATA } from '../../test/support/goldens.js';
 import { cropGeometry, readImage, resampleGeometry, writeNifti, type ImageVolume } from './index.js';
+import { checkEncodable } from '../protocol/result-encoding.js';
 import { assertCode, assertMatrixClose } from './test-helpers.js';
 
 const FIX = `${REPO_ROOT}test/fixtures/`;
@@ -84,6 +85,43 @@ describe('writer options and errors', () => {
     assert.equal(back.format, 'nifti2');
     assert.deepEqual(back.shape, [40000, 1, 1]);
     assert.deepEqual(Array.from(back.data), Array.from(data));
+  });
+  it('a NIfTI-2 source whose int32 fields do not fit NIfTI-1 gets a label map, with them cleared', () => {
+    // Found by review: the segmentation ran in full, then the label map's NIfTI-1 header threw.
+    const [nx, ny, nz] = [8, 6, 4];
+    const buf = new Uint8Array(544 + nx * ny * nz).fill(7, 544);
+    const dv = new DataView(buf.buffer);
+    dv.setInt32(0, 540, true);
+    buf.set([0x6e, 0x2b, 0x32, 0, 0x0d, 0x0a, 0x1a, 0x0a], 4);
+    dv.setInt16(12, 2, true); // uint8
+    dv.setInt16(14, 8, true);
+    [3, nx, ny, nz, 1, 1, 1, 1].forEach((d, i) => dv.setBigInt64(16 + 8 * i, BigInt(d), true));
+    [1, 2, 2, 2, 0, 0, 0, 0].forEach((p, i) => dv.setFloat64(104 + 8 * i, p, true));
+    dv.setBigInt64(168, 544n, true);
+    dv.setFloat64(176, 1, true); // scl_slope
+    dv.setBigInt64(224, 70000n, true); // slice_start
+    dv.setBigInt64(232, -70000n, true); // slice_end
+    dv.setInt32(344, 40000, true); // qform_code: not an xform code, ignored by the reader
+    dv.setInt32(348, 1, true); // sform_code
+    [
+      [2, 0, 0, -10],
+      [0, 2, 0, -20],
+      [0, 0, 2, -30],
+    ].forEach((row, r) => row.forEach((x, c) => dv.setFloat64(400 + 32 * r + 8 * c, x, true)));
+    dv.setInt32(496, 300, true); // slice_code
+    dv.setInt32(500, 70000, true); // xyzt_units
+    dv.setInt32(504, 40000, true); // intent_code
+    const src = readImage(buf);
+    assert.equal(src.format, 'nifti2');
+    assert.doesNotThrow(() => checkEncodable('nifti', src));
+    const back = readImage(writeNifti(src, new Uint8Array(nx * ny * nz).fill(1), { datatype: 'uint8' }));
+    assert.equal(back.format, 'nifti1');
+    assert.deepEqual(
+      [back.nifti!.intentCode, back.nifti!.sliceStart, back.nifti!.sliceEnd, back.nifti!.sliceCode],
+      [0, 0, 0, 0],
+    );
+    assert.deepEqual([back.nifti!.qformCode, back.nifti!.sformCode, back.nifti!.xyztUnits], [0, 1, 0]);
+    assert.deepEqual(back.affine, src.affine);
   });
   it('non-NIfTI sources get sform_code 2 (or 1 for DICOM) and keep their affine', () => {
     const png = readImage(load(`${SHARED_DATA}fixtures/mr-aniso/BrainT1Slice.png`));

@@ -181,6 +181,7 @@ function headerFor(
     qoffset: src ? [...src.qoffset] : [0, 0, 0],
     srow: src ? src.srow.map((r) => r.slice()) : [],
   };
+  if (version === 1 && src?.version === 2) narrowToNifti1(h);
   const keepsBase = src && src.qformCode === 0 && src.sformCode === 0 && !sameShape;
   if (src && !keepsBase && matricesClose(affine, like.affine, 0)) return h;
 
@@ -194,6 +195,25 @@ function headerFor(
     h.sformCode = 2;
   }
   return h;
+}
+
+/**
+ * A NIfTI-2 source's int32/int64 fields where NIfTI-1 has int16 and bytes: a value that does not fit
+ * becomes 0 (unknown intent, no slice timing, unknown units), and an xform code the reader ignored
+ * (outside 0..5, as nibabel) is written as 0, so the label map of any readable input can be written.
+ */
+function narrowToNifti1(h: NiftiHeaderInfo): void {
+  const int16 = (x: number): number => (Number.isInteger(x) && x >= -32768 && x <= 32767 ? x : 0);
+  const byte = (x: number): number => (Number.isInteger(x) && x >= 0 && x <= 255 ? x : 0);
+  const xform = (x: number): number => (Number.isInteger(x) && x >= 0 && x <= 5 ? x : 0);
+  h.intentCode = int16(h.intentCode);
+  h.sliceStart = int16(h.sliceStart);
+  h.sliceEnd = int16(h.sliceEnd);
+  h.sliceCode = byte(h.sliceCode);
+  h.dimInfo = byte(h.dimInfo);
+  h.xyztUnits = byte(h.xyztUnits);
+  h.qformCode = xform(h.qformCode);
+  h.sformCode = xform(h.sformCode);
 }
 
 function convert(data: WritableArray, datatype: WriteDatatype): WritableArray {

@@ -6,6 +6,7 @@
 import { encode as encodePng } from 'fast-png';
 import { InputError } from '../errors.js';
 import type { ImageVolume, VoxelArray } from '../io/index.js';
+import { niftiHeaderBytes } from '../io/nifti-write.js';
 import type { SegmentResult } from '../pipeline/segment.js';
 import { concatBytes } from './bytes.js';
 import { labelPalette } from './label-palette.js';
@@ -45,6 +46,10 @@ export function checkEncodable(format: RunFormat, image: ImageVolume<VoxelArray>
   if (format === 'png' && image.shape[2] !== 1) {
     throw new InputError('png_needs_2d', `format=png needs a 2D input, got shape [${image.shape}]`);
   }
+  // The label map's header is built from the input's before the network runs: a header that could
+  // not be written would otherwise fail the run after all its work.
+  if (format === 'nifti')
+    niftiHeaderBytes(image, image.shape[0] * image.shape[1] * image.shape[2], { datatype: 'uint8' });
 }
 
 /**
@@ -75,6 +80,7 @@ export function* encodeResult(
   } else {
     const summary = {
       labels: result.stats,
+      ...(result.biasField && { bias_field: result.biasField }),
       shape: image.shape,
       runtime: result.runtime,
       timings_ms: timings(),
