@@ -22,7 +22,7 @@ export function memoryKv(entries: Record<string, string> = {}): KVNamespace {
 /** The part of a tenant's ledger that admission calls. */
 export interface LedgerDouble {
   admit?(input: AdmitInput): Promise<AdmitResult>;
-  abandon?(jobId: string): Promise<void>;
+  abandon?(jobId: string, now: number, markUntil: number): Promise<void>;
 }
 
 /** An `Env` whose LEDGER hands out `ledgerOf(tenant)` and whose KEYS is `kv`. */

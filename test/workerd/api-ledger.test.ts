@@ -211,14 +211,25 @@ test('a job deleted while its runner charges it: the ledger orders the cancel an
 
 test('an admission undone afterwards (its job could not be created) is abandoned: its key is free, not a replay of nothing', async () => {
   const t = 't-abandon';
+  const abandon = (job: string) =>
+    w.ledger({ op: 'abandon', tenant: t, job_id: job, now: Date.now(), mark_until: Date.now() + 60_000 });
   assert.equal((await admit(t, admitInput('job-1', 'k', 'fp', 'job'))).kind, 'admitted');
-  await w.ledger({ op: 'abandon', tenant: t, job_id: 'job-1' });
+  await abandon('job-1');
+  assert.equal(await w.ledger<boolean>({ op: 'isRunning', tenant: t, job_id: 'job-1' }), false);
   assert.equal((await admit(t, admitInput('job-2', 'k', 'fp', 'job'))).kind, 'admitted');
   assert.deepEqual(await admit(t, admitInput('job-3', 'k', 'fp', 'job')), {
     kind: 'replay',
     job_id: 'job-2',
     charge: null,
   });
+  // A creation can fail after its write landed: the runner it left behind runs, and is never charged.
+  assert.deepEqual(await record(t, 'job-1', 'k'), { kind: 'cancelled' });
+  // A keyless admission abandoned the same way.
+  assert.equal((await admit(t, admitInput('job-4', null, ''))).kind, 'admitted');
+  await abandon('job-4');
+  assert.deepEqual(await record(t, 'job-4', null), { kind: 'cancelled' });
+  const usage = await w.ledger<Usage>({ op: 'usage', tenant: t, ...range });
+  assert.deepEqual(usage.charges, []);
 });
 
 test('admission bounds run slots and the tenant in-flight evaluations; an expired slot is taken back', async () => {

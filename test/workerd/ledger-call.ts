@@ -28,7 +28,7 @@ export type LedgerCall =
   | { op: 'record'; tenant: string; input: ChargeInputJson; times?: number }
   | { op: 'admit'; tenant: string; input: AdmitInputJson; times?: number }
   | { op: 'release'; tenant: string; job_id: string }
-  | { op: 'abandon'; tenant: string; job_id: string }
+  | { op: 'abandon'; tenant: string; job_id: string; now: number; mark_until: number }
   | { op: 'cancel'; tenant: string; job_id: string; now: number; expires_at: number }
   | { op: 'isRunning'; tenant: string; job_id: string }
   | { op: 'usage'; tenant: string; from: number; to: number }

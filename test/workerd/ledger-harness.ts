@@ -7,7 +7,7 @@ type HarnessCall =
   | { op: 'record'; tenant: string; input: ChargeInput; times?: number }
   | { op: 'admit'; tenant: string; input: AdmitInput; times?: number }
   | { op: 'release'; tenant: string; job_id: string }
-  | { op: 'abandon'; tenant: string; job_id: string }
+  | { op: 'abandon'; tenant: string; job_id: string; now: number; mark_until: number }
   | { op: 'cancel'; tenant: string; job_id: string; now: number; expires_at: number }
   | { op: 'isRunning'; tenant: string; job_id: string }
   | { op: 'usage'; tenant: string; from: number; to: number }
@@ -30,7 +30,7 @@ export default {
         await ledger.release(call.job_id);
         return Response.json({ ok: true });
       case 'abandon':
-        await ledger.abandon(call.job_id);
+        await ledger.abandon(call.job_id, call.now, call.mark_until);
         return Response.json({ ok: true });
       case 'cancel':
         return Response.json(await ledger.cancel(call.job_id, call.now, call.expires_at));

@@ -10,7 +10,15 @@ import { AppError, formatModelReference, maxVoxelsWithin, type RunProgress } fro
 import { DurableObject } from 'cloudflare:workers';
 import { readConfig, type ApiConfig } from '../config.js';
 import { afterRun } from '../jobs/after-run.js';
-import { fractionOf, isFinal, jobDevice, resultKey, type JobInit, type JobState } from '../jobs/job-types.js';
+import {
+  CANCEL_MARK_MS,
+  fractionOf,
+  isFinal,
+  jobDevice,
+  resultKey,
+  type JobInit,
+  type JobState,
+} from '../jobs/job-types.js';
 import { ResultWriter } from '../jobs/result-writer.js';
 import { log } from '../log.js';
 import { readRun, startRun, type RunOutcome } from '../nodes/remote-run.js';
@@ -22,9 +30,6 @@ import type { ModelPrice } from '../billing/price.js';
 const MAX_NODE_FAILURES = 3;
 /** Least time between two progress writes to storage. */
 const PROGRESS_WRITE_MS = 300;
-/** How long the ledger keeps the cancel mark of a deleted or failed job past its deadline (a
- * runner's last charge attempt comes before the deadline's abort lands, well within this). */
-const CANCEL_MARK_MS = 60 * 60 * 1000;
 /** Storage key of the failure a job is being ended with (finishFailed), until the job is final. */
 const FAILING = 'failing';
 /**

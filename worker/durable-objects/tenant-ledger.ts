@@ -253,14 +253,22 @@ export class TenantLedger extends DurableObject<Env> {
   }
 
   /**
-   * Undoes an admission that never became a run (refused after admission, e.g. by the budget): the
-   * slot and the key binding go, so that a retry with the key is a new request, not a replay of
-   * nothing.
+   * Undoes an admission that never became a run (its creation failed, or it was refused after
+   * admission): the slot and the key binding go, so that a retry with the key is a new request, not
+   * a replay of nothing; and the job is marked cancelled until `markUntil`, so that a runner whose
+   * creation failed only after its write landed (a Durable Object call can) never charges for a job
+   * its client was told did not exist (`record` refuses it).
    */
-  abandon(jobId: string): void {
+  abandon(jobId: string, now: number, markUntil: number): void {
     this.ctx.storage.transactionSync(() => {
+      this.sql('DELETE FROM cancelled WHERE expires_at < ?', now);
       this.sql('DELETE FROM running WHERE job_id = ?', jobId);
       this.sql('DELETE FROM request_keys WHERE job_id = ?', jobId);
+      this.sql(
+        'INSERT INTO cancelled (job_id, expires_at) VALUES (?, ?) ON CONFLICT (job_id) DO UPDATE SET expires_at = excluded.expires_at',
+        jobId,
+        markUntil,
+      );
     });
   }
 

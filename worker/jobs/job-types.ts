@@ -86,6 +86,12 @@ export function jobDevice(runtime: RunRuntime): JobDevice {
   };
 }
 
+/**
+ * How long the ledger keeps the cancel mark of a deleted, failed or abandoned job past its deadline
+ * (a runner's last charge attempt comes before the deadline's abort lands, well within this).
+ */
+export const CANCEL_MARK_MS = 60 * 60 * 1000;
+
 /** Whether no more change will happen to a job in `status`. */
 export function isFinal(status: JobStatus): boolean {
   return status === 'succeeded' || status === 'failed' || status === 'cancelled';

@@ -20,7 +20,7 @@ import { admitRun, idempotencyKeyOf, priceFor, requestFingerprint } from '../job
 import { resolveModel } from '../catalog/model-catalog.js';
 import { declaredGeometry, HEADER_PREFIX_BYTES, reserveWork, uploadVoxelBound } from '../jobs/work-check.js';
 import { parseByteRange } from '../jobs/byte-range.js';
-import { isFinal, jobObjectName, resultKey, type JobState } from '../jobs/job-types.js';
+import { CANCEL_MARK_MS, isFinal, jobObjectName, resultKey, type JobState } from '../jobs/job-types.js';
 import { requireScope, tenantOf, tokenIdOf } from '../middleware/auth.js';
 import { outliveClient } from '../outlive-client.js';
 import { problemResponses } from '../problem.js';
@@ -359,6 +359,8 @@ export const jobRoutes = newRouter()
     // From the key's binding in the ledger to the job's creation, nothing may stop half-way: a
     // client that hangs up in between would leave its key bound to a slot with no job (its retry
     // would answer 409, then 404). The sequence outlives the client (outlive-client.ts).
+    // A job abandoned below can never be charged before its would-be deadline has long passed.
+    const abandonedUntil = now + config.maxJobSeconds * 1000 + CANCEL_MARK_MS;
     const outcome = await outliveClient(
       c,
       (async (): Promise<{ replayOf: string } | { job: JobState }> => {
@@ -397,7 +399,7 @@ export const jobRoutes = newRouter()
         try {
           token = await spendTokenJob(c);
         } catch (err) {
-          await Promise.allSettled([c.env.LEDGER.getByName(tenant).abandon(id)]);
+          await Promise.allSettled([c.env.LEDGER.getByName(tenant).abandon(id, now, abandonedUntil)]);
           throw err;
         }
         try {
@@ -421,7 +423,10 @@ export const jobRoutes = newRouter()
           return { job };
         } catch (err) {
           // Both are tried whichever fails; the creation's error is the answer.
-          await Promise.allSettled([c.env.LEDGER.getByName(tenant).abandon(id), token.refund()]);
+          await Promise.allSettled([
+            c.env.LEDGER.getByName(tenant).abandon(id, now, abandonedUntil),
+            token.refund(),
+          ]);
           throw err;
         }
       })(),
