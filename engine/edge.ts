@@ -12,6 +12,7 @@ export { AppError, InputError, LimitError, NotFoundError, UnsupportedError } fro
 export { UPLOAD_TOKEN_FORMAT } from './client/api-types.js';
 export {
   constantTimeEqual,
+  liveApiKeyById,
   randomBase64Url,
   sha256Hex,
   verifyApiKey,

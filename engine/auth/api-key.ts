@@ -119,6 +119,16 @@ export async function revokeApiKey(
   return record;
 }
 
+/**
+ * The live record of the key whose public id is `id`, or null when there is none or it is revoked:
+ * what an upload token minted by that key checks on every request (worker/middleware/auth.ts).
+ */
+export async function liveApiKeyById(kv: KeyValueStore, id: string): Promise<ApiKeyRecord | null> {
+  const text = await kv.get(PREFIX + id, 'text');
+  const record = text ? (JSON.parse(text) as ApiKeyRecord) : null;
+  return record && record.revoked_at === null ? record : null;
+}
+
 // Compared against when the id is unknown, so that unknown and wrong keys cost the same work.
 const DUMMY_SHA256 = '0'.repeat(64);
 

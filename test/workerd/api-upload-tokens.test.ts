@@ -292,6 +292,23 @@ test('revocation holds at once; an expired token is refused; no token reaches th
     "the upload stays the tenant's",
   );
 
+  // A token lives only while the key that minted it does (found by review: revoking a leaked key
+  // left its 24-hour tokens spending for the tenant, and the tenant could not list them).
+  const minter = await w.key('acme');
+  const child = await mint({ models: ['brain-wm-2d'], max_bytes: 100, max_jobs: 1 }, minter);
+  assert.equal((await declare(child.token, 1)).status, 201);
+  await w.revokeKey(minter);
+  await expectProblem(await declare(child.token, 1), 401, 'unauthorized', doc, 'post /v1/uploads');
+  await expectProblem(
+    await jobClient(w, child.token).get(crypto.randomUUID()),
+    401,
+    'unauthorized',
+    doc,
+    'get /v1/jobs/{id}',
+  );
+  const sibling = await mint({ models: ['brain-wm-2d'], max_bytes: 100, max_jobs: 1 });
+  assert.equal((await declare(sibling.token, 1)).status, 201, "another key's tokens live on");
+
   const wait = Date.parse(shortLived.expires_at) - Date.now() + 500;
   if (wait > 0) await sleep(wait);
   await expectProblem(await declare(shortLived.token, 1), 401, 'unauthorized', doc, 'post /v1/uploads');

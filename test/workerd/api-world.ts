@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { Miniflare, type WorkerOptions } from 'miniflare';
-import { createApiKey, type ApiScope } from '../../engine/auth/api-key.js';
+import { createApiKey, revokeApiKey, type ApiScope } from '../../engine/auth/api-key.js';
 import { REPO_ROOT } from '../support/goldens.js';
 import type { LedgerCall } from './ledger-call.js';
 import { bundleWorker, COMPAT } from './miniflare-bundle.js';
@@ -20,6 +20,8 @@ export interface ApiWorld {
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** Creates an API key for `tenant` directly in the KEYS namespace. */
   key(tenant: string, scopes?: ApiScope[]): Promise<string>;
+  /** Revokes the API key `token` in the KEYS namespace, as `nnsam keys revoke` does. */
+  revokeKey(token: string): Promise<void>;
   /** Calls the ledger harness (only with `ledgerHarness`). */
   ledger<T>(call: LedgerCall): Promise<T>;
   dispose(): Promise<void>;
@@ -102,6 +104,7 @@ export async function startApi(
       mf.dispatchFetch(`http://localhost${path}`, init as never) as unknown as Promise<Response>,
     key: async (tenant, scopes = ['uploads', 'jobs', 'usage']) =>
       (await createApiKey(kv as never, { tenant, scopes, name: 'test' })).token,
+    revokeKey: async (token) => void (await revokeApiKey(kv as never, token.split('_')[1])),
     ledger: async <T>(call: LedgerCall) => {
       const harness = await mf.getWorker('ledger-harness');
       const res = await harness.fetch('http://harness/', { method: 'POST', body: JSON.stringify(call) });

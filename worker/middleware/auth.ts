@@ -5,7 +5,7 @@
  * after. An upload token (`nut_...`, worker/tokens/) is accepted only where a route opts in, and is
  * checked against its own Durable Object on every request, so expiry and revocation hold at once.
  */
-import { sha256Hex, verifyApiKey, type ApiScope } from '../../engine/edge.js';
+import { liveApiKeyById, sha256Hex, verifyApiKey, type ApiScope } from '../../engine/edge.js';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../app-env.js';
 import { ForbiddenError, UnauthorizedError } from '../http-errors.js';
@@ -16,10 +16,10 @@ import { isUploadToken, uploadTokenId, type UploadTokenGrant } from '../tokens/u
  * upload token instead; sets `auth` or `uploadToken`.
  */
 export function requireScope(
-  scope: ApiScope | ApiScope[],
+  scope: ApiScope | readonly ApiScope[],
   options: { uploadTokens?: boolean } = {},
 ): MiddlewareHandler<AppEnv> {
-  const scopes = Array.isArray(scope) ? scope : [scope];
+  const scopes: readonly ApiScope[] = typeof scope === 'string' ? [scope] : scope;
   return async function auth(c, next) {
     const header = c.req.header('Authorization') ?? '';
     const m = /^Bearer\s+(\S+)$/i.exec(header);
@@ -41,11 +41,22 @@ export function requireScope(
   };
 }
 
+/** The scopes a key needs to mint upload tokens (worker/routes/upload-tokens.ts), and keep them live. */
+export const MINTING_SCOPES: readonly ApiScope[] = ['uploads', 'jobs'];
+
 async function verifyUploadToken(c: Context<AppEnv>, token: string): Promise<UploadTokenGrant> {
   const id = uploadTokenId(token);
   const digest = await sha256Hex(token);
   const grant = id ? await c.env.UPLOAD_TOKENS.getByName(id).verify(digest, Date.now()) : null;
   if (!grant) throw new UnauthorizedError('The upload token is unknown, expired or revoked.');
+  // A browser credential never outlives the tenant secret that authorised it: revoking the key (or
+  // taking the minting scopes from it) ends its tokens too.
+  if (grant.key_id !== undefined) {
+    const key = await liveApiKeyById(c.env.KEYS, grant.key_id);
+    if (!key || key.tenant !== grant.tenant || MINTING_SCOPES.some((s) => !key.scopes.includes(s))) {
+      throw new UnauthorizedError('The upload token is unknown, expired or revoked.');
+    }
+  }
   return grant;
 }
 

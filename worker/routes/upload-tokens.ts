@@ -8,7 +8,7 @@
 import { MODEL_ID, NotFoundError, sha256Hex } from '../../engine/edge.js';
 import { createRoute, z } from '@hono/zod-openapi';
 import { findModel } from '../catalog/model-catalog.js';
-import { requireScope, tenantOf } from '../middleware/auth.js';
+import { MINTING_SCOPES, requireScope, tenantOf } from '../middleware/auth.js';
 import { problemResponses } from '../problem.js';
 import { BEARER, newRouter } from '../router.js';
 import { newUploadToken, type UploadTokenGrant } from '../tokens/upload-token-types.js';
@@ -69,7 +69,7 @@ const mint = createRoute({
   description:
     "Needs an API key with the `uploads` and `jobs` scopes. The token may create uploads (their declared lengths adding up to `max_bytes`) and up to `max_jobs` jobs on the listed models, and read only those, until it expires or is revoked; it cannot read usage, segment one-shot, or mint tokens. Its jobs are charged to the key's tenant, with the token's label.",
   security: BEARER,
-  middleware: [requireScope(['uploads', 'jobs'])] as const,
+  middleware: [requireScope(MINTING_SCOPES)] as const,
   request: { body: { required: true, content: { 'application/json': { schema: UploadTokenCreate } } } },
   responses: {
     201: { description: 'Minted', content: { 'application/json': { schema: UploadTokenMinted } } },
@@ -82,7 +82,7 @@ const revoke = createRoute({
   path: '/v1/upload-tokens/{id}',
   summary: 'Revoke an upload token (effective on its next request; revoking again is a no-op)',
   security: BEARER,
-  middleware: [requireScope(['uploads', 'jobs'])] as const,
+  middleware: [requireScope(MINTING_SCOPES)] as const,
   request: { params: IdParam },
   responses: {
     204: { description: 'Revoked' },
@@ -103,6 +103,7 @@ export const uploadTokenRoutes = newRouter()
     const grant: UploadTokenGrant = await c.env.UPLOAD_TOKENS.getByName(id).mint({
       id,
       tenant: tenantOf(c),
+      key_id: c.get('auth')!.id,
       sha256: await sha256Hex(token),
       models,
       max_bytes: body.max_bytes,

@@ -11,6 +11,11 @@ import { toHex } from '../uploads/upload-types.js';
 export interface UploadTokenGrant {
   id: string;
   tenant: string;
+  /**
+   * The API key that minted it: the token lives only while that key does, with the scopes minting
+   * needs. Absent on tokens minted before the field existed (they expire within 24 hours).
+   */
+  key_id?: string;
   /** Models its jobs may use. */
   models: string[];
   /** Sum of the declared lengths of its uploads. */
