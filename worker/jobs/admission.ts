@@ -39,6 +39,15 @@ export function idempotencyKeyOf(header: string | undefined): string | null {
 }
 
 /**
+ * The key as the ledger binds it. An upload token's keys are its own: namespaced by its id, so that a
+ * browser can neither take a key the tenant's server will send (its request would answer 422 for
+ * good) nor learn from a 422 which keys the server has used. Without a token, the key as sent.
+ */
+export function ledgerKeyOf(key: string | null, tokenId: string | null): string | null {
+  return key === null || tokenId === null ? key : `token:${tokenId}:${key}`;
+}
+
+/**
  * The request a key is bound to: operation, model, options and the input's SHA-256 (or the
  * upload's id, whose bytes are fixed once complete), as one hex digest.
  */

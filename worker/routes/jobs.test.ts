@@ -64,8 +64,9 @@ async function until(what: string, ok: () => boolean): Promise<void> {
  * The world of one job creation: each binding call is logged, admit and create wait for the test.
  * With `uploadToken`, the caller is a browser's upload token, whose job count is spent and refunded.
  */
-async function world(options: { uploadToken?: boolean } = {}) {
+async function world(options: { uploadToken?: boolean; idempotencyKey?: string } = {}) {
   const calls: string[] = [];
+  const ledgerKeys: (string | null)[] = [];
   const admit = gate<AdmitResult>();
   const create = gate<void>();
   const kept: Promise<unknown>[] = [];
@@ -108,6 +109,7 @@ async function world(options: { uploadToken?: boolean } = {}) {
       getByName: () => ({
         admit: (input: AdmitInput) => {
           calls.push(`admit ${input.job_id}`);
+          ledgerKeys.push(input.idempotency_key);
           return admit.promise;
         },
         abandon: async (id: string) => void calls.push(`abandon ${id}`),
@@ -151,13 +153,14 @@ async function world(options: { uploadToken?: boolean } = {}) {
       headers: {
         Authorization: `Bearer ${options.uploadToken ? UPLOAD_TOKEN : TOKEN}`,
         'Content-Type': 'application/json',
+        ...(options.idempotencyKey !== undefined && { 'Idempotency-Key': options.idempotencyKey }),
       },
       body: JSON.stringify({ upload_id: UPLOAD, model: 'brain-wm-2d' }),
     },
     env,
     ctx,
   );
-  return { calls, admit, create, kept, response };
+  return { calls, ledgerKeys, admit, create, kept, response };
 }
 
 /** Whether `p` has settled by now. */
@@ -220,6 +223,21 @@ describe('POST /v1/jobs outlives its client', () => {
       'refundJob',
     ]);
     assert.equal((await w.response).status, 500);
+  });
+
+  it("binds an upload token's key in its own namespace, an API key's as sent", async () => {
+    // Found by review: a browser's token could take a key the tenant's server would send later (its
+    // request then 422 for good), and learn from the 422 which keys the server had used.
+    const token = await world({ uploadToken: true, idempotencyKey: 'order-1235' });
+    const server = await world({ idempotencyKey: 'order-1235' });
+    for (const w of [token, server]) {
+      await until('admit', () => w.ledgerKeys.length > 0);
+      w.admit.resolve({ kind: 'replay', job_id: 'first-job', charge: null });
+      await w.kept[0];
+      assert.equal((await w.response).status, 200);
+    }
+    assert.deepEqual(token.ledgerKeys, [`token:${GRANT.id}:order-1235`]);
+    assert.deepEqual(server.ledgerKeys, ['order-1235']);
   });
 
   it('answers a replayed key with the first job, creating nothing and spending no token job', async () => {

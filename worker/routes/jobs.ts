@@ -16,7 +16,7 @@ import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { AppEnv } from '../app-env.js';
 import { ConflictError, GrantError, UnauthorizedError } from '../http-errors.js';
-import { admitRun, idempotencyKeyOf, priceFor, requestFingerprint } from '../jobs/admission.js';
+import { admitRun, idempotencyKeyOf, ledgerKeyOf, priceFor, requestFingerprint } from '../jobs/admission.js';
 import { resolveModel } from '../catalog/model-catalog.js';
 import { declaredGeometry, HEADER_PREFIX_BYTES, reserveWork, uploadVoxelBound } from '../jobs/work-check.js';
 import { parseByteRange } from '../jobs/byte-range.js';
@@ -334,11 +334,11 @@ export const jobRoutes = newRouter()
     const body = c.req.valid('json');
     const tenant = tenantOf(c);
     const config = c.get('config');
-    const idempotencyKey = idempotencyKeyOf(c.req.header('Idempotency-Key'));
+    const tokenId = tokenIdOf(c);
+    const idempotencyKey = ledgerKeyOf(idempotencyKeyOf(c.req.header('Idempotency-Key')), tokenId);
     assertModelAllowed(c, parseModelReference(body.model).id);
     const release = resolveModel(body.model);
     const price = await priceFor(c.env, config, release.id);
-    const tokenId = tokenIdOf(c);
     const upload = await c.env.UPLOAD_SESSIONS.getByName(body.upload_id).describe(
       tenant,
       Date.now(),
