@@ -60,6 +60,24 @@ async function verifyUploadToken(c: Context<AppEnv>, token: string): Promise<Upl
   return grant;
 }
 
+/**
+ * Whether the credential that passed {@link requireScope} is still live: a response that outlasts
+ * the request's first check (an event stream, for minutes) asks again, so that expiry and
+ * revocation end it too.
+ */
+export async function credentialStillLive(c: Context<AppEnv>): Promise<boolean> {
+  const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header('Authorization') ?? '')?.[1];
+  if (!bearer) return false;
+  if (!c.get('uploadToken')) return (await verifyApiKey(c.env.KEYS, bearer)) !== null;
+  return verifyUploadToken(c, bearer).then(
+    () => true,
+    (err: unknown) => {
+      if (err instanceof UnauthorizedError) return false;
+      throw err;
+    },
+  );
+}
+
 type AuthContext = { get(key: 'auth'): AppEnv['Variables']['auth'] } & {
   get(key: 'uploadToken'): AppEnv['Variables']['uploadToken'];
 };

@@ -251,3 +251,60 @@ describe('POST /v1/jobs outlives its client', () => {
     assert.deepEqual(w.calls.slice(1), ['waitUntil', 'describe']);
   });
 });
+
+describe('GET /v1/jobs/{id}/events', () => {
+  it(
+    "ends a token's stream once the token is revoked, with the job still running",
+    { timeout: 30_000 },
+    async () => {
+      // Found by review: the stream checked the token only when it opened, and went on sending the
+      // job's view for up to the job's deadline after a revocation.
+      let revoked = false;
+      let describes = 0;
+      const id = crypto.randomUUID();
+      const env = {
+        DEFAULT_PRICES: PRICES,
+        UPLOAD_TOKENS: { getByName: () => ({ verify: async () => (revoked ? null : GRANT) }) },
+        JOBS: {
+          getByName: () => ({
+            describe: async () => {
+              describes++;
+              return { ...stateOf(id, 0), token_id: GRANT.id, status: 'running', progress: describes };
+            },
+          }),
+        },
+      } as unknown as Env;
+      const app = newRouter();
+      app.use('*', requestId, async (c, next) => {
+        c.set('config', readConfig(c.env));
+        await next();
+      });
+      app.route('/', jobRoutes);
+      app.onError(renderProblem);
+      const res = await app.request(
+        `/v1/jobs/${id}/events`,
+        { headers: { Authorization: `Bearer ${UPLOAD_TOKEN}` } },
+        env,
+        { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext,
+      );
+      assert.equal(res.status, 200);
+      const reader = res.body!.getReader();
+      const first = await reader.read();
+      assert.match(new TextDecoder().decode(first.value), /event: progress/);
+      revoked = true;
+      const seenAtRevocation = describes;
+      let text = '';
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      // Ended by the next check (every 8 polls), with no final event: the job is still running.
+      assert.ok(
+        describes - seenAtRevocation <= 8,
+        `${describes - seenAtRevocation} polls after the revocation`,
+      );
+      assert.doesNotMatch(text, /event: (succeeded|failed|cancelled|deleted)/);
+    },
+  );
+});

@@ -21,7 +21,7 @@ import { resolveModel } from '../catalog/model-catalog.js';
 import { declaredGeometry, HEADER_PREFIX_BYTES, reserveWork, uploadVoxelBound } from '../jobs/work-check.js';
 import { parseByteRange } from '../jobs/byte-range.js';
 import { CANCEL_MARK_MS, isFinal, jobObjectName, resultKey, type JobState } from '../jobs/job-types.js';
-import { requireScope, tenantOf, tokenIdOf } from '../middleware/auth.js';
+import { credentialStillLive, requireScope, tenantOf, tokenIdOf } from '../middleware/auth.js';
 import { outliveClient } from '../outlive-client.js';
 import { problemResponses } from '../problem.js';
 import { BEARER, newRouter } from '../router.js';
@@ -29,6 +29,8 @@ import { uploadDataKey } from '../uploads/upload-types.js';
 
 /** How often the event stream looks at the job. */
 const EVENT_POLL_MS = 250;
+// How often an event stream checks its credential again: every 2 s (a KV read or a token's object).
+const RECHECK_EVERY_POLLS = 8;
 
 export const JobCreate = z
   .object({
@@ -451,6 +453,7 @@ export const jobRoutes = newRouter()
     return streamSSE(c, async (stream) => {
       let last = '';
       let seq = 0;
+      let polls = 0;
       while (!stream.aborted && Date.now() < deadline) {
         if (!job) {
           await stream.writeSSE({ event: 'deleted', data: JSON.stringify({ id }), id: String(seq++) });
@@ -466,6 +469,8 @@ export const jobRoutes = newRouter()
           await stream.writeSSE({ event: 'progress', data, id: String(seq++) });
         }
         await stream.sleep(EVENT_POLL_MS);
+        // The credential is checked again now and then: a stream must not outlive a revoked token.
+        if (++polls % RECHECK_EVERY_POLLS === 0 && !(await credentialStillLive(c))) return;
         job = await stub.describe(tenant);
       }
     }) as never;
