@@ -232,6 +232,26 @@ test('an admission undone afterwards (its job could not be created) is abandoned
   assert.deepEqual(usage.charges, []);
 });
 
+test("a key's binding is found before admission: a job whatever its state, a one-shot once charged", async () => {
+  const t = 't-replay-of';
+  const replayOf = (key: string, fingerprint: string) =>
+    w.ledger<{ job_id: string; charge: { job_id: string } | null } | null>({
+      op: 'replayOf',
+      tenant: t,
+      key,
+      fingerprint,
+    });
+  assert.equal(await replayOf('kj', 'fp'), null);
+  assert.equal((await admit(t, admitInput('job-1', 'kj', 'fp', 'job'))).kind, 'admitted');
+  assert.deepEqual(await replayOf('kj', 'fp'), { job_id: 'job-1', charge: null });
+  assert.equal(await replayOf('kj', 'other'), null, 'another request: admission refuses it');
+  assert.equal((await admit(t, admitInput('shot-1', 'ks', 'fp', 'segment'))).kind, 'admitted');
+  assert.equal(await replayOf('ks', 'fp'), null, 'a one-shot still running: admission answers 409');
+  const charged = await record(t, 'shot-1', 'ks');
+  assert.ok(charged.kind === 'charged');
+  assert.deepEqual(await replayOf('ks', 'fp'), { job_id: 'shot-1', charge: charged.charge });
+});
+
 test('admission bounds run slots and the tenant in-flight evaluations; an expired slot is taken back', async () => {
   const t = 't-slots';
   const at = (job: string, evaluations: number, expires = Date.now() + 60_000) => ({

@@ -31,5 +31,6 @@ export type LedgerCall =
   | { op: 'abandon'; tenant: string; job_id: string; now: number; mark_until: number }
   | { op: 'cancel'; tenant: string; job_id: string; now: number; expires_at: number }
   | { op: 'isRunning'; tenant: string; job_id: string }
+  | { op: 'replayOf'; tenant: string; key: string; fingerprint: string }
   | { op: 'usage'; tenant: string; from: number; to: number }
   | { op: 'setBudget'; tenant: string; micros: number | null };

@@ -10,6 +10,7 @@ type HarnessCall =
   | { op: 'abandon'; tenant: string; job_id: string; now: number; mark_until: number }
   | { op: 'cancel'; tenant: string; job_id: string; now: number; expires_at: number }
   | { op: 'isRunning'; tenant: string; job_id: string }
+  | { op: 'replayOf'; tenant: string; key: string; fingerprint: string }
   | { op: 'usage'; tenant: string; from: number; to: number }
   | { op: 'setBudget'; tenant: string; micros: number | null };
 
@@ -34,6 +35,8 @@ export default {
         return Response.json({ ok: true });
       case 'cancel':
         return Response.json(await ledger.cancel(call.job_id, call.now, call.expires_at));
+      case 'replayOf':
+        return Response.json(await ledger.replayOf(call.key, call.fingerprint));
       case 'isRunning':
         return Response.json(await ledger.isRunning(call.job_id));
       case 'usage':

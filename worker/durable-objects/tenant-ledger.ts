@@ -135,6 +135,25 @@ export class TenantLedger extends DurableObject<Env> {
   }
 
   /**
+   * The run `key` is bound to with this fingerprint, when its retry is answered with it whatever
+   * changed since (the upload deleted, the release withdrawn, the price removed): a job, or a charged
+   * one-shot. Null otherwise, and `admit` decides. Read-only: the routes ask it before their other
+   * checks, so that a lost answer is always found again (docs/billing.md).
+   */
+  replayOf(key: string, fingerprint: string): { job_id: string; charge: Charge | null } | null {
+    const seen = this.sql<{ job_id: string; fingerprint: string; operation: string }>(
+      'SELECT job_id, fingerprint, operation FROM request_keys WHERE idempotency_key = ?',
+      key,
+    )[0];
+    if (!seen || seen.fingerprint !== fingerprint) return null;
+    const charge = this.sql<Record<keyof Charge, SqlStorageValue>>(
+      'SELECT * FROM charges WHERE job_id = ?',
+      seen.job_id,
+    )[0] as unknown as Charge | undefined;
+    return charge || seen.operation === 'job' ? { job_id: seen.job_id, charge: charge ?? null } : null;
+  }
+
+  /**
    * Admits a job or one-shot against the tenant's run slots and in-flight work, binding its
    * `Idempotency-Key`. A key seen before with the same fingerprint replays its run (with the
    * run's charge, if any) or reports it still running; with another fingerprint it is refused. A

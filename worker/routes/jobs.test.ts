@@ -64,7 +64,9 @@ async function until(what: string, ok: () => boolean): Promise<void> {
  * The world of one job creation: each binding call is logged, admit and create wait for the test.
  * With `uploadToken`, the caller is a browser's upload token, whose job count is spent and refunded.
  */
-async function world(options: { uploadToken?: boolean; idempotencyKey?: string } = {}) {
+async function world(
+  options: { uploadToken?: boolean; idempotencyKey?: string; boundTo?: string; uploadGone?: boolean } = {},
+) {
   const calls: string[] = [];
   const ledgerKeys: (string | null)[] = [];
   const admit = gate<AdmitResult>();
@@ -84,13 +86,16 @@ async function world(options: { uploadToken?: boolean; idempotencyKey?: string }
     DEFAULT_PRICES: PRICES,
     UPLOAD_SESSIONS: {
       getByName: () => ({
-        describe: async () => ({
-          id: UPLOAD,
-          tenant: TENANT,
-          length: 100,
-          offset: 100,
-          state: 'complete',
-        }),
+        describe: async () =>
+          options.uploadGone
+            ? null
+            : {
+                id: UPLOAD,
+                tenant: TENANT,
+                length: 100,
+                offset: 100,
+                state: 'complete',
+              },
       }),
     },
     // Its header unread: the job reserves the most the work bounds allow.
@@ -113,6 +118,10 @@ async function world(options: { uploadToken?: boolean; idempotencyKey?: string }
           return admit.promise;
         },
         abandon: async (id: string) => void calls.push(`abandon ${id}`),
+        replayOf: async (key: string) => {
+          calls.push(`replayOf ${key}`);
+          return options.boundTo ? { job_id: options.boundTo, charge: null } : null;
+        },
       }),
     },
     JOBS: {
@@ -238,6 +247,17 @@ describe('POST /v1/jobs outlives its client', () => {
     }
     assert.deepEqual(token.ledgerKeys, [`token:${GRANT.id}:order-1235`]);
     assert.deepEqual(server.ledgerKeys, ['order-1235']);
+  });
+
+  it('answers a replayed key with its job before checking the upload, which may be gone by now', async () => {
+    // Found by review: a retry whose first answer was lost got 404 upload_not_found (or the release's
+    // or price's refusal) instead of the job it had created and would be charged for.
+    const w = await world({ idempotencyKey: 'order-1', boundTo: 'first-job', uploadGone: true });
+    const res = await w.response;
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('Idempotent-Replayed'), 'true');
+    assert.equal(((await res.json()) as { id: string }).id, 'first-job');
+    assert.deepEqual(w.calls, ['replayOf order-1', 'describe']);
   });
 
   it('answers a replayed key with the first job, creating nothing and spending no token job', async () => {

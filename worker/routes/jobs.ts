@@ -330,6 +330,14 @@ async function uploadGeometry(
   return { geometry: declaredGeometry(head, true), voxelBound: await uploadVoxelBound(bucket, key, head) };
 }
 
+/** The answer to a replayed Idempotency-Key: the first job, as it is now. */
+async function replayJob(c: Context<AppEnv>, tenant: string, id: string) {
+  const first = await firstJob(c, tenant, id);
+  c.header('Idempotent-Replayed', 'true');
+  c.header('Location', `/v1/jobs/${first.id}`);
+  return c.json(view(first), 200);
+}
+
 /** The `/v1/jobs` routes. */
 export const jobRoutes = newRouter()
   .openapi(create, async (c) => {
@@ -338,6 +346,24 @@ export const jobRoutes = newRouter()
     const config = c.get('config');
     const tokenId = tokenIdOf(c);
     const idempotencyKey = ledgerKeyOf(idempotencyKeyOf(c.req.header('Idempotency-Key')), tokenId);
+    // An upload's bytes are fixed once it is complete: its id stands for its SHA-256.
+    const fingerprint =
+      idempotencyKey === null
+        ? ''
+        : await requestFingerprint({
+            operation: 'job',
+            // The reference as asked (see the one-shot's fingerprint).
+            model: body.model,
+            ...body.options,
+            upload_id: body.upload_id,
+            // A token's keys are its own: it cannot replay a key the tenant's server used.
+            ...(tokenId !== null && { token: tokenId }),
+          });
+    // A retry whose first answer was lost gets its job before anything that may have changed since
+    // (the upload, the release, the price) is checked again.
+    const bound =
+      idempotencyKey && (await c.env.LEDGER.getByName(tenant).replayOf(idempotencyKey, fingerprint));
+    if (bound) return replayJob(c, tenant, bound.job_id);
     assertModelAllowed(c, parseModelReference(body.model).id);
     const release = resolveModel(body.model);
     const price = await priceFor(c.env, config, release.id);
@@ -374,19 +400,7 @@ export const jobRoutes = newRouter()
           reserveExact: work.estimate !== null,
           operation: 'job',
           idempotency_key: idempotencyKey,
-          // An upload's bytes are fixed once it is complete: its id stands for its SHA-256.
-          fingerprint:
-            idempotencyKey === null
-              ? ''
-              : await requestFingerprint({
-                  operation: 'job',
-                  // The reference as asked (see the one-shot's fingerprint).
-                  model: body.model,
-                  ...body.options,
-                  upload_id: body.upload_id,
-                  // A token's keys are its own: it cannot replay a key the tenant's server used.
-                  ...(tokenId !== null && { token: tokenId }),
-                }),
+          fingerprint,
           evaluations: work.evaluations,
           limit: config.maxConcurrentJobs,
           max_evaluations: config.maxTenantEvaluations,
@@ -433,12 +447,7 @@ export const jobRoutes = newRouter()
         }
       })(),
     );
-    if ('replayOf' in outcome) {
-      const first = await firstJob(c, tenant, outcome.replayOf);
-      c.header('Idempotent-Replayed', 'true');
-      c.header('Location', `/v1/jobs/${first.id}`);
-      return c.json(view(first), 200);
-    }
+    if ('replayOf' in outcome) return replayJob(c, tenant, outcome.replayOf);
     const { job } = outcome;
     c.header('Location', `/v1/jobs/${id}`);
     return c.json(view(job), 202);

@@ -124,15 +124,7 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
   const config = c.get('config');
   const format = resultFormat(c.req.header('Accept'));
   const idempotencyKey = idempotencyKeyOf(c.req.header('Idempotency-Key'));
-  const release = resolveModel(model);
-  const price = await priceFor(c.env, config, release.id);
-  const manifest = release.manifest;
   const body = await requestBytes(c);
-  if (body.byteLength === 0) throw new InputError('empty_input', 'The request body is empty.');
-  const geometry = bodyGeometry(body);
-  const work = reserveWork(config, manifest, geometry, ONE_SHOT_OPTIONS, bodyVoxelBound(body), body.length);
-  const jobId = `segment-${crypto.randomUUID()}`;
-  const now = Date.now();
   const fingerprint =
     idempotencyKey === null
       ? ''
@@ -145,6 +137,19 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
           ...ONE_SHOT_OPTIONS,
           input_sha256: await sha256OfBytes(body),
         });
+  // A retry whose first answer was lost gets its charged result before anything that may have
+  // changed since (the release, the price) is checked again.
+  const bound =
+    idempotencyKey && (await c.env.LEDGER.getByName(tenant).replayOf(idempotencyKey, fingerprint));
+  if (bound) return replay(c, tenant, bound.job_id, bound.charge, config);
+  const release = resolveModel(model);
+  const price = await priceFor(c.env, config, release.id);
+  const manifest = release.manifest;
+  if (body.byteLength === 0) throw new InputError('empty_input', 'The request body is empty.');
+  const geometry = bodyGeometry(body);
+  const work = reserveWork(config, manifest, geometry, ONE_SHOT_OPTIONS, bodyVoxelBound(body), body.length);
+  const jobId = `segment-${crypto.randomUUID()}`;
+  const now = Date.now();
   const admitted = await admitRun(c.env, {
     tenant,
     jobId,
