@@ -5,6 +5,7 @@
  */
 import { InputError } from '../errors.js';
 import type { ArrayAxes } from '../preprocessing/axes.js';
+import type { BiasCorrectionSpec } from '../preprocessing/bias-field.js';
 import { MODEL_VERSION } from './reference.js';
 
 /** Dataset statistics per channel (nnU-Net's foreground_intensity_properties_per_channel). */
@@ -121,6 +122,11 @@ export interface ModelManifest {
     array_axes?: ArrayAxes;
     /** The model's refinement settings (segment()'s `refine`), tuned on its training cases (absent: the engine's defaults). */
     refine?: ManifestRefine;
+    /**
+     * Bias-field correction from a first segmentation, then a second one (docs/robustness.md):
+     * only a release that declares it runs it.
+     */
+    bias_correction?: BiasCorrectionSpec;
   };
   files: Record<string, ManifestFile>;
   stand_in?: boolean;
@@ -174,6 +180,7 @@ export function checkManifest(value: unknown, where: string): ModelManifest {
     fail(`inference.array_axes must be 'nibabel' or 'nnunet', got ${JSON.stringify(axes)}`);
   }
   if (m.inference.refine !== undefined) checkRefine(m, fail);
+  if (m.inference.bias_correction !== undefined) checkBiasCorrection(m, fail);
   if (m.edge !== undefined) checkEdge(m, fail);
   checkWebGraphs(m, fail);
   if (m.prefers_gpu !== undefined && typeof m.prefers_gpu !== 'boolean') {
@@ -203,6 +210,25 @@ function checkRefine(m: ModelManifest, fail: (what: string) => never): void {
   const dt = r.dt_fraction;
   if (dt !== undefined && !(typeof dt === 'number' && dt > 0 && dt <= 1)) {
     fail(`inference.refine.dt_fraction must be in (0, 1], got ${JSON.stringify(dt)}`);
+  }
+}
+
+/** The correction reads one of the model's foreground labels and gates on a finite, non-negative sd. */
+function checkBiasCorrection(m: ModelManifest, fail: (what: string) => never): void {
+  const b = m.inference.bias_correction as Partial<BiasCorrectionSpec> | null;
+  if (typeof b !== 'object' || b === null || Array.isArray(b)) return fail('inference.bias_correction must be an object');
+  const unknown = Object.keys(b).filter((k) => !['method', 'label', 'min_field_sd'].includes(k));
+  if (unknown.length > 0) fail(`inference.bias_correction has unknown keys ${unknown.join(', ')}`);
+  if (b.method !== 'wm_log_poly1') {
+    fail(`inference.bias_correction.method must be 'wm_log_poly1', got ${JSON.stringify(b.method)}`);
+  }
+  const labels = Object.values(m.dataset.labels).flat();
+  if (!Number.isSafeInteger(b.label) || b.label! <= 0 || b.label! > 255 || !labels.includes(b.label!)) {
+    fail(`inference.bias_correction.label must be one of the model's foreground labels, got ${JSON.stringify(b.label)}`);
+  }
+  const sd = b.min_field_sd;
+  if (typeof sd !== 'number' || !(sd >= 0 && sd < Infinity)) {
+    fail(`inference.bias_correction.min_field_sd must be a non-negative number, got ${JSON.stringify(sd)}`);
   }
 }
 

@@ -20,6 +20,7 @@ import type { ImageVolume, VoxelArray } from '../io/index.js';
 import { classCount, type ModelManifest } from '../models/manifest.js';
 import { labelStats, type LabelStats } from '../postprocessing/label-stats.js';
 import { refineLabels, refineSettings, type RefineInputs } from '../postprocessing/refine.js';
+import { divideField, fieldApplies, fitLogField } from '../preprocessing/bias-field.js';
 import {
   invertPermutation,
   permute3,
@@ -62,6 +63,11 @@ export interface SegmentOptions {
   batch?: number;
   /** Where each slice's steps after the network run (default: the WASM kernels). */
   slices?: SliceBackend;
+  /**
+   * The manifest's bias-field correction (`inference.bias_correction`), when it declares one: false
+   * skips it (default true). The work bounds count its second pass either way.
+   */
+  biasCorrection?: boolean;
   onProgress?: (p: SegmentProgress) => void;
 }
 
@@ -91,11 +97,20 @@ export interface SegmentResult {
   /** When asked for with `refineInputs`. */
   refineInputs?: RefineStart;
   timings: { totalMs: number; modelMs: number; modelCalls: number };
+  /**
+   * When the manifest declares a bias-field correction: the fitted field's sd over the fit mask (log
+   * units; null when there was too little tissue to fit) and whether it passed the gate, so that this
+   * result is the second segmentation, of the corrected image.
+   */
+  biasField?: { sd: number | null; applied: boolean };
 }
 
 /**
  * Segments a single-channel image with `manifest`'s model running on `folds` (one runtime per fold).
- * `image.data` may be float32 or the stored integer type (`readImage`'s `storedType`).
+ * `image.data` may be float32 or the stored integer type (`readImage`'s `storedType`). A manifest that
+ * declares a bias-field correction gets it: the field is fitted through the first segmentation's
+ * tissue label and, when it passes the gate, the corrected image is segmented again
+ * (engine/preprocessing/bias-field.ts).
  */
 export async function segment(
   core: KernelCore,
@@ -103,6 +118,48 @@ export async function segment(
   manifest: ModelManifest,
   folds: readonly InferenceRuntime[],
   options: SegmentOptions = {},
+): Promise<SegmentResult> {
+  const spec = manifest.inference.bias_correction;
+  if (!spec || options.biasCorrection === false) return segmentOnce(core, image, manifest, folds, options);
+  const t0 = performance.now();
+  const progress = options.onProgress;
+  // Two passes under one bar: each pass's slices are half of it; the first pass's end is not the end.
+  const pass = (offset: number, first: boolean) =>
+    progress &&
+    ((p: SegmentProgress): void => {
+      if (p.stage === 'predict') progress({ ...p, done: offset * p.total + p.done, total: 2 * p.total });
+      else if (first ? p.stage === 'preprocess' : p.stage !== 'preprocess') progress(p);
+    });
+  const first = await segmentOnce(core, image, manifest, folds, { ...options, onProgress: pass(0, true) });
+  const field = fitLogField(image.data, image.shape, first.labels, spec.label);
+  const sd = field?.sd ?? null;
+  if (!fieldApplies(field, spec)) {
+    progress?.({ stage: 'done', done: 1, total: 1 });
+    return Object.assign(first, { biasField: { sd, applied: false } });
+  }
+  const corrected: ImageVolume<Float32Array> = {
+    ...image,
+    data: divideField(image.data, image.shape, field),
+  };
+  const modelMs = first.timings.modelMs;
+  const modelCalls = first.timings.modelCalls;
+  const second = await segmentOnce(core, corrected, manifest, folds, {
+    ...options,
+    onProgress: pass(1, false),
+  });
+  second.timings.totalMs = performance.now() - t0;
+  second.timings.modelMs += modelMs;
+  second.timings.modelCalls += modelCalls;
+  return Object.assign(second, { biasField: { sd: field.sd, applied: true } });
+}
+
+/** One segmentation: {@link segment} without the bias-field correction. */
+async function segmentOnce(
+  core: KernelCore,
+  image: ImageVolume<VoxelArray>,
+  manifest: ModelManifest,
+  folds: readonly InferenceRuntime[],
+  options: SegmentOptions,
 ): Promise<SegmentResult> {
   const t0 = performance.now();
   if ((image.channels ?? 1) !== 1) {

@@ -30,7 +30,7 @@ export interface WorkEstimate {
   plane: Plane;
   /** Sliding-window tiles of one slice. */
   tilesPerSlice: number;
-  /** Patch evaluations of the network: tiles x mirrored copies (TTA) x folds. */
+  /** Patch evaluations of the network: tiles x mirrored copies (TTA) x folds (x 2 passes with a bias-field correction). */
   evaluations: number;
   /** Working memory of the pipeline at its peak, in bytes (the input as held and decoded included, the model not). */
   peakBytes: number;
@@ -45,11 +45,13 @@ export interface WorkLimits {
 }
 
 /**
- * Defaults for a node and the CLI: 32768 evaluations is about three 256^3 brain volumes of
- * brain-wm-2d with TTA (minutes on two CPU cores); 2 GiB is four times such a volume's peak.
+ * Defaults for a node and the CLI: 65536 evaluations is one 256^3 brain volume of brain-wm-2d@2.2.0
+ * with TTA (two folds, two passes: 36864, about 2.5 minutes of one core) with room to spare, or
+ * seven of the one-network release (it was 32768 until a release that may segment twice could not
+ * take a 256^3 volume under it); 2 GiB is four times such a volume's peak.
  */
 export const DEFAULT_WORK_LIMITS: Readonly<WorkLimits> = Object.freeze({
-  maxEvaluations: 32768,
+  maxEvaluations: 65536,
   maxPeakBytes: 2 * 2 ** 30,
 });
 
@@ -96,7 +98,9 @@ export function estimateWork(
   const tilesPerSlice = windowCount(newRows, patch.rows, step) * windowCount(newCols, patch.cols, step);
   const mirrors = options.tta ? 2 ** manifest.inference.mirroring_axes.length : 1;
   const folds = manifest.inference.folds.length;
-  const evaluations = tilesPerSlice * slices * mirrors * folds;
+  // A declared bias-field correction may segment twice (segment.ts): bounded as if it always did.
+  const passes = manifest.inference.bias_correction ? 2 : 1;
+  const evaluations = tilesPerSlice * slices * mirrors * folds * passes;
 
   const classes = classCount(manifest);
   const voxels = shape[0] * shape[1] * shape[2] * geometry.channels;
@@ -107,6 +111,8 @@ export function estimateWork(
   const sliceBytes = 4 * padded * (2 + 3 * classes) + 4 * classes * cols * rows;
   let volumeBytes = heldBytes + voxels * (VOLUME_BYTES_PER_VOXEL + STORED_BYTES_PER_VOXEL);
   if (options.probabilities) volumeBytes += 2 * 4 * classes * voxels;
+  // The second pass holds the first pass's label map whole and the corrected image in float32.
+  if (passes === 2) volumeBytes += (1 + 4) * voxels;
   return {
     voxels,
     slices,

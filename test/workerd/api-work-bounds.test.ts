@@ -79,9 +79,10 @@ test("issue 10's inputs get 413 work_too_large from their header, uncharged", as
       zeros([32, 32, 16], [1, 1, 196608]),
       /network patch evaluations/,
     ],
+    // Issue 10's was 64 slices (57600 evaluations, now within the per-request bound).
     [
-      '512x512x64 zeros at 2x2x3 mm (16 KB gzip)',
-      zeros([512, 512, 64], [2, 2, 3]),
+      '512x512x96 zeros at 2x2x3 mm (a 24 KB gzip)',
+      zeros([512, 512, 96], [2, 2, 3]),
       /network patch evaluations/,
     ],
     // Only the header: were the Worker to read the voxels, it would answer nifti_truncated.

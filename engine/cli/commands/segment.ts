@@ -177,6 +177,7 @@ export const segmentCommand: Command = {
         tta: !v['no-tta'],
         shape: image.shape,
         labels: result.stats,
+        ...(result.biasField && { bias_field: result.biasField }),
         warnings,
         timings_ms: {
           total: Math.round(result.timings.totalMs),
@@ -201,6 +202,7 @@ export const segmentCommand: Command = {
         [
           `${input} -> ${output}: ${release} on ${result.runtime.provider}${fallback}, ${summary.timings_ms.total} ms (model ${summary.timings_ms.model} ms)`,
           ...lines,
+          ...(result.biasField ? [`  bias field: ${biasFieldLine(result.biasField)}`] : []),
         ].join('\n'),
       );
     } finally {
@@ -208,3 +210,9 @@ export const segmentCommand: Command = {
     }
   },
 };
+
+/** How the release's bias-field correction went, for the human report. */
+function biasFieldLine(b: { sd: number | null; applied: boolean }): string {
+  if (b.sd === null) return 'too little tissue to fit, not corrected';
+  return `sd ${b.sd.toFixed(3)}, ${b.applied ? 'divided out and segmented again' : 'under the gate, not corrected'}`;
+}

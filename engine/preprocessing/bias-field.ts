@@ -1,0 +1,227 @@
+/**
+ * @module
+ * Bias-field correction from a first segmentation (docs/robustness.md, "Bias-field correction as a
+ * pipeline step"): one tissue of nearly one intensity (white matter in T1) tells where to read a
+ * smooth multiplicative field. The log-intensity inside its eroded mask is fitted by a plane in the
+ * brain box's coordinates (degree-1 parametric correction, Styner et al., IEEE TMI 2000); the image is
+ * divided by the field only when the field is strong (its sd over the fit mask above the manifest's
+ * gate), and then segmented again.
+ *
+ * The reference is `training/bias_field.py` (`gated:SD:poly:1`), which chose and measured this
+ * estimator; test/parity/goldens_bias_field.py pins this module to it.
+ *
+ * Plain TypeScript, not a WASM kernel: three passes over the volume with four running sums, a few
+ * hundred milliseconds on a 256^3 volume next to the second network pass it decides on (tens of
+ * seconds), and float64 sums here are exact enough where the reference solves in float64 too.
+ */
+import type { Shape3 } from '../../wasm/src/shape.js';
+import type { VoxelArray } from '../io/index.js';
+
+/** The manifest's `inference.bias_correction`: which label is the tissue, and the gate. */
+export interface BiasCorrectionSpec {
+  /** The only method: a plane through the log-intensity of the eroded tissue mask. */
+  method: 'wm_log_poly1';
+  /** The label of the tissue of one intensity (white matter). */
+  label: number;
+  /** The field is divided out only when its sd over the fit mask (log units) is above this. */
+  min_field_sd: number;
+}
+
+/** A fitted log-field: `log f = c[0] (u - mu) + c[1] (v - mv) + c[2] (w - mw)`, zero mean over the fit mask. */
+export interface LogField {
+  /** Slopes along the image's x, y, z axes, per unit of the box coordinate (each axis in [-1, 1]). */
+  slopes: [number, number, number];
+  /** The fit mask's mean box coordinates (the field is zero there on average). */
+  centre: [number, number, number];
+  /** Per axis: box coordinate = (index - lo) * scale - 1. */
+  lo: [number, number, number];
+  scale: [number, number, number];
+  /** The field's sd over the fit mask (log units): what the gate compares. */
+  sd: number;
+  /** Voxels of the fit mask. */
+  voxels: number;
+}
+
+/** Below this many voxels in the eroded mask there is too little tissue to read a field from (the reference's). */
+const MIN_FIT_VOXELS = 1000;
+
+/**
+ * Fits the log-field of `data` (`[nx, ny, nz]`, x fastest) through the voxels of `labels` equal to
+ * `label`, eroded once by the 6-neighbour cross (outside the volume counts as background, as scipy's
+ * `binary_erosion` default), where the image is positive. Null when that mask has fewer than 1000
+ * voxels or the image has no positive voxel.
+ */
+export function fitLogField(
+  data: VoxelArray,
+  shape: Shape3,
+  labels: Uint8Array,
+  label: number,
+): LogField | null {
+  const [nx, ny, nz] = shape;
+  const box = positiveBox(data, shape);
+  if (!box) return null;
+  const lo = box.lo;
+  // _coords in training/perturb.py: (i - lo) / max(hi - lo, 1) * 2 - 1.
+  const scale = box.hi.map((h, a) => 2 / Math.max(h - lo[a], 1)) as [number, number, number];
+  const plane = nx * ny;
+  // Normal equations of the least-squares plane [1, u, v, w] -> log intensity, in float64.
+  const ata = new Float64Array(16);
+  const atb = new Float64Array(4);
+  let voxels = 0;
+  const row = new Float64Array(4);
+  for (let z = 0; z < nz; z++) {
+    const w = (z - lo[2]) * scale[2] - 1;
+    for (let y = 0; y < ny; y++) {
+      const v = (y - lo[1]) * scale[1] - 1;
+      const base = z * plane + y * nx;
+      for (let x = 0; x < nx; x++) {
+        const i = base + x;
+        if (!eroded(labels, label, i, x, y, z, shape, plane)) continue;
+        const value = data[i];
+        if (!(value > 0)) continue;
+        const u = (x - lo[0]) * scale[0] - 1;
+        row[0] = 1;
+        row[1] = u;
+        row[2] = v;
+        row[3] = w;
+        const li = Math.log(value);
+        for (let r = 0; r < 4; r++) {
+          atb[r] += row[r] * li;
+          for (let c = r; c < 4; c++) ata[r * 4 + c] += row[r] * row[c];
+        }
+        voxels++;
+      }
+    }
+  }
+  if (voxels < MIN_FIT_VOXELS) return null;
+  for (let r = 0; r < 4; r++) for (let c = 0; c < r; c++) ata[r * 4 + c] = ata[c * 4 + r];
+  const coef = solve4(ata, atb);
+  if (!coef) return null;
+  const n = voxels;
+  // Means and covariance of (u, v, w) over the mask, from the same sums: the centred field's
+  // variance is s^T Cov s, its mean zero by construction.
+  const mean = [ata[1] / n, ata[2] / n, ata[3] / n];
+  const slopes: [number, number, number] = [coef[1], coef[2], coef[3]];
+  let variance = 0;
+  for (let a = 0; a < 3; a++) {
+    for (let b = 0; b < 3; b++) {
+      const cov = ata[(a + 1) * 4 + (b + 1)] / n - mean[a] * mean[b];
+      variance += slopes[a] * slopes[b] * cov;
+    }
+  }
+  return {
+    slopes,
+    centre: mean as [number, number, number],
+    lo,
+    scale,
+    sd: Math.sqrt(Math.max(variance, 0)),
+    voxels,
+  };
+}
+
+/** Whether the fitted field passes the gate of `spec` (strictly above, as the reference's `sd > SD`). */
+export function fieldApplies(field: LogField | null, spec: BiasCorrectionSpec): field is LogField {
+  return field !== null && field.sd > spec.min_field_sd;
+}
+
+/**
+ * `data` divided by the field: `x * exp(-log f)` where `x > 0`, zero elsewhere (the background and the
+ * non-zero mask stay as they were), as a new float32 volume.
+ */
+export function divideField(data: VoxelArray, shape: Shape3, field: LogField): Float32Array {
+  const [nx, ny, nz] = shape;
+  const out = new Float32Array(nx * ny * nz);
+  const [su, sv, sw] = field.slopes;
+  const [cu, cv, cw] = field.centre;
+  const axis = (a: number, i: number): number => (i - field.lo[a]) * field.scale[a] - 1;
+  // exp of a plane is a product of per-axis exponentials: one exp per row, not per voxel.
+  const ex = new Float64Array(nx);
+  for (let x = 0; x < nx; x++) ex[x] = Math.exp(-su * (axis(0, x) - cu));
+  for (let z = 0; z < nz; z++) {
+    const ez = Math.exp(-sw * (axis(2, z) - cw));
+    for (let y = 0; y < ny; y++) {
+      const eyz = ez * Math.exp(-sv * (axis(1, y) - cv));
+      const base = (z * ny + y) * nx;
+      for (let x = 0; x < nx; x++) {
+        const value = data[base + x];
+        if (value > 0) out[base + x] = value * ex[x] * eyz;
+      }
+    }
+  }
+  return out;
+}
+
+/** The bounding box of the positive voxels, inclusive; null when there are none. */
+function positiveBox(
+  data: VoxelArray,
+  shape: Shape3,
+): { lo: [number, number, number]; hi: [number, number, number] } | null {
+  const [nx, ny, nz] = shape;
+  const lo: [number, number, number] = [nx, ny, nz];
+  const hi: [number, number, number] = [-1, -1, -1];
+  let i = 0;
+  for (let z = 0; z < nz; z++) {
+    for (let y = 0; y < ny; y++) {
+      for (let x = 0; x < nx; x++, i++) {
+        if (!(data[i] > 0)) continue;
+        if (x < lo[0]) lo[0] = x;
+        if (x > hi[0]) hi[0] = x;
+        if (y < lo[1]) lo[1] = y;
+        if (y > hi[1]) hi[1] = y;
+        if (z < lo[2]) lo[2] = z;
+        if (z > hi[2]) hi[2] = z;
+      }
+    }
+  }
+  return hi[0] < 0 ? null : { lo, hi };
+}
+
+/** Voxel `i` = (x, y, z) and its six face neighbours all carry `label` (none may lie outside). */
+function eroded(
+  labels: Uint8Array,
+  label: number,
+  i: number,
+  x: number,
+  y: number,
+  z: number,
+  shape: Shape3,
+  plane: number,
+): boolean {
+  const [nx, ny, nz] = shape;
+  if (labels[i] !== label) return false;
+  if (x === 0 || y === 0 || z === 0 || x === nx - 1 || y === ny - 1 || z === nz - 1) return false;
+  return (
+    labels[i - 1] === label &&
+    labels[i + 1] === label &&
+    labels[i - nx] === label &&
+    labels[i + nx] === label &&
+    labels[i - plane] === label &&
+    labels[i + plane] === label
+  );
+}
+
+/** Solves the 4x4 system by Gaussian elimination with partial pivoting; null when singular. */
+function solve4(a: Float64Array, b: Float64Array): Float64Array | null {
+  const m = Float64Array.from(a);
+  const x = Float64Array.from(b);
+  for (let col = 0; col < 4; col++) {
+    let pivot = col;
+    for (let r = col + 1; r < 4; r++) if (Math.abs(m[r * 4 + col]) > Math.abs(m[pivot * 4 + col])) pivot = r;
+    if (!(Math.abs(m[pivot * 4 + col]) > 1e-12 * Math.abs(m[0]))) return null;
+    if (pivot !== col) {
+      for (let c = 0; c < 4; c++) [m[col * 4 + c], m[pivot * 4 + c]] = [m[pivot * 4 + c], m[col * 4 + c]];
+      [x[col], x[pivot]] = [x[pivot], x[col]];
+    }
+    for (let r = col + 1; r < 4; r++) {
+      const f = m[r * 4 + col] / m[col * 4 + col];
+      for (let c = col; c < 4; c++) m[r * 4 + c] -= f * m[col * 4 + c];
+      x[r] -= f * x[col];
+    }
+  }
+  for (let r = 3; r >= 0; r--) {
+    let s = x[r];
+    for (let c = r + 1; c < 4; c++) s -= m[r * 4 + c] * x[c];
+    x[r] = s / m[r * 4 + r];
+  }
+  return x;
+}
