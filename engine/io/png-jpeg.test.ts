@@ -159,14 +159,34 @@ describe('PNG variants and errors', () => {
     const jpegOf = (...frames: number[][]) => Uint8Array.from([0xff, 0xd8, ...frames.flat(), 0xff, 0xd9]);
     // A 1x1 frame, then 200 of 1000x1000 in four components: jpeg-js allocated each frame's blocks
     // (about 620 bytes a block, 63 k blocks a frame) before it refused the second frame at the end.
-    const bomb = jpegOf(
-      sof(1, 1, [0x11]),
-      ...Array.from({ length: 200 }, () => sof(1000, 1000, [0x11, 0x11, 0x11, 0x11])),
-    );
+    const second = sof(1000, 1000, [0x11, 0x11, 0x11, 0x11]);
+    const bomb = jpegOf(sof(1, 1, [0x11]), ...Array.from({ length: 200 }, () => second));
+    // The same frames hidden from a walk that trusts segment lengths (found by review): in a SOF's
+    // slack (jpeg-js reads on after the component list), and after a DQT that declares 1 byte (jpeg-js
+    // reads a whole table, into the APP0 that holds them).
+    const first = sof(1, 1, [0x11]);
+    const slack = first.concat(...Array.from({ length: 200 }, () => second));
+    slack.splice(2, 2, (slack.length - 2) >> 8, (slack.length - 2) & 255);
+    const hidden = Array.from({ length: 200 }, () => second).flat();
+    const app0 = [
+      0xff,
+      0xe0,
+      (62 + hidden.length) >> 8,
+      (62 + hidden.length) & 255,
+      ...new Array<number>(60).fill(0),
+    ];
+    const overread = jpegOf(first, [0xff, 0xdb, 0, 3, 0], app0, hidden);
     const io = `${REPO_ROOT}dist/engine/io/index.js`;
+    const codes = [bomb, jpegOf(slack), overread].map((b) => JSON.stringify([...b]));
     const script = `import { readImage } from '${io}';
-      try { readImage(Uint8Array.from(${JSON.stringify([...bomb])})); } catch (e) { console.log(e.code); }`;
-    assert.equal(inHeap(128, script).trim(), 'jpeg_corrupt');
+      for (const b of [${codes.join(',')}]) {
+        try { readImage(Uint8Array.from(b)); console.log('decoded'); } catch (e) { console.log(e.code); }
+      }`;
+    assert.deepEqual(inHeap(128, script).trim().split('\n'), [
+      'jpeg_corrupt',
+      'jpeg_corrupt',
+      'jpeg_corrupt',
+    ]);
     assertCode(() => readImage(jpegOf(sof(8, 8, [0x11, 0x11]))), 'jpeg_unsupported');
     assertCode(() => readImage(jpegOf(sof(8, 8, new Array<number>(255).fill(0x11)))), 'jpeg_unsupported');
     assertCode(() => readImage(jpegOf(sof(8, 8, [0x51]))), 'jpeg_corrupt');

@@ -12,7 +12,6 @@
 import { decode as decodePngLib, convertIndexedToRgb } from 'fast-png';
 import jpeg from 'jpeg-js';
 import { InputError, LimitError, UnsupportedError } from '../errors.js';
-import { NODE_LIMIT_CODES } from '../protocol/node-limits.js';
 import { identity4 } from './affine.js';
 import { LimitedInflater } from './gzip.js';
 import type { ImageVolume, InspectGeometry } from './image.js';
@@ -225,8 +224,10 @@ function jpegFrame(bytes: Uint8Array): JpegFrame {
 /** Parses a SOF segment's body (`length` bytes as declared, `body` what the file holds of them). */
 function sofOf(body: Uint8Array, length: number): JpegFrame {
   const components = body[5];
-  if (body.length < length || length < 6 || length < 6 + 3 * components) {
-    throw new InputError('jpeg_corrupt', 'JPEG frame header (SOF) is truncated');
+  // Exactly its component list: jpeg-js ignores the length and reads on after the list, so slack
+  // would hide markers from this walk that the decoder acts on.
+  if (body.length < length || length < 6 || length !== 6 + 3 * components) {
+    throw new InputError('jpeg_corrupt', 'JPEG frame header (SOF) length does not match its components');
   }
   if (components !== 1 && components !== 3 && components !== 4) {
     throw new UnsupportedError(
@@ -248,18 +249,19 @@ function sofOf(body: Uint8Array, length: number): JpegFrame {
 }
 
 /**
- * Bytes jpeg-js holds while it decodes `f`: every component's coefficient blocks, allocated per MCU
- * as one Int32Array(64) each (about 620 bytes a block with V8's per-array overhead, measured: 2.46 GB
- * for 3.98 M blocks; 640 counted), each component's samples, and the RGB result.
+ * Bytes jpeg-js holds while it decodes `f`, with `perBlock` bytes counted for each coefficient block:
+ * every component's blocks, allocated per MCU as one Int32Array(64) each, each component's samples,
+ * and the RGB result. jpeg-js itself counts 256 a block; V8 takes about 620 with its per-array
+ * overhead (measured: 2.46 GB for 3.98 M blocks), so the read limit is checked with 640.
  */
-function jpegDecoderBytes(f: JpegFrame): number {
+function jpegDecoderBytes(f: JpegFrame, perBlock: number): number {
   const maxH = Math.max(...f.sampling.map(([h]) => h));
   const maxV = Math.max(...f.sampling.map(([, v]) => v));
   const mcusPerLine = Math.ceil(f.width / 8 / maxH);
   const mcusPerColumn = Math.ceil(f.height / 8 / maxV);
   let bytes = 3 * f.width * f.height;
   for (const [h, v] of f.sampling) {
-    bytes += mcusPerLine * h * mcusPerColumn * v * JPEG_BYTES_PER_BLOCK;
+    bytes += mcusPerLine * h * mcusPerColumn * v * perBlock;
     bytes +=
       Math.ceil((Math.ceil(f.width / 8) * h) / maxH) * Math.ceil((Math.ceil(f.height / 8) * v) / maxV) * 64;
   }
@@ -267,6 +269,7 @@ function jpegDecoderBytes(f: JpegFrame): number {
 }
 
 const JPEG_BYTES_PER_BLOCK = 640;
+const JPEG_JS_BYTES_PER_BLOCK = 256;
 
 /** Decodes a baseline or progressive JPEG into a `[w, h, 1]` volume. */
 export function readJpeg(
@@ -286,24 +289,25 @@ export function readJpeg(
     channels: components >= 3 && rgb === 'channels' ? 3 : 1,
   });
   // The decoder's memory and the float32 volume made from its result, before jpeg-js allocates any.
-  checkDecompressedBytes(jpegDecoderBytes(frame) + pixels * 4, limits, 'JPEG');
+  checkDecompressedBytes(jpegDecoderBytes(frame, JPEG_BYTES_PER_BLOCK) + pixels * 4, limits, 'JPEG');
+  // jpeg-js's own cap, in its own accounting, is the frame found here (its tables, at most 4 bytes
+  // counted per byte of the file, and 1 MiB besides): a frame the walk did not see (jpeg-js reads
+  // some segments past their declared length) trips it before its blocks are allocated.
+  const decoderCap = jpegDecoderBytes(frame, JPEG_JS_BYTES_PER_BLOCK) + 4 * bytes.length + 2 ** 20;
   let img: { width: number; height: number; data: Uint8Array };
   try {
     img = jpeg.decode(bytes, {
       useTArray: true,
       formatAsRGBA: false,
       maxResolutionInMP: Math.max(1, pixels / 1e6 + 1),
-      maxMemoryUsageInMB: Math.max(16, Math.ceil(limits.maxDecompressedBytes / 2 ** 20)),
+      maxMemoryUsageInMB: decoderCap / 2 ** 20,
     });
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
-    // jpeg-js's memory cap is the read limit's (its decoder needs more than the 4 bytes a pixel
-    // checked above): over it, this node's setting refuses the file, which another node may take.
+    // Past the cap of the frame its header declares: the file asks jpeg-js for more than that
+    // frame (a second frame hidden from the walk), so it is damaged, whatever node reads it.
     if (/^maxMemoryUsageInMB limit exceeded/.test(msg)) {
-      throw new LimitError(
-        NODE_LIMIT_CODES.decompressedBytes,
-        `JPEG: decoding needs more memory than the limit: ${msg}`,
-      );
+      throw new InputError('jpeg_corrupt', `JPEG decodes to more than its frame header declares: ${msg}`);
     }
     if (/unsupported|not supported/i.test(msg))
       throw new UnsupportedError('jpeg_unsupported', `JPEG: ${msg}`);
