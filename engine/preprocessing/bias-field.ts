@@ -95,8 +95,7 @@ export function fitLogField(
   }
   if (voxels < MIN_FIT_VOXELS) return null;
   for (let r = 0; r < 4; r++) for (let c = 0; c < r; c++) ata[r * 4 + c] = ata[c * 4 + r];
-  const coef = solve4(ata, atb);
-  if (!coef) return null;
+  const coef = minimumNormSolve(ata, atb);
   const n = voxels;
   // Means and covariance of (u, v, w) over the mask, from the same sums: the centred field's
   // variance is s^T Cov s, its mean zero by construction.
@@ -200,28 +199,60 @@ function eroded(
   );
 }
 
-/** Solves the 4x4 system by Gaussian elimination with partial pivoting; null when singular. */
-function solve4(a: Float64Array, b: Float64Array): Float64Array | null {
+/**
+ * The minimum-norm least-squares solution from the normal equations `a x = b` (`a` symmetric 4x4), as
+ * numpy's `lstsq` (the reference's) gives it when a column is constant over the mask (a mask in one
+ * slice): a pseudo-inverse through the Jacobi eigendecomposition, eigenvalues below 1e-10 of the
+ * largest taken as zero (a singular value below 1e-5 of the largest: far above the normal equations'
+ * rounding, far below any real extent of a brain mask).
+ */
+function minimumNormSolve(a: Float64Array, b: Float64Array): Float64Array {
+  const n = 4;
   const m = Float64Array.from(a);
-  const x = Float64Array.from(b);
-  for (let col = 0; col < 4; col++) {
-    let pivot = col;
-    for (let r = col + 1; r < 4; r++) if (Math.abs(m[r * 4 + col]) > Math.abs(m[pivot * 4 + col])) pivot = r;
-    if (!(Math.abs(m[pivot * 4 + col]) > 1e-12 * Math.abs(m[0]))) return null;
-    if (pivot !== col) {
-      for (let c = 0; c < 4; c++) [m[col * 4 + c], m[pivot * 4 + c]] = [m[pivot * 4 + c], m[col * 4 + c]];
-      [x[col], x[pivot]] = [x[pivot], x[col]];
-    }
-    for (let r = col + 1; r < 4; r++) {
-      const f = m[r * 4 + col] / m[col * 4 + col];
-      for (let c = col; c < 4; c++) m[r * 4 + c] -= f * m[col * 4 + c];
-      x[r] -= f * x[col];
+  const v = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) v[i * n + i] = 1;
+  for (let sweep = 0; sweep < 50; sweep++) {
+    let off = 0;
+    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += m[p * n + q] ** 2;
+    if (off <= 1e-30 * (m[0] ** 2 + m[5] ** 2 + m[10] ** 2 + m[15] ** 2)) break;
+    for (let p = 0; p < n; p++) {
+      for (let q = p + 1; q < n; q++) {
+        const apq = m[p * n + q];
+        if (apq === 0) continue;
+        // The rotation that zeroes m[p][q] (Golub & Van Loan, Algorithm 8.5.1).
+        const theta = (m[q * n + q] - m[p * n + p]) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < n; k++) {
+          const mkp = m[k * n + p];
+          const mkq = m[k * n + q];
+          m[k * n + p] = c * mkp - s * mkq;
+          m[k * n + q] = s * mkp + c * mkq;
+        }
+        for (let k = 0; k < n; k++) {
+          const mpk = m[p * n + k];
+          const mqk = m[q * n + k];
+          m[p * n + k] = c * mpk - s * mqk;
+          m[q * n + k] = s * mpk + c * mqk;
+        }
+        for (let k = 0; k < n; k++) {
+          const vkp = v[k * n + p];
+          const vkq = v[k * n + q];
+          v[k * n + p] = c * vkp - s * vkq;
+          v[k * n + q] = s * vkp + c * vkq;
+        }
+      }
     }
   }
-  for (let r = 3; r >= 0; r--) {
-    let s = x[r];
-    for (let c = r + 1; c < 4; c++) s -= m[r * 4 + c] * x[c];
-    x[r] = s / m[r * 4 + r];
+  const lambda = [0, 1, 2, 3].map((i) => m[i * n + i]);
+  const cutoff = 1e-10 * Math.max(...lambda);
+  const x = new Float64Array(n);
+  for (let e = 0; e < n; e++) {
+    if (!(lambda[e] > cutoff)) continue;
+    let proj = 0;
+    for (let k = 0; k < n; k++) proj += v[k * n + e] * b[k];
+    for (let k = 0; k < n; k++) x[k] += (v[k * n + e] * proj) / lambda[e];
   }
   return x;
 }
