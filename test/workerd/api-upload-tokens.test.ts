@@ -254,9 +254,12 @@ test("a token's grant: models, bytes over several uploads, jobs; it sees only it
       version: string;
     }
   ).version;
+  // A token's key is bound, and reported, in the token's namespace (docs/billing.md).
   assert.match(
     csv,
-    new RegExp(`${job1.id},k1,brain-wm-2d,.*,visit-42,${current.replace(/\./g, '\\.')}\\r\\n`),
+    new RegExp(
+      `${job1.id},token:${one.id}:k1,brain-wm-2d,.*,visit-42,${current.replace(/\./g, '\\.')}\\r\\n`,
+    ),
   );
 });
 
