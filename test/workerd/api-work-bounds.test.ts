@@ -107,7 +107,7 @@ test("issue 10's inputs get 413 work_too_large from their header, uncharged", as
 });
 
 test('a job over the bound is refused at creation, from the first bytes of its upload', async () => {
-  const upload = await uploadWhole(uploadClient(w, key), zeros([512, 512, 64], [2, 2, 3]));
+  const upload = await uploadWhole(uploadClient(w, key), zeros([512, 512, 96], [2, 2, 3]));
   const jobs = jobClient(w, key);
   const problem = await expectProblem(
     await jobs.create({ upload_id: upload, model: MODEL }),
@@ -116,7 +116,7 @@ test('a job over the bound is refused at creation, from the first bytes of its u
     doc,
     'post /v1/jobs',
   );
-  assert.match(problem.detail, /61440 network patch evaluations \(512 slices of 1024x192/);
+  assert.match(problem.detail, /122880 network patch evaluations \(512 slices of 1024x288/);
 });
 
 test('64x64x8 at 16x16x1 mm (3 KB) is not run inside the Worker: it goes to the nodes, and the Worker keeps answering', async () => {
