@@ -228,8 +228,20 @@ test('an admission undone afterwards (its job could not be created) is abandoned
   assert.equal((await admit(t, admitInput('job-4', null, ''))).kind, 'admitted');
   await abandon('job-4');
   assert.deepEqual(await record(t, 'job-4', null), { kind: 'cancelled' });
-  const usage = await w.ledger<Usage>({ op: 'usage', tenant: t, ...range });
+  let usage = await w.ledger<Usage>({ op: 'usage', tenant: t, ...range });
   assert.deepEqual(usage.charges, []);
+  // A job charged before its creation's error arrived keeps its key and its one charge.
+  assert.equal((await admit(t, admitInput('job-5', 'k5', 'fp', 'job'))).kind, 'admitted');
+  assert.ok((await record(t, 'job-5', 'k5')).kind === 'charged');
+  await abandon('job-5');
+  const again = await record(t, 'job-5', 'k5');
+  assert.ok(again.kind === 'charged' && again.duplicate);
+  assert.equal((await admit(t, admitInput('job-6', 'k5', 'fp', 'job'))).kind, 'replay');
+  usage = await w.ledger<Usage>({ op: 'usage', tenant: t, ...range });
+  assert.deepEqual(
+    usage.charges.map((c) => c.job_id),
+    ['job-5'],
+  );
 });
 
 test("a key's binding is found before admission: a job whatever its state, a one-shot once charged", async () => {

@@ -280,6 +280,8 @@ export class TenantLedger extends DurableObject<Env> {
    */
   abandon(jobId: string, now: number, markUntil: number): void {
     this.ctx.storage.transactionSync(() => {
+      // A charged job did run and deliver: it keeps its key, and is not marked.
+      if (this.sql('SELECT 1 FROM charges WHERE job_id = ?', jobId).length > 0) return;
       this.sql('DELETE FROM cancelled WHERE expires_at < ?', now);
       this.sql('DELETE FROM running WHERE job_id = ?', jobId);
       this.sql('DELETE FROM request_keys WHERE job_id = ?', jobId);

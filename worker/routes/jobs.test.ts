@@ -65,10 +65,18 @@ async function until(what: string, ok: () => boolean): Promise<void> {
  * With `uploadToken`, the caller is a browser's upload token, whose job count is spent and refunded.
  */
 async function world(
-  options: { uploadToken?: boolean; idempotencyKey?: string; boundTo?: string; uploadGone?: boolean } = {},
+  options: {
+    uploadToken?: boolean;
+    idempotencyKey?: string;
+    boundTo?: string;
+    uploadGone?: boolean;
+    /** The job a failed creation left behind (its write landed); absent: none. */
+    landed?: boolean;
+  } = {},
 ) {
   const calls: string[] = [];
   const ledgerKeys: (string | null)[] = [];
+  const w = { creating: null as string | null };
   const admit = gate<AdmitResult>();
   const create = gate<void>();
   const kept: Promise<unknown>[] = [];
@@ -128,12 +136,14 @@ async function world(
       getByName: () => ({
         create: async (init: JobInit): Promise<JobState> => {
           calls.push(`create ${init.id}`);
+          w.creating = init.id;
           await create.promise;
           calls.push(`created ${init.id}`);
           return stateOf(init.id, init.now);
         },
-        describe: async () => {
+        describe: async (): Promise<JobState | null> => {
           calls.push('describe');
+          if (w.creating) return options.landed ? stateOf(w.creating, 0) : null;
           return stateOf('first-job', 0);
         },
       }),
@@ -212,8 +222,22 @@ describe('POST /v1/jobs outlives its client', () => {
     await w.kept[0];
     const id = w.calls[0].split(' ')[1];
     // The kept promise ends after the slot is back: a hang-up cannot strand it.
-    assert.deepEqual(w.calls, [`admit ${id}`, 'waitUntil', `create ${id}`, `abandon ${id}`]);
+    assert.deepEqual(w.calls, [`admit ${id}`, 'waitUntil', `create ${id}`, 'describe', `abandon ${id}`]);
     assert.equal((await w.response).status, 500);
+  });
+
+  it('answers the job when the creation failed after its write landed, abandoning nothing', async () => {
+    // Found by review: abandoning it cancelled a job a retry may already have been given.
+    const w = await world({ landed: true });
+    w.admit.resolve({ kind: 'admitted' });
+    await until('create', () => w.calls.some((c) => c.startsWith('create')));
+    w.create.reject(new Error('network error after the write'));
+    await w.kept[0];
+    const id = w.calls[0].split(' ')[1];
+    assert.deepEqual(w.calls, [`admit ${id}`, 'waitUntil', `create ${id}`, 'describe']);
+    const res = await w.response;
+    assert.equal(res.status, 202);
+    assert.equal(((await res.json()) as { id: string }).id, id);
   });
 
   it("gives an upload token's job back inside the kept work when the creation fails", async () => {
@@ -228,6 +252,7 @@ describe('POST /v1/jobs outlives its client', () => {
       'waitUntil',
       'spendJob',
       `create ${id}`,
+      'describe',
       `abandon ${id}`,
       'refundJob',
     ]);

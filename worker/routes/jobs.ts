@@ -438,6 +438,12 @@ export const jobRoutes = newRouter()
           });
           return { job };
         } catch (err) {
+          // A call can fail after its write landed: a job that exists is the answer (a retry may
+          // already have been given it by replayOf), never an orphan to abandon.
+          const landed = await c.env.JOBS.getByName(jobObjectName(tenant, id))
+            .describe(tenant)
+            .catch(() => null);
+          if (landed) return { job: landed };
           // Both are tried whichever fails; the creation's error is the answer.
           await Promise.allSettled([
             c.env.LEDGER.getByName(tenant).abandon(id, now, abandonedUntil),
