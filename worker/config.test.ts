@@ -24,8 +24,8 @@ describe('readConfig', () => {
         nodeToken: undefined,
         defaultPrices: null,
         edgeMaxVoxels: 262_144,
-        work: { maxEvaluations: 65_536, maxPeakBytes: 2048 * MiB },
-        maxTenantEvaluations: 262_144,
+        work: { maxEvaluations: 32_768, maxPeakBytes: 2048 * MiB },
+        maxTenantEvaluations: 131_072,
         edgeWork: { maxEvaluations: 64, maxPeakBytes: 48 * MiB },
         oneShotSeconds: 120,
       });

@@ -16,7 +16,7 @@ export const WORK_LIMIT_OPTIONS = {
 export const WORK_LIMIT_HELP: [string, string][] = [
   [
     '--max-evaluations N',
-    `refuse an input implying more network patch evaluations (after resampling, tiling, TTA, folds; default ${DEFAULT_WORK_LIMITS.maxEvaluations})`,
+    `refuse an input implying more network patch evaluations a pass (after resampling, tiling, TTA, folds; default ${DEFAULT_WORK_LIMITS.maxEvaluations})`,
   ],
   [
     '--max-memory-mb N',

@@ -30,28 +30,32 @@ export interface WorkEstimate {
   plane: Plane;
   /** Sliding-window tiles of one slice. */
   tilesPerSlice: number;
-  /** Patch evaluations of the network: tiles x mirrored copies (TTA) x folds (x 2 passes with a bias-field correction). */
+  /** Patch evaluations of the network, all passes: tiles x mirrored copies (TTA) x folds x passes. */
   evaluations: number;
+  /** Passes of the network over the image: 2 for a release with a bias-field correction (segment.ts). */
+  passes: number;
   /** Working memory of the pipeline at its peak, in bytes (the input as held and decoded included, the model not). */
   peakBytes: number;
 }
 
 /** Per-request ceilings on {@link WorkEstimate}. */
 export interface WorkLimits {
-  /** Most patch evaluations one request may imply. */
+  /**
+   * Most patch evaluations one pass of the network over the image may imply: a release that may
+   * segment twice (a bias-field correction) may run twice this, a bound its manifest declares.
+   */
   maxEvaluations: number;
   /** Most working memory one request may imply, in bytes. */
   maxPeakBytes: number;
 }
 
 /**
- * Defaults for a node and the CLI: 65536 evaluations is one 256^3 brain volume of brain-wm-2d@2.2.0
- * with TTA (two folds, two passes: 36864, about 2.5 minutes of one core) with room to spare, or
- * seven of the one-network release (it was 32768 until a release that may segment twice could not
- * take a 256^3 volume under it); 2 GiB is four times such a volume's peak.
+ * Defaults for a node and the CLI: 32768 evaluations a pass is about three 256^3 brain volumes of
+ * brain-wm-2d with TTA (minutes on two CPU cores), one and a half of a two-fold release; 2 GiB is
+ * four times such a volume's peak.
  */
 export const DEFAULT_WORK_LIMITS: Readonly<WorkLimits> = Object.freeze({
-  maxEvaluations: 65536,
+  maxEvaluations: 32768,
   maxPeakBytes: 2 * 2 ** 30,
 });
 
@@ -119,6 +123,7 @@ export function estimateWork(
     plane: { rows: newRows, cols: newCols },
     tilesPerSlice,
     evaluations,
+    passes,
     peakBytes: volumeBytes + sliceBytes,
   };
 }
@@ -137,10 +142,14 @@ export function checkWork(work: WorkEstimate, limits: WorkLimits, model: string)
   const what =
     `${work.slices} slice${work.slices === 1 ? '' : 's'} of ${fmt(work.plane.rows)}x${fmt(work.plane.cols)} after resampling to ` +
     `${model}'s spacing`;
-  if (!(work.evaluations <= limits.maxEvaluations)) {
+  // Per pass: one-pass releases keep issue 10's bound, and a correcting release's second pass is
+  // counted where it matters (the tenant's in-flight evaluations, memory).
+  const perPass = work.evaluations / work.passes;
+  if (!(perPass <= limits.maxEvaluations)) {
+    const passes = work.passes === 1 ? '' : ` a pass (${work.passes} passes)`;
     throw new LimitError(
       NODE_LIMIT_CODES.work,
-      `This input implies ${fmt(work.evaluations)} network patch evaluations (${what}); ` +
+      `This input implies ${fmt(perPass)} network patch evaluations${passes} (${what}); ` +
         `the limit is ${limits.maxEvaluations}. Check the voxel spacing in the header, or send a smaller region.`,
     );
   }

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { ImageVolume } from '../../engine/io/index.js';
 import { checkManifest, type ModelManifest } from '../../engine/models/manifest.js';
-import { estimateWork } from '../../engine/pipeline/work.js';
+import { checkWork, estimateWork } from '../../engine/pipeline/work.js';
 import { segment, type SegmentResult } from '../../engine/pipeline/segment.js';
 import { divideField, fitLogField } from '../../engine/preprocessing/bias-field.js';
 import type { ModelRegistry } from '../../engine/models/registry.js';
@@ -132,7 +132,15 @@ test('the work bounds count the second pass and what it holds', () => {
   const one = estimateWork(geometry, plain, { tta: true });
   const two = estimateWork(geometry, manifest, { tta: true });
   assert.equal(two.evaluations, 2 * one.evaluations);
+  assert.deepEqual([one.passes, two.passes], [1, 2]);
   assert.equal(two.peakBytes - one.peakBytes, 5 * one.voxels);
+  // The evaluation bound is per pass: a correcting release fits where one pass does, and no more.
+  const limits = { maxEvaluations: one.evaluations, maxPeakBytes: two.peakBytes };
+  assert.doesNotThrow(() => checkWork(two, limits, 'm'));
+  assert.throws(
+    () => checkWork(two, { ...limits, maxEvaluations: one.evaluations - 1 }, 'm'),
+    new RegExp(`${one.evaluations} network patch evaluations a pass \\(2 passes\\)`),
+  );
 });
 
 test('a manifest declares the correction only in its one form', () => {

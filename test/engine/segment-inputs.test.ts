@@ -227,7 +227,7 @@ test('segment bounds the work from the header: an absurd spacing exits 1 at once
   const out = join(dir, 'absurd-labels.nii.gz');
   const refused = await segmentCli(absurd, out, MODEL_ID);
   assert.equal(refused.code, 1, refused.err);
-  assert.match(refused.err, /error \[work_too_large\]: .*network patch evaluations.*the limit is 65536/);
+  assert.match(refused.err, /error \[work_too_large\]: .*network patch evaluations.*the limit is 32768/);
   assert.ok(!existsSync(out), 'no output is written');
   // The same bound, lowered, refuses the real slab; a bad value is a usage error.
   const lowered = await segmentCli(slab.path, out, MODEL_ID, '--max-evaluations', '10');

@@ -79,10 +79,9 @@ test("issue 10's inputs get 413 work_too_large from their header, uncharged", as
       zeros([32, 32, 16], [1, 1, 196608]),
       /network patch evaluations/,
     ],
-    // Issue 10's was 64 slices (57600 evaluations, now within the per-request bound).
     [
-      '512x512x96 zeros at 2x2x3 mm (a 24 KB gzip)',
-      zeros([512, 512, 96], [2, 2, 3]),
+      '512x512x64 zeros at 2x2x3 mm (16 KB gzip)',
+      zeros([512, 512, 64], [2, 2, 3]),
       /network patch evaluations/,
     ],
     // Only the header: were the Worker to read the voxels, it would answer nifti_truncated.
@@ -107,7 +106,7 @@ test("issue 10's inputs get 413 work_too_large from their header, uncharged", as
 });
 
 test('a job over the bound is refused at creation, from the first bytes of its upload', async () => {
-  const upload = await uploadWhole(uploadClient(w, key), zeros([512, 512, 96], [2, 2, 3]));
+  const upload = await uploadWhole(uploadClient(w, key), zeros([512, 512, 64], [2, 2, 3]));
   const jobs = jobClient(w, key);
   const problem = await expectProblem(
     await jobs.create({ upload_id: upload, model: MODEL }),
@@ -116,7 +115,7 @@ test('a job over the bound is refused at creation, from the first bytes of its u
     doc,
     'post /v1/jobs',
   );
-  assert.match(problem.detail, /122880 network patch evaluations \(512 slices of 1024x288/);
+  assert.match(problem.detail, /61440 network patch evaluations \(512 slices of 1024x192/);
 });
 
 test('64x64x8 at 16x16x1 mm (3 KB) is not run inside the Worker: it goes to the nodes, and the Worker keeps answering', async () => {

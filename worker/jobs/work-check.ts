@@ -77,7 +77,8 @@ export function reserveWork(
   if (!geometry) {
     const most = maxVoxelsWithin(config.work);
     return {
-      evaluations: config.work.maxEvaluations,
+      // The per-pass bound, for each pass the release may run.
+      evaluations: config.work.maxEvaluations * (manifest.inference.bias_correction ? 2 : 1),
       estimate: null,
       chargeVoxels: voxelBound === null ? most : Math.min(most, voxelBound),
     };
