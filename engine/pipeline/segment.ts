@@ -130,19 +130,24 @@ export async function segment(
       if (p.stage === 'predict') progress({ ...p, done: offset * p.total + p.done, total: 2 * p.total });
       else if (first ? p.stage === 'preprocess' : p.stage !== 'preprocess') progress(p);
     });
-  const first = await segmentOnce(core, image, manifest, folds, { ...options, onProgress: pass(0, true) });
+  let first: SegmentResult | undefined = await segmentOnce(core, image, manifest, folds, {
+    ...options,
+    onProgress: pass(0, true),
+  });
   const field = fitLogField(image.data, image.shape, first.labels, spec.label);
   const sd = field?.sd ?? null;
   if (!fieldApplies(field, spec)) {
     progress?.({ stage: 'done', done: 1, total: 1 });
     return Object.assign(first, { biasField: { sd, applied: false } });
   }
+  const { modelMs, modelCalls } = first.timings;
+  // Dropped before the second pass: a suspended async frame keeps its locals, and the first pass's
+  // label maps are not in the work bounds' second-pass memory (engine/pipeline/work.ts).
+  first = undefined;
   const corrected: ImageVolume<Float32Array> = {
     ...image,
     data: divideField(image.data, image.shape, field),
   };
-  const modelMs = first.timings.modelMs;
-  const modelCalls = first.timings.modelCalls;
   const second = await segmentOnce(core, corrected, manifest, folds, {
     ...options,
     onProgress: pass(1, false),
