@@ -1,5 +1,7 @@
-"""Segmentation-driven bias-field correction: a study, not yet a pipeline step (docs/robustness.md,
-"Bias-field correction from the first segmentation").
+"""Segmentation-driven bias-field correction: the study that chose the estimator the pipeline step
+runs (docs/robustness.md, "Bias-field correction from the first segmentation (the study)"; the step:
+engine/preprocessing/bias-field.ts, pinned to `estimate` and `divided` here by
+test/parity/goldens_bias_field.py).
 
 A smooth multiplicative bias field is where the released models lose most on the robustness suite
 (bench/results/robustness.json: -0.044 Dice on bias 40 % for 2.1.0). White matter is one tissue with
