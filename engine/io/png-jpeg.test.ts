@@ -199,6 +199,21 @@ describe('PNG variants and errors', () => {
       'decompressed_too_large',
     );
   });
+  it('ordinary JPEGs of several megapixels decode within the cap of their own frame', () => {
+    // Found by review: the cap first left out jpeg-js's interleaved pixels (a byte a component), and
+    // refused every JPEG of about a megapixel and more.
+    for (const [w, h, quality] of [
+      [1024, 1024, 90],
+      [2000, 1500, 50],
+      [3000, 2000, 10],
+    ]) {
+      const rgba = new Uint8Array(w * h * 4).map((_, i) =>
+        i % 4 === 3 ? 255 : ((i >> 2) % w) ^ ((i >> 2) / w),
+      );
+      const file = jpeg.encode({ width: w, height: h, data: rgba }, quality).data;
+      assert.deepEqual(readImage(new Uint8Array(file)).shape, [w, h, 1], `${w}x${h} q${quality}`);
+    }
+  });
   it('corrupt and truncated PNG/JPEG are InputErrors', () => {
     const png = load(`${SHARED_DATA}fixtures/chest-xray/1-mask.png`);
     assertCode(() => readImage(png.subarray(0, 20)), 'png_corrupt');

@@ -251,7 +251,7 @@ function sofOf(body: Uint8Array, length: number): JpegFrame {
 /**
  * Bytes jpeg-js holds while it decodes `f`, with `perBlock` bytes counted for each coefficient block:
  * every component's blocks, allocated per MCU as one Int32Array(64) each, each component's samples,
- * and the RGB result. jpeg-js itself counts 256 a block; V8 takes about 620 with its per-array
+ * the interleaved pixels (a byte a component) and the RGB result (jpeg-js counts all of these). jpeg-js itself counts 256 a block; V8 takes about 620 with its per-array
  * overhead (measured: 2.46 GB for 3.98 M blocks), so the read limit is checked with 640.
  */
 function jpegDecoderBytes(f: JpegFrame, perBlock: number): number {
@@ -259,7 +259,7 @@ function jpegDecoderBytes(f: JpegFrame, perBlock: number): number {
   const maxV = Math.max(...f.sampling.map(([, v]) => v));
   const mcusPerLine = Math.ceil(f.width / 8 / maxH);
   const mcusPerColumn = Math.ceil(f.height / 8 / maxV);
-  let bytes = 3 * f.width * f.height;
+  let bytes = (3 + f.sampling.length) * f.width * f.height;
   for (const [h, v] of f.sampling) {
     bytes += mcusPerLine * h * mcusPerColumn * v * perBlock;
     bytes +=
