@@ -49,6 +49,7 @@ export const PROBLEM_TYPES = {
   concurrency_limit: 429,
   internal: 500,
   no_inference_node: 503,
+  job_creation_unsettled: 503,
   job_timeout: 504,
   run_timeout: 504,
 } as const;

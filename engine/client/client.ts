@@ -90,7 +90,8 @@ function retryDelay(err: unknown, attempt: number): number | null {
   const fromServer = Number(err.headers.get('retry-after')) * 1000;
   const wait = fromServer > 0 ? Math.min(MAX_RETRY_WAIT_MS, fromServer) : backoff;
   if (err.problem.status >= 500 && !err.headers.has('x-request-id')) return wait;
-  if (err.code === 'no_inference_node' || err.code === 'idempotency_key_in_flight') return wait;
+  const retryable = ['no_inference_node', 'idempotency_key_in_flight', 'job_creation_unsettled'];
+  if (retryable.includes(err.code)) return wait;
   return null;
 }
 

@@ -72,6 +72,8 @@ async function world(
     uploadGone?: boolean;
     /** The job a failed creation left behind (its write landed); absent: none. */
     landed?: boolean;
+    /** Asking the job's object fails too. */
+    describeFails?: boolean;
   } = {},
 ) {
   const calls: string[] = [];
@@ -143,6 +145,7 @@ async function world(
         },
         describe: async (): Promise<JobState | null> => {
           calls.push('describe');
+          if (w.creating && options.describeFails) throw new Error('object unreachable');
           if (w.creating) return options.landed ? stateOf(w.creating, 0) : null;
           return stateOf('first-job', 0);
         },
@@ -224,6 +227,25 @@ describe('POST /v1/jobs outlives its client', () => {
     // The kept promise ends after the slot is back: a hang-up cannot strand it.
     assert.deepEqual(w.calls, [`admit ${id}`, 'waitUntil', `create ${id}`, 'describe', `abandon ${id}`]);
     assert.equal((await w.response).status, 500);
+  });
+
+  it('abandons nothing when it cannot tell whether the creation landed, and answers 503 to retry', async () => {
+    // Found by review: a failed describe counted as "nothing landed", and the abandon could cancel a
+    // job a retry had already been given.
+    const w = await world({ describeFails: true });
+    w.admit.resolve({ kind: 'admitted' });
+    await until('create', () => w.calls.some((c) => c.startsWith('create')));
+    w.create.reject(new Error('object overloaded'));
+    await w.kept[0].catch(() => {});
+    const id = w.calls[0].split(' ')[1];
+    assert.deepEqual(w.calls, [`admit ${id}`, 'waitUntil', `create ${id}`, 'describe']);
+    const res = await w.response;
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('Retry-After'), '5');
+    assert.equal(
+      ((await res.json()) as { type: string }).type,
+      'https://nnsam-edge.dev/problems/job_creation_unsettled',
+    );
   });
 
   it('answers the job when the creation failed after its write landed, abandoning nothing', async () => {

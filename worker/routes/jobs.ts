@@ -15,7 +15,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { AppEnv } from '../app-env.js';
-import { ConflictError, GrantError, UnauthorizedError } from '../http-errors.js';
+import { ConflictError, GrantError, ServiceUnavailableError, UnauthorizedError } from '../http-errors.js';
 import { admitRun, idempotencyKeyOf, ledgerKeyOf, priceFor, requestFingerprint } from '../jobs/admission.js';
 import { resolveModel } from '../catalog/model-catalog.js';
 import { declaredGeometry, HEADER_PREFIX_BYTES, reserveWork, uploadVoxelBound } from '../jobs/work-check.js';
@@ -223,6 +223,7 @@ const create = createRoute({
       'concurrency_limit',
       'model_not_allowed',
       'token_job_limit',
+      'job_creation_unsettled',
     ),
   },
 });
@@ -440,9 +441,19 @@ export const jobRoutes = newRouter()
         } catch (err) {
           // A call can fail after its write landed: a job that exists is the answer (a retry may
           // already have been given it by replayOf), never an orphan to abandon.
-          const landed = await c.env.JOBS.getByName(jobObjectName(tenant, id))
-            .describe(tenant)
-            .catch(() => null);
+          let landed: JobState | null;
+          try {
+            landed = await c.env.JOBS.getByName(jobObjectName(tenant, id)).describe(tenant);
+          } catch {
+            // Unknown whether it landed: abandoning could cancel a job a retry was given. The key
+            // and slot stay (the slot until its expiry); a retry with the key finds the job or,
+            // once the slot has expired, nothing.
+            throw new ServiceUnavailableError(
+              'job_creation_unsettled',
+              'The job may or may not have been created; retry with the same Idempotency-Key.',
+              5,
+            );
+          }
           if (landed) return { job: landed };
           // Both are tried whichever fails; the creation's error is the answer.
           await Promise.allSettled([
