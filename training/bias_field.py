@@ -92,10 +92,13 @@ def poly_log_field(image: np.ndarray, wm: np.ndarray, degree: int) -> np.ndarray
         return np.zeros(image.shape, np.float32)
     m, li = got
     u, v, w = _coords(image.shape, image > 0)
-    # The constant term is fitted too (the monomials are not zero-mean over the mask); the final mean
-    # removal drops it.
-    terms = [(i, j, k) for i in range(degree + 1) for j in range(degree + 1 - i) for k in range(degree + 1 - i - j)]
     idx = np.nonzero(m)
+    # Centred on the mask: the same polynomials, but a coordinate constant over the mask (a mask in
+    # one slice) gets no slope from lstsq's minimum-norm answer instead of one that scales with the
+    # mean log-intensity (found by review). The constant term is fitted too; the final mean removal
+    # drops it.
+    u, v, w = [c - np.float32(c.ravel()[i].mean()) for c, i in zip((u, v, w), idx)]
+    terms = [(i, j, k) for i in range(degree + 1) for j in range(degree + 1 - i) for k in range(degree + 1 - i - j)]
     a = np.stack([u.ravel()[idx[0]] ** i * v.ravel()[idx[1]] ** j * w.ravel()[idx[2]] ** k for i, j, k in terms], 1)
     coef = np.linalg.lstsq(a.astype(np.float64), li[idx].astype(np.float64), rcond=None)[0]
     f = np.zeros(image.shape, np.float32)

@@ -94,19 +94,31 @@ export function fitLogField(
     }
   }
   if (voxels < MIN_FIT_VOXELS) return null;
-  for (let r = 0; r < 4; r++) for (let c = 0; c < r; c++) ata[r * 4 + c] = ata[c * 4 + r];
-  const coef = minimumNormSolve(ata, atb);
   const n = voxels;
-  // Means and covariance of (u, v, w) over the mask, from the same sums: the centred field's
-  // variance is s^T Cov s, its mean zero by construction.
+  // The plane in coordinates centred on the mask, [1, u - mu, v - mv, w - mw]: the same least-squares
+  // fit, but where a coordinate is constant over the mask (a mask in one slice) its column is zero
+  // and the minimum-norm answer gives it no slope. Uncentred, the constant column shared the mean
+  // log-intensity with the intercept, and the field extrapolated to the other slices by a factor that
+  // depended on the image's intensity units (found by review; training/bias_field.py centres too).
   const mean = [ata[1] / n, ata[2] / n, ata[3] / n];
+  const centred = new Float64Array(16);
+  const rhs = new Float64Array(4);
+  centred[0] = n;
+  rhs[0] = atb[0];
+  for (let a = 0; a < 3; a++) {
+    rhs[a + 1] = atb[a + 1] - mean[a] * atb[0];
+    for (let b = 0; b <= a; b++) {
+      const cov = ata[(b + 1) * 4 + (a + 1)] - n * mean[a] * mean[b];
+      centred[(a + 1) * 4 + (b + 1)] = cov;
+      centred[(b + 1) * 4 + (a + 1)] = cov;
+    }
+  }
+  const coef = minimumNormSolve(centred, rhs);
   const slopes: [number, number, number] = [coef[1], coef[2], coef[3]];
+  // The centred field's mean over the mask is zero, its variance s^T Cov s.
   let variance = 0;
   for (let a = 0; a < 3; a++) {
-    for (let b = 0; b < 3; b++) {
-      const cov = ata[(a + 1) * 4 + (b + 1)] / n - mean[a] * mean[b];
-      variance += slopes[a] * slopes[b] * cov;
-    }
+    for (let b = 0; b < 3; b++) variance += (slopes[a] * slopes[b] * centred[(a + 1) * 4 + (b + 1)]) / n;
   }
   return {
     slopes,

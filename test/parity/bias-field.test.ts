@@ -58,3 +58,21 @@ for (const c of g.cases) {
     assert.ok(out.some((v, i) => Math.abs(v - image[i]) > 1e-3 * image[i]));
   });
 }
+
+test('the fitted field does not depend on the intensity units, nor slope along a coordinate the mask does not span', () => {
+  const c = g.cases.find((k) => k.name === 'one_slice_mask')!;
+  const img = g.npy(c.image);
+  const shape = niftiShape(img.shape);
+  const labels = g.npy(c.labels).data as Uint8Array;
+  const image = img.data as Float32Array;
+  const field = fitLogField(image, shape, labels, 1)!;
+  const scaled = fitLogField(
+    image.map((x) => x * 1000),
+    shape,
+    labels,
+    1,
+  )!;
+  assert.ok(Math.abs(field.slopes[2]) < 1e-9, `slope along z ${field.slopes[2]}: the mask lies in one slice`);
+  for (let a = 0; a < 2; a++) assert.ok(Math.abs(field.slopes[a] - scaled.slopes[a]) < 1e-9);
+  assert.ok(Math.abs(field.sd - scaled.sd) < 1e-9);
+});
