@@ -158,6 +158,11 @@ interface JpegFrame {
   height: number;
   /** Per component: horizontal and vertical sampling factors (1..4). */
   sampling: [number, number][];
+  /**
+   * The most bytes jpeg-js counts for the file's quantisation and Huffman tables, from the DQT and DHT
+   * segments the walk saw (jpeg-js reads a table past a short segment's end, hence the slack).
+   */
+  tableBytes: number;
 }
 
 /**
@@ -178,8 +183,9 @@ const isSof = (marker: number): boolean =>
  * converts) with the standard's sampling factors, and at most {@link MAX_JPEG_SCANS} scans.
  */
 function jpegFrame(bytes: Uint8Array): JpegFrame {
-  let frame: JpegFrame | undefined;
+  let frame: Omit<JpegFrame, 'tableBytes'> | undefined;
   let scans = 0;
+  let tableBytes = 0;
   for (let at = 2; at + 3 < bytes.length;) {
     const marker = bytes[at + 1];
     if (bytes[at] !== 0xff) {
@@ -203,6 +209,10 @@ function jpegFrame(bytes: Uint8Array): JpegFrame {
       if (frame) throw new InputError('jpeg_corrupt', 'JPEG has more than one frame header (SOF)');
       frame = sofOf(bytes.subarray(at + 4, at + 2 + len), len - 2);
     }
+    // jpeg-js counts 256 bytes a quantisation table (65 or 129 bytes of the file each), and 16 plus
+    // the code count a Huffman table (17 plus the count of the file each), the last one read whole.
+    if (marker === 0xdb) tableBytes += 256 * Math.ceil((len - 2) / 65);
+    if (marker === 0xc4) tableBytes += len - 2 + 16 + 16 * 255;
     at += 2 + len;
     if (marker !== 0xda) continue;
     if (!frame) throw new InputError('jpeg_corrupt', 'JPEG scan before its frame header (SOF)');
@@ -218,11 +228,11 @@ function jpegFrame(bytes: Uint8Array): JpegFrame {
     }
   }
   if (!frame) throw new InputError('jpeg_corrupt', 'JPEG has no frame header (SOF)');
-  return frame;
+  return { ...frame, tableBytes };
 }
 
 /** Parses a SOF segment's body (`length` bytes as declared, `body` what the file holds of them). */
-function sofOf(body: Uint8Array, length: number): JpegFrame {
+function sofOf(body: Uint8Array, length: number): Omit<JpegFrame, 'tableBytes'> {
   const components = body[5];
   // Exactly its component list: jpeg-js ignores the length and reads on after the list, so slack
   // would hide markers from this walk that the decoder acts on.
@@ -290,10 +300,10 @@ export function readJpeg(
   });
   // The decoder's memory and the float32 volume made from its result, before jpeg-js allocates any.
   checkDecompressedBytes(jpegDecoderBytes(frame, JPEG_BYTES_PER_BLOCK) + pixels * 4, limits, 'JPEG');
-  // jpeg-js's own cap, in its own accounting, is the frame found here (its tables, at most 4 bytes
-  // counted per byte of the file, and 1 MiB besides): a frame the walk did not see (jpeg-js reads
-  // some segments past their declared length) trips it before its blocks are allocated.
-  const decoderCap = jpegDecoderBytes(frame, JPEG_JS_BYTES_PER_BLOCK) + 4 * bytes.length + 2 ** 20;
+  // jpeg-js's own cap, in its own accounting, is the frame and tables found here, and 1 MiB besides:
+  // a frame the walk did not see (jpeg-js reads some segments past their declared length) trips it
+  // before its blocks are allocated, within 1 MiB of counted (~2.5 MiB of real) memory.
+  const decoderCap = jpegDecoderBytes(frame, JPEG_JS_BYTES_PER_BLOCK) + frame.tableBytes + 2 ** 20;
   let img: { width: number; height: number; data: Uint8Array };
   try {
     img = jpeg.decode(bytes, {
