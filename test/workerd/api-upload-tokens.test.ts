@@ -263,6 +263,18 @@ test("a token's grant: models, bytes over several uploads, jobs; it sees only it
   );
 });
 
+/** `token` is refused (401) on uploads and on jobs. */
+async function refusedEverywhere(token: string): Promise<void> {
+  await expectProblem(await declare(token, 1), 401, 'unauthorized', doc, 'post /v1/uploads');
+  await expectProblem(
+    await jobClient(w, token).get(crypto.randomUUID()),
+    401,
+    'unauthorized',
+    doc,
+    'get /v1/jobs/{id}',
+  );
+}
+
 test('revocation holds at once; an expired token is refused; no token reaches the logs', async () => {
   const token = await mint({ models: ['brain-wm-2d'], max_bytes: 100, max_jobs: 1 });
   const created = await declare(token.token, 10);
@@ -301,27 +313,13 @@ test('revocation holds at once; an expired token is refused; no token reaches th
   const child = await mint({ models: ['brain-wm-2d'], max_bytes: 100, max_jobs: 1 }, minter);
   assert.equal((await declare(child.token, 1)).status, 201);
   await w.revokeKey(minter);
-  await expectProblem(await declare(child.token, 1), 401, 'unauthorized', doc, 'post /v1/uploads');
-  await expectProblem(
-    await jobClient(w, child.token).get(crypto.randomUUID()),
-    401,
-    'unauthorized',
-    doc,
-    'get /v1/jobs/{id}',
-  );
+  await refusedEverywhere(child.token);
   const sibling = await mint({ models: ['brain-wm-2d'], max_bytes: 100, max_jobs: 1 });
   assert.equal((await declare(sibling.token, 1)).status, 201, "another key's tokens live on");
 
   const wait = Date.parse(shortLived.expires_at) - Date.now() + 500;
   if (wait > 0) await sleep(wait);
-  await expectProblem(await declare(shortLived.token, 1), 401, 'unauthorized', doc, 'post /v1/uploads');
-  await expectProblem(
-    await jobClient(w, shortLived.token).get(crypto.randomUUID()),
-    401,
-    'unauthorized',
-    doc,
-    'get /v1/jobs/{id}',
-  );
+  await refusedEverywhere(shortLived.token);
 
   await sleep(200); // workerd's stdout arrives asynchronously
   assert.ok(logs.includes('"msg":"request"'), 'the requests were logged');

@@ -185,6 +185,15 @@ async function world(
   return { calls, ledgerKeys, admit, create, kept, response };
 }
 
+/** Admits the world's request, fails its creation with `message`, waits for the kept work; the job id. */
+async function failCreation(w: Awaited<ReturnType<typeof world>>, message: string): Promise<string> {
+  w.admit.resolve({ kind: 'admitted' });
+  await until('create', () => w.calls.some((c) => c.startsWith('create')));
+  w.create.reject(new Error(message));
+  await w.kept[0].catch(() => {});
+  return w.calls[0].split(' ')[1];
+}
+
 /** Whether `p` has settled by now. */
 async function settled(p: Promise<unknown>): Promise<boolean> {
   const marker = Symbol();
@@ -219,11 +228,7 @@ describe('POST /v1/jobs outlives its client', () => {
 
   it('gives the slot back inside the kept work when the creation fails', async () => {
     const w = await world();
-    w.admit.resolve({ kind: 'admitted' });
-    await until('create', () => w.calls.some((c) => c.startsWith('create')));
-    w.create.reject(new Error('storage failed'));
-    await w.kept[0];
-    const id = w.calls[0].split(' ')[1];
+    const id = await failCreation(w, 'storage failed');
     // The kept promise ends after the slot is back: a hang-up cannot strand it.
     assert.deepEqual(w.calls, [`admit ${id}`, 'waitUntil', `create ${id}`, 'describe', `abandon ${id}`]);
     assert.equal((await w.response).status, 500);
@@ -233,11 +238,7 @@ describe('POST /v1/jobs outlives its client', () => {
     // Found by review: a failed describe counted as "nothing landed", and the abandon could cancel a
     // job a retry had already been given.
     const w = await world({ describeFails: true });
-    w.admit.resolve({ kind: 'admitted' });
-    await until('create', () => w.calls.some((c) => c.startsWith('create')));
-    w.create.reject(new Error('object overloaded'));
-    await w.kept[0].catch(() => {});
-    const id = w.calls[0].split(' ')[1];
+    const id = await failCreation(w, 'object overloaded');
     assert.deepEqual(w.calls, [`admit ${id}`, 'waitUntil', `create ${id}`, 'describe']);
     const res = await w.response;
     assert.equal(res.status, 503);
@@ -251,11 +252,7 @@ describe('POST /v1/jobs outlives its client', () => {
   it('answers the job when the creation failed after its write landed, abandoning nothing', async () => {
     // Found by review: abandoning it cancelled a job a retry may already have been given.
     const w = await world({ landed: true });
-    w.admit.resolve({ kind: 'admitted' });
-    await until('create', () => w.calls.some((c) => c.startsWith('create')));
-    w.create.reject(new Error('network error after the write'));
-    await w.kept[0];
-    const id = w.calls[0].split(' ')[1];
+    const id = await failCreation(w, 'network error after the write');
     assert.deepEqual(w.calls, [`admit ${id}`, 'waitUntil', `create ${id}`, 'describe']);
     const res = await w.response;
     assert.equal(res.status, 202);
@@ -264,11 +261,7 @@ describe('POST /v1/jobs outlives its client', () => {
 
   it("gives an upload token's job back inside the kept work when the creation fails", async () => {
     const w = await world({ uploadToken: true });
-    w.admit.resolve({ kind: 'admitted' });
-    await until('create', () => w.calls.some((c) => c.startsWith('create')));
-    w.create.reject(new Error('storage failed'));
-    await w.kept[0];
-    const id = w.calls[0].split(' ')[1];
+    const id = await failCreation(w, 'storage failed');
     assert.deepEqual(w.calls, [
       `admit ${id}`,
       'waitUntil',
