@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { decode } from 'fast-png';
 import { readImage } from '../../engine/io/index.js';
 import { expectProblem, openApiDoc, type OpenApiDoc } from './api-checks.js';
+import { runRaw } from './fuzz-raw-socket.js';
 import { startApi, type ApiWorld } from './api-world.js';
 import { startNode, type InferenceNode } from './inference-nodes.js';
 import { CURRENT_WM, directLabels, labelsOfNiftiGz, priceOf, PRICES, SLICE } from './job-fixtures.js';
@@ -106,6 +107,39 @@ test('refusals: unreadable body, unknown model, unacceptable Accept, body over t
   const html = await post(SLICE, { accept: 'text/html' });
   assert.equal(html.status, 406);
   await expectProblem(await post(new Uint8Array(2 ** 20 + 1)), 413, 'body_too_large', doc, OP);
+  assert.equal((await charges()).length, before);
+});
+
+test('without an Idempotency-Key an unknown model is answered before the body is read; with one, after', async () => {
+  const before = (await charges()).length;
+  const port = Number((await w.mf.ready).port);
+  // A body that declares 1000 bytes and sends 10: only a route that does not wait for it answers.
+  const stalled = (key: string | null) =>
+    runRaw(
+      port,
+      {
+        writes: [
+          [
+            'POST /v1/segment?model=no-such-model HTTP/1.1',
+            'Host: localhost',
+            `Authorization: ${auth.authorization}`,
+            'Content-Type: application/octet-stream',
+            'Content-Length: 1000',
+            ...(key ? [`Idempotency-Key: ${key}`] : []),
+            '',
+            '0123456789',
+          ].join('\r\n'),
+        ],
+        end: 'read-open',
+      },
+      3000,
+    );
+  const keyless = await stalled(null);
+  assert.equal(keyless.hung, false);
+  assert.match(keyless.responses[0] ?? '', /^HTTP\/1\.1 404 /);
+  assert.match(keyless.responses[0], /model_not_found/);
+  // A keyed request hashes its body to look for its replay before the model is resolved, so it waits.
+  assert.equal((await stalled('seg-stalled-unknown')).responses.length, 0);
   assert.equal((await charges()).length, before);
 });
 

@@ -124,6 +124,9 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
   const config = c.get('config');
   const format = resultFormat(c.req.header('Accept'));
   const idempotencyKey = idempotencyKeyOf(c.req.header('Idempotency-Key'));
+  // A request without a key has no replay to find, so an unknown or unpriced model is answered
+  // before its body is read; a keyed one needs the body's hash to ask for its replay first.
+  const early = idempotencyKey === null ? await releaseAndPrice(c, model) : null;
   const body = await requestBytes(c);
   const fingerprint =
     idempotencyKey === null
@@ -142,8 +145,7 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
   const bound =
     idempotencyKey && (await c.env.LEDGER.getByName(tenant).replayOf(idempotencyKey, fingerprint));
   if (bound) return replay(c, tenant, bound.job_id, bound.charge, config);
-  const release = resolveModel(model);
-  const price = await priceFor(c.env, config, release.id);
+  const { release, price } = early ?? (await releaseAndPrice(c, model));
   const manifest = release.manifest;
   if (body.byteLength === 0) throw new InputError('empty_input', 'The request body is empty.');
   const geometry = bodyGeometry(body);
@@ -203,6 +205,15 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
     await c.env.LEDGER.getByName(tenant).release(jobId);
   }
 });
+
+/** The release `model` names and its price: 404 for an unknown model, 409 for one without a price. */
+async function releaseAndPrice(
+  c: Context<AppEnv>,
+  model: string,
+): Promise<{ release: ModelRelease; price: ModelPrice }> {
+  const release = resolveModel(model);
+  return { release, price: await priceFor(c.env, c.get('config'), release.id) };
+}
 
 /** Runs on the best node that takes it, under the one-shot deadline; a client that hangs up stops it. */
 async function runOnNodes(
