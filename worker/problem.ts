@@ -50,6 +50,7 @@ export const PROBLEM_TYPES = {
   internal: 500,
   no_inference_node: 503,
   job_creation_unsettled: 503,
+  charge_unsettled: 503,
   job_timeout: 504,
   run_timeout: 504,
 } as const;

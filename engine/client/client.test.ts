@@ -89,3 +89,19 @@ test("the API's own final answers are not retried, and a caller's key is used as
   await assert.rejects(client.createJob({ upload_id: 'u', model: 'm' } as never), TypeError);
   assert.equal(keys.length, 5, 'the first attempt and 4 retries');
 });
+
+test('an unsettled charge is retried with the same key; the last error carries the key for later', async () => {
+  const { client, keys } = scripted([ours(503, 'charge_unsettled', { 'retry-after': '2' }), labels()]);
+  assert.equal((await client.segment('brain-wm-2d', IMAGE)).chargeMicros, 10500);
+  assert.equal(keys.length, 2);
+  assert.equal(keys[1], keys[0]);
+
+  const down = scripted(Array.from({ length: 5 }, () => ours(503, 'charge_unsettled')));
+  const err = await down.client.segment('brain-wm-2d', IMAGE).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof ApiProblemError);
+  assert.equal(err.code, 'charge_unsettled');
+  assert.equal(err.idempotencyKey, down.keys[0], 'the key the client made, to send again later');
+});

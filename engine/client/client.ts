@@ -28,6 +28,11 @@ import { parseServerSentEvents } from './server-sent-events.js';
 export class ApiProblemError extends Error {
   /** The stable code: the last segment of the problem `type`. */
   readonly code: string;
+  /**
+   * The `Idempotency-Key` a paid request was sent with, the client's own when the caller gave none:
+   * sending it again later gets the result of a run that was charged (`charge_unsettled`).
+   */
+  idempotencyKey?: string;
   constructor(
     readonly problem: ApiProblem,
     readonly headers: Headers,
@@ -90,7 +95,12 @@ function retryDelay(err: unknown, attempt: number): number | null {
   const fromServer = Number(err.headers.get('retry-after')) * 1000;
   const wait = fromServer > 0 ? Math.min(MAX_RETRY_WAIT_MS, fromServer) : backoff;
   if (err.problem.status >= 500 && !err.headers.has('x-request-id')) return wait;
-  const retryable = ['no_inference_node', 'idempotency_key_in_flight', 'job_creation_unsettled'];
+  const retryable = [
+    'no_inference_node',
+    'idempotency_key_in_flight',
+    'job_creation_unsettled',
+    'charge_unsettled',
+  ];
   if (retryable.includes(err.code)) return wait;
   return null;
 }
@@ -113,7 +123,11 @@ export class NnsamClient {
         return await this.call('POST', path, { ...init, headers });
       } catch (err) {
         const wait = retryDelay(err, attempt);
-        if (wait === null || attempt >= (this.options.retries ?? 4)) throw err;
+        if (wait === null || attempt >= (this.options.retries ?? 4)) {
+          if (err instanceof ApiProblemError)
+            err.idempotencyKey = headers.get('idempotency-key') ?? undefined;
+          throw err;
+        }
         await sleep(wait);
       }
     }

@@ -74,6 +74,8 @@ async function world(
     landed?: boolean;
     /** Asking the job's object fails too. */
     describeFails?: boolean;
+    /** The ledger's abandon fails. */
+    abandonFails?: boolean;
   } = {},
 ) {
   const calls: string[] = [];
@@ -127,7 +129,10 @@ async function world(
           ledgerKeys.push(input.idempotency_key);
           return admit.promise;
         },
-        abandon: async (id: string) => void calls.push(`abandon ${id}`),
+        abandon: async (id: string) => {
+          calls.push(`abandon ${id}`);
+          if (options.abandonFails) throw new Error('ledger unreachable');
+        },
         replayOf: async (key: string) => {
           calls.push(`replayOf ${key}`);
           return options.boundTo ? { job_id: options.boundTo, charge: null } : null;
@@ -191,7 +196,7 @@ async function failCreation(w: Awaited<ReturnType<typeof world>>, message: strin
   await until('create', () => w.calls.some((c) => c.startsWith('create')));
   w.create.reject(new Error(message));
   await w.kept[0].catch(() => {});
-  return w.calls[0].split(' ')[1];
+  return w.calls.find((c) => c.startsWith('admit '))!.split(' ')[1];
 }
 
 /** Whether `p` has settled by now. */
@@ -234,15 +239,51 @@ describe('POST /v1/jobs outlives its client', () => {
     assert.equal((await w.response).status, 500);
   });
 
-  it('abandons nothing when it cannot tell whether the creation landed, and answers 503 to retry', async () => {
+  it('abandons nothing when it cannot tell whether a keyed creation landed, and answers 503 to retry', async () => {
     // Found by review: a failed describe counted as "nothing landed", and the abandon could cancel a
     // job a retry had already been given.
-    const w = await world({ describeFails: true });
+    const w = await world({ describeFails: true, idempotencyKey: 'order-9' });
     const id = await failCreation(w, 'object overloaded');
-    assert.deepEqual(w.calls, [`admit ${id}`, 'waitUntil', `create ${id}`, 'describe']);
+    assert.deepEqual(w.calls, ['replayOf order-9', `admit ${id}`, 'waitUntil', `create ${id}`, 'describe']);
     const res = await w.response;
     assert.equal(res.status, 503);
     assert.equal(res.headers.get('Retry-After'), '5');
+    assert.equal(
+      ((await res.json()) as { type: string }).type,
+      'https://nnsam-edge.dev/problems/job_creation_unsettled',
+    );
+  });
+
+  it('marks a keyless job it cannot confirm as abandoned, so that it is never charged, and refunds the token', async () => {
+    // Found by review: without a key no retry can find the job, yet it ran and was charged while its
+    // client was told 503.
+    const w = await world({ describeFails: true, uploadToken: true });
+    const id = await failCreation(w, 'object overloaded');
+    assert.deepEqual(w.calls, [
+      `admit ${id}`,
+      'waitUntil',
+      'spendJob',
+      `create ${id}`,
+      'describe',
+      `abandon ${id}`,
+      'refundJob',
+    ]);
+    assert.equal((await w.response).status, 500);
+  });
+
+  it('answers 503 unsettled, refunding nothing, when a keyless job can be neither confirmed nor abandoned', async () => {
+    const w = await world({ describeFails: true, abandonFails: true, uploadToken: true });
+    const id = await failCreation(w, 'object overloaded');
+    assert.deepEqual(w.calls, [
+      `admit ${id}`,
+      'waitUntil',
+      'spendJob',
+      `create ${id}`,
+      'describe',
+      `abandon ${id}`,
+    ]);
+    const res = await w.response;
+    assert.equal(res.status, 503);
     assert.equal(
       ((await res.json()) as { type: string }).type,
       'https://nnsam-edge.dev/problems/job_creation_unsettled',

@@ -445,6 +445,19 @@ export const jobRoutes = newRouter()
           try {
             landed = await c.env.JOBS.getByName(jobObjectName(tenant, id)).describe(tenant);
           } catch {
+            // Without a key no retry can ever find the job, so it must never be charged: the
+            // ledger's mark makes sure, and the token gets its job back (found by review: such a
+            // job ran and was charged while its client was told 503). Only if the mark is not set
+            // either does it stay unknown.
+            if (idempotencyKey === null) {
+              const [abandoned] = await Promise.allSettled([
+                c.env.LEDGER.getByName(tenant).abandon(id, now, abandonedUntil),
+              ]);
+              if (abandoned.status === 'fulfilled') {
+                await Promise.allSettled([token.refund()]);
+                throw err;
+              }
+            }
             // Unknown whether it landed: abandoning could cancel a job a retry was given. The key
             // and slot stay (the slot until its expiry); a retry with the key finds the job or,
             // once the slot has expired, nothing.

@@ -24,7 +24,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.js';
 import type { ModelPrice } from '../billing/price.js';
-import type { Charge } from '../billing/ledger-types.js';
+import type { CancelResult, Charge, RecordResult } from '../billing/ledger-types.js';
 import { resolveModel, type ModelRelease } from '../catalog/model-catalog.js';
 import type { ApiConfig } from '../config.js';
 import { admitRun, idempotencyKeyOf, priceFor, requestFingerprint } from '../jobs/admission.js';
@@ -108,6 +108,7 @@ const segment = createRoute({
       'not_acceptable',
       'idempotency_key_reused',
       'idempotency_key_in_flight',
+      'charge_unsettled',
       'result_gone',
       'work_too_large',
       'request_body_incomplete',
@@ -152,6 +153,8 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
   const work = reserveWork(config, manifest, geometry, ONE_SHOT_OPTIONS, bodyVoxelBound(body), body.length);
   const jobId = `segment-${crypto.randomUUID()}`;
   const now = Date.now();
+  // A slot whose Worker died is taken back once the run could no longer be going.
+  const expiresAt = now + (config.oneShotSeconds + 60) * 1000;
   const admitted = await admitRun(c.env, {
     tenant,
     jobId,
@@ -165,8 +168,7 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
     limit: config.maxConcurrentJobs,
     max_evaluations: config.maxTenantEvaluations,
     now,
-    // A slot whose Worker died is taken back once the run could no longer be going.
-    expires_at: now + (config.oneShotSeconds + 60) * 1000,
+    expires_at: expiresAt,
   });
   if (admitted.kind === 'replay') return replay(c, tenant, admitted.job_id, admitted.charge, config);
   try {
@@ -200,9 +202,19 @@ export const segmentRoutes = newRouter().openapi(segment, async (c) => {
             maxBytes: config.maxBodyBytes,
           },
         );
-    return await deliver(c, { tenant, jobId, idempotencyKey, price, format, answer });
+    return await deliver(c, { tenant, jobId, idempotencyKey, price, format, answer, expiresAt });
   } finally {
-    await c.env.LEDGER.getByName(tenant).release(jobId);
+    // A failed release must not turn a charged result into an error (found by review): the slot
+    // is then taken back at its expiry.
+    try {
+      await c.env.LEDGER.getByName(tenant).release(jobId);
+    } catch (err) {
+      log('warn', 'slot_release_failed', {
+        request_id: c.get('requestId'),
+        job_id: jobId,
+        error: String(err),
+      });
+    }
   }
 });
 
@@ -320,6 +332,8 @@ async function deliver(
     price: ModelPrice;
     format: RunFormat;
     answer: Answer;
+    /** The slot's expiry: past it, nothing can still record this run. */
+    expiresAt: number;
   },
 ): Promise<Response> {
   const { answer } = run;
@@ -343,16 +357,21 @@ async function deliver(
       },
     });
   }
-  const recorded = await c.env.LEDGER.getByName(run.tenant).record({
-    label: null,
-    job_id: run.jobId,
-    idempotency_key: run.idempotencyKey,
-    model: answer.model,
-    model_version: answer.modelVersion,
-    voxels: answer.voxels,
-    price: run.price,
-    at: Date.now(),
-  });
+  let recorded: RecordResult;
+  try {
+    recorded = await c.env.LEDGER.getByName(run.tenant).record({
+      label: null,
+      job_id: run.jobId,
+      idempotency_key: run.idempotencyKey,
+      model: answer.model,
+      model_version: answer.modelVersion,
+      voxels: answer.voxels,
+      price: run.price,
+      at: Date.now(),
+    });
+  } catch (err) {
+    recorded = await settleLostRecord(c, run, err);
+  }
   if (recorded.kind === 'cancelled') {
     // Only jobs are cancelled in the ledger (job-runner.ts remove); a one-shot's run id never is.
     throw new Error(`one-shot ${run.jobId} found cancelled in the ledger`);
@@ -366,6 +385,55 @@ async function deliver(
     );
   }
   return resultResponse(c, answer, recorded.charge, run.format, false);
+}
+
+/** Waits between the tries of `settleLostRecord` (ms). */
+const SETTLE_WAITS_MS = [0, 250, 1000];
+
+/**
+ * `record` failed, perhaps after its charge landed (a Durable Object call can fail after its write:
+ * found by review, a client was charged and answered 500). The ledger's `cancel` settles which: the
+ * charge is there, and the result is sent with it; or the run is marked, so that no late `record`
+ * can charge it, and the client is told to retry (503 `charge_unsettled`, nothing charged). When the
+ * ledger cannot be asked at all, the same 503 says the charge is unknown: a retry with the key gets
+ * the result if it was charged; a request without a key cannot (docs/billing.md).
+ */
+async function settleLostRecord(
+  c: Context<AppEnv>,
+  run: { tenant: string; jobId: string; idempotencyKey: string | null; expiresAt: number },
+  cause: unknown,
+): Promise<RecordResult> {
+  const ledger = c.env.LEDGER.getByName(run.tenant);
+  for (const wait of SETTLE_WAITS_MS) {
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    let settled: CancelResult;
+    try {
+      settled = await ledger.cancel(run.jobId, Date.now(), run.expiresAt);
+    } catch {
+      continue;
+    }
+    if (settled.kind === 'charged') return { kind: 'charged', charge: settled.charge, duplicate: true };
+    if (run.idempotencyKey !== null) await c.env.RESULTS.delete(storedResultKey(run.tenant, run.jobId));
+    log('warn', 'charge_not_recorded', {
+      request_id: c.get('requestId'),
+      job_id: run.jobId,
+      error: String(cause),
+    });
+    throw new ServiceUnavailableError(
+      'charge_unsettled',
+      'The charge for this run could not be recorded, so its result was not sent and nothing was charged; retry.',
+      2,
+    );
+  }
+  // Operators reconcile from this line: the run may have been charged without its result being sent.
+  log('error', 'charge_unknown', { request_id: c.get('requestId'), job_id: run.jobId, error: String(cause) });
+  throw new ServiceUnavailableError(
+    'charge_unsettled',
+    run.idempotencyKey === null
+      ? 'It is not known whether this run was charged; its result was not sent. Without an Idempotency-Key it cannot be fetched again.'
+      : 'It is not known whether this run was charged; retry with the same Idempotency-Key to get its result if it was.',
+    5,
+  );
 }
 
 /** Answers a replay with the first run's stored result and charge. */
