@@ -5,6 +5,7 @@
  * throws, so a module that starts calling more of a binding fails its tests rather than passing on
  * a silent default.
  */
+import { sha256Hex } from '../engine/edge.js';
 import type { AdmitInput, AdmitResult } from './billing/ledger-types.js';
 
 /** A KV namespace holding `entries` as text, read through `get(key, 'text')`. */
@@ -17,6 +18,24 @@ export function memoryKv(entries: Record<string, string> = {}): KVNamespace {
     },
   };
   return kv as unknown as KVNamespace;
+}
+
+/**
+ * A KV namespace holding one live API key, `token` (`nsk_<id>_<secret>`), of `tenant` with `scopes`,
+ * as worker/middleware/auth.ts reads it.
+ */
+export async function apiKeyKv(token: string, tenant: string, scopes: string[]): Promise<KVNamespace> {
+  const id = token.split('_')[1];
+  const record = {
+    id,
+    tenant,
+    scopes,
+    name: 'test',
+    sha256: await sha256Hex(token),
+    created_at: new Date(0).toISOString(),
+    revoked_at: null,
+  };
+  return memoryKv({ [`apikey:${id}`]: JSON.stringify(record) });
 }
 
 /** The part of a tenant's ledger that admission calls. */

@@ -4,6 +4,7 @@
  * megavoxel. Money is integer micro-units of the table's currency, so sums are exact.
  */
 import type { ApiPrice } from '../../engine/edge.js';
+import type { Charge, ChargeInput } from './ledger-types.js';
 
 /** The price of one model: the wire type of `GET /v1/models`' `price`. */
 export type ModelPrice = ApiPrice;
@@ -46,6 +47,22 @@ export function parsePriceTable(text: string): PriceTable {
 /** The price of `model`, or null when the table has none (`toString` is no model of a parsed table). */
 export function modelPrice(table: PriceTable, model: string): ModelPrice | null {
   return Object.hasOwn(table.models, model) ? { currency: table.currency, ...table.models[model] } : null;
+}
+
+/** The charge `input` makes: its price over its voxels, at its completion time. */
+export function chargeOf(input: ChargeInput): Charge {
+  return {
+    job_id: input.job_id,
+    idempotency_key: input.idempotency_key,
+    model: input.model,
+    model_version: input.model_version ?? null,
+    voxels: input.voxels,
+    amount_micros: chargeMicros(input.price, input.voxels),
+    currency: input.price.currency,
+    charged_at: input.at,
+    // Callers from before labels send none.
+    label: input.label ?? null,
+  };
 }
 
 /** Micro-units charged for a job over `voxels` voxels, rounded half up to a whole micro-unit. */

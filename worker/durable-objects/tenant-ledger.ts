@@ -21,7 +21,7 @@ import {
   type RecordResult,
   type UsageReport,
 } from '../billing/ledger-types.js';
-import { chargeMicros } from '../billing/price.js';
+import { chargeOf } from '../billing/price.js';
 
 // `running` and `request_keys` replace the first schema's `active_jobs` and `job_keys`, whose keys
 // were not bound to an operation (a one-shot could replay a job's key for free).
@@ -103,18 +103,7 @@ export class TenantLedger extends DurableObject<Env> {
         )[0];
         if (bound?.job_id !== input.job_id) return { kind: 'superseded' };
       }
-      const charge: Charge = {
-        job_id: input.job_id,
-        idempotency_key: input.idempotency_key,
-        model: input.model,
-        model_version: input.model_version ?? null,
-        voxels: input.voxels,
-        amount_micros: chargeMicros(input.price, input.voxels),
-        currency: input.price.currency,
-        charged_at: input.at,
-        // Callers from before labels send none.
-        label: input.label ?? null,
-      };
+      const charge = chargeOf(input);
       this.sql(
         `INSERT INTO charges (job_id, idempotency_key, model, model_version, voxels, amount_micros, currency, charged_at, label)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -6,19 +6,18 @@
 // context that records what it was handed.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { sha256Hex } from '../../engine/edge.js';
 import type { AdmitInput, AdmitResult } from '../billing/ledger-types.js';
 import { readConfig } from '../config.js';
 import type { JobInit, JobState } from '../jobs/job-types.js';
 import { requestId } from '../middleware/request-id.js';
 import { renderProblem } from '../problem.js';
 import { newRouter } from '../router.js';
-import { memoryKv } from '../test-doubles.js';
+import { apiKeyKv } from '../test-doubles.js';
 import { jobRoutes } from './jobs.js';
 
 const TENANT = 'acme';
-const KEY_ID = '0123456789abcdef';
-const TOKEN = `nsk_${KEY_ID}_${'A'.repeat(43)}`;
+
+const TOKEN = `nsk_0123456789abcdef_${'A'.repeat(43)}`;
 const UPLOAD = '6f1c1d52-3c2e-4a53-9b59-4a3a2b0f6f01';
 const UPLOAD_TOKEN = `nut_fedcba9876543210_${'B'.repeat(43)}`;
 const GRANT = {
@@ -84,17 +83,8 @@ async function world(
   const admit = gate<AdmitResult>();
   const create = gate<void>();
   const kept: Promise<unknown>[] = [];
-  const record = {
-    id: KEY_ID,
-    tenant: TENANT,
-    scopes: ['uploads', 'jobs'],
-    name: 'test',
-    sha256: await sha256Hex(TOKEN),
-    created_at: new Date(0).toISOString(),
-    revoked_at: null,
-  };
   const env = {
-    KEYS: memoryKv({ [`apikey:${KEY_ID}`]: JSON.stringify(record) }),
+    KEYS: await apiKeyKv(TOKEN, TENANT, ['uploads', 'jobs']),
     DEFAULT_PRICES: PRICES,
     UPLOAD_SESSIONS: {
       getByName: () => ({
@@ -199,6 +189,12 @@ async function failCreation(w: Awaited<ReturnType<typeof world>>, message: strin
   return w.calls.find((c) => c.startsWith('admit '))!.split(' ')[1];
 }
 
+/** The calls of an upload token's failed job creation that was abandoned (and the token's job refunded). */
+function abandonedTokenCreation(id: string, refunded = true): string[] {
+  const calls = [`admit ${id}`, 'waitUntil', 'spendJob', `create ${id}`, 'describe', `abandon ${id}`];
+  return refunded ? [...calls, 'refundJob'] : calls;
+}
+
 /** Whether `p` has settled by now. */
 async function settled(p: Promise<unknown>): Promise<boolean> {
   const marker = Symbol();
@@ -259,29 +255,14 @@ describe('POST /v1/jobs outlives its client', () => {
     // client was told 503.
     const w = await world({ describeFails: true, uploadToken: true });
     const id = await failCreation(w, 'object overloaded');
-    assert.deepEqual(w.calls, [
-      `admit ${id}`,
-      'waitUntil',
-      'spendJob',
-      `create ${id}`,
-      'describe',
-      `abandon ${id}`,
-      'refundJob',
-    ]);
+    assert.deepEqual(w.calls, abandonedTokenCreation(id));
     assert.equal((await w.response).status, 500);
   });
 
   it('answers 503 unsettled, refunding nothing, when a keyless job can be neither confirmed nor abandoned', async () => {
     const w = await world({ describeFails: true, abandonFails: true, uploadToken: true });
     const id = await failCreation(w, 'object overloaded');
-    assert.deepEqual(w.calls, [
-      `admit ${id}`,
-      'waitUntil',
-      'spendJob',
-      `create ${id}`,
-      'describe',
-      `abandon ${id}`,
-    ]);
+    assert.deepEqual(w.calls, abandonedTokenCreation(id, false));
     const res = await w.response;
     assert.equal(res.status, 503);
     assert.equal(
@@ -303,15 +284,7 @@ describe('POST /v1/jobs outlives its client', () => {
   it("gives an upload token's job back inside the kept work when the creation fails", async () => {
     const w = await world({ uploadToken: true });
     const id = await failCreation(w, 'storage failed');
-    assert.deepEqual(w.calls, [
-      `admit ${id}`,
-      'waitUntil',
-      'spendJob',
-      `create ${id}`,
-      'describe',
-      `abandon ${id}`,
-      'refundJob',
-    ]);
+    assert.deepEqual(w.calls, abandonedTokenCreation(id));
     assert.equal((await w.response).status, 500);
   });
 

@@ -7,20 +7,20 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { encodeFrame, FRAMES_CONTENT_TYPE, sha256Hex } from '../../engine/edge.js';
+import { encodeFrame, FRAMES_CONTENT_TYPE } from '../../engine/edge.js';
 import { SHARED_DATA } from '../../test/support/goldens.js';
 import type { AdmitInput, Charge, ChargeInput } from '../billing/ledger-types.js';
-import { chargeMicros } from '../billing/price.js';
+import { chargeOf } from '../billing/price.js';
 import { readConfig } from '../config.js';
 import { requestId } from '../middleware/request-id.js';
 import { renderProblem } from '../problem.js';
 import { newRouter } from '../router.js';
-import { memoryKv } from '../test-doubles.js';
+import { apiKeyKv } from '../test-doubles.js';
 import { segmentRoutes } from './segment.js';
 
 const TENANT = 'acme';
-const KEY_ID = '0123456789abcdef';
-const TOKEN = `nsk_${KEY_ID}_${'A'.repeat(43)}`;
+
+const TOKEN = `nsk_0123456789abcdef_${'A'.repeat(43)}`;
 const SLICE = new Uint8Array(readFileSync(`${SHARED_DATA}fixtures/mr-aniso/BrainT1Slice.png`));
 const SHAPE = [181, 217, 1];
 const VOXELS = 181 * 217;
@@ -81,17 +81,7 @@ function ledger(faults: Faults) {
       const first = charges.get(input.job_id);
       if (first) return { kind: 'charged', charge: first, duplicate: true };
       if (cancelled.has(input.job_id)) return { kind: 'cancelled' };
-      const charge = {
-        job_id: input.job_id,
-        idempotency_key: input.idempotency_key,
-        model: input.model,
-        model_version: input.model_version ?? null,
-        voxels: input.voxels,
-        amount_micros: chargeMicros(input.price, input.voxels),
-        currency: input.price.currency,
-        charged_at: input.at,
-        label: null,
-      };
+      const charge = chargeOf(input);
       charges.set(input.job_id, charge);
       if (fail('recordLandsThenFails')) throw new Error('Network connection lost');
       return { kind: 'charged', charge, duplicate: false };
@@ -117,17 +107,8 @@ function ledger(faults: Faults) {
 async function world(faults: Faults = {}) {
   const book = ledger(faults);
   const results = new Map<string, Uint8Array>();
-  const record = {
-    id: KEY_ID,
-    tenant: TENANT,
-    scopes: ['uploads', 'jobs'],
-    name: 'test',
-    sha256: await sha256Hex(TOKEN),
-    created_at: new Date(0).toISOString(),
-    revoked_at: null,
-  };
   const env = {
-    KEYS: memoryKv({ [`apikey:${KEY_ID}`]: JSON.stringify(record) }),
+    KEYS: await apiKeyKv(TOKEN, TENANT, ['uploads', 'jobs']),
     DEFAULT_PRICES: PRICES,
     EDGE_MAX_VOXELS: '0',
     INFERENCE_NODES: 'http://node.test',
