@@ -32,6 +32,45 @@ describe('LimitedInflater', () => {
     for (let i = 20; i < 60; i++) bad[i] ^= 0x5a;
     assertCode(() => inflateLimited(bad, 1e6), 'corrupt_compressed_data');
   });
+  // A gzip member with a file name (FNAME) of `nameBytes` bytes around `data`.
+  const named = (data: Uint8Array, nameBytes: number) => {
+    const plainGz = gzipSync(data);
+    const header = new Uint8Array(10 + nameBytes + 1).fill(0x61);
+    header.set(plainGz.subarray(0, 10));
+    header[3] = 0x08; // FLG.FNAME
+    header[10 + nameBytes] = 0;
+    const out = new Uint8Array(header.length + plainGz.length - 10);
+    out.set(header);
+    out.set(plainGz.subarray(10), header.length);
+    return out;
+  };
+  const concat = (parts: Uint8Array[]) => {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) (out.set(p, at), (at += p.length));
+    return out;
+  };
+  it('reads a file name in the header, but refuses one too long to be a name (quadratic in fflate)', () => {
+    assert.deepEqual(inflateLimited(named(plain, 1000), 1e6), plain);
+    assertCode(() => inflateLimited(named(plain, 2 << 20), 1e6), 'corrupt_compressed_data');
+  });
+  it('reads concatenated members that carry data, refuses runs of empty or one-byte members', () => {
+    const blocks = Array.from({ length: 8 }, (_, i) => plain.subarray(i * 32768, (i + 1) * 32768));
+    assert.deepEqual(
+      inflateLimited(concat(blocks.map((b) => gzipSync(b))), 1e6),
+      plain.subarray(0, 8 * 32768),
+    );
+    const empty = gzipSync(new Uint8Array(0));
+    assertCode(
+      () => inflateLimited(concat([...Array.from({ length: 20000 }, () => empty), gzipSync(plain)]), 1e6),
+      'corrupt_compressed_data',
+    );
+    const oneByte = gzipSync(new Uint8Array([7]));
+    assertCode(
+      () => inflateLimited(concat(Array.from({ length: 5000 }, () => oneByte)), 1e6),
+      'corrupt_compressed_data',
+    );
+  });
 });
 
 describe('resolveLimits', () => {

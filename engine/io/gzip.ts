@@ -11,6 +11,23 @@ import { NODE_LIMIT_CODES } from '../protocol/node-limits.js';
 /** Compressed bytes pushed per step: bounds one step's output to ~4 MiB. */
 const INPUT_SLICE = 4096;
 
+/**
+ * Compressed bytes that may go in with nothing coming out. fflate holds a gzip member's header
+ * until it is complete, copying all it holds on every push: a header field (a file name, a
+ * comment) of n bytes costs n^2 / 8 KiB of copying, minutes for 32 MiB (found by review). Real
+ * deflate data gives output at least every stored block (64 KiB at most), so 256 KiB without
+ * any is a header that long, or a run of empty members.
+ */
+const MAX_SILENT_INPUT = 256 * 1024;
+
+/**
+ * Members a gzip stream may hold: 16, plus one per 4 KiB of output so far. A concatenated stream
+ * (bgzip's blocks hold up to 64 KiB each) is read as one; thousands of members of a byte each,
+ * each a header to parse (about 16 us), are refused (found by review: 27 s of CPU for 32 MiB).
+ */
+const FREE_MEMBERS = 16;
+const OUTPUT_PER_MEMBER = 4096;
+
 /** True when `bytes` starts with the gzip magic 1f 8b. */
 export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
@@ -26,6 +43,9 @@ export class LimitedInflater {
   private queued = 0;
   private inputPos = 0;
   private ended = false;
+  /** Compressed bytes pushed since the last output. */
+  private silent = 0;
+  private members = 1;
   /** Total bytes produced so far. */
   produced = 0;
 
@@ -54,8 +74,20 @@ export class LimitedInflater {
       this.queue.push(chunk);
       this.queued += chunk.length;
     };
-    this.stream =
-      kind === 'gzip' ? new Gunzip(ondata) : kind === 'zlib' ? new Unzlib(ondata) : new Inflate(ondata);
+    if (kind === 'gzip') {
+      const gunzip = new Gunzip(ondata);
+      gunzip.onmember = () => {
+        if (++this.members > FREE_MEMBERS + this.produced / OUTPUT_PER_MEMBER) {
+          throw new InputError(
+            'corrupt_compressed_data',
+            `${what}: more concatenated gzip members (${this.members}) than its output (${this.produced} bytes) accounts for`,
+          );
+        }
+      };
+      this.stream = gunzip;
+    } else {
+      this.stream = kind === 'zlib' ? new Unzlib(ondata) : new Inflate(ondata);
+    }
   }
 
   /** True once the compressed stream is exhausted and every produced byte was taken. */
@@ -69,6 +101,7 @@ export class LimitedInflater {
       const end = Math.min(this.input.length, this.inputPos + INPUT_SLICE);
       const slice = this.input.subarray(this.inputPos, end);
       this.inputPos = end;
+      const before = this.produced;
       try {
         this.stream.push(slice, end === this.input.length);
       } catch (err) {
@@ -80,6 +113,13 @@ export class LimitedInflater {
           {
             cause: err,
           },
+        );
+      }
+      this.silent = this.produced > before ? 0 : this.silent + slice.length;
+      if (this.silent > MAX_SILENT_INPUT) {
+        throw new InputError(
+          'corrupt_compressed_data',
+          `${this.what}: ${this.silent} compressed bytes gave no output (a gzip header field that long, or empty members)`,
         );
       }
     }
