@@ -84,6 +84,20 @@ describe('PNG variants and errors', () => {
     // high nibble first: indices 1, 0
     assert.deepEqual(Array.from(pal.data), [100, Math.fround((299 * 10 + 587 * 20 + 114 * 30) / 1000)]);
   });
+  it('a palette index past the palette is png_corrupt, not an internal error', () => {
+    const file = encode({
+      width: 2,
+      height: 1,
+      data: new Uint8Array([0b00011111]),
+      depth: 4,
+      channels: 1,
+      palette: [
+        [10, 20, 30],
+        [100, 100, 100],
+      ],
+    });
+    assertCode(() => readImage(file), 'png_corrupt');
+  });
   it('size limits apply to IHDR before decoding, and an IDAT bomb is stopped', () => {
     const big = encode({ width: 2000, height: 2000, data: new Uint8Array(4e6), depth: 8, channels: 1 });
     assertCode(() => readImage(big, { limits: { maxVoxels: 1e6 } }), 'too_many_voxels');

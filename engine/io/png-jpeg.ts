@@ -104,24 +104,28 @@ export function readPng(
 ): ImageVolume {
   checkInputBytes(bytes.length, limits);
   const checked = checkPng(bytes, limits, rgb, inspect);
+  const corrupt = (err: unknown) =>
+    new InputError('png_corrupt', `PNG could not be decoded: ${(err as Error).message ?? String(err)}`, {
+      cause: err,
+    });
   let png: ReturnType<typeof decodePngLib>;
   try {
     png = decodePngLib(checked.pixels);
   } catch (err) {
-    throw new InputError(
-      'png_corrupt',
-      `PNG could not be decoded: ${(err as Error).message ?? String(err)}`,
-      {
-        cause: err,
-      },
-    );
+    throw corrupt(err);
   }
   if (png.width !== checked.width || png.height !== checked.height) {
     throw new InputError('png_corrupt', 'PNG size changed while decoding');
   }
   let { data, channels, depth } = png;
   if (png.palette) {
-    data = convertIndexedToRgb(png);
+    // fast-png throws a plain Error for an index past the palette: the file's fault, not ours
+    // (found by review: an 86-byte PNG was a 500, so the Worker tried every node and answered 503).
+    try {
+      data = convertIndexedToRgb(png);
+    } catch (err) {
+      throw corrupt(err);
+    }
     channels = png.palette[0]?.length ?? 3;
     depth = 8;
   } else if (depth < 8) {
