@@ -1,11 +1,11 @@
 // The CLI end to end, in-process, on shared data: every subcommand's output is read back and checked,
 // and bad input gives a clear message with a non-zero exit.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { SHARED_DATA } from '../../test/support/goldens.js';
+import { REPO_ROOT, SHARED_DATA } from '../../test/support/goldens.js';
 import { nonzeroMask } from '../../wasm/src/crop.js';
 import { sharedKernels } from '../../wasm/src/node-loader.js';
 import { readImage } from '../io/index.js';
@@ -171,4 +171,21 @@ test('bad input: clear errors and non-zero exits', async () => {
     assert.equal(r.code, code, `${argv.join(' ')}: ${r.err}`);
     assert.match(r.err, message, argv.join(' '));
   }
+});
+
+test('segment reads a folder of DICOM files, passing over sub-folders and hidden files', async () => {
+  const dir = mkdtempSync(join(tmp, 'series-'));
+  const series = join(REPO_ROOT, 'test/fixtures/dicom/series');
+  for (const name of readdirSync(series)) copyFileSync(join(series, name), join(dir, name));
+  mkdirSync(join(dir, 'thumbnails'));
+  writeFileSync(join(dir, '.DS_Store'), 'Bud1 not DICOM');
+  const out = join(tmp, 'series-labels.nii.gz');
+  const r = await cli('segment', dir, '-o', out, '--model', 'brain-wm-2d', '--no-tta');
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(readBack(out).shape, [48, 40, 6]);
+  // A file that is not DICOM, not hidden, is the series' error, named, with a non-zero exit.
+  writeFileSync(join(dir, 'readme.txt'), 'notes');
+  const bad = await cli('segment', dir, '-o', out, '--model', 'brain-wm-2d', '--no-tta');
+  assert.equal(bad.code, 1, bad.err);
+  assert.match(bad.err, /dicom_bad_magic/);
 });

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { readNpy } from '../../test/support/npy.js';
 import { REPO_ROOT, SHARED_DATA } from '../../test/support/goldens.js';
 import { inHeap } from '../../test/support/in-heap.js';
-import { MAX_DICOM_HEADER_BYTES } from './dicom-parse.js';
+import { MAX_DICOM_HEADER_BYTES, MAX_SERIES_HEADER_BYTES } from './dicom-parse.js';
 import { orientationCodes, readDicomSeries, readImage } from './index.js';
 import { assertCode, assertMatrixClose } from './test-helpers.js';
 
@@ -171,13 +171,26 @@ describe('a header of empty elements', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("is refused when the series' headers add up past MAX_SERIES_HEADER_BYTES, each within its own bound", () => {
+    // One private OB element of almost the per-file bound a file: cheap to parse, long to count.
+    const blob = MAX_DICOM_HEADER_BYTES - 4096;
+    const fits = Math.floor(MAX_SERIES_HEADER_BYTES / MAX_DICOM_HEADER_BYTES);
+    const series = (n: number) => Array.from({ length: n }, (_, z) => tinyFrames(1, { z, blob }));
+    assert.deepEqual(readDicomSeries(series(fits)).shape, [1, 1, fits]);
+    assertCode(() => readDicomSeries(series(fits + 1)), 'dicom_header_too_large');
+  });
 });
 
 /**
  * A minimal explicit-VR little-endian Part 10 file: `frames` frames of 1x1 8-bit pixels; with `z`, at
- * ImagePositionPatient (0, 0, z); with `padding`, that many bytes of empty elements in its header.
+ * ImagePositionPatient (0, 0, z); with `padding`, that many bytes of empty elements in its header;
+ * with `blob`, one private OB element of that many bytes.
  */
-function tinyFrames(frames: number, options: { z?: number; padding?: number } = {}): Uint8Array {
+function tinyFrames(
+  frames: number,
+  options: { z?: number; padding?: number; blob?: number } = {},
+): Uint8Array {
   const u16 = (v: number) => Buffer.from(Uint16Array.of(v).buffer);
   const u32 = (v: number) => Buffer.from(Uint32Array.of(v).buffer);
   const el = (group: number, elem: number, vr: string, value: Buffer): Buffer => {
@@ -199,6 +212,7 @@ function tinyFrames(frames: number, options: { z?: number; padding?: number } = 
       el(2, 0, 'UL', u32(ts.length)),
       ts,
       emptyElements(Math.floor((options.padding ?? 0) / 8)),
+      ...(options.blob === undefined ? [] : [el(0x09, 0x1000, 'OB', Buffer.alloc(options.blob))]),
       el(0x18, 0x88, 'DS', Buffer.from('2')),
       ...(options.z === undefined ? [] : [el(0x20, 0x32, 'DS', Buffer.from(`0\\0\\${options.z}`))]),
       el(0x28, 2, 'US', u16(1)),

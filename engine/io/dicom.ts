@@ -14,12 +14,13 @@
  * Files without ImageOrientationPatient get the identity orientation; without PixelSpacing
  * (or ImagerPixelSpacing) 1 mm. MONOCHROME1 values are returned as stored (no inversion).
  */
-import { InputError } from '../errors.js';
+import { InputError, LimitError } from '../errors.js';
 import {
   checkFramePresent,
   decodeFrame,
   dicomFrames,
   frameDatatype,
+  MAX_SERIES_HEADER_BYTES,
   type DicomFrame,
 } from './dicom-parse.js';
 import type { ImageVolume, InspectGeometry, Matrix4 } from './image.js';
@@ -55,11 +56,20 @@ export function readDicomSeries(
   const frames: DicomFrame[] = [];
   // Which file each frame came from, for the errors found once the geometry is known.
   const sources: string[] = [];
+  let headerBytes = 0;
   files.forEach((bytes, i) => {
     const what = files.length > 1 ? `DICOM file ${i}` : 'DICOM';
     const own = dicomFrames(bytes, what, (rows, cols, n) =>
       checkExtents([cols, rows, frames.length + n], limits, what),
     );
+    // Everything before the first frame's pixels was parsed as header.
+    headerBytes += own[0]?.offset ?? bytes.length;
+    if (headerBytes > MAX_SERIES_HEADER_BYTES) {
+      throw new LimitError(
+        'dicom_header_too_large',
+        `${what}: the series' headers before PixelData add up to more than ${MAX_SERIES_HEADER_BYTES} bytes`,
+      );
+    }
     for (const f of own) {
       frames.push(f);
       sources.push(what);

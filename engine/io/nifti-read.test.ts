@@ -8,6 +8,7 @@ import { NIFTI1, NIFTI2 } from 'nifti-reader-js';
 import { gunzipSync, gzipSync } from 'fflate';
 import { REPO_ROOT, SHARED_DATA } from '../../test/support/goldens.js';
 import { orientationCodes, readImage } from './index.js';
+import { MAX_NIFTI_DATA_OFFSET } from './nifti-read.js';
 import { assertCode, assertMatrixClose } from './test-helpers.js';
 
 const FIX = `${REPO_ROOT}test/fixtures/`;
@@ -197,7 +198,7 @@ describe('NIfTI limits and malformed headers', () => {
     assertCode(() => readImage(withView((v) => v.setInt16(70, 32, true))), 'nifti_unsupported_datatype');
     assertCode(() => readImage(withView((v) => v.setFloat32(108, 100, true))), 'nifti_bad_vox_offset');
     assertCode(() => readImage(withView((v) => v.setFloat32(108, 352.5, true))), 'nifti_bad_vox_offset');
-    assertCode(() => readImage(withView((v) => v.setFloat32(108, 1e9, true))), 'nifti_truncated');
+    assertCode(() => readImage(withView((v) => v.setFloat32(108, 1e6, true))), 'nifti_truncated');
     assertCode(() => readImage(withView((v) => v.setFloat32(80, NaN, true))), 'nifti_bad_spacing');
     assertCode(() => readImage(withView((v) => v.setFloat32(116, Infinity, true))), 'nifti_bad_scaling');
     assertCode(
@@ -215,6 +216,11 @@ describe('NIfTI limits and malformed headers', () => {
     assert.deepEqual(b.data, a.data);
     const unscaled = readImage(withView((v) => v.setFloat32(112, 0, true)));
     assert.equal(unscaled.data[0], (a.data[0] + 3) / 0.5);
+  });
+  it('a vox_offset past MAX_NIFTI_DATA_OFFSET is refused before any of the gap is inflated', () => {
+    const far = withView((v) => v.setFloat32(108, MAX_NIFTI_DATA_OFFSET + 16, true));
+    assertCode(() => readImage(far), 'nifti_extensions_too_large');
+    assertCode(() => readImage(gzipSync(far)), 'nifti_extensions_too_large');
   });
   it('nibabel header fixes: zero/negative pixdim and an invalid qfac', () => {
     const v = readImage(withView((dv) => (dv.setFloat32(80, 0, true), dv.setFloat32(84, -3, true))));

@@ -11,7 +11,7 @@
  * widened to float32 (the values are the same: float32 holds every one of them), so the caller can
  * convert it a slab at a time. Uncompressed, the voxels may then share `bytes`'s memory.
  */
-import { InputError, UnsupportedError } from '../errors.js';
+import { InputError, LimitError, UnsupportedError } from '../errors.js';
 import { LimitedInflater, isGzip } from './gzip.js';
 import type { ImageVolume, InspectGeometry, NiftiHeaderInfo, Shape3, VoxelArray } from './image.js';
 import { checkDecompressedBytes, checkExtents, checkInputBytes, type ReadLimits } from './limits.js';
@@ -19,6 +19,13 @@ import { bestAffine, fixedZooms } from './nifti-affine.js';
 import { NIFTI2_HEADER_BYTES, NIFTI_DATATYPES, dataOffset, parseNiftiHeader } from './nifti-header.js';
 
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Most bytes before the voxels (header and extensions). The gap is inflated and discarded, and no
+ * work bound counts it: a 1x1x1 image with vox_offset 1e9 made a node inflate 1 GB of zeros (found by
+ * review). Real extensions (AFNI, JSON sidecars, CIFTI's XML) are far smaller.
+ */
+export const MAX_NIFTI_DATA_OFFSET = 16 * 2 ** 20;
 
 /** Where the voxels are and how many there are, from a validated header. */
 interface Layout {
@@ -44,6 +51,12 @@ function layoutOf(h: NiftiHeaderInfo, limits: ReadLimits): Layout {
   const channels = at(4);
   const count = checkExtents([...shape, channels], limits, 'NIfTI');
   const offset = dataOffset(h);
+  if (offset > MAX_NIFTI_DATA_OFFSET) {
+    throw new LimitError(
+      'nifti_extensions_too_large',
+      `NIfTI vox_offset ${offset}: more than ${MAX_NIFTI_DATA_OFFSET} bytes of header and extensions before the voxels`,
+    );
+  }
   const bytes = count * NIFTI_DATATYPES[h.datatypeCode].bytes;
   checkDecompressedBytes(offset + bytes, limits, 'NIfTI');
   return { shape, channels, count, offset, bytes };

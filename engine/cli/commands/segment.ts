@@ -3,11 +3,13 @@ import { join } from 'node:path';
 import { sharedKernels } from '../../../wasm/src/node-loader.js';
 import {
   readDicomSeries,
+  resolveLimits,
   writeNifti,
   type ImageVolume,
   type InspectInput,
   type VoxelArray,
 } from '../../io/index.js';
+import { checkInputBytes } from '../../io/limits.js';
 import { segment, type SegmentProgress } from '../../pipeline/segment.js';
 import { workGuard } from '../../pipeline/work.js';
 import { WEIGHT_VARIANTS, type WeightVariant } from '../../models/manifest.js';
@@ -28,9 +30,16 @@ import { parseWorkLimits, WORK_LIMIT_HELP, WORK_LIMIT_OPTIONS } from '../work-li
 async function readInput(path: string, inspect: InspectInput): Promise<ImageVolume<VoxelArray>> {
   const info = await stat(path).catch(() => null);
   if (info?.isDirectory()) {
-    const names = (await readdir(path)).sort();
-    const files = await Promise.all(names.map(async (n) => new Uint8Array(await readFile(join(path, n)))));
-    const held = files.reduce((sum, f) => sum + f.length, 0);
+    // Files only, and not hidden ones (.DS_Store), as a zipped series is read (engine/io/zip.ts); their
+    // sizes are checked before any is read (found by review: a sub-folder was an internal error).
+    const names = (await readdir(path, { withFileTypes: true }))
+      .filter((e) => e.isFile() && !e.name.startsWith('.'))
+      .map((e) => join(path, e.name))
+      .sort();
+    const sizes = await Promise.all(names.map(async (n) => (await stat(n)).size));
+    const held = sizes.reduce((sum, s) => sum + s, 0);
+    checkInputBytes(held, resolveLimits());
+    const files = await Promise.all(names.map(async (n) => new Uint8Array(await readFile(n))));
     return readDicomSeries(files, { inspect: (geometry) => inspect(geometry, held) });
   }
   return readStoredImageFile(path, undefined, inspect);
