@@ -47,7 +47,10 @@ describe('LimitedInflater', () => {
   const concat = (parts: Uint8Array[]) => {
     const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
     let at = 0;
-    for (const p of parts) (out.set(p, at), (at += p.length));
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
     return out;
   };
   it('reads a file name in the header, but refuses one too long to be a name (quadratic in fflate)', () => {

@@ -123,6 +123,30 @@ test('an interrupted upload resumes from HEAD, duplicates are idempotent, and it
   await expectProblem(await acme.patch(id, 0, slice(0, 10)), 409, 'upload_offset_conflict', doc, PATCH);
 });
 
+test('a key revoked during one long PATCH stores no further piece: 401, what came before kept', async () => {
+  // Found by review: the credential was checked once, so a leaked credential revoked mid-request
+  // kept writing the upload to its declared end.
+  const leaked = uploadClient(w, await w.key('acme'));
+  const id = await newUpload(leaked);
+  let feed!: ReadableStreamDefaultController<Uint8Array>;
+  const body = new ReadableStream<Uint8Array>({ start: (controller) => void (feed = controller) });
+  const patched = w.fetch(`/v1/uploads/${id}`, {
+    method: 'PATCH',
+    headers: { ...leaked.auth, 'content-type': 'application/offset+octet-stream', 'upload-offset': '0' },
+    body,
+    duplex: 'half',
+  } as RequestInit);
+  feed.enqueue(slice(0));
+  feed.enqueue(slice(CHUNK, 1));
+  for (let i = 0; i < 200 && (await offsetOf(id)) < CHUNK; i++) await new Promise((r) => setTimeout(r, 25));
+  assert.equal(await offsetOf(id), CHUNK, 'the first piece is stored while the request goes on');
+  await w.revokeKey(leaked.auth.authorization.slice('Bearer '.length));
+  feed.enqueue(slice(CHUNK + 1, 3 * CHUNK));
+  feed.close();
+  await expectProblem(await patched, 401, 'unauthorized', doc, PATCH);
+  assert.equal(await offsetOf(id), CHUNK, 'nothing after the revocation is stored');
+});
+
 test('out-of-order chunks get 409 with the current offset; a bad checksum drops the chunk', async () => {
   const id = await newUpload();
   assert.equal((await acme.patch(id, 0, slice(0))).status, 204);

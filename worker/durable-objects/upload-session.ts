@@ -18,6 +18,8 @@ import {
   type UploadInit,
   type UploadState,
 } from '../uploads/upload-types.js';
+import { deleteKeys } from '../uploads/r2-delete.js';
+import { log } from '../log.js';
 
 const chunkKey = (s: UploadState, offset: number) =>
   `${uploadPrefix(s.tenant, s.id)}chunk/${String(offset).padStart(16, '0')}`;
@@ -166,10 +168,19 @@ export class UploadSession extends DurableObject<Env> {
       await this.purge(s);
       return { kind: 'whole_checksum_mismatch', actual };
     }
-    await bucket.delete(s.chunks.map((c) => chunkKey(s, c.offset)));
     s.sha256 = actual;
     s.state = 'complete';
     await this.ctx.storage.put('upload', s);
+    // Complete first: a failed delete leaves the chunks to the upload's expiry purge (by prefix),
+    // instead of leaving it `verifying`, assembled again by every later request.
+    try {
+      await deleteKeys(
+        bucket,
+        s.chunks.map((c) => chunkKey(s, c.offset)),
+      );
+    } catch (err) {
+      log('warn', 'chunk_delete_failed', { upload_id: s.id, error: String(err) });
+    }
     return { kind: 'stored', upload: s };
   }
 

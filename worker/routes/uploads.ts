@@ -17,7 +17,7 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.js';
 import { BodyIncompleteError, ConflictError, HttpError, UnauthorizedError } from '../http-errors.js';
 import { joinBytes, requestBytes } from '../http-body.js';
-import { requireScope, tenantOf, tokenIdOf } from '../middleware/auth.js';
+import { credentialStillLive, requireScope, tenantOf, tokenIdOf } from '../middleware/auth.js';
 import { outliveClient } from '../outlive-client.js';
 import { problemResponses } from '../problem.js';
 import { BEARER, newRouter } from '../router.js';
@@ -289,7 +289,17 @@ async function appendBody(c: Context<AppEnv>, id: string, offset: number): Promi
   let last: AppendResult | null = null;
   let parts: Uint8Array[] = [];
   let held = 0;
+  let flushed = 0;
   const flush = async (): Promise<boolean> => {
+    // One request may carry the whole upload, for as long as the client drips it: the credential is
+    // asked again before every piece but the first, so a revoked or expired one stores at most one
+    // more piece (found by review: a token revoked mid-PATCH wrote its upload to the end).
+    if (flushed++ > 0 && !(await credentialStillLive(c))) {
+      await reader.cancel().catch(() => {});
+      throw new UnauthorizedError(
+        'The credential was revoked or expired during the upload; the bytes stored before are kept.',
+      );
+    }
     const bytes = joinBytes(parts, held);
     [parts, held] = [[], 0];
     last = await send(at, bytes);
