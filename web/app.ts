@@ -319,4 +319,10 @@ async function main(): Promise<void> {
   });
 }
 
+// A link opened on the open page changes only its fragment: nothing loads, so the new token would
+// stay in the address bar, unused (found by review). Loading again takes it as a first load does.
+addEventListener('hashchange', () => {
+  if (new URLSearchParams(location.hash.slice(1)).has('token')) location.reload();
+});
+
 void main();

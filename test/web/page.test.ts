@@ -221,6 +221,21 @@ test('fsB through the page: a cut chunk resumes, the job runs, the overlay shows
   await page.close();
 });
 
+test('a token in a fragment-only navigation of the open page is taken, not left in the address bar', async () => {
+  const first = await mint();
+  const second = await mint();
+  const page = await openPage(first.token);
+  assert.deepEqual(await page.evaluate(() => Object.values(sessionStorage)), [first.token]);
+  await Promise.all([
+    page.waitForEvent('load'),
+    page.evaluate((t) => (location.hash = `token=${t}`), second.token),
+  ]);
+  await page.waitForFunction(() => !location.hash.includes('nut_'));
+  assert.ok(!page.url().includes('nut_'), 'the new token leaves the address bar');
+  assert.deepEqual(await page.evaluate(() => Object.values(sessionStorage)), [second.token]);
+  await page.close();
+});
+
 test("a tenant's API key in the link is refused: not stored, not used, and the page says so", async () => {
   const page = await openPage(key);
   assert.ok(!page.url().includes(key), 'the key leaves the address bar');
