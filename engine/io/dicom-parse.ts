@@ -108,7 +108,13 @@ function parse(bytes: Uint8Array, what: string): DataSet {
   } catch (err) {
     if (err instanceof AppError) throw err;
     if (cut) throw tooLarge();
-    const msg = err instanceof Error ? err.message : String(err);
+    // dicom-parser throws strings, Errors and `{ exception, dataSet }` objects.
+    const msg =
+      err instanceof Error
+        ? err.message
+        : typeof err === 'object' && err !== null && 'exception' in err
+          ? String((err as { exception: unknown }).exception)
+          : String(err);
     throw new InputError('dicom_corrupt', `${what}: cannot parse DICOM: ${msg}`, { cause: err });
   }
 }

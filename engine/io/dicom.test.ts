@@ -189,7 +189,7 @@ describe('a header of empty elements', () => {
  */
 function tinyFrames(
   frames: number,
-  options: { z?: number; padding?: number; blob?: number } = {},
+  options: { z?: number; padding?: number; blob?: number; orientation?: string } = {},
 ): Uint8Array {
   const u16 = (v: number) => Buffer.from(Uint16Array.of(v).buffer);
   const u32 = (v: number) => Buffer.from(Uint32Array.of(v).buffer);
@@ -215,6 +215,7 @@ function tinyFrames(
       ...(options.blob === undefined ? [] : [el(0x09, 0x1000, 'OB', Buffer.alloc(options.blob))]),
       el(0x18, 0x88, 'DS', Buffer.from('2')),
       ...(options.z === undefined ? [] : [el(0x20, 0x32, 'DS', Buffer.from(`0\\0\\${options.z}`))]),
+      ...(options.orientation === undefined ? [] : [el(0x20, 0x37, 'DS', Buffer.from(options.orientation))]),
       el(0x28, 2, 'US', u16(1)),
       el(0x28, 8, 'IS', Buffer.from(String(frames))),
       el(0x28, 0x10, 'US', u16(1)),
@@ -225,6 +226,21 @@ function tinyFrames(
     ]),
   );
 }
+
+describe('slice geometry from positions', () => {
+  it('the spacing is measured along the unit normal, even for cosines that are not orthogonal', () => {
+    // Row (1, 0, 0), column (0.8, 0.6, 0): their cross product is 0.6 long; slices 2 mm apart.
+    const orientation = '1\\0\\0\\0.8\\0.6\\0';
+    const v = readDicomSeries([0, 2, 4].map((z) => tinyFrames(1, { z, orientation })));
+    assert.ok(Math.abs(v.spacing[2] - 2) < 1e-9, `spacing ${v.spacing[2]}`);
+  });
+  it('positions that overflow the spacing are dicom_bad_geometry', () => {
+    assertCode(
+      () => readDicomSeries([-1e308, 0, 1e308].map((z) => tinyFrames(1, { z }))),
+      'dicom_bad_geometry',
+    );
+  });
+});
 
 describe('declared frame counts are bounded before frames are built', () => {
   it('a 1x1 multi-frame file reads as a volume of its frames', () => {

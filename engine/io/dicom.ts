@@ -78,7 +78,9 @@ export function readDicomSeries(
   const first = frames[0];
   const row = unit(first.orientation.slice(0, 3), 'DICOM');
   const col = unit(first.orientation.slice(3, 6), 'DICOM');
-  const normal = cross(row, col);
+  // Unit length even when the two cosines are not quite orthogonal: the slice spacing is a projection
+  // on it (found by review: a skewed orientation gave 0.01 mm instead of 1 mm).
+  const normal = unit(cross(row, col), 'DICOM');
   for (const f of frames) checkCompatible(first, f);
   const count = checkExtents([first.cols, first.rows, frames.length], limits, 'DICOM');
 
@@ -155,6 +157,9 @@ function sliceSpacing(projections: number[], first: DicomFrame): number {
   if (projections.length === 1) return first.sliceStep ?? 1;
   const steps = projections.slice(1).map((p, i) => p - projections[i]);
   const mean = (projections[projections.length - 1] - projections[0]) / steps.length;
+  if (!Number.isFinite(mean)) {
+    throw new InputError('dicom_bad_geometry', 'DICOM slice positions are not finite numbers');
+  }
   if (steps.some((s) => s < 1e-4)) {
     throw new InputError('dicom_duplicate_slice', 'DICOM series has two slices at the same position');
   }
