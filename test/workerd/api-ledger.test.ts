@@ -443,13 +443,15 @@ test('GET /v1/usage: the tenant own charges as JSON or CSV, filtered by from/to'
     doc,
     'get /v1/usage',
   );
-  await expectProblem(
-    await w.fetch('/v1/usage?from=yesterday', { headers: acme }),
-    400,
-    'invalid_request',
-    doc,
-    'get /v1/usage',
-  );
+  for (const bad of ['yesterday', '2026-02-31', '2026-11-01T24:30:00Z']) {
+    await expectProblem(
+      await w.fetch(`/v1/usage?from=${bad}`, { headers: acme }),
+      400,
+      'invalid_request',
+      doc,
+      'get /v1/usage',
+    );
+  }
 
   const globex = await w.fetch('/v1/usage', {
     headers: { authorization: `Bearer ${await w.key('globex')}` },
