@@ -321,8 +321,13 @@ async function main(): Promise<void> {
 
 // A link opened on the open page changes only its fragment: nothing loads, so the new token would
 // stay in the address bar, unused (found by review). Loading again takes it as a first load does.
+// The token already held only leaves the address bar: a reload would lose an upload or job in flight.
 addEventListener('hashchange', () => {
-  if (new URLSearchParams(location.hash.slice(1)).has('token')) location.reload();
+  const token = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (token === null) return;
+  if (token === sessionStorage.getItem(TOKEN_KEY))
+    history.replaceState(null, '', location.pathname + location.search);
+  else location.reload();
 });
 
 void main();

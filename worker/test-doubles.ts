@@ -41,7 +41,7 @@ export async function apiKeyKv(token: string, tenant: string, scopes: string[]):
 /** The part of a tenant's ledger that admission calls. */
 export interface LedgerDouble {
   admit?(input: AdmitInput): Promise<AdmitResult>;
-  abandon?(jobId: string, now: number, markUntil: number): Promise<void>;
+  abandon?(jobId: string, now: number, markUntil: number): Promise<boolean>;
 }
 
 /** An `Env` whose LEDGER hands out `ledgerOf(tenant)` and whose KEYS is `kv`. */

@@ -1,7 +1,15 @@
 // The CLI end to end, in-process, on shared data: every subcommand's output is read back and checked,
 // and bad input gives a clear message with a non-zero exit.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -173,10 +181,16 @@ test('bad input: clear errors and non-zero exits', async () => {
   }
 });
 
-test('segment reads a folder of DICOM files, passing over sub-folders and hidden files', async () => {
+test('segment reads a folder of DICOM files and links to them, passing over sub-folders and hidden files', async () => {
   const dir = mkdtempSync(join(tmp, 'series-'));
   const series = join(REPO_ROOT, 'test/fixtures/dicom/series');
-  for (const name of readdirSync(series)) copyFileSync(join(series, name), join(dir, name));
+  // Half copied, half linked (git-annex and PACS caches link their files).
+  readdirSync(series).forEach((name, i) =>
+    i % 2
+      ? symlinkSync(join(series, name), join(dir, name))
+      : copyFileSync(join(series, name), join(dir, name)),
+  );
+  symlinkSync(join(tmp, 'no-such-file.dcm'), join(dir, 'dangling.dcm'));
   mkdirSync(join(dir, 'thumbnails'));
   writeFileSync(join(dir, '.DS_Store'), 'Bud1 not DICOM');
   const out = join(tmp, 'series-labels.nii.gz');

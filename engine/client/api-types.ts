@@ -185,7 +185,7 @@ export interface ApiJob {
     adapter: string | null;
     fallback_reason: string | null;
   } | null;
-  /** Sentences saying the input plainly does not fit the model's modality; empty when it fits. */
+  /** Sentences about the input: it plainly does not fit the model's modality, or had NaN/infinite voxels read as 0. */
   warnings: string[];
 }
 

@@ -3,7 +3,7 @@
 // connection, a proxy's 5xx without X-Request-Id, busy nodes, the first attempt still running).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ApiProblemError, NnsamClient } from './client.js';
+import { ApiProblemError, idempotencyKeyOf, NnsamClient } from './client.js';
 
 type Reply = Response | Error;
 
@@ -103,5 +103,30 @@ test('an unsettled charge is retried with the same key; the last error carries t
   );
   assert.ok(err instanceof ApiProblemError);
   assert.equal(err.code, 'charge_unsettled');
-  assert.equal(err.idempotencyKey, down.keys[0], 'the key the client made, to send again later');
+  assert.equal(idempotencyKeyOf(err), down.keys[0], 'the key the client made, to send again later');
+});
+
+test('a charged answer whose body is cut off is asked for again with its key; every last error carries the key', async () => {
+  // Found by review: the body was read after the retries, so a cut-off result was lost and its key with it.
+  const cut = new Response(
+    new ReadableStream({
+      start(controller) {
+        controller.enqueue(new Uint8Array([1]));
+        controller.error(new TypeError('terminated'));
+      },
+    }),
+    { status: 200, headers: { 'content-type': 'application/gzip', 'x-request-id': 'r3' } },
+  );
+  const { client, keys } = scripted([cut, labels()]);
+  const result = await client.segment('brain-wm-2d', IMAGE);
+  assert.deepEqual(Array.from(result.body), [1, 2, 3]);
+  assert.deepEqual(keys, [keys[0], keys[0]]);
+
+  const offline = scripted(Array.from({ length: 5 }, () => new TypeError('fetch failed')));
+  const lost = await offline.client.createJob({ upload_id: 'u', model: 'm' } as never).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  assert.ok(lost instanceof TypeError);
+  assert.equal(idempotencyKeyOf(lost), offline.keys[0]);
 });

@@ -28,10 +28,7 @@ import { parseServerSentEvents } from './server-sent-events.js';
 export class ApiProblemError extends Error {
   /** The stable code: the last segment of the problem `type`. */
   readonly code: string;
-  /**
-   * The `Idempotency-Key` a paid request was sent with, the client's own when the caller gave none:
-   * sending it again later gets the result of a run that was charged (`charge_unsettled`).
-   */
+  /** The `Idempotency-Key` of the paid request that failed ({@link idempotencyKeyOf}). */
   idempotencyKey?: string;
   constructor(
     readonly problem: ApiProblem,
@@ -105,6 +102,21 @@ function retryDelay(err: unknown, attempt: number): number | null {
   return null;
 }
 
+/**
+ * The `Idempotency-Key` a paid request that threw `err` was sent with, the client's own when the caller
+ * gave none: sending the request again with it later gets the result of a run that was charged (a
+ * `charge_unsettled` answer, or a connection lost with the result on its way). Any error a paid method
+ * throws carries it.
+ */
+export function idempotencyKeyOf(err: unknown): string | undefined {
+  return typeof err === 'object' &&
+    err !== null &&
+    'idempotencyKey' in err &&
+    typeof err.idempotencyKey === 'string'
+    ? err.idempotencyKey
+    : undefined;
+}
+
 /** The nnsam-edge API. */
 export class NnsamClient {
   private readonly fetcher: (url: string, init: RequestInit) => Promise<Response>;
@@ -113,19 +125,28 @@ export class NnsamClient {
     this.fetcher = options.fetch ?? ((url, init) => fetch(url, init));
   }
 
-  /** A paid request: sent with `key` (a new one if absent) and retried with it while that is safe. */
-  private async paid(path: string, init: RequestInit, key: string | undefined): Promise<Response> {
+  /**
+   * A paid request: sent with `key` (a new one if absent) and retried with it while that is safe. Its
+   * answer is `read` inside the retries: a body cut off on its way (charged, found by review) is sent
+   * for again with the key, and the server replays it.
+   */
+  private async paid<T>(
+    path: string,
+    init: RequestInit,
+    key: string | undefined,
+    read: (res: Response) => Promise<T>,
+  ): Promise<T> {
     const headers = new Headers(init.headers);
-    headers.set('idempotency-key', key ?? crypto.randomUUID());
+    const idempotencyKey = key ?? crypto.randomUUID();
+    headers.set('idempotency-key', idempotencyKey);
     const sleep = this.options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.call('POST', path, { ...init, headers });
+        return await read(await this.call('POST', path, { ...init, headers }));
       } catch (err) {
         const wait = retryDelay(err, attempt);
         if (wait === null || attempt >= (this.options.retries ?? 4)) {
-          if (err instanceof ApiProblemError)
-            err.idempotencyKey = headers.get('idempotency-key') ?? undefined;
+          if (typeof err === 'object' && err !== null) Object.assign(err, { idempotencyKey });
           throw err;
         }
         await sleep(wait);
@@ -272,12 +293,12 @@ export class NnsamClient {
    * same key returns the first job too.
    */
   async createJob(body: ApiJobCreate, idempotencyKey?: string): Promise<ApiJob> {
-    const res = await this.paid(
+    return this.paid(
       '/v1/jobs',
       { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
       idempotencyKey,
+      async (res) => (await res.json()) as ApiJob,
     );
-    return (await res.json()) as ApiJob;
   }
 
   /** `GET /v1/jobs/{id}`. */
@@ -334,30 +355,30 @@ export class NnsamClient {
     chargeMicros: number;
     voxels: number;
     replayed: boolean;
-    /** Sentences saying the input plainly does not fit the model's modality (`X-Input-Warnings`). */
+    /** Sentences about the input: modality mismatch, NaN/infinite voxels read as 0 (`X-Input-Warnings`). */
     warnings: string[];
     /** The model id and release that ran (`X-Model`, `X-Model-Version`). */
     model: string;
     modelVersion: string;
   }> {
-    const res = await this.paid(
+    return this.paid(
       `/v1/segment${query({ model })}`,
       {
         headers: { 'content-type': 'application/octet-stream', accept: options.accept ?? 'application/gzip' },
         body: image,
       },
       options.idempotencyKey,
+      async (res) => ({
+        body: new Uint8Array(await res.arrayBuffer()),
+        contentType: res.headers.get('content-type') ?? '',
+        chargeMicros: Number(res.headers.get('x-charge-micros')),
+        voxels: Number(res.headers.get('x-voxels')),
+        replayed: res.headers.get('idempotent-replayed') === 'true',
+        warnings: JSON.parse(res.headers.get('x-input-warnings') ?? '[]') as string[],
+        model: res.headers.get('x-model') ?? '',
+        modelVersion: res.headers.get('x-model-version') ?? '',
+      }),
     );
-    return {
-      body: new Uint8Array(await res.arrayBuffer()),
-      contentType: res.headers.get('content-type') ?? '',
-      chargeMicros: Number(res.headers.get('x-charge-micros')),
-      voxels: Number(res.headers.get('x-voxels')),
-      replayed: res.headers.get('idempotent-replayed') === 'true',
-      warnings: JSON.parse(res.headers.get('x-input-warnings') ?? '[]') as string[],
-      model: res.headers.get('x-model') ?? '',
-      modelVersion: res.headers.get('x-model-version') ?? '',
-    };
   }
 
   /** `GET /v1/usage` as JSON. */

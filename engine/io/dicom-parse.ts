@@ -69,11 +69,12 @@ export function isDicom(bytes: Uint8Array): boolean {
 export const MAX_DICOM_HEADER_BYTES = 4 * 2 ** 20;
 
 /**
- * The headers of a whole series, summed: each file's header is parsed and dropped in turn, so memory
- * stays one header's, but the time adds up. dicom-parser takes about 0.27 s a MiB of empty sequence
- * items, which deflate to almost nothing: a 1.6 MB zip of 256 such files cost about 230 s of a node's
- * CPU before any work check (found by review). 32 MiB holds thousands of real headers (a few KiB
- * each) and bounds that to seconds.
+ * The headers of a whole series, summed, beyond its pixel bytes: each file's header is parsed and
+ * dropped in turn, so memory stays one header's, but the time adds up. dicom-parser takes about
+ * 0.27 s a MiB of empty sequence items, which deflate to almost nothing: a 1.6 MB zip of 256 such
+ * files of one pixel cost about 230 s of a node's CPU before any work check (found by review). A real
+ * header is smaller than its image (a Siemens MR header with its CSA data is ~95 KB beside 128 KB of
+ * pixels), so the allowance grows with the pixels, and a series of tiny images gets 32 MiB: seconds.
  */
 export const MAX_SERIES_HEADER_BYTES = 8 * MAX_DICOM_HEADER_BYTES;
 

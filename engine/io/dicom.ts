@@ -57,6 +57,7 @@ export function readDicomSeries(
   // Which file each frame came from, for the errors found once the geometry is known.
   const sources: string[] = [];
   let headerBytes = 0;
+  let pixelBytes = 0;
   files.forEach((bytes, i) => {
     const what = files.length > 1 ? `DICOM file ${i}` : 'DICOM';
     const own = dicomFrames(bytes, what, (rows, cols, n) =>
@@ -64,10 +65,11 @@ export function readDicomSeries(
     );
     // Everything before the first frame's pixels was parsed as header.
     headerBytes += own[0]?.offset ?? bytes.length;
-    if (headerBytes > MAX_SERIES_HEADER_BYTES) {
+    for (const f of own) pixelBytes += (f.rows * f.cols * f.bitsAllocated) / 8;
+    if (headerBytes > MAX_SERIES_HEADER_BYTES + pixelBytes) {
       throw new LimitError(
         'dicom_header_too_large',
-        `${what}: the series' headers before PixelData add up to more than ${MAX_SERIES_HEADER_BYTES} bytes`,
+        `${what}: the series' headers before PixelData add up to ${headerBytes} bytes, more than its ${pixelBytes} bytes of pixels and ${MAX_SERIES_HEADER_BYTES} more`,
       );
     }
     for (const f of own) {

@@ -21,8 +21,8 @@ import { NIFTI2_HEADER_BYTES, NIFTI_DATATYPES, dataOffset, parseNiftiHeader } fr
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
- * Most bytes before the voxels (header and extensions). The gap is inflated and discarded, and no
- * work bound counts it: a 1x1x1 image with vox_offset 1e9 made a node inflate 1 GB of zeros (found by
+ * Most bytes before the voxels (header and extensions) of a gzipped file. The gap is inflated and
+ * discarded, and no work bound counts it: a 1x1x1 image with vox_offset 1e9 made a node inflate 1 GB of zeros (found by
  * review). Real extensions (AFNI, JSON sidecars, CIFTI's XML) are far smaller.
  */
 export const MAX_NIFTI_DATA_OFFSET = 16 * 2 ** 20;
@@ -51,12 +51,6 @@ function layoutOf(h: NiftiHeaderInfo, limits: ReadLimits): Layout {
   const channels = at(4);
   const count = checkExtents([...shape, channels], limits, 'NIfTI');
   const offset = dataOffset(h);
-  if (offset > MAX_NIFTI_DATA_OFFSET) {
-    throw new LimitError(
-      'nifti_extensions_too_large',
-      `NIfTI vox_offset ${offset}: more than ${MAX_NIFTI_DATA_OFFSET} bytes of header and extensions before the voxels`,
-    );
-  }
   const bytes = count * NIFTI_DATATYPES[h.datatypeCode].bytes;
   checkDecompressedBytes(offset + bytes, limits, 'NIfTI');
   return { shape, channels, count, offset, bytes };
@@ -100,6 +94,13 @@ export function readNifti(
       got = Math.min(raw.length, head.length - layout.offset);
       raw.set(head.subarray(layout.offset, layout.offset + got));
     } else {
+      // Only here does the gap cost work: a plain file's gap is bytes the body already holds.
+      if (layout.offset > MAX_NIFTI_DATA_OFFSET) {
+        throw new LimitError(
+          'nifti_extensions_too_large',
+          `NIfTI vox_offset ${layout.offset}: more than ${MAX_NIFTI_DATA_OFFSET} bytes of header and extensions to inflate before the voxels`,
+        );
+      }
       const gap = layout.offset - head.length;
       if (inflater.skip(gap) < gap) throw truncated(layout, head.length);
       got = 0;

@@ -111,23 +111,3 @@ describe('fuzz: corrupted inputs fail only with AppErrors', () => {
     assert.ok(codes.size >= 12, `codes seen: ${[...codes.keys()].join(', ')}`);
   });
 });
-
-describe('non-finite voxels', () => {
-  const FIX = `${REPO_ROOT}test/fixtures/nifti/`;
-  it('a NaN or an infinity in a float file, or a scale factor that overflows, is 422 non_finite_voxels', () => {
-    const v = readImage(new Uint8Array(readFileSync(`${FIX}dt_float32.nii`)));
-    for (const hole of [NaN, Infinity, -Infinity]) {
-      const data = Float32Array.from(v.data);
-      data[1] = hole;
-      assertCode(() => readImage(writeNifti(v, data)), 'non_finite_voxels');
-    }
-    // int16 voxels times a scl_slope of 3e38 pass float32's largest value.
-    const int16 = new Uint8Array(readFileSync(`${FIX}dt_int16.nii`));
-    assert.ok(
-      readImage(int16).data.some((x) => Math.abs(x) >= 2),
-      'the fixture has voxels that overflow',
-    );
-    new DataView(int16.buffer).setFloat32(112, 3e38, true);
-    assertCode(() => readImage(int16), 'non_finite_voxels');
-  });
-});

@@ -47,39 +47,17 @@ export function readImage(bytes: Uint8Array, options: ReadImageOptions = {}): Im
   if (!(bytes instanceof Uint8Array)) throw new InputError('bad_input', 'image bytes must be a Uint8Array');
   checkInputBytes(bytes.length, limits);
   try {
-    return checkFinite(
-      dispatch(
-        bytes,
-        limits,
-        options.rgb ?? 'luminance',
-        options.inspect ?? (() => {}),
-        options.storedType === true,
-      ),
+    return dispatch(
+      bytes,
+      limits,
+      options.rgb ?? 'luminance',
+      options.inspect ?? (() => {}),
+      options.storedType === true,
     );
   } catch (err) {
     if (label && err instanceof Error && !err.message.startsWith(label)) err.message = label + err.message;
     throw err;
   }
-}
-
-/**
- * Refuses NaN and infinite voxels (a float file's, or a scale factor's overflow): the intensity
- * normalisation would spread them over the whole image, and the answer was an empty label map with
- * 200 (found by review). Which value a hole should have is the sender's to say.
- */
-function checkFinite<V extends ImageVolume<VoxelArray>>(volume: V): V {
-  const { data } = volume;
-  if (!(data instanceof Float32Array || data instanceof Float64Array)) return volume;
-  let bad = 0;
-  // x - x is 0 for every finite x, NaN for NaN and for either infinity.
-  for (let i = 0; i < data.length; i++) if (data[i] - data[i] !== 0) bad++;
-  if (bad > 0) {
-    throw new InputError(
-      'non_finite_voxels',
-      `${bad} voxel(s) are NaN or infinite; replace them (for example by 0) and send the image again`,
-    );
-  }
-  return volume;
 }
 
 function dispatch(

@@ -21,6 +21,7 @@ import { classCount, type ModelManifest } from '../models/manifest.js';
 import { labelStats, type LabelStats } from '../postprocessing/label-stats.js';
 import { refineLabels, refineSettings, type RefineInputs } from '../postprocessing/refine.js';
 import { divideField, fieldApplies, fitLogField } from '../preprocessing/bias-field.js';
+import { nonFiniteWarnings, zeroNonFinite } from '../preprocessing/non-finite.js';
 import {
   invertPermutation,
   permute3,
@@ -103,6 +104,8 @@ export interface SegmentResult {
    * result is the second segmentation, of the corrected image.
    */
   biasField?: { sd: number | null; applied: boolean };
+  /** Sentences about the input as it was read (non-finite voxels read as 0); empty when there are none. */
+  warnings: string[];
 }
 
 /**
@@ -114,10 +117,25 @@ export interface SegmentResult {
  */
 export async function segment(
   core: KernelCore,
-  image: ImageVolume<VoxelArray>,
+  input: ImageVolume<VoxelArray>,
   manifest: ModelManifest,
   folds: readonly InferenceRuntime[],
   options: SegmentOptions = {},
+): Promise<SegmentResult> {
+  // NaN and infinite voxels are read as 0 (engine/preprocessing/non-finite.ts).
+  const { image, count } = zeroNonFinite(input);
+  const result = await segmentFinite(core, image, manifest, folds, options);
+  const [nx, ny, nz] = image.shape;
+  result.warnings = nonFiniteWarnings(count, nx * ny * nz * (image.channels ?? 1));
+  return result;
+}
+
+async function segmentFinite(
+  core: KernelCore,
+  image: ImageVolume<VoxelArray>,
+  manifest: ModelManifest,
+  folds: readonly InferenceRuntime[],
+  options: SegmentOptions,
 ): Promise<SegmentResult> {
   const spec = manifest.inference.bias_correction;
   if (!spec || options.biasCorrection === false) return segmentOnce(core, image, manifest, folds, options);
@@ -285,6 +303,7 @@ async function segmentOnce(
     slices: backend.info,
     refineInputs: start,
     timings: { totalMs: performance.now() - t0, modelMs: clock.ms, modelCalls: clock.calls },
+    warnings: [] as string[],
   };
   return Object.defineProperty(result, 'labels', {
     enumerable: true,

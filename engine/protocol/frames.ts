@@ -37,7 +37,10 @@ export interface RunMeta {
   shape: number[];
   /** Voxels of the input (what a job is priced on). */
   voxels: number;
-  /** The input plainly does not fit the model's modality (engine/models/modality.ts); empty when it fits. */
+  /**
+   * Sentences about the input: it plainly does not fit the model's modality (engine/models/modality.ts),
+   * or some voxels were NaN or infinite and read as 0 (engine/preprocessing/non-finite.ts); empty otherwise.
+   */
   warnings?: string[];
 }
 

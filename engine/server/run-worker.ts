@@ -120,7 +120,7 @@ async function execute(job: RunJob): Promise<void> {
         content_type: RESULT_CONTENT_TYPES[job.format],
         shape: image.shape,
         voxels: image.shape[0] * image.shape[1] * image.shape[2],
-        warnings: modalityWarnings(model.manifest, image),
+        warnings: [...modalityWarnings(model.manifest, image), ...result.warnings],
       },
     });
     const timings = (): { total: number; model: number; queued: number } => ({

@@ -152,6 +152,35 @@ test('segment a DICOM series, as a folder and as a zip: the same mask as its NIf
   assert.deepEqual(z.data, b.data, 'the zipped series gives the folder mask');
 });
 
+test('segment reads NaN and infinite voxels as 0 (background) and says so: the same mask as zeros', async () => {
+  // Found by review: one NaN spread through the normalisation and the mask came out empty.
+  const { image } = await fsbSlab(dir, 6);
+  const zeros = Float32Array.from(image.data);
+  let holes = 0;
+  const nans = zeros.map((v, i) => (v !== 0 ? v : (holes++, i % 7 === 0 ? Infinity : NaN)));
+  const run = async (name: string, data: Float32Array) => {
+    const input = join(dir, `${name}.nii.gz`);
+    writeFileSync(input, writeNifti(image, data, { gzip: true, datatype: 'float32' }));
+    const r = await segmentCli(input, join(dir, `${name}-seg.nii.gz`), MODEL_ID, '--no-tta', '--json');
+    assert.equal(r.code, 0, r.err);
+    return { seg: await readImageFile(join(dir, `${name}-seg.nii.gz`)), r };
+  };
+  const clean = await run('slab-zeros', zeros);
+  const holed = await run('slab-nan', nans);
+  assert.ok(holes > 1000, 'the slab has a background to fill');
+  assert.ok(
+    clean.seg.data.some((v) => v === 1),
+    'the zero-background slab has white matter',
+  );
+  assert.deepEqual(holed.seg.data, clean.seg.data);
+  const warnings = (JSON.parse(holed.r.out) as { warnings: string[] }).warnings;
+  assert.deepEqual(warnings, [
+    `${holes} of ${zeros.length} voxels were NaN or infinite and were read as 0 (background)`,
+  ]);
+  assert.match(holed.r.err, /warning: \d+ of \d+ voxels were NaN or infinite/);
+  assert.deepEqual((JSON.parse(clean.r.out) as { warnings: string[] }).warnings, []);
+});
+
 test('segment a PNG slice: the sagittal fsB slice scored against its label', async () => {
   const [image, label] = await Promise.all([readImageFile(FSB_IMAGE), readImageFile(FSB_LABEL)]);
   const [nx, ny, nz] = image.shape;

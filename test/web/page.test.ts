@@ -226,6 +226,13 @@ test('a token in a fragment-only navigation of the open page is taken, not left 
   const second = await mint();
   const page = await openPage(first.token);
   assert.deepEqual(await page.evaluate(() => Object.values(sessionStorage)), [first.token]);
+  // The token it holds again: out of the address bar without a reload, which would lose work in flight.
+  await page.evaluate((t) => {
+    (window as unknown as { inFlight: boolean }).inFlight = true;
+    location.hash = `token=${t}`;
+  }, first.token);
+  await page.waitForFunction(() => !location.hash.includes('nut_'));
+  assert.equal(await page.evaluate(() => (window as unknown as { inFlight?: boolean }).inFlight), true);
   await Promise.all([
     page.waitForEvent('load'),
     page.evaluate((t) => (location.hash = `token=${t}`), second.token),

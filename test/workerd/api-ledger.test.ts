@@ -436,6 +436,11 @@ test('GET /v1/usage: the tenant own charges as JSON or CSV, filtered by from/to'
   assert.deepEqual(((await early.json()) as Usage).charges, []);
   const span = await w.fetch(`/v1/usage?from=${day(at)}&to=${day(at + 86_400_000)}`, { headers: acme });
   assert.equal(((await span.json()) as Usage).charges.length, 2);
+  // Times to the minute, as the query was read before (a review found them refused for a while).
+  const minutes = await w.fetch(`/v1/usage?from=${day(at)}T00:00Z&to=${day(at + 86_400_000)}T00:00Z`, {
+    headers: acme,
+  });
+  assert.equal(((await minutes.json()) as Usage).charges.length, 2);
   await expectProblem(
     await w.fetch('/v1/usage?from=2026-02-01&to=2026-01-01', { headers: acme }),
     400,

@@ -86,11 +86,15 @@ test('no Accept gives NIfTI (.nii.gz); application/json gives per-label statisti
 });
 
 test('a retry with the same Idempotency-Key is answered again but charged once', async () => {
+  // Each answer is read before the next request: an unread Miniflare answer left across another
+  // dispatchFetch was once found already consumed (CI, 2026-12-03).
   const first = await post(SLICE, { accept: 'image/png', 'idempotency-key': 'seg-1' });
-  const second = await post(SLICE, { accept: 'image/png', 'idempotency-key': 'seg-1' });
   assert.equal(first.status, 200);
+  const firstBytes = new Uint8Array(await first.arrayBuffer());
+  const second = await post(SLICE, { accept: 'image/png', 'idempotency-key': 'seg-1' });
   assert.equal(second.status, 200);
-  assert.deepEqual(new Uint8Array(await second.arrayBuffer()), new Uint8Array(await first.arrayBuffer()));
+  assert.equal(second.headers.get('idempotent-replayed'), 'true');
+  assert.deepEqual(new Uint8Array(await second.arrayBuffer()), firstBytes);
   assert.equal((await charges()).filter((c) => c.idempotency_key === 'seg-1').length, 1);
 });
 

@@ -265,12 +265,12 @@ export class TenantLedger extends DurableObject<Env> {
    * admission): the slot and the key binding go, so that a retry with the key is a new request, not
    * a replay of nothing; and the job is marked cancelled until `markUntil`, so that a runner whose
    * creation failed only after its write landed (a Durable Object call can) never charges for a job
-   * its client was told did not exist (`record` refuses it).
+   * its client was told did not exist (`record` refuses it). False, and nothing done, when the job
+   * was already charged: it ran and delivered, and keeps its key.
    */
-  abandon(jobId: string, now: number, markUntil: number): void {
-    this.ctx.storage.transactionSync(() => {
-      // A charged job did run and deliver: it keeps its key, and is not marked.
-      if (this.sql('SELECT 1 FROM charges WHERE job_id = ?', jobId).length > 0) return;
+  abandon(jobId: string, now: number, markUntil: number): boolean {
+    return this.ctx.storage.transactionSync(() => {
+      if (this.sql('SELECT 1 FROM charges WHERE job_id = ?', jobId).length > 0) return false;
       this.sql('DELETE FROM cancelled WHERE expires_at < ?', now);
       this.sql('DELETE FROM running WHERE job_id = ?', jobId);
       this.sql('DELETE FROM request_keys WHERE job_id = ?', jobId);
@@ -279,6 +279,7 @@ export class TenantLedger extends DurableObject<Env> {
         jobId,
         markUntil,
       );
+      return true;
     });
   }
 

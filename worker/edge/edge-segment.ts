@@ -176,6 +176,6 @@ async function run(
     bytes: encodeResultBytes(request.format, image, result, timings, NIFTI_PLANES),
     contentType: RESULT_CONTENT_TYPES[request.format],
     voxels: image.shape[0] * image.shape[1] * image.shape[2],
-    warnings: modalityWarnings(manifest, image),
+    warnings: [...modalityWarnings(manifest, image), ...result.warnings],
   };
 }

@@ -200,7 +200,10 @@ describe('admitRun', () => {
     const calls: { tenant: string; call: string; args: unknown[] }[] = [];
     const ledger = (tenant: string): LedgerDouble => ({
       admit: async (input: AdmitInput) => (calls.push({ tenant, call: 'admit', args: [input] }), result),
-      abandon: async (jobId: string) => void calls.push({ tenant, call: 'abandon', args: [jobId] }),
+      abandon: async (jobId: string) => {
+        calls.push({ tenant, call: 'abandon', args: [jobId] });
+        return true;
+      },
     });
     return { env: ledgerEnv(ledger), calls };
   }

@@ -75,6 +75,8 @@ async function world(
     describeFails?: boolean;
     /** The ledger's abandon fails. */
     abandonFails?: boolean;
+    /** The job was charged before the ledger's abandon came: it answers false. */
+    charged?: boolean;
   } = {},
 ) {
   const calls: string[] = [];
@@ -122,6 +124,7 @@ async function world(
         abandon: async (id: string) => {
           calls.push(`abandon ${id}`);
           if (options.abandonFails) throw new Error('ledger unreachable');
+          return !options.charged;
         },
         replayOf: async (key: string) => {
           calls.push(`replayOf ${key}`);
@@ -257,6 +260,16 @@ describe('POST /v1/jobs outlives its client', () => {
     const id = await failCreation(w, 'object overloaded');
     assert.deepEqual(w.calls, abandonedTokenCreation(id));
     assert.equal((await w.response).status, 500);
+  });
+
+  it('refunds nothing and names the job when a keyless job it cannot confirm was already charged', async () => {
+    // Found by review: the refund came whatever abandon found, so a charged job gave the token its job back.
+    const w = await world({ describeFails: true, charged: true, uploadToken: true });
+    const id = await failCreation(w, 'object overloaded');
+    assert.deepEqual(w.calls, abandonedTokenCreation(id, false));
+    const res = await w.response;
+    assert.equal(res.status, 503);
+    assert.match(((await res.json()) as { detail: string }).detail, new RegExp(`/v1/jobs/${id}`));
   });
 
   it('answers 503 unsettled, refunding nothing, when a keyless job can be neither confirmed nor abandoned', async () => {

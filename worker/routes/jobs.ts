@@ -103,7 +103,8 @@ export const Job = z
       .nullable()
       .openapi({ description: 'Where the model ran; null until the job succeeds' }),
     warnings: z.array(z.string()).openapi({
-      description: "Sentences saying the input plainly does not fit the model's modality; empty when it fits",
+      description:
+        "Sentences about the input: it plainly does not fit the model's modality, or had NaN or infinite voxels read as 0; empty otherwise",
     }),
   })
   .openapi('Job');
@@ -453,9 +454,17 @@ export const jobRoutes = newRouter()
               const [abandoned] = await Promise.allSettled([
                 c.env.LEDGER.getByName(tenant).abandon(id, now, abandonedUntil),
               ]);
-              if (abandoned.status === 'fulfilled') {
+              if (abandoned.status === 'fulfilled' && abandoned.value) {
                 await Promise.allSettled([token.refund()]);
                 throw err;
+              }
+              if (abandoned.status === 'fulfilled') {
+                // Already charged: it was created and ran; its id is all that can lead to it.
+                throw new ServiceUnavailableError(
+                  'job_creation_unsettled',
+                  `The job was created as ${id} and has been charged; read it at /v1/jobs/${id}.`,
+                  5,
+                );
               }
             }
             // Unknown whether it landed: abandoning could cancel a job a retry was given. The key

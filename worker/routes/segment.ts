@@ -91,7 +91,7 @@ const segment = createRoute({
         '`X-Placement` where it ran (`edge`: in the Worker, `node`: on an inference node), `X-Model` and ' +
         '`X-Model-Version` the model id and the release that ran, and ' +
         "`X-Input-Warnings` (a JSON array of sentences), when present, that the input plainly does not fit the model's modality " +
-        '(e.g. a JPEG radiograph given to an MR model): it still ran and was charged',
+        '(e.g. a JPEG radiograph given to an MR model) or had NaN or infinite voxels, read as 0: it still ran and was charged',
       content: {
         'application/gzip': { schema: binary },
         'image/png': { schema: binary },
@@ -413,7 +413,10 @@ async function settleLostRecord(
       continue;
     }
     if (settled.kind === 'charged') return { kind: 'charged', charge: settled.charge, duplicate: true };
-    if (run.idempotencyKey !== null) await c.env.RESULTS.delete(storedResultKey(run.tenant, run.jobId));
+    // Best effort: no replay can reach an uncharged result, and the bucket's lifecycle rule ends it.
+    if (run.idempotencyKey !== null) {
+      await c.env.RESULTS.delete(storedResultKey(run.tenant, run.jobId)).catch(() => {});
+    }
     log('warn', 'charge_not_recorded', {
       request_id: c.get('requestId'),
       job_id: run.jobId,

@@ -30,14 +30,15 @@ import { parseWorkLimits, WORK_LIMIT_HELP, WORK_LIMIT_OPTIONS } from '../work-li
 async function readInput(path: string, inspect: InspectInput): Promise<ImageVolume<VoxelArray>> {
   const info = await stat(path).catch(() => null);
   if (info?.isDirectory()) {
-    // Files only, and not hidden ones (.DS_Store), as a zipped series is read (engine/io/zip.ts); their
-    // sizes are checked before any is read (found by review: a sub-folder was an internal error).
-    const names = (await readdir(path, { withFileTypes: true }))
-      .filter((e) => e.isFile() && !e.name.startsWith('.'))
-      .map((e) => join(path, e.name))
-      .sort();
-    const sizes = await Promise.all(names.map(async (n) => (await stat(n)).size));
-    const held = sizes.reduce((sum, s) => sum + s, 0);
+    // Files only (through links: git-annex and PACS caches link them), and not hidden ones
+    // (.DS_Store), as a zipped series is read (engine/io/zip.ts); their sizes are checked before any is
+    // read (found by review: a sub-folder was an internal error).
+    const entries = (await readdir(path)).filter((n) => !n.startsWith('.')).map((n) => join(path, n));
+    // A dangling link is passed over like a folder.
+    const stats = await Promise.all(entries.map(async (n) => [n, await stat(n).catch(() => null)] as const));
+    const regular = stats.filter(([, s]) => s?.isFile());
+    const names = regular.map(([n]) => n).sort();
+    const held = regular.reduce((sum, [, s]) => sum + s!.size, 0);
     checkInputBytes(held, resolveLimits());
     const files = await Promise.all(names.map(async (n) => new Uint8Array(await readFile(n))));
     return readDicomSeries(files, { inspect: (geometry) => inspect(geometry, held) });
@@ -168,6 +169,7 @@ export const segmentCommand: Command = {
         slices: await nodeSliceBackend(folds[0].info),
         onProgress: progressBar(io),
       });
+      for (const w of result.warnings) io.stderr(`nnsam segment: warning: ${w}\n`);
       await writeLabelOutput(format, output, image, result.labelMap);
       if (probPath && result.probabilities) {
         await writeOutputFile(
@@ -187,7 +189,7 @@ export const segmentCommand: Command = {
         shape: image.shape,
         labels: result.stats,
         ...(result.biasField && { bias_field: result.biasField }),
-        warnings,
+        warnings: [...warnings, ...result.warnings],
         timings_ms: {
           total: Math.round(result.timings.totalMs),
           model: Math.round(result.timings.modelMs),
