@@ -142,7 +142,12 @@ function upload(file: File, token: string, sha256: string): Promise<string> {
 function describeJob(job: ApiJob): string {
   const p = job.progress;
   const steps = p.total > 0 ? ` (${p.done} of ${p.total})` : '';
-  return `Job ${job.status}: ${p.stage}${steps}, ${Math.round(p.fraction * 100)} %.`;
+  return `Job ${job.status}: ${p.stage}${steps}, ${Math.round(p.fraction * 100)} %.${notes(job.warnings ?? [])}`;
+}
+
+/** The input's warnings (modality, NaN voxels read as 0) after a status line; nothing when none. */
+function notes(warnings: string[]): string {
+  return warnings.length > 0 ? ` Note: ${warnings.join('; ')}.` : '';
 }
 
 let viewer: Niivue | null = null;
@@ -267,7 +272,7 @@ async function runPrivately(file: File, model: string): Promise<void> {
   jobBar.removeAttribute('value');
   const result = await segmentPrivately(file, model, (text) => (jobStatus.textContent = text));
   jobBar.value = 1;
-  jobStatus.textContent = `Segmented on this device with ${model} (${result.runtime}, ${result.provider}) in ${result.totalMs} ms (model ${result.modelMs} ms).`;
+  jobStatus.textContent = `Segmented on this device with ${model} (${result.runtime}, ${result.provider}) in ${result.totalMs} ms (model ${result.modelMs} ms).${notes(result.warnings)}`;
   uploadStatus.textContent = `Private mode: ${file.name} was read and segmented on this device; nothing was uploaded.`;
   resultSection.dataset.private = 'true';
   await showResult(file, result.stats, result.labelMap);

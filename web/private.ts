@@ -18,6 +18,7 @@ import {
   UNET_WASM_MEMORY_BYTES,
   edgeRuntimeKind,
   encodeResultBytes,
+  modalityWarnings,
   readImage,
   segment,
   type EdgeRuntimeKind,
@@ -41,6 +42,8 @@ export interface PrivateResult {
   provider: string;
   modelMs: number;
   totalMs: number;
+  /** Sentences about the input, as the API's `X-Input-Warnings` (modality, NaN voxels read as 0). */
+  warnings: string[];
 }
 
 async function fetchOk(path: string): Promise<Response> {
@@ -146,5 +149,6 @@ export async function segmentPrivately(
     provider: result.runtime.provider,
     modelMs: Math.round(result.timings.modelMs),
     totalMs,
+    warnings: [...modalityWarnings(manifest, image), ...result.warnings],
   };
 }

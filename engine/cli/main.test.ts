@@ -7,6 +7,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -181,7 +182,7 @@ test('bad input: clear errors and non-zero exits', async () => {
   }
 });
 
-test('segment reads a folder of DICOM files and links to them, passing over sub-folders and hidden files', async () => {
+test('segment reads a folder of DICOM files and links to them, passing over sub-folders and hidden files; a dangling link is an error', async () => {
   const dir = mkdtempSync(join(tmp, 'series-'));
   const series = join(REPO_ROOT, 'test/fixtures/dicom/series');
   // Half copied, half linked (git-annex and PACS caches link their files).
@@ -190,13 +191,18 @@ test('segment reads a folder of DICOM files and links to them, passing over sub-
       ? symlinkSync(join(series, name), join(dir, name))
       : copyFileSync(join(series, name), join(dir, name)),
   );
-  symlinkSync(join(tmp, 'no-such-file.dcm'), join(dir, 'dangling.dcm'));
   mkdirSync(join(dir, 'thumbnails'));
   writeFileSync(join(dir, '.DS_Store'), 'Bud1 not DICOM');
   const out = join(tmp, 'series-labels.nii.gz');
   const r = await cli('segment', dir, '-o', out, '--model', 'brain-wm-2d', '--no-tta');
   assert.equal(r.code, 0, r.err);
   assert.deepEqual(readBack(out).shape, [48, 40, 6]);
+  // A link to a file that is not there (git-annex, not fetched) is a missing slice, not nothing.
+  symlinkSync(join(tmp, 'no-such-file.dcm'), join(dir, 'img_999.dcm'));
+  const missing = await cli('segment', dir, '-o', out, '--model', 'brain-wm-2d', '--no-tta');
+  assert.equal(missing.code, 1, missing.err);
+  assert.match(missing.err, /dicom_missing_file.*img_999\.dcm.*git annex get/);
+  rmSync(join(dir, 'img_999.dcm'));
   // A file that is not DICOM, not hidden, is the series' error, named, with a non-zero exit.
   writeFileSync(join(dir, 'readme.txt'), 'notes');
   const bad = await cli('segment', dir, '-o', out, '--model', 'brain-wm-2d', '--no-tta');

@@ -146,7 +146,10 @@ export class NnsamClient {
       } catch (err) {
         const wait = retryDelay(err, attempt);
         if (wait === null || attempt >= (this.options.retries ?? 4)) {
-          if (typeof err === 'object' && err !== null) Object.assign(err, { idempotencyKey });
+          // A frozen error (a proxy's, say) is thrown as it is, without the key.
+          if (typeof err === 'object' && err !== null && Object.isExtensible(err)) {
+            Object.assign(err, { idempotencyKey });
+          }
           throw err;
         }
         await sleep(wait);

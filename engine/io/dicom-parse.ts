@@ -69,14 +69,26 @@ export function isDicom(bytes: Uint8Array): boolean {
 export const MAX_DICOM_HEADER_BYTES = 4 * 2 ** 20;
 
 /**
- * The headers of a whole series, summed, beyond its pixel bytes: each file's header is parsed and
- * dropped in turn, so memory stays one header's, but the time adds up. dicom-parser takes about
- * 0.27 s a MiB of empty sequence items, which deflate to almost nothing: a 1.6 MB zip of 256 such
- * files of one pixel cost about 230 s of a node's CPU before any work check (found by review). A real
- * header is smaller than its image (a Siemens MR header with its CSA data is ~95 KB beside 128 KB of
- * pixels), so the allowance grows with the pixels, and a series of tiny images gets 32 MiB: seconds.
+ * Elements (sequence items included) parsed in the headers of a whole series. dicom-parser's time is
+ * per element: ~3 us each, so a header of empty sequence items, 8 bytes an item, costs ~0.3 s a MiB
+ * and deflates to almost nothing; a 1.6 MB zip of 256 such files cost ~230 s of a node's CPU before any
+ * work check (found by review). Bytes are the wrong measure both ways: a Siemens header is ~95 KB in
+ * 159 elements (its CSA data is one), and a byte allowance that grew with the declared pixels let a
+ * file declare pixels it did not hold (found by review). Real files have tens to a few hundred
+ * elements (28 to 271 in the fixtures and shared data), so a million is thousands of files and a few
+ * seconds of parsing at most.
  */
-export const MAX_SERIES_HEADER_BYTES = 8 * MAX_DICOM_HEADER_BYTES;
+export const MAX_SERIES_HEADER_ELEMENTS = 1_000_000;
+
+/** Elements of `ds` and of every item in its sequences, nested ones included. */
+function elementCount(ds: DataSet): number {
+  let n = 0;
+  for (const el of Object.values(ds.elements)) {
+    n++;
+    for (const item of el.items ?? []) n += 1 + (item.dataSet ? elementCount(item.dataSet) : 0);
+  }
+  return n;
+}
 
 const PIXEL_DATA = 'x7fe00010';
 
@@ -153,8 +165,10 @@ export function dicomFrames(
   bytes: Uint8Array,
   what: string,
   checkSize: (rows: number, cols: number, frames: number) => void = () => {},
+  checkHeader: (elements: number) => void = () => {},
 ): DicomFrame[] {
   const ds = parse(bytes, what);
+  checkHeader(elementCount(ds));
   const ts = ds.string('x00020010')?.trim() ?? '';
   const samples = ds.uint16('x00280002') ?? 1;
   if (samples !== 1) {

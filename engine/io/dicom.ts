@@ -20,7 +20,7 @@ import {
   decodeFrame,
   dicomFrames,
   frameDatatype,
-  MAX_SERIES_HEADER_BYTES,
+  MAX_SERIES_HEADER_ELEMENTS,
   type DicomFrame,
 } from './dicom-parse.js';
 import type { ImageVolume, InspectGeometry, Matrix4 } from './image.js';
@@ -56,22 +56,23 @@ export function readDicomSeries(
   const frames: DicomFrame[] = [];
   // Which file each frame came from, for the errors found once the geometry is known.
   const sources: string[] = [];
-  let headerBytes = 0;
-  let pixelBytes = 0;
+  let elements = 0;
   files.forEach((bytes, i) => {
     const what = files.length > 1 ? `DICOM file ${i}` : 'DICOM';
-    const own = dicomFrames(bytes, what, (rows, cols, n) =>
-      checkExtents([cols, rows, frames.length + n], limits, what),
+    const own = dicomFrames(
+      bytes,
+      what,
+      (rows, cols, n) => checkExtents([cols, rows, frames.length + n], limits, what),
+      (n) => {
+        elements += n;
+        if (elements > MAX_SERIES_HEADER_ELEMENTS) {
+          throw new LimitError(
+            'dicom_header_too_large',
+            `${what}: the series' headers hold more than ${MAX_SERIES_HEADER_ELEMENTS} elements`,
+          );
+        }
+      },
     );
-    // Everything before the first frame's pixels was parsed as header.
-    headerBytes += own[0]?.offset ?? bytes.length;
-    for (const f of own) pixelBytes += (f.rows * f.cols * f.bitsAllocated) / 8;
-    if (headerBytes > MAX_SERIES_HEADER_BYTES + pixelBytes) {
-      throw new LimitError(
-        'dicom_header_too_large',
-        `${what}: the series' headers before PixelData add up to ${headerBytes} bytes, more than its ${pixelBytes} bytes of pixels and ${MAX_SERIES_HEADER_BYTES} more`,
-      );
-    }
     for (const f of own) {
       frames.push(f);
       sources.push(what);

@@ -113,17 +113,18 @@ export interface SegmentResult {
  * `image.data` may be float32 or the stored integer type (`readImage`'s `storedType`). A manifest that
  * declares a bias-field correction gets it: the field is fitted through the first segmentation's
  * tissue label and, when it passes the gate, the corrected image is segmented again
- * (engine/preprocessing/bias-field.ts).
+ * (engine/preprocessing/bias-field.ts). NaN and infinite voxels of a float32 image are set to 0 in
+ * `image.data` itself, and the result's `warnings` say how many.
  */
 export async function segment(
   core: KernelCore,
-  input: ImageVolume<VoxelArray>,
+  image: ImageVolume<VoxelArray>,
   manifest: ModelManifest,
   folds: readonly InferenceRuntime[],
   options: SegmentOptions = {},
 ): Promise<SegmentResult> {
-  // NaN and infinite voxels are read as 0 (engine/preprocessing/non-finite.ts).
-  const { image, count } = zeroNonFinite(input);
+  // NaN and infinite voxels are read as 0, written into the image (engine/preprocessing/non-finite.ts).
+  const count = zeroNonFinite(image);
   const result = await segmentFinite(core, image, manifest, folds, options);
   const [nx, ny, nz] = image.shape;
   result.warnings = nonFiniteWarnings(count, nx * ny * nz * (image.channels ?? 1));

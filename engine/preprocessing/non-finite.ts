@@ -8,20 +8,23 @@
 import type { ImageVolume, VoxelArray } from '../io/index.js';
 
 /**
- * `image` with every non-finite voxel 0, and how many there were. The same object when there are none
- * (integer types never have any); otherwise a copy, so that the caller's data (perhaps a view of its
- * request body) is left as it was.
+ * Writes 0 over every non-finite voxel of `image`, in place, and returns how many there were. In place:
+ * a copy would be a float32 volume the work bounds do not count (found by review), and the readers'
+ * float data is always their own array (an integer type, which never holds NaN, is the only kind kept
+ * as a view of the caller's bytes).
  */
-export function zeroNonFinite<V extends ImageVolume<VoxelArray>>(image: V): { image: V; count: number } {
+export function zeroNonFinite(image: ImageVolume<VoxelArray>): number {
   const { data } = image;
-  if (!(data instanceof Float32Array)) return { image, count: 0 };
+  if (!(data instanceof Float32Array)) return 0;
   let count = 0;
   // x - x is 0 for every finite x, NaN for NaN and for either infinity.
-  for (let i = 0; i < data.length; i++) if (data[i] - data[i] !== 0) count++;
-  if (count === 0) return { image, count };
-  const clean = data.slice();
-  for (let i = 0; i < clean.length; i++) if (clean[i] - clean[i] !== 0) clean[i] = 0;
-  return { image: { ...image, data: clean }, count };
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] - data[i] !== 0) {
+      data[i] = 0;
+      count++;
+    }
+  }
+  return count;
 }
 
 /** The warning a result carries for `count` non-finite voxels read as 0; none when there were none. */

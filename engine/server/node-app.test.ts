@@ -157,6 +157,19 @@ test('format=nifti on a PNG slice: the streamed .nii.gz is writeNifti of a direc
   assert.equal(typeof line.ms, 'number');
 });
 
+test('NaN voxels of a float input are read as 0 and the meta frame says so', async () => {
+  const image = readImage(SLICE);
+  let holes = 0;
+  const data = Float32Array.from(image.data, (v) => (v !== 0 ? v : (holes++, NaN)));
+  const run = await post(node.url, 'format=png', writeNifti(image, data, { datatype: 'float32' }));
+  assert.deepEqual(run.meta!.warnings, [
+    `${holes} of ${data.length} voxels were NaN or infinite and were read as 0 (background)`,
+  ]);
+  // The same labels as the zero background (the PNG slice itself).
+  const clean = await post(node.url, 'format=png', SLICE);
+  assert.deepEqual(run.data, clean.data);
+});
+
 test('format=png gives the labels as indexed pixels with a visible palette; format=json gives segment() stats', async () => {
   const image = readImage(SLICE);
   const ref = await direct(image, false);

@@ -8,13 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
-import { readImage } from '../../engine/io/index.js';
+import { readImage, writeNifti } from '../../engine/io/index.js';
 import { startApi, type ApiWorld } from '../workerd/api-world.js';
 import { PRICES } from '../workerd/job-fixtures.js';
 import { REPO_ROOT, SHARED_DATA } from '../support/goldens.js';
@@ -151,4 +151,27 @@ test('private mode: the slice is segmented in the browser, nothing is uploaded, 
     `private mode: ${seconds.toFixed(1)} s in the browser; voxel agreement with the CLI ${(agreement * 100).toFixed(4)} % (${same}/${browserLabels.length}); labels ${JSON.stringify(rows)}`,
   );
   assert.ok(agreement >= 0.999, `voxel agreement ${agreement}`);
+});
+
+test('private mode says when NaN voxels were read as 0, as the API does', async () => {
+  const slice = readImage(new Uint8Array(readFileSync(SLICE)));
+  let holes = 0;
+  const data = Float32Array.from(slice.data, (v) => (v !== 0 ? v : (holes++, NaN)));
+  assert.ok(holes > 0, 'the slice has a background');
+  const input = join(tmp, 'slice-nan.nii');
+  writeFileSync(input, writeNifti(slice, data, { datatype: 'float32' }));
+  const page = await browser.newPage({ viewport: { width: 1100, height: 1300 } });
+  page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
+  await page.goto(`${base}/app`);
+  await page.waitForFunction(() => !(document.getElementById('start') as HTMLButtonElement).disabled);
+  await page.setInputFiles('#file', input);
+  await page.selectOption('#model', MODEL);
+  await page.check('#private');
+  await page.click('#start');
+  await page.waitForSelector('#result[data-ready="true"]', { timeout: 90_000 });
+  assert.match(
+    await page.locator('#job-status').innerText(),
+    new RegExp(`Note: ${holes} of ${data.length} voxels were NaN or infinite and were read as 0`),
+  );
+  await page.close();
 });

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { decode } from 'fast-png';
 import { cliRegistry } from '../../engine/cli/models-root.js';
-import { readImage } from '../../engine/io/index.js';
+import { readImage, writeNifti } from '../../engine/io/index.js';
 import { checkManifest, type ModelManifest } from '../../engine/models/manifest.js';
 import { releaseFileKey } from '../../engine/models/reference.js';
 import { segment } from '../../engine/pipeline/segment.js';
@@ -208,6 +208,22 @@ test('a 2D slice runs in the Worker with no inference node reachable, as onnxrun
     (await awaitLog('edge_model_loaded', 0, noNodeLogs)).map((l) => [l.object, l.bytes, l.runtime]),
     [[KEY, EDGE_FILE.byteLength, 'unet-wasm']],
   );
+});
+
+test('at the edge, NaN voxels of a float slice are read as 0 and X-Input-Warnings says so', async () => {
+  await (await noNode.mf.getR2Bucket('MODELS', 'api')).put(KEY, EDGE_FILE);
+  const image = readImage(SLICE);
+  let holes = 0;
+  const data = Float32Array.from(image.data, (v) => (v !== 0 ? v : (holes++, NaN)));
+  const holed = await post(noNode, writeNifti(image, data, { datatype: 'float32' }), { accept: 'image/png' });
+  assert.equal(holed.res.status, 200, await holed.res.clone().text());
+  assert.equal(holed.res.headers.get('x-placement'), 'edge');
+  assert.deepEqual(JSON.parse(holed.res.headers.get('x-input-warnings') ?? '[]'), [
+    `${holes} of ${data.length} voxels were NaN or infinite and were read as 0 (background)`,
+  ]);
+  const clean = await post(noNode, SLICE, { accept: 'image/png' });
+  assert.equal(clean.res.headers.get('x-input-warnings'), null);
+  assert.deepEqual(await pngLabels(holed.res), await pngLabels(clean.res));
 });
 
 test('model=brain-wm-2d@1.2.0 runs at the edge from its own MODELS key, as its edge file does on onnxruntime-node', async () => {

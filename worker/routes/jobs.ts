@@ -477,11 +477,13 @@ export const jobRoutes = newRouter()
             );
           }
           if (landed) return { job: landed };
-          // Both are tried whichever fails; the creation's error is the answer.
-          await Promise.allSettled([
+          // The creation's error is the answer. The token's job comes back unless the ledger found the
+          // job charged (it ran and was deleted meanwhile: its job was spent).
+          const [abandoned] = await Promise.allSettled([
             c.env.LEDGER.getByName(tenant).abandon(id, now, abandonedUntil),
-            token.refund(),
           ]);
+          if (!(abandoned.status === 'fulfilled' && !abandoned.value))
+            await Promise.allSettled([token.refund()]);
           throw err;
         }
       })(),

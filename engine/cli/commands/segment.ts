@@ -9,6 +9,7 @@ import {
   type InspectInput,
   type VoxelArray,
 } from '../../io/index.js';
+import { InputError } from '../../errors.js';
 import { checkInputBytes } from '../../io/limits.js';
 import { segment, type SegmentProgress } from '../../pipeline/segment.js';
 import { workGuard } from '../../pipeline/work.js';
@@ -34,8 +35,15 @@ async function readInput(path: string, inspect: InspectInput): Promise<ImageVolu
     // (.DS_Store), as a zipped series is read (engine/io/zip.ts); their sizes are checked before any is
     // read (found by review: a sub-folder was an internal error).
     const entries = (await readdir(path)).filter((n) => !n.startsWith('.')).map((n) => join(path, n));
-    // A dangling link is passed over like a folder.
     const stats = await Promise.all(entries.map(async (n) => [n, await stat(n).catch(() => null)] as const));
+    // A dangling link is a slice not fetched (git-annex): leaving it out could shorten the volume unnoticed.
+    const dangling = stats.find(([, s]) => s === null);
+    if (dangling) {
+      throw new InputError(
+        'dicom_missing_file',
+        `${dangling[0]} is a link to a file that is not there (with git-annex: git annex get)`,
+      );
+    }
     const regular = stats.filter(([, s]) => s?.isFile());
     const names = regular.map(([n]) => n).sort();
     const held = regular.reduce((sum, [, s]) => sum + s!.size, 0);
