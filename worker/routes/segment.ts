@@ -373,7 +373,8 @@ async function deliver(
     recorded = await settleLostRecord(c, run, err);
   }
   if (recorded.kind === 'cancelled') {
-    // Only jobs are cancelled in the ledger (job-runner.ts remove); a one-shot's run id never is.
+    // A one-shot's run id is cancelled only by settleLostRecord, after its own record failed, and
+    // nothing records it again: this is a bug, answered 500 and not charged.
     throw new Error(`one-shot ${run.jobId} found cancelled in the ledger`);
   }
   if (recorded.kind === 'superseded') {
