@@ -5,8 +5,15 @@
  * throws, so a module that starts calling more of a binding fails its tests rather than passing on
  * a silent default.
  */
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Hono, Schema } from 'hono';
 import { sha256Hex } from '../engine/edge.js';
+import type { AppEnv } from './app-env.js';
 import type { AdmitInput, AdmitResult } from './billing/ledger-types.js';
+import { readConfig } from './config.js';
+import { requestId } from './middleware/request-id.js';
+import { renderProblem } from './problem.js';
+import { newRouter } from './router.js';
 
 /** A KV namespace holding `entries` as text, read through `get(key, 'text')`. */
 export function memoryKv(entries: Record<string, string> = {}): KVNamespace {
@@ -36,6 +43,21 @@ export async function apiKeyKv(token: string, tenant: string, scopes: string[]):
     revoked_at: null,
   };
   return memoryKv({ [`apikey:${id}`]: JSON.stringify(record) });
+}
+
+/**
+ * `routes` behind the app's own request id, config and problem rendering (worker/app.ts), minus the
+ * kernels and bindings a test provides itself: for calling a route module with `app.request`.
+ */
+export function routeApp(routes: Hono<AppEnv, Schema, string>): OpenAPIHono<AppEnv> {
+  const app = newRouter();
+  app.use('*', requestId, async (c, next) => {
+    c.set('config', readConfig(c.env));
+    await next();
+  });
+  app.route('/', routes);
+  app.onError(renderProblem);
+  return app;
 }
 
 /** The part of a tenant's ledger that admission calls. */

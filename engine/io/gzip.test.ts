@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { gzipSync, zlibSync } from 'fflate';
 import { DEFAULT_READ_LIMITS, LimitedInflater, inflateLimited, resolveLimits } from './index.js';
 import { assertCode } from './test-helpers.js';
+import { concatBytes } from '../protocol/bytes.js';
 
 describe('LimitedInflater', () => {
   let seed = 12345;
@@ -44,15 +45,7 @@ describe('LimitedInflater', () => {
     out.set(plainGz.subarray(10), header.length);
     return out;
   };
-  const concat = (parts: Uint8Array[]) => {
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
-  };
+  const concat = concatBytes;
   it('reads a file name in the header, but refuses one too long to be a name (quadratic in fflate)', () => {
     assert.deepEqual(inflateLimited(named(plain, 1000), 1e6), plain);
     assertCode(() => inflateLimited(named(plain, 2 << 20), 1e6), 'corrupt_compressed_data');

@@ -7,12 +7,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AdmitInput, AdmitResult } from '../billing/ledger-types.js';
-import { readConfig } from '../config.js';
 import type { JobInit, JobState } from '../jobs/job-types.js';
-import { requestId } from '../middleware/request-id.js';
-import { renderProblem } from '../problem.js';
-import { newRouter } from '../router.js';
-import { apiKeyKv } from '../test-doubles.js';
+import { apiKeyKv, routeApp } from '../test-doubles.js';
 import { jobRoutes } from './jobs.js';
 
 const TENANT = 'acme';
@@ -158,14 +154,7 @@ async function world(
     passThroughOnException: () => {},
     props: {},
   } as unknown as ExecutionContext;
-  // The app's own context middleware, minus the kernels (the segment route's) that jobs do not use.
-  const app = newRouter();
-  app.use('*', requestId, async (c, next) => {
-    c.set('config', readConfig(c.env));
-    await next();
-  });
-  app.route('/', jobRoutes);
-  app.onError(renderProblem);
+  const app = routeApp(jobRoutes);
   const response = app.request(
     '/v1/jobs',
     {
@@ -361,14 +350,7 @@ describe('GET /v1/jobs/{id}/events', () => {
           }),
         },
       } as unknown as Env;
-      const app = newRouter();
-      app.use('*', requestId, async (c, next) => {
-        c.set('config', readConfig(c.env));
-        await next();
-      });
-      app.route('/', jobRoutes);
-      app.onError(renderProblem);
-      const res = await app.request(
+      const res = await routeApp(jobRoutes).request(
         `/v1/jobs/${id}/events`,
         { headers: { Authorization: `Bearer ${UPLOAD_TOKEN}` } },
         env,

@@ -11,11 +11,7 @@ import { encodeFrame, FRAMES_CONTENT_TYPE } from '../../engine/edge.js';
 import { SHARED_DATA } from '../../test/support/goldens.js';
 import type { AdmitInput, Charge, ChargeInput } from '../billing/ledger-types.js';
 import { chargeOf } from '../billing/price.js';
-import { readConfig } from '../config.js';
-import { requestId } from '../middleware/request-id.js';
-import { renderProblem } from '../problem.js';
-import { newRouter } from '../router.js';
-import { apiKeyKv } from '../test-doubles.js';
+import { apiKeyKv, routeApp } from '../test-doubles.js';
 import { segmentRoutes } from './segment.js';
 
 const TENANT = 'acme';
@@ -131,13 +127,7 @@ async function world(faults: Faults = {}) {
     passThroughOnException: () => {},
     props: {},
   } as unknown as ExecutionContext;
-  const app = newRouter();
-  app.use('*', requestId, async (c, next) => {
-    c.set('config', readConfig(c.env));
-    await next();
-  });
-  app.route('/', segmentRoutes);
-  app.onError(renderProblem);
+  const app = routeApp(segmentRoutes);
   const request = (path: string, init: RequestInit) => app.request(path, init, env, ctx);
   const send = (key?: string) =>
     request('/v1/segment?model=brain-wm-2d', {
