@@ -106,16 +106,23 @@ export class FrameStreamError extends Error {}
 
 /**
  * Decodes a frame stream as it arrives. Buffers at most one frame (≤ {@link MAX_FRAME_PAYLOAD} + 5
- * bytes). A stream that stops inside a frame throws {@link FrameStreamError}.
+ * bytes). A stream that stops inside a frame throws {@link FrameStreamError}, and so does one that
+ * sends nothing for `idleMs` (a node heartbeats through the whole run, engine/server/node-run.ts).
+ * A consumer that stops early (a `return` or `break` in its loop, a throw) cancels the stream, so
+ * that the sender stops its run instead of waiting for a reader that is gone.
  */
-export async function* decodeFrames(stream: ReadableStream<Uint8Array>): AsyncGenerator<Frame> {
+export async function* decodeFrames(
+  stream: ReadableStream<Uint8Array>,
+  options: { idleMs?: number } = {},
+): AsyncGenerator<Frame> {
   const reader = stream.getReader();
   // Reads are kept as they arrive and each byte is copied once, when its frame is complete: joining
   // every read onto the bytes so far would copy a 4 MiB frame that arrives in 64 KiB reads 64 times.
   const pending = new ByteQueue();
+  let finished = false;
   try {
     for (;;) {
-      const { value, done } = await reader.read();
+      const { value, done } = await readWithin(reader, options.idleMs);
       if (done) break;
       pending.push(value);
       for (;;) {
@@ -135,7 +142,21 @@ export async function* decodeFrames(stream: ReadableStream<Uint8Array>): AsyncGe
     }
     if (pending.length)
       throw new FrameStreamError(`stream ended inside a frame (${pending.length} bytes left)`);
+    finished = true;
   } finally {
+    if (!finished) reader.cancel().catch(() => {});
     reader.releaseLock();
   }
+}
+
+/** `reader.read()`, failing with {@link FrameStreamError} when nothing arrives for `idleMs`. */
+function readWithin(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  idleMs: number | undefined,
+): Promise<ReadableStreamReadResult<Uint8Array>> {
+  if (idleMs === undefined) return reader.read();
+  let fail!: (err: Error) => void;
+  const idle = new Promise<never>((_, reject) => (fail = reject));
+  const timer = setTimeout(() => fail(new FrameStreamError(`no frame bytes for ${idleMs} ms`)), idleMs);
+  return Promise.race([reader.read(), idle]).finally(() => clearTimeout(timer));
 }

@@ -74,17 +74,34 @@ async function direct(image: ImageVolume, tta: boolean): Promise<SegmentResult> 
   return segment(await sharedKernels(), image, model.manifest, folds, { tta });
 }
 
+/**
+ * The frames without the node's heartbeats: a progress frame that repeats the last one (node-run.ts),
+ * which may come anywhere before the end.
+ */
+function withoutHeartbeats(frames: Frame[]): Frame[] {
+  let last: string | undefined;
+  return frames.filter((f) => {
+    if (f.type !== 'progress') return true;
+    const body = JSON.stringify(f.body);
+    const beat = body === last;
+    last = body;
+    return !beat;
+  });
+}
+
 function assertFrameOrder(run: Run): void {
-  const kinds = run.frames.map((f) => f.type).join(',');
+  const frames = withoutHeartbeats(run.frames);
+  const kinds = frames.map((f) => f.type).join(',');
   assert.match(kinds, /^(progress,)+meta,(data,)+end$/);
-  const ranks = run.progress.map((p) => ORDER.indexOf(p.stage));
+  const progress = frames.flatMap((f) => (f.type === 'progress' ? [f.body] : []));
+  const ranks = progress.map((p) => ORDER.indexOf(p.stage));
   assert.ok(!ranks.includes(-1));
   assert.deepEqual(
     ranks,
     [...ranks].sort((a, b) => a - b),
     'progress stages in order',
   );
-  const predict = run.progress.filter((p) => p.stage === 'predict');
+  const predict = progress.filter((p) => p.stage === 'predict');
   assert.deepEqual(
     predict.map((p) => p.done),
     Array.from({ length: predict[0].total }, (_, i) => i + 1),
@@ -155,6 +172,25 @@ test('format=nifti on a PNG slice: the streamed .nii.gz is writeNifti of a direc
     ['POST', '/v1/run', 200, MODEL, 'ok'],
   );
   assert.equal(typeof line.ms, 'number');
+});
+
+test('a node repeats its last progress through the whole run, so that a silent stream means a lost node', async () => {
+  const beating = await startNode({ port: 0, modelsDir: DEFAULT_MODELS_DIR, heartbeatMs: 5 });
+  try {
+    const run = await post(beating.url, 'format=nifti', SLICE);
+    assertFrameOrder(run);
+    const beats = run.frames.filter(
+      (f, i) => f.type === 'progress' && withoutHeartbeats(run.frames.slice(0, i + 1)).at(-1) !== f,
+    );
+    const stages = new Set(beats.map((f) => (f.body as RunProgress).stage));
+    // The run worker reports nothing between its steps; the node fills the gaps while it computes.
+    assert.ok(
+      ['preprocess', 'predict', 'postprocess', 'encode'].some((s) => stages.has(s as RunProgress['stage'])),
+      [...stages].join(),
+    );
+  } finally {
+    await beating.close();
+  }
 });
 
 test('NaN voxels of a float input are read as 0 and the meta frame says so', async () => {

@@ -55,7 +55,7 @@ export interface NodeAppOptions {
   /** `Retry-After` of a 503 `node_saturated`, in seconds (default 2). */
   retryAfterSeconds?: number;
   log?: NodeLog;
-  /** Interval of the `queued` heartbeat frames, in ms (default 2000). */
+  /** Interval of the heartbeat frames (the last progress again, for the whole run), in ms (default 2000). */
   heartbeatMs?: number;
   /** z-planes per compressed NIfTI slab (default 8). */
   slabPlanes?: number;

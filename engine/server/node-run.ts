@@ -1,7 +1,7 @@
 /**
  * @module
  * One admitted run of `POST /v1/run`, from its slot to its last frame: wait for a free run (with a
- * `queued` heartbeat), read the body under the byte cap, hand it to a run worker (run-pool.ts) that
+ * heartbeat, the last progress again, until the run ends), read the body under the byte cap, hand it to a run worker (run-pool.ts) that
  * decodes, segments and encodes, and relay what the worker tells as frames, ending with an `end` or
  * `error` frame. A cancelled response (the client went away) or a passed deadline stops the worker
  * at its next step; the slot is freed once the worker is.
@@ -95,7 +95,14 @@ async function run(
     metrics.stage.observe({ stage: name }, (now - since) / 1000);
     return now;
   };
-  const progress = (p: RunProgress): void => sink.send({ type: 'progress', body: p });
+  // The last progress is sent again every heartbeatMs for the whole run, so that a silent
+  // connection means a lost node: the Worker gives up on a stream idle for NODE_IDLE_MS
+  // (worker/nodes/remote-run.ts), and a step may report nothing for longer than that.
+  let last: RunProgress = { stage: 'queued', done: 0, total: 1 };
+  const progress = (p: RunProgress): void => {
+    last = p;
+    sink.send({ type: 'progress', body: p });
+  };
   const cancelled = new Promise<never>((_, reject) => {
     const fail = (): void => reject(signal.reason);
     if (signal.aborted) fail();
@@ -107,12 +114,10 @@ async function run(
   let job: WorkerRun | undefined;
   try {
     let t = performance.now();
+    heartbeat = setInterval(() => progress(last), settings.heartbeatMs);
     if (req.slot.waiting) {
-      const beat = (): void => progress({ stage: 'queued', done: 0, total: 1 });
-      beat();
-      heartbeat = setInterval(beat, settings.heartbeatMs);
+      progress(last);
       await Promise.race([req.slot.ready, cancelled]);
-      clearInterval(heartbeat);
     }
     const queuedMs = performance.now() - t;
     t = stage('queued', t);
@@ -173,6 +178,7 @@ async function run(
           },
         });
         fields.bytes_out = sent;
+        clearInterval(heartbeat);
         break;
       } else if (m.type === 'failed') {
         throw new WorkerFailure(m.error, m.cause);
@@ -201,6 +207,7 @@ async function run(
       sink.send({ type: 'error', body: e });
     }
   } finally {
+    clearInterval(heartbeat);
     sink.close();
     req.onEnd(fields);
     // The slot stays taken until the worker is free: /healthz counts it as running until then.

@@ -38,6 +38,8 @@ const END: RunEnd = {
 
 /** What the scripted node answers to the next runs. */
 let script: (shape: number[], contentType: string) => Frame[];
+/** The `deadline_ms` of the last run the node was asked for. */
+let lastDeadline: string | null = null;
 let server: Server;
 let w: ApiWorld;
 let doc: OpenApiDoc;
@@ -77,6 +79,7 @@ before(async () => {
       return;
     }
     const query = new URL(req.url ?? '/', 'http://node').searchParams;
+    lastDeadline = query.get('deadline_ms');
     const body: Buffer[] = [];
     req.on('data', (b: Buffer) => body.push(b));
     req.on('end', () => {
@@ -143,6 +146,9 @@ test('one-shot: an honest answer is charged for the slice; an inflated, foreign 
     ['another input of the same voxels', (s, t) => answer([s[1], s[0], 1], t, 1000)],
     ['a larger input', (s, t) => answer([2 * s[0], 2 * s[1], 1], t, 1000)],
     ['more bytes than the slice encodes to', (s, t) => answer(s, t, maxResultBytes('png', s) + 1)],
+    // Both would go into the answer's headers after the charge (a 500, charged).
+    ['a content type of its own', (s) => answer(s, 'image/png\r\nSet-Cookie: x=1', 1000)],
+    ['a warning no header can carry', (s, t) => answer(s, t, 1000, { warnings: ['intensities \u2265 0'] })],
   ];
   for (const [what, fault] of faults) {
     script = fault;
@@ -177,6 +183,9 @@ test('job: an inflated voxel count fails the job uncharged; the honest answer is
   const done = await jobs.waitFinal(honest.id, 60_000);
   assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
   assert.equal(done.voxels, 8 * 256 * 256);
+  // The node is told the job's deadline, so that a run the job cannot use stops there.
+  const deadline = Number(lastDeadline);
+  assert.ok(Number.isInteger(deadline) && deadline > 0 && deadline <= 900_000, String(lastDeadline));
   assert.deepEqual(
     (await charges()).slice(before).map((c) => c.amount_micros),
     [priceOf(8 * 256 * 256)],

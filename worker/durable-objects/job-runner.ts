@@ -265,7 +265,15 @@ export class JobRunner extends DurableObject<Env> {
       job.attempts++;
       const start = await startRun(
         node,
-        { model: release.reference, format: 'nifti', ...job.options, requestId: run.request_id },
+        {
+          model: release.reference,
+          format: 'nifti',
+          ...job.options,
+          requestId: run.request_id,
+          // The node stops the run at the job's deadline, as one-shots' are stopped at theirs: a run
+          // the job can no longer use must not hold the node's slot to the node's own limit.
+          deadlineMs: Math.max(1, job.expires_at - Date.now()),
+        },
         input.body,
         this.config.nodeToken,
         signal,

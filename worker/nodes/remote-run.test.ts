@@ -6,8 +6,22 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { encodeFrame, maxResultBytes, type Frame, type RunEnd, type RunMeta } from '../../engine/edge.js';
-import { MAX_NODE_RETRY_AFTER_S, readRun, retryAfterOf, startRun, type RunAsked } from './remote-run.js';
+import {
+  encodeFrame,
+  maxResultBytes,
+  type Frame,
+  type RunEnd,
+  type RunMeta,
+  type RunProgress,
+} from '../../engine/edge.js';
+import {
+  MAX_NODE_ERROR_BYTES,
+  MAX_NODE_RETRY_AFTER_S,
+  readRun,
+  retryAfterOf,
+  startRun,
+  type RunAsked,
+} from './remote-run.js';
 
 const ASKED: RunAsked = {
   id: 'brain-wm-2d',
@@ -154,6 +168,102 @@ describe('readRun', () => {
   });
 });
 
+describe('readRun: what a node sends is checked before it reaches a header, a job or a charge', () => {
+  it("fails a meta frame whose content type is not the format's, or whose warnings could not go into a header", async () => {
+    const metas: RunMeta[] = [
+      { ...META, content_type: 'image/png' },
+      { ...META, content_type: 'application/gzip\r\nSet-Cookie: x=1' },
+      { ...META, warnings: ['one\r\ntwo'] },
+      { ...META, warnings: ['intensities \u2265 0'] },
+      { ...META, warnings: Array.from({ length: 17 }, () => 'a warning') },
+      { ...META, warnings: ['x'.repeat(501)] },
+      { ...META, warnings: 'a warning' as unknown as string[] },
+    ];
+    for (const meta of metas) {
+      const { outcome, got } = await read([{ type: 'meta', body: meta }, DATA, { type: 'end', body: END }]);
+      assert.equal(outcome.kind, 'failed', JSON.stringify(meta));
+      assert.deepEqual(got, []);
+    }
+    const warned = {
+      ...META,
+      warnings: ['12 of 16 voxels were NaN or infinite and were read as 0 (background).'],
+    };
+    assert.equal(
+      (await read([{ type: 'meta', body: warned }, DATA, { type: 'end', body: END }])).outcome.kind,
+      'done',
+    );
+  });
+
+  it("passes on a progress frame's known fields only, and drops one of another shape", async () => {
+    const seen: unknown[] = [];
+    const frames: Frame[] = [
+      {
+        type: 'progress',
+        body: { stage: 'predict', done: 1, total: 2, junk: 'x'.repeat(1000) } as RunProgress,
+      },
+      { type: 'progress', body: { stage: 'exfiltrate', done: 1, total: 2 } as unknown as RunProgress },
+      { type: 'progress', body: { stage: 'predict', done: -1, total: 2 } },
+      { type: 'progress', body: null as unknown as RunProgress },
+      { type: 'meta', body: META },
+      DATA,
+      { type: 'end', body: END },
+    ];
+    const outcome = await readRun(
+      response(frames),
+      { progress: (p) => void seen.push(p), meta: () => {}, data: () => {} },
+      ASKED,
+    );
+    assert.equal(outcome.kind, 'done');
+    assert.deepEqual(seen, [{ stage: 'predict', done: 1, total: 2 }]);
+  });
+
+  it("fails an end frame too large for a job's state", async () => {
+    const stats = Array.from({ length: 2000 }, (_, label) => ({ label, name: 'x'.repeat(40) }));
+    const big = { ...END, stats } as unknown as RunEnd;
+    const { outcome } = await read([{ type: 'meta', body: META }, DATA, { type: 'end', body: big }]);
+    assert.equal(outcome.kind, 'failed');
+    assert.match((outcome as { reason: string }).reason, /end frame over/);
+  });
+
+  it('passes on an error frame with a token for its code and a bounded detail', async () => {
+    const { outcome } = await read([
+      { type: 'error', body: { status: 422, code: 'Bad Code\r\n', detail: 'd'.repeat(5000) } },
+    ]);
+    assert.equal(outcome.kind, 'rejected');
+    const { error } = outcome as { error: { code: string; detail: string } };
+    assert.equal(error.code, 'node_error');
+    assert.equal(error.detail.length, 1000);
+  });
+
+  /** A node's answer that sends `first` and then nothing, never ending; `cancelled()` says whether it was cancelled. */
+  function stalledAfter(first: Frame) {
+    let cancelled = false;
+    const stream = new ReadableStream<Uint8Array>({
+      start: (controller) => controller.enqueue(encodeFrame(first)),
+      cancel: () => void (cancelled = true),
+    });
+    const sink = { progress: () => {}, meta: () => {}, data: () => {} };
+    return {
+      read: (idleMs?: number) => readRun(new Response(stream), sink, ASKED, idleMs),
+      cancelled: () => cancelled,
+    };
+  }
+
+  it('gives up on a stream that goes silent, and cancels it so that the node stops its run', async () => {
+    const node = stalledAfter({ type: 'meta', body: META });
+    const outcome = await node.read(100);
+    assert.equal(outcome.kind, 'failed');
+    assert.match((outcome as { reason: string }).reason, /no frame bytes for 100 ms/);
+    assert.ok(node.cancelled(), 'the stream was cancelled');
+  });
+
+  it('cancels the stream of a run it refuses midway', async () => {
+    const node = stalledAfter({ type: 'meta', body: { ...META, shape: [9, 9, 9], voxels: 729 } });
+    assert.equal((await node.read()).kind, 'failed');
+    assert.ok(node.cancelled(), 'the stream was cancelled');
+  });
+});
+
 describe('retryAfterOf', () => {
   it('keeps a sane hint and clamps the rest into [1, MAX_NODE_RETRY_AFTER_S]', () => {
     assert.equal(retryAfterOf('5'), 5);
@@ -178,15 +288,63 @@ async function refusingNode(status: number, code: string): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
+/** A node that reads the request and never answers it (a black-holed or hung node). */
+async function silentNode(): Promise<string> {
+  const server = createServer((req) => req.resume());
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** A node whose 503 has an endless body; `written()` is how many bytes it got out before it was cut off. */
+async function floodingNode(): Promise<{ url: string; written: () => number }> {
+  let written = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(503, { 'retry-after': '2', 'content-type': 'text/html' });
+    const chunk = Buffer.alloc(64 * 1024, 0x41);
+    const pump = (): void => {
+      while (!res.destroyed && written < 256 * 2 ** 20) {
+        written += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    pump();
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, written: () => written };
+}
+
 describe('startRun', () => {
-  const run = (node: string) =>
+  const run = (node: string, answerMs?: number) =>
     startRun(
       node,
       { model: 'brain-wm-2d@2.0.0', format: 'nifti', requestId: 'r' },
       new Uint8Array([1]),
       undefined,
       new AbortController().signal,
+      answerMs,
     );
+
+  it('fails a node that does not answer in time, so that the next node is tried', async () => {
+    const started = Date.now();
+    const outcome = await run(await silentNode(), 200);
+    assert.deepEqual(outcome, { kind: 'failed', reason: 'no answer within 200 ms' });
+    assert.ok(Date.now() - started < 5000);
+  });
+
+  it('reads no more than a bounded part of an answer that is not a frame stream', async () => {
+    const node = await floodingNode();
+    assert.deepEqual(await run(node.url), { kind: 'saturated', retryAfterSeconds: 2 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // What the socket buffers hold beyond the cap, not the 256 MiB the node would send.
+    assert.ok(
+      node.written() < 32 * 2 ** 20,
+      `${node.written()} bytes written, the cap is ${MAX_NODE_ERROR_BYTES}`,
+    );
+  });
 
   it("takes a node's model_not_found as that node's gap and a 413 of its settings' limits as over them (try another), other 4xx as the input's", async () => {
     const lacking = await run(await refusingNode(404, 'model_not_found'));

@@ -9,6 +9,7 @@ import {
   decodeFrames,
   isNodeLimitCode,
   maxResultBytes,
+  RESULT_CONTENT_TYPES,
   type RunFormat,
   type RunEnd,
   type RunError,
@@ -55,6 +56,23 @@ export type RunOutcome =
   | { kind: 'failed'; reason: string };
 
 /**
+ * How long a node may take to answer a run's request with its headers. A node answers at admission,
+ * before it reads the body (queued runs get heartbeats), so a node silent this long is lost or
+ * black-holed: the attempt fails and the next node is tried, not the caller's whole deadline spent.
+ */
+export const NODE_ANSWER_MS = 10_000;
+
+/**
+ * Longest silence inside a started run's frame stream. A node sends its last progress again every
+ * two seconds for the whole run (engine/server/node-run.ts), so this is a node that stalled or lost
+ * its connection without closing it.
+ */
+export const NODE_IDLE_MS = 30_000;
+
+/** Most bytes read of a node's answer that is not a frame stream (a 503, a proxy's error page). */
+export const MAX_NODE_ERROR_BYTES = 64 * 1024;
+
+/**
  * Posts `body` to `node`; a 503 is saturation, a 413 of a limit the node's settings set is over
  * that node's limits, other 4xx the request's fault (but a release the node lacks), the rest the
  * node's.
@@ -65,8 +83,15 @@ export async function startRun(
   body: BodyInit,
   token: string | undefined,
   signal: AbortSignal,
+  answerMs = NODE_ANSWER_MS,
 ): Promise<RunStart> {
   const query = runQuery(request);
+  // The caller's signal governs the whole run, the answer timeout only the wait for the headers.
+  const attempt = new AbortController();
+  const follow = (): void => attempt.abort(signal.reason);
+  if (signal.aborted) follow();
+  else signal.addEventListener('abort', follow, { once: true });
+  const silent = setTimeout(() => attempt.abort(new Error('no answer')), answerMs);
   let res: Response;
   try {
     res = await fetch(`${node}/v1/run?${query}`, {
@@ -77,16 +102,21 @@ export async function startRun(
         'x-request-id': request.requestId,
         ...(token && { Authorization: `Bearer ${token}` }),
       },
-      signal,
+      signal: attempt.signal,
     });
   } catch (err) {
+    signal.removeEventListener('abort', follow);
     if (signal.aborted) throw err;
+    if (attempt.signal.aborted) return { kind: 'failed', reason: `no answer within ${answerMs} ms` };
     return { kind: 'failed', reason: `unreachable: ${String(err)}` };
+  } finally {
+    clearTimeout(silent);
   }
   if (res.status === 200 && (res.headers.get('content-type') ?? '').startsWith(FRAMES_CONTENT_TYPE)) {
     return { kind: 'started', response: res };
   }
-  const text = await res.text().catch(() => '');
+  signal.removeEventListener('abort', follow);
+  const text = await readCapped(res, MAX_NODE_ERROR_BYTES);
   if (res.status === 503) {
     return { kind: 'saturated', retryAfterSeconds: retryAfterOf(res.headers.get('retry-after')) };
   }
@@ -135,16 +165,24 @@ export interface RunAsked {
  * the input's (the charge is computed from it), or more result bytes than that shape can encode to
  * (the Worker would hold or store them).
  */
-export async function readRun(response: Response, sink: RunSink, asked: RunAsked): Promise<RunOutcome> {
+export async function readRun(
+  response: Response,
+  sink: RunSink,
+  asked: RunAsked,
+  idleMs = NODE_IDLE_MS,
+): Promise<RunOutcome> {
   let meta: RunMeta | undefined;
   let bytes = 0;
   let maxBytes = 0;
   try {
-    for await (const frame of decodeFrames(response.body!)) {
+    for await (const frame of decodeFrames(response.body!, { idleMs })) {
       switch (frame.type) {
-        case 'progress':
-          await sink.progress(frame.body);
+        case 'progress': {
+          // Stored in a job's state and shown to its client: only the fields, of the known kinds.
+          const p = progressOf(frame.body);
+          if (p) await sink.progress(p);
           break;
+        }
         case 'meta': {
           const wrong = metaFault(frame.body, asked);
           if (wrong) return { kind: 'failed', reason: wrong };
@@ -164,14 +202,21 @@ export async function readRun(response: Response, sink: RunSink, asked: RunAsked
           }
           await sink.data(frame.body);
           break;
-        case 'error':
+        case 'error': {
+          const e = errorOf(frame.body);
           // 408: the node found the Worker's own upload too slow (node-run.ts body pace), the
           // link's fault, not the input's.
-          return frame.body.status >= 400 && frame.body.status < 500 && frame.body.status !== 408
-            ? refusal(frame.body)
-            : { kind: 'failed', reason: `node error ${frame.body.code}: ${frame.body.detail}` };
+          return e.status >= 400 && e.status < 500 && e.status !== 408
+            ? refusal(e)
+            : { kind: 'failed', reason: `node error ${e.code}: ${e.detail}` };
+        }
         case 'end':
           if (!meta) return { kind: 'failed', reason: 'end frame before meta' };
+          // A job keeps the end's stats in its state, whose values have a size limit: a charged
+          // result must not fail to be saved.
+          if (JSON.stringify(frame.body).length > MAX_END_JSON) {
+            return { kind: 'failed', reason: `end frame over ${MAX_END_JSON} bytes of JSON` };
+          }
           // An empty result is no result: never charged as one.
           if (bytes === 0) return { kind: 'failed', reason: 'end frame with an empty result' };
           if (frame.body.bytes !== bytes) {
@@ -200,8 +245,83 @@ export async function readRun(response: Response, sink: RunSink, asked: RunAsked
   return { kind: 'failed', reason: 'stream ended before the run finished' };
 }
 
+/** Most JSON an end frame may hold (stats, runtime, timings); a real one holds a few KB. */
+const MAX_END_JSON = 64 * 1024;
+/** Warnings a meta frame may carry, and their length: they go into a header and a job's state. */
+const MAX_WARNINGS = 16;
+const MAX_WARNING_CHARS = 500;
+/** Printable ASCII: what a header value carries as it is (a node's own warnings are English sentences). */
+const PRINTABLE = /^[\x20-\x7e]*$/;
+const STAGES: ReadonlySet<string> = new Set<RunProgress['stage']>([
+  'queued',
+  'reading',
+  'preprocess',
+  'predict',
+  'postprocess',
+  'encode',
+]);
+
+/** A progress frame's fields when they are what a node sends, else null (the frame is dropped). */
+function progressOf(p: RunProgress): RunProgress | null {
+  const count = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n >= 0;
+  if (p === null || typeof p !== 'object' || !STAGES.has(p.stage) || !count(p.done) || !count(p.total))
+    return null;
+  return { stage: p.stage, done: p.done, total: p.total };
+}
+
+/** A node's error frame as the Worker passes it on: a short code token and a bounded detail. */
+function errorOf(e: RunError): RunError {
+  const status = e !== null && typeof e === 'object' && Number.isInteger(e.status) ? e.status : 502;
+  const code = typeof e?.code === 'string' && /^[a-z][a-z0-9_]{0,63}$/.test(e.code) ? e.code : 'node_error';
+  const detail = typeof e?.detail === 'string' ? e.detail.slice(0, 1000) : 'The node gave no detail.';
+  return { status, code, detail };
+}
+
+/** Up to `max` bytes of `res`'s body as text; the rest is cancelled, never read. */
+async function readCapped(res: Response, max: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  try {
+    while (length < max) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      length += value.byteLength;
+    }
+  } catch {
+    // A broken answer: what arrived is all there is.
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  const bytes = new Uint8Array(Math.min(length, max));
+  let at = 0;
+  for (const part of parts) {
+    const take = part.subarray(0, bytes.length - at);
+    bytes.set(take, at);
+    at += take.length;
+  }
+  return new TextDecoder().decode(bytes);
+}
+
 /** Why a node's meta frame cannot describe the input of `asked`, or null when it can. */
 function metaFault(meta: RunMeta, asked: RunAsked): string | null {
+  // The Worker answers with this type and a job stores it: a node's own string would go into a header.
+  if (meta.content_type !== RESULT_CONTENT_TYPES[asked.format]) {
+    return `meta with content type ${JSON.stringify(meta.content_type)} for a ${asked.format} answer`;
+  }
+  const { warnings } = meta;
+  if (
+    warnings !== undefined &&
+    !(
+      Array.isArray(warnings) &&
+      warnings.length <= MAX_WARNINGS &&
+      warnings.every((w) => typeof w === 'string' && w.length <= MAX_WARNING_CHARS && PRINTABLE.test(w))
+    )
+  ) {
+    return 'meta with warnings that are not a short list of printable sentences';
+  }
   const { shape, voxels } = meta;
   if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((n) => Number.isSafeInteger(n) && n > 0)) {
     return `meta with shape ${JSON.stringify(shape)}`;
