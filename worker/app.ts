@@ -1,12 +1,12 @@
-import { LimitError, NotFoundError, type KernelCore } from '../engine/edge.js';
+import { NotFoundError, type KernelCore } from '../engine/edge.js';
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from './app-env.js';
 import type { ApiConfig } from './config.js';
 import { requestBytes, watchBody } from './http-body.js';
 import { requestLogger } from './middleware/logger.js';
 import { requestId } from './middleware/request-id.js';
+import { MethodNotAllowedError } from './http-errors.js';
 import { problemResponses, renderProblem } from './problem.js';
 import { newRouter } from './router.js';
 import { healthRoutes } from './routes/health.js';
@@ -18,6 +18,12 @@ import { uploadRoutes } from './routes/uploads.js';
 import { usageRoutes } from './routes/usage.js';
 import { CHUNK_TYPE } from './uploads/tus.js';
 import { SERVICE_VERSION } from './version.js';
+
+/**
+ * The most a JSON request body may hold: the API's JSON bodies (a job, an upload's declaration, an
+ * upload token's request) are a few hundred bytes.
+ */
+export const MAX_JSON_BODY_BYTES = 64 * 1024;
 
 const isUploadBytes = (path: string, contentType: string | undefined) =>
   (path === '/v1/uploads' || path.startsWith('/v1/uploads/')) &&
@@ -36,36 +42,32 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   // echoed upload as a page, and no framing or cross-origin embedding of API answers. The page (/app)
   // is a static asset with its own headers (web/_headers).
   app.use('*', secureHeaders());
-  app.use('*', requestId, requestLogger, watchBody, async function context(c, next) {
-    c.set('kernels', () => deps.kernels(c.env));
-    c.set('config', deps.config(c.env));
-    await next();
-  });
-  app.use('*', (c, next) =>
+  app.use(
+    '*',
+    requestId,
+    requestLogger,
+    async function context(c, next) {
+      c.set('kernels', () => deps.kernels(c.env));
+      c.set('config', deps.config(c.env));
+      await next();
+    },
     // Upload bytes are bounded by their upload's declared length instead (worker/routes/uploads.ts),
     // so that a tus client may send a whole file in one request.
-    isUploadBytes(c.req.path, c.req.header('content-type'))
-      ? next()
-      : bodyLimit({
-          maxSize: c.get('config').maxBodyBytes,
-          onError: () => {
-            throw new LimitError(
-              'body_too_large',
-              `A request body may hold at most ${c.get('config').maxBodyBytes} bytes.`,
-            );
-          },
-        })(c, next),
+    watchBody((c) =>
+      isUploadBytes(c.req.path, c.req.header('content-type')) ? null : c.get('config').maxBodyBytes,
+    ),
   );
   app.use('*', async function jsonBody(c, next) {
     // JSON bodies are read here, through the one body reader, so that a body that breaks off is our
     // 400 request_body_incomplete and not a stream error inside the validator, which then parses
-    // the cached bytes.
+    // the cached bytes. This runs before any route checks the caller, so it holds no more than the
+    // largest JSON body a route takes.
     if (
       c.req.method !== 'GET' &&
       c.req.method !== 'HEAD' &&
       /json/i.test(c.req.header('content-type') ?? '')
     ) {
-      await requestBytes(c, c.get('config').maxBodyBytes);
+      await requestBytes(c, MAX_JSON_BODY_BYTES);
     }
     await next();
   });
@@ -110,9 +112,40 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       description: 'nnSAM / nnU-Net segmentation at the edge. Every error is application/problem+json.',
     },
   });
-  app.notFound((c) =>
-    renderProblem(new NotFoundError('route_not_found', `No route for ${c.req.method} ${c.req.path}`), c),
-  );
+  const methodsOf = routeMethods(app);
+  app.notFound((c) => {
+    const allow = methodsOf(c.req.path);
+    return renderProblem(
+      allow.length > 0
+        ? new MethodNotAllowedError(c.req.method, c.req.path, allow)
+        : new NotFoundError('route_not_found', `No route for ${c.req.method} ${c.req.path}`),
+      c,
+    );
+  });
   app.onError(renderProblem);
   return app;
+}
+
+/**
+ * The methods `app`'s routes take on a path, for a 405's Allow (HEAD wherever GET is: Hono answers it
+ * with the GET route). Read from the routes once, when first asked: every route is registered by then.
+ */
+function routeMethods(app: OpenAPIHono<AppEnv>): (path: string) => string[] {
+  let table: { pattern: RegExp; method: string }[] | undefined;
+  return (path) => {
+    table ??= app.routes
+      .filter((r) => r.method !== 'ALL' && !r.path.includes('*'))
+      .map((r) => ({
+        method: r.method,
+        pattern: new RegExp(
+          `^${r.path
+            .split('/')
+            .map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+            .join('/')}$`,
+        ),
+      }));
+    const methods = new Set(table.filter((r) => r.pattern.test(path)).map((r) => r.method));
+    if (methods.has('GET')) methods.add('HEAD');
+    return [...methods].sort();
+  };
 }

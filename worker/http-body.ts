@@ -10,33 +10,56 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from './app-env.js';
 import { BodyIncompleteError } from './http-errors.js';
 
-/** Replaces the request's body with one that records, in `bodyFailed`, a failure of the original. */
-export const watchBody: MiddlewareHandler<AppEnv> = async function watchBody(c, next) {
-  const source = c.req.raw.body;
-  if (source) {
-    const reader = source.getReader();
-    const watched = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        try {
-          const { done, value } = await reader.read();
-          if (done) controller.close();
-          else controller.enqueue(value);
-        } catch (err) {
-          c.set('bodyFailed', true);
-          controller.error(err);
-        }
-      },
-      cancel: (reason) => reader.cancel(reason),
-    });
-    // The request's signal (a client that hangs up aborts it) must survive the new Request.
-    c.req.raw = new Request(c.req.raw, {
-      body: watched,
-      duplex: 'half',
-      signal: c.req.raw.signal,
-    } as RequestInit);
-  }
-  await next();
-};
+/**
+ * Replaces the request's body with one that records, in `bodyFailed`, a failure of the original,
+ * and that fails with 413 `body_too_large` past `capOf(c)` bytes (null: no cap here, the route
+ * bounds it). The cap is counted as bytes pass, never by holding them: a body is read only by a
+ * route that has checked its caller, so that nobody can make the Worker buffer a body unasked
+ * (found by review: hono's bodyLimit read a chunked body whole, up to the cap, before any route).
+ */
+export function watchBody(capOf: (c: Context<AppEnv>) => number | null): MiddlewareHandler<AppEnv> {
+  return async function watchBody(c, next) {
+    const source = c.req.raw.body;
+    if (source) {
+      const cap = capOf(c);
+      if (cap !== null && Number(c.req.header('content-length')) > cap) throw bodyTooLarge(cap);
+      const reader = source.getReader();
+      let total = 0;
+      const watched = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          let read: ReadableStreamReadResult<Uint8Array>;
+          try {
+            read = await reader.read();
+          } catch (err) {
+            c.set('bodyFailed', true);
+            controller.error(err);
+            return;
+          }
+          if (read.done) return controller.close();
+          total += read.value.byteLength;
+          if (cap !== null && total > cap) {
+            reader.cancel().catch(() => {});
+            controller.error(bodyTooLarge(cap));
+            return;
+          }
+          controller.enqueue(read.value);
+        },
+        cancel: (reason) => reader.cancel(reason),
+      });
+      // The request's signal (a client that hangs up aborts it) must survive the new Request.
+      c.req.raw = new Request(c.req.raw, {
+        body: watched,
+        duplex: 'half',
+        signal: c.req.raw.signal,
+      } as RequestInit);
+    }
+    await next();
+  };
+}
+
+function bodyTooLarge(cap: number): LimitError {
+  return new LimitError('body_too_large', `A request body may hold at most ${cap} bytes.`);
+}
 
 /** Whether the request's body broke off while something read it. */
 export function bodyFailed(c: Context<AppEnv>): boolean {
@@ -85,7 +108,7 @@ export async function readRequestBody(
       parts.push(value);
     }
   } catch (err) {
-    // The body-limit middleware throws our own LimitError through the stream.
+    // watchBody's cap throws our own LimitError through the stream.
     if (err instanceof AppError) throw err;
     throw new BodyIncompleteError(err);
   }

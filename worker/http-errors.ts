@@ -25,6 +25,15 @@ export class BadRequestError extends HttpError {
   }
 }
 
+/** The path exists, with other methods (`allow`). */
+export class MethodNotAllowedError extends HttpError {
+  constructor(method: string, path: string, allow: string[]) {
+    super('method_not_allowed', 405, `${path} takes ${allow.join(', ')}, not ${method}.`, {
+      Allow: allow.join(', '),
+    });
+  }
+}
+
 /** No valid API key. */
 export class UnauthorizedError extends HttpError {
   constructor(message: string) {

@@ -21,6 +21,7 @@ export const PROBLEM_TYPES = {
   model_not_allowed: 403,
   token_job_limit: 403,
   route_not_found: 404,
+  method_not_allowed: 405,
   upload_not_found: 404,
   model_not_found: 404,
   job_not_found: 404,
@@ -49,6 +50,7 @@ export const PROBLEM_TYPES = {
   concurrency_limit: 429,
   internal: 500,
   no_inference_node: 503,
+  service_unavailable: 503,
   job_creation_unsettled: 503,
   charge_unsettled: 503,
   job_timeout: 504,
@@ -72,7 +74,7 @@ export const ProblemSchema = z
   .openapi('Problem');
 
 /** Problems any route can produce (authentication aside). */
-const COMMON: ProblemCode[] = ['invalid_request', 'body_too_large', 'internal'];
+const COMMON: ProblemCode[] = ['invalid_request', 'body_too_large', 'internal', 'service_unavailable'];
 
 /** OpenAPI `responses` entries for the problem codes a route may answer with, grouped by status. */
 export function problemResponses(...codes: ProblemCode[]) {
@@ -114,11 +116,26 @@ export function renderProblem(err: unknown, c: Context): Response {
   } else if (err instanceof HTTPException && err.status < 500) {
     // Hono's own parsers (malformed JSON and the like) throw these.
     status = err.status;
-    code = status === 413 ? 'body_too_large' : 'invalid_request';
+    code = status === 413 ? 'body_too_large' : status === 415 ? 'unsupported_media_type' : 'invalid_request';
     detail = err.message;
+  } else if (isTransient(err)) {
+    // A Durable Object that is overloaded or was reset says so (`retryable`, `overloaded`): the same
+    // request may succeed when sent again, which a 500 does not say.
+    log('warn', 'transient', { request_id: c.get('requestId'), error: String(err) });
+    status = 503;
+    code = 'service_unavailable';
+    detail = 'A storage service is busy or restarting; try again shortly.';
+    headers = { 'Retry-After': (err as { overloaded?: boolean }).overloaded === true ? '5' : '1' };
   } else {
     log('error', 'unhandled', { request_id: c.get('requestId'), error: String(err) });
   }
   const body = problemBody(status, code, detail, new URL(c.req.url).pathname);
   return c.json(body, status as 500, { ...headers, 'content-type': PROBLEM_CONTENT_TYPE });
+}
+
+/** Cloudflare's mark on an error that retrying may cure (a Durable Object's `retryable` or `overloaded`). */
+function isTransient(err: unknown): boolean {
+  if (err === null || typeof err !== 'object') return false;
+  const e = err as { retryable?: unknown; overloaded?: unknown };
+  return e.retryable === true || e.overloaded === true;
 }

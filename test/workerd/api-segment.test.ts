@@ -147,6 +147,55 @@ test('without an Idempotency-Key an unknown model is answered before the body is
   assert.equal((await charges()).length, before);
 });
 
+test('nobody makes the Worker hold a body unasked: a caller without a credential is answered before its body is read', async () => {
+  const port = Number((await w.mf.ready).port);
+  // Found by review: a chunked body was read whole, up to the body cap, before any route checked
+  // the caller. Here one chunk is sent and the rest never comes: only an answer that does not wait
+  // for the body arrives.
+  const stalled = (path: string, contentType: string) =>
+    runRaw(
+      port,
+      {
+        writes: [
+          [
+            `POST ${path} HTTP/1.1`,
+            'Host: localhost',
+            `Content-Type: ${contentType}`,
+            'Transfer-Encoding: chunked',
+            '',
+            'a',
+            '0123456789',
+            '',
+          ].join('\r\n'),
+        ],
+        end: 'read-open',
+      },
+      3000,
+    );
+  for (const [path, type] of [
+    ['/v1/segment?model=brain-wm-2d', 'application/octet-stream'],
+    ['/v1/no-such-route', 'application/octet-stream'],
+  ]) {
+    const answer = await stalled(path, type);
+    assert.equal(answer.hung, false, path);
+    assert.match(answer.responses[0] ?? '', /^HTTP\/1\.1 (401|404) /, path);
+  }
+  // JSON bodies are read before any route, for their parser: only as much as the API's JSON bodies take.
+  const json = await w.fetch('/v1/jobs', {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ upload_id: 'x', model: 'brain-wm-2d', pad: 'x'.repeat(70_000) }),
+  });
+  await expectProblem(json, 413, 'body_too_large', doc, 'post /v1/jobs');
+  // A JSON route sent another media type: 415 with its own problem type (found by review: typed invalid_request).
+  const text = await w.fetch('/v1/jobs', {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'text/plain' },
+    body: '{}',
+  });
+  await expectProblem(text, 415, 'unsupported_media_type', doc, 'post /v1/jobs');
+});
+
 test('model=brain-wm-2d@1.2.0 runs release 1.2.0, says so in X-Model-Version and the usage, at the id price', async () => {
   const plain = await post(SLICE, { accept: 'image/png' });
   assert.equal(plain.status, 200);

@@ -33,6 +33,21 @@ test('GET /v1/version reports the package version', async () => {
   assert.match(body.version, /^\d+\.\d+\.\d+/);
 });
 
+test('a known path asked with another method answers 405 with the methods it takes', async () => {
+  for (const [method, path, allowed] of [
+    ['PUT', '/v1/models', /^GET, HEAD$/],
+    ['POST', '/v1/usage', /^GET, HEAD$/],
+    ['PUT', '/v1/jobs/job_0123', /\bGET\b/],
+    ['OPTIONS', '/v1/segment', /^POST$/],
+  ] as const) {
+    const res = await mf.dispatchFetch(`http://localhost${path}`, { method });
+    assert.equal(res.status, 405, `${method} ${path}`);
+    assert.equal(res.headers.get('content-type'), 'application/problem+json');
+    assert.match(res.headers.get('allow') ?? '', allowed, `${method} ${path}`);
+    assert.match(((await res.json()) as { type: string }).type, /method_not_allowed$/);
+  }
+});
+
 test('unknown routes answer problem+json 404', async () => {
   const res = await mf.dispatchFetch('http://localhost/nope');
   assert.equal(res.status, 404);

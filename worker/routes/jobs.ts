@@ -223,6 +223,7 @@ const create = createRoute({
       'work_too_large',
       'concurrency_limit',
       'model_not_allowed',
+      'unsupported_media_type',
       'token_job_limit',
       'job_creation_unsettled',
     ),

@@ -34,6 +34,10 @@ interface Faults {
   recordFails?: number;
   cancelFails?: number;
   releaseFails?: number;
+  /** `admit` fails as an overloaded Durable Object does (`retryable`, `overloaded`). */
+  admitOverloaded?: number;
+  /** The result store's `put` fails. */
+  storeFails?: number;
 }
 
 /** A tenant's ledger for one-shots: its `admit`, `replayOf`, `record`, `cancel` and `release` rules. */
@@ -59,6 +63,12 @@ function ledger(faults: Faults) {
     },
     admit: async (input: AdmitInput) => {
       calls.push('admit');
+      if (fail('admitOverloaded')) {
+        throw Object.assign(new Error('Durable Object is overloaded.'), {
+          retryable: true,
+          overloaded: true,
+        });
+      }
       const seen = input.idempotency_key === null ? undefined : keys.get(input.idempotency_key);
       if (seen) {
         const charge = charges.get(seen.job_id);
@@ -110,7 +120,13 @@ async function world(faults: Faults = {}) {
     INFERENCE_NODES: 'http://node.test',
     LEDGER: { getByName: () => book },
     RESULTS: {
-      put: async (key: string, body: Uint8Array) => void results.set(key, body),
+      put: async (key: string, body: Uint8Array) => {
+        if (faults.storeFails) {
+          faults.storeFails--;
+          throw new Error('R2 put failed: internal error');
+        }
+        results.set(key, body);
+      },
       get: async (key: string) =>
         results.has(key)
           ? {
@@ -230,5 +246,33 @@ describe('POST /v1/segment when the ledger fails around the charge', () => {
     assert.deepEqual(new Uint8Array(await retry.arrayBuffer()), LABELS);
     assert.equal(w.book.charges.size, 1);
     assert.equal(nodeRuns, 1);
+  });
+});
+
+describe('POST /v1/segment when a store is briefly unavailable', () => {
+  it('answers an overloaded ledger at admission 503 with Retry-After, runs and charges nothing', async () => {
+    // Found by review: answered 500 internal, which says nothing of trying again.
+    const w = await world({ admitOverloaded: 1 });
+    const res = await w.send();
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('Retry-After'), '5');
+    assert.equal(await problemOf(res), 'service_unavailable');
+    assert.equal(nodeRuns, 0);
+    assert.equal(w.book.charges.size, 0);
+    assert.equal((await w.send()).status, 200);
+  });
+
+  it('answers 503 and charges nothing when a keyed result cannot be kept for its replays; the retry is charged once', async () => {
+    const w = await world({ storeFails: 1 });
+    const first = await w.send('order-3');
+    assert.equal(first.status, 503);
+    assert.equal(first.headers.get('Retry-After'), '2');
+    assert.equal(await problemOf(first), 'service_unavailable');
+    assert.equal(w.book.charges.size, 0);
+    assert.ok(!w.book.running.size, 'the run slot was freed');
+    const retry = await w.send('order-3');
+    assert.equal(retry.status, 200);
+    assert.deepEqual(new Uint8Array(await retry.arrayBuffer()), LABELS);
+    assert.equal(w.book.charges.size, 1);
   });
 });

@@ -345,17 +345,7 @@ async function deliver(
     throw client.reason;
   }
   if (run.idempotencyKey !== null) {
-    await c.env.RESULTS.put(storedResultKey(run.tenant, run.jobId), answer.body, {
-      httpMetadata: { contentType: answer.contentType },
-      customMetadata: {
-        voxels: String(answer.voxels),
-        placement: answer.placement,
-        format: run.format,
-        warnings: JSON.stringify(answer.warnings),
-        model: answer.model,
-        model_version: answer.modelVersion,
-      },
-    });
+    await storeForReplay(c, run, answer);
   }
   let recorded: RecordResult;
   try {
@@ -469,6 +459,37 @@ async function replay(
     modelVersion: meta.model_version ?? charge.model_version ?? '',
   };
   return resultResponse(c, answer, charge, meta.format as RunFormat, true);
+}
+
+/**
+ * Keeps a keyed run's result for its replays, before the charge: a store that fails is a 503 with
+ * nothing charged, which the client may send again with the same key.
+ */
+async function storeForReplay(
+  c: Context<AppEnv>,
+  run: { tenant: string; jobId: string; format: RunFormat },
+  answer: Answer,
+): Promise<void> {
+  try {
+    await c.env.RESULTS.put(storedResultKey(run.tenant, run.jobId), answer.body, {
+      httpMetadata: { contentType: answer.contentType },
+      customMetadata: {
+        voxels: String(answer.voxels),
+        placement: answer.placement,
+        format: run.format,
+        warnings: JSON.stringify(answer.warnings),
+        model: answer.model,
+        model_version: answer.modelVersion,
+      },
+    });
+  } catch (err) {
+    log('warn', 'result_store_failed', { request_id: c.get('requestId'), error: String(err) });
+    throw new ServiceUnavailableError(
+      'service_unavailable',
+      'The result could not be kept for replays, so it was not delivered and nothing was charged; send the request again.',
+      2,
+    );
+  }
 }
 
 function resultResponse(

@@ -73,7 +73,7 @@ const mint = createRoute({
   request: { body: { required: true, content: { 'application/json': { schema: UploadTokenCreate } } } },
   responses: {
     201: { description: 'Minted', content: { 'application/json': { schema: UploadTokenMinted } } },
-    ...problemResponses('unauthorized', 'insufficient_scope', 'model_not_found'),
+    ...problemResponses('unauthorized', 'insufficient_scope', 'model_not_found', 'unsupported_media_type'),
   },
 });
 
