@@ -1,4 +1,5 @@
-import { open, readFile, stat } from 'node:fs/promises';
+import { open, readFile, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, resolve, sep } from 'node:path';
 import { AppError, LimitError, NotFoundError } from '../errors.js';
 import { NODE_LIMIT_CODES } from '../protocol/node-limits.js';
 import {
@@ -9,6 +10,7 @@ import {
   type ReadLimits,
   type VoxelArray,
 } from '../io/index.js';
+import { UsageError } from './command.js';
 import { requireSingleChannel } from './volumes.js';
 
 /** Reads an image file, refusing it by size before reading it into memory. */
@@ -87,4 +89,51 @@ export async function writeOutputChunks(path: string, chunks: Iterable<Uint8Arra
 /** True when `path` asks for a gzipped NIfTI. */
 export function wantsGzip(path: string): boolean {
   return path.endsWith('.gz');
+}
+
+/**
+ * Refuses, before any work, outputs that would write over an input or over each other (found by
+ * review: `nnsam segment scan.nii -o scan.nii` replaced the scan with its labels, exit 0). Paths are
+ * compared as the files they name (links followed, hard links by inode); an output inside an input
+ * folder (a DICOM series) is refused only where it names a file that is there.
+ */
+export async function refuseOverwrites(inputs: string[], outputs: (string | undefined)[]): Promise<void> {
+  const named = outputs.filter((o): o is string => o !== undefined);
+  const seen = new Map<string, string>();
+  for (const output of named) {
+    const id = await fileIdentity(output);
+    const twice = seen.get(id);
+    if (twice !== undefined) throw new UsageError(`'${twice}' and '${output}' name the same output file`);
+    seen.set(id, output);
+  }
+  for (const input of inputs) {
+    const info = await stat(input).catch(() => null);
+    if (!info) continue; // the read says what is wrong with it
+    if (info.isDirectory()) {
+      const root = `${await realpath(input)}${sep}`;
+      for (const output of named) {
+        const existing = await stat(output).catch(() => null);
+        if (existing?.isFile() && (await realpath(output)).startsWith(root)) {
+          throw new UsageError(
+            `'${output}' is a file of the input folder: nnsam does not write over its input`,
+          );
+        }
+      }
+      continue;
+    }
+    const id = await fileIdentity(input);
+    for (const output of named) {
+      if ((await fileIdentity(output)) === id) {
+        throw new UsageError(`'${output}' is the input: nnsam does not write over its input`);
+      }
+    }
+  }
+}
+
+/** What file `path` names: its device and inode when it exists, else its resolved path. */
+async function fileIdentity(path: string): Promise<string> {
+  const info = await stat(path).catch(() => null);
+  if (info) return `inode:${info.dev}:${info.ino}`;
+  const folder = await realpath(dirname(resolve(path))).catch(() => dirname(resolve(path)));
+  return `path:${resolve(folder, basename(path))}`;
 }

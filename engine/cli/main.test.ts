@@ -182,6 +182,42 @@ test('bad input: clear errors and non-zero exits', async () => {
   }
 });
 
+test('no command writes over its input or names one output file twice; the files stay as they were', async () => {
+  const scan = join(tmp, 'victim.nii.gz');
+  copyFileSync(T1, scan);
+  const link = join(tmp, 'victim-link.nii.gz');
+  symlinkSync(scan, link);
+  const before = readFileSync(scan);
+  const seg = ['--model', 'brain-wm-2d', '--no-tta'];
+  const cases: [string[], RegExp][] = [
+    [['segment', scan, '-o', scan, ...seg], /is the input/],
+    [['segment', scan, '-o', join(tmp, 'fine.nii.gz'), '--stats', scan, ...seg], /is the input/],
+    [['segment', scan, '-o', join(tmp, 'fine.nii.gz'), '--probabilities', link, ...seg], /is the input/],
+    [
+      ['segment', scan, '-o', join(tmp, 'a.nii.gz'), '--stats', join(tmp, 'a.nii.gz'), ...seg],
+      /same output file/,
+    ],
+    [['resample', scan, link, '--spacing', '2,2,2'], /is the input/],
+    [['crop', link, join(tmp, '.', 'victim.nii.gz')], /is the input/],
+    [['smooth', scan, scan], /is the input/],
+  ];
+  for (const [argv, message] of cases) {
+    const r = await cli(...argv);
+    assert.equal(r.code, 2, `${argv.join(' ')}: ${r.err}`);
+    assert.match(r.err, message, argv.join(' '));
+  }
+  assert.deepEqual(readFileSync(scan), before);
+  // A file of an input folder (a DICOM series) is the input too; a new file beside the series is not.
+  const dir = mkdtempSync(join(tmp, 'series-'));
+  const series = join(REPO_ROOT, 'test/fixtures/dicom/series');
+  for (const name of readdirSync(series)) copyFileSync(join(series, name), join(dir, name));
+  const slice = join(dir, readdirSync(series)[0]);
+  const inFolder = await cli('segment', dir, '-o', join(tmp, 'series.nii.gz'), '--stats', slice, ...seg);
+  assert.equal(inFolder.code, 2, inFolder.err);
+  assert.match(inFolder.err, /a file of the input folder/);
+  assert.equal((await cli('segment', dir, '-o', join(dir, 'labels.nii.gz'), ...seg)).code, 0);
+});
+
 test('segment reads a folder of DICOM files and links to them, passing over sub-folders and hidden files; a dangling link is an error', async () => {
   const dir = mkdtempSync(join(tmp, 'series-'));
   const series = join(REPO_ROOT, 'test/fixtures/dicom/series');

@@ -2,7 +2,7 @@ import { keepLargestComponent, labelComponents } from '../../../wasm/src/compone
 import { sharedKernels } from '../../../wasm/src/node-loader.js';
 import { writeNifti } from '../../io/index.js';
 import { report, type Command } from '../command.js';
-import { readVolumeFile, wantsGzip, writeOutputFile } from '../files.js';
+import { readVolumeFile, refuseOverwrites, wantsGzip, writeOutputFile } from '../files.js';
 import { labelDatatype, maskOf } from '../volumes.js';
 
 /** `nnsam components`: connected components with full connectivity. */
@@ -18,6 +18,7 @@ export const componentsCommand: Command = {
   positionals: 2,
   async run(args, io) {
     const [input, output] = args.positionals;
+    await refuseOverwrites([input], [output]);
     const image = await readVolumeFile(input);
     const core = await sharedKernels();
     const mask = maskOf(image);

@@ -2,7 +2,7 @@ import { cropToNonzero } from '../../../wasm/src/crop.js';
 import { sharedKernels } from '../../../wasm/src/node-loader.js';
 import { cropGeometry, writeNifti } from '../../io/index.js';
 import { report, type Command } from '../command.js';
-import { readVolumeFile, wantsGzip, writeOutputFile } from '../files.js';
+import { readVolumeFile, refuseOverwrites, wantsGzip, writeOutputFile } from '../files.js';
 
 /** `nnsam crop`: crop to the bounding box of the hole-filled non-zero mask. */
 export const cropCommand: Command = {
@@ -14,6 +14,7 @@ export const cropCommand: Command = {
   positionals: 2,
   async run(args, io) {
     const [input, output] = args.positionals;
+    await refuseOverwrites([input], [output]);
     const image = await readVolumeFile(input);
     const cropped = cropToNonzero(await sharedKernels(), [image.data], image.shape);
     const geometry = cropGeometry(image, cropped.box);

@@ -2,7 +2,7 @@ import { distanceTransform, signedDistance } from '../../../wasm/src/edt.js';
 import { sharedKernels } from '../../../wasm/src/node-loader.js';
 import { writeNifti } from '../../io/index.js';
 import { report, type Command } from '../command.js';
-import { readVolumeFile, wantsGzip, writeOutputFile } from '../files.js';
+import { readVolumeFile, refuseOverwrites, wantsGzip, writeOutputFile } from '../files.js';
 import { maskOf } from '../volumes.js';
 
 /** `nnsam edt`: exact Euclidean distance transform in mm. */
@@ -18,6 +18,7 @@ export const edtCommand: Command = {
   positionals: 2,
   async run(args, io) {
     const [input, output] = args.positionals;
+    await refuseOverwrites([input], [output]);
     const image = await readVolumeFile(input);
     const core = await sharedKernels();
     const mask = maskOf(image);

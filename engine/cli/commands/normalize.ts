@@ -3,7 +3,7 @@ import { sharedKernels } from '../../../wasm/src/node-loader.js';
 import { ctNormalize, zscoreNormalize } from '../../../wasm/src/normalize.js';
 import { writeNifti } from '../../io/index.js';
 import { parseChoice, parseNumberList, report, UsageError, type Command } from '../command.js';
-import { readVolumeFile, wantsGzip, writeOutputFile } from '../files.js';
+import { readVolumeFile, refuseOverwrites, wantsGzip, writeOutputFile } from '../files.js';
 
 /** `nnsam normalize`: nnU-Net's Z-score or CT intensity normalisation. */
 export const normalizeCommand: Command = {
@@ -29,6 +29,7 @@ export const normalizeCommand: Command = {
   positionals: 2,
   async run(args, io) {
     const [input, output] = args.positionals;
+    await refuseOverwrites([input], [output]);
     if (args.values.scheme === undefined) throw new UsageError('--scheme is required (zscore|ct)');
     const scheme = parseChoice(args.values.scheme as string, 'scheme', ['zscore', 'ct'], 'zscore');
     const stats =

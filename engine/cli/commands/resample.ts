@@ -9,7 +9,7 @@ import { sharedKernels } from '../../../wasm/src/node-loader.js';
 import type { Shape3, Spacing3 } from '../../../wasm/src/shape.js';
 import { resampleGeometry, writeNifti } from '../../io/index.js';
 import { parseChoice, parseNumberList, report, UsageError, type Command } from '../command.js';
-import { readVolumeFile, wantsGzip, writeOutputFile } from '../files.js';
+import { readVolumeFile, refuseOverwrites, wantsGzip, writeOutputFile } from '../files.js';
 import { labelDatatype, labelsOf } from '../volumes.js';
 
 const ORDERS = ['0', '1', '3'] as const;
@@ -40,6 +40,7 @@ export const resampleCommand: Command = {
   positionals: 2,
   async run(args, io) {
     const [input, output] = args.positionals;
+    await refuseOverwrites([input], [output]);
     const target = parseNumberList(args.values.spacing as string | undefined, 'spacing', 3);
     if (target.some((s) => s <= 0))
       throw new UsageError(`--spacing must be positive, got ${target.join(',')}`);

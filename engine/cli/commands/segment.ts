@@ -19,7 +19,7 @@ import { formatModelReference, MODEL_REFERENCE, REFERENCE_SYNTAX } from '../../m
 import type { Device } from '../../runtime/runtime.js';
 import { nodeSliceBackend } from '../../runtime/slice-backend-node.js';
 import { parseChoice, report, UsageError, type Command, type CommandIO } from '../command.js';
-import { readStoredImageFile, wantsGzip, writeOutputFile } from '../files.js';
+import { readStoredImageFile, refuseOverwrites, wantsGzip, writeOutputFile } from '../files.js';
 import { checkLabelOutput, labelOutputFormat, writeLabelOutput } from '../label-output.js';
 import { cliRegistry } from '../models-root.js';
 import { parseWorkLimits, WORK_LIMIT_HELP, WORK_LIMIT_OPTIONS } from '../work-limits.js';
@@ -152,6 +152,7 @@ export const segmentCommand: Command = {
       throw new UsageError(`--threads wants an integer from 1 to 256, got '${String(v.threads)}'`);
     }
     const workLimits = parseWorkLimits(v);
+    await refuseOverwrites([input], [output, probPath, v.stats as string | undefined]);
     const registry = cliRegistry(v.models as string | undefined);
     try {
       const model = await registry.load(reference);

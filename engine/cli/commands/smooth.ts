@@ -2,7 +2,7 @@ import { smoothMask } from '../../../wasm/src/levelset.js';
 import { sharedKernels } from '../../../wasm/src/node-loader.js';
 import { writeNifti } from '../../io/index.js';
 import { report, UsageError, type Command } from '../command.js';
-import { readVolumeFile, wantsGzip, writeOutputFile } from '../files.js';
+import { readVolumeFile, refuseOverwrites, wantsGzip, writeOutputFile } from '../files.js';
 import { maskOf } from '../volumes.js';
 
 /** `nnsam smooth`: level-set curvature-flow smoothing of a binary mask. */
@@ -18,6 +18,7 @@ export const smoothCommand: Command = {
   positionals: 2,
   async run(args, io) {
     const [input, output] = args.positionals;
+    await refuseOverwrites([input], [output]);
     const text = args.values.iterations as string | undefined;
     const iterations = Number(text);
     if (text === undefined || !Number.isInteger(iterations) || iterations < 0 || iterations > 10000) {
