@@ -3,7 +3,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from './app-env.js';
 import type { ApiConfig } from './config.js';
-import { requestBytes, watchBody } from './http-body.js';
+import { drainUnread, requestBytes, watchBody } from './http-body.js';
 import { requestLogger } from './middleware/logger.js';
 import { requestId } from './middleware/request-id.js';
 import { MethodNotAllowedError } from './http-errors.js';
@@ -56,6 +56,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     watchBody((c) =>
       isUploadBytes(c.req.path, c.req.header('content-type')) ? null : c.get('config').maxBodyBytes,
     ),
+    drainUnread,
   );
   app.use('*', async function jsonBody(c, next) {
     // JSON bodies are read here, through the one body reader, so that a body that breaks off is our

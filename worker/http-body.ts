@@ -57,6 +57,32 @@ export function watchBody(capOf: (c: Context<AppEnv>) => number | null): Middlew
   };
 }
 
+/** How long an error answer waits for a body nobody read to arrive, discarding it. */
+export const DRAIN_MS = 1000;
+
+/**
+ * Before an error answer, reads the rest of a body no route read, discarding it as it comes, for at
+ * most {@link DRAIN_MS} (and no further than `watchBody`'s cap). An answer sent while the client is
+ * still sending makes workerd drop the connection, and the client sees a network error instead of
+ * the 401 or 404 (found when bodies stopped being read before the routes: Miniflare forwards every
+ * body chunked). Nothing is held, and a body that stalls delays its answer by that bound only.
+ */
+export const drainUnread: MiddlewareHandler<AppEnv> = async function drainUnread(c, next) {
+  await next();
+  const body = c.req.raw.body;
+  // 413: the body is over the cap, and the answer says so at once.
+  if (!body || c.req.raw.bodyUsed || body.locked || c.res.status < 400 || c.res.status === 413) return;
+  const reader = body.getReader();
+  const stop = setTimeout(() => void reader.cancel().catch(() => {}), DRAIN_MS);
+  try {
+    while (!(await reader.read()).done);
+  } catch {
+    // Broken off, over the cap or cancelled: the answer goes as it is.
+  } finally {
+    clearTimeout(stop);
+  }
+};
+
 function bodyTooLarge(cap: number): LimitError {
   return new LimitError('body_too_large', `A request body may hold at most ${cap} bytes.`);
 }

@@ -14,9 +14,13 @@ import {
   type NodeCheck,
   type NodeHealth,
 } from '../../engine/edge.js';
+import { readCapped } from './remote-run.js';
 
 /** How long a health check may take before the node counts as down. */
 export const HEALTH_TIMEOUT_MS = 1500;
+
+/** Most bytes of a health answer read; a real one, its releases listed, is a few KB. */
+export const MAX_HEALTH_BYTES = 256 * 1024;
 
 /** What placement needs to know of the request. */
 export interface PlacementNeeds {
@@ -42,8 +46,12 @@ export async function rankNodes(
           headers: token ? { Authorization: `Bearer ${token}` } : {},
           signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS),
         });
-        if (res.status !== 200) return null;
-        const h = (await res.json()) as NodeHealth;
+        if (res.status !== 200) {
+          res.body?.cancel().catch(() => {});
+          return null;
+        }
+        // Read to a bound: the health of every node is read on every placement, in one isolate.
+        const h = JSON.parse(await readCapped(res, MAX_HEALTH_BYTES)) as NodeHealth;
         return h?.status === 'ok' ? checkOf(node, order, h) : null;
       } catch {
         return null;

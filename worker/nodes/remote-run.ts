@@ -278,7 +278,7 @@ function errorOf(e: RunError): RunError {
 }
 
 /** Up to `max` bytes of `res`'s body as text; the rest is cancelled, never read. */
-async function readCapped(res: Response, max: number): Promise<string> {
+export async function readCapped(res: Response, max: number): Promise<string> {
   if (!res.body) return '';
   const reader = res.body.getReader();
   const parts: Uint8Array[] = [];
