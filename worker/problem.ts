@@ -43,6 +43,7 @@ export const PROBLEM_TYPES = {
   // tus 1.0.0's checksum extension: 460 Checksum Mismatch.
   chunk_checksum_mismatch: 460,
   chunk_beyond_length: 422,
+  upload_too_many_pieces: 422,
   upload_checksum_mismatch: 422,
   idempotency_key_reused: 422,
   range_not_satisfiable: 416,

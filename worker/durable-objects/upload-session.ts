@@ -21,6 +21,14 @@ import {
 import { deleteKeys } from '../uploads/r2-delete.js';
 import { log } from '../log.js';
 
+/**
+ * Most pieces an upload is stored in. Its state lists them in one stored value, rewritten on every
+ * piece, and SQLite refuses a value past 2 MB: about 21,500 pieces, after which every PATCH failed
+ * and the upload stayed unfinishable (found by review; one-byte PATCHes get there). 10,000 pieces
+ * of the web page's 512 KiB, or of a streamed PATCH's 8 MiB, hold far more than MAX_UPLOAD_BYTES.
+ */
+export const MAX_UPLOAD_PIECES = 10_000;
+
 const chunkKey = (s: UploadState, offset: number) =>
   `${uploadPrefix(s.tenant, s.id)}chunk/${String(offset).padStart(16, '0')}`;
 
@@ -96,6 +104,10 @@ export class UploadSession extends DurableObject<Env> {
       }
       if (chunk.offset > s.offset) return { kind: 'offset_conflict', offset: s.offset };
       if (chunk.offset + length > s.length) return { kind: 'beyond_length', length: s.length };
+      // The last piece may always come, so an upload one short of the bound can still be finished.
+      if (s.chunks.length >= MAX_UPLOAD_PIECES - 1 && chunk.offset + length < s.length) {
+        return { kind: 'too_many_pieces', max: MAX_UPLOAD_PIECES, offset: s.offset, length: s.length };
+      }
       await this.env.UPLOADS.put(chunkKey(s, chunk.offset), chunk.bytes, {
         customMetadata: { sha256: chunk.sha256 },
       });

@@ -204,6 +204,7 @@ const append = createRoute({
       'checksum_algorithm_unsupported',
       'chunk_checksum_mismatch',
       'chunk_beyond_length',
+      'upload_too_many_pieces',
       'upload_checksum_mismatch',
       'tus_version_unsupported',
       'request_body_incomplete',
@@ -347,6 +348,11 @@ function appended(id: string, offset: number, result: AppendResult): UploadState
       );
     case 'beyond_length':
       throw new InputError('chunk_beyond_length', `The bytes end past the declared length ${result.length}.`);
+    case 'too_many_pieces':
+      throw new InputError(
+        'upload_too_many_pieces',
+        `An upload is stored in at most ${result.max} pieces; send the remaining ${result.length - result.offset} bytes from offset ${result.offset} in one request.`,
+      );
     case 'whole_checksum_mismatch':
       throw new InputError(
         'upload_checksum_mismatch',
