@@ -130,10 +130,13 @@ export async function refuseOverwrites(inputs: string[], outputs: (string | unde
   }
 }
 
-/** What file `path` names: its device and inode when it exists, else its resolved path. */
+/** What file `path` names: its device and inode when it exists, else its resolved path (links followed). */
 async function fileIdentity(path: string): Promise<string> {
-  const info = await stat(path).catch(() => null);
-  if (info) return `inode:${info.dev}:${info.ino}`;
+  // As bigints: a number loses inode bits past 2^53 (Windows), and a file system that reports no
+  // inode (0) is compared by path.
+  const info = await stat(path, { bigint: true }).catch(() => null);
+  if (info && info.ino !== 0n) return `inode:${info.dev}:${info.ino}`;
+  if (info) return `path:${await realpath(path)}`;
   const folder = await realpath(dirname(resolve(path))).catch(() => dirname(resolve(path)));
   return `path:${resolve(folder, basename(path))}`;
 }

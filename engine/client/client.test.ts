@@ -106,6 +106,12 @@ test('an unsettled charge is retried with the same key; the last error carries t
   assert.equal(idempotencyKeyOf(err), down.keys[0], 'the key the client made, to send again later');
 });
 
+test('a store that is briefly unavailable (503 service_unavailable, nothing charged) is retried with the same key', async () => {
+  const { client, keys } = scripted([ours(503, 'service_unavailable', { 'retry-after': '1' }), labels()]);
+  assert.equal((await client.segment('brain-wm-2d', IMAGE)).chargeMicros, 10500);
+  assert.deepEqual(keys, [keys[0], keys[0]]);
+});
+
 test('a charged answer whose body is cut off is asked for again with its key; every last error carries the key', async () => {
   // Found by review: the body was read after the retries, so a cut-off result was lost and its key with it.
   const cut = new Response(

@@ -97,6 +97,8 @@ function retryDelay(err: unknown, attempt: number): number | null {
     'idempotency_key_in_flight',
     'job_creation_unsettled',
     'charge_unsettled',
+    // A busy or restarting store, nothing charged (worker/problem.ts).
+    'service_unavailable',
   ];
   if (retryable.includes(err.code)) return wait;
   return null;

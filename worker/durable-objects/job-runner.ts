@@ -343,6 +343,9 @@ export class JobRunner extends DurableObject<Env> {
       response,
       {
         progress: async (p: RunProgress) => {
+          // A node repeats its last progress every 2 s as a heartbeat: nothing new to store.
+          const was = job.progress;
+          if (was.stage === p.stage && was.done === p.done && was.total === p.total) return;
           job.progress = { ...p, fraction: fractionOf(p) };
           const now = Date.now();
           if (now - lastWrite >= PROGRESS_WRITE_MS) {

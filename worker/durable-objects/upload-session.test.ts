@@ -31,6 +31,9 @@ g.FixedLengthStream ??= class {
   }
 };
 
+/** The largest piece a request stores here (the route's MAX_CHUNK_BYTES). */
+const PIECE_BYTES = 10;
+
 /** A session holding an upload of `length` bytes of which `pieces` one-byte pieces are stored. */
 async function session(pieces: number, length: number) {
   const objects = new Map<string, Uint8Array>();
@@ -84,7 +87,13 @@ async function session(pieces: number, length: number) {
   for (let offset = 0; offset < pieces; offset++) objects.set(chunkKey(offset), new Uint8Array([7]));
   data.set('upload', seeded);
   const append = (offset: number, bytes: Uint8Array) =>
-    upload.append('acme', { offset, sha256: createHash('sha256').update(bytes).digest('hex'), bytes }, 1);
+    upload.append(
+      'acme',
+      { offset, sha256: createHash('sha256').update(bytes).digest('hex'), bytes },
+      1,
+      null,
+      PIECE_BYTES,
+    );
   return { append, objects, stored: () => data.get('upload') as UploadState | undefined };
 }
 
@@ -97,6 +106,7 @@ describe('UploadSession.append: the bound on pieces', () => {
       max: MAX_UPLOAD_PIECES,
       offset: MAX_UPLOAD_PIECES - 1,
       length: MAX_UPLOAD_PIECES + 1,
+      pieceBytes: PIECE_BYTES,
     });
     assert.equal(s.objects.size, before);
     assert.equal(s.stored()?.offset, MAX_UPLOAD_PIECES - 1);
@@ -111,6 +121,31 @@ describe('UploadSession.append: the bound on pieces', () => {
     assert.equal(s.stored()?.state, 'complete');
     const whole = new Uint8Array(MAX_UPLOAD_PIECES + 1).fill(7);
     assert.equal(s.stored()?.sha256, createHash('sha256').update(whole).digest('hex'));
+  });
+
+  it('takes small pieces while the rest still fits in the pieces left, so every upload it took can be finished', async () => {
+    const s = await session(MAX_UPLOAD_PIECES - 100, MAX_UPLOAD_PIECES - 100 + 500);
+    let at = MAX_UPLOAD_PIECES - 100;
+    let small = 0;
+    for (;;) {
+      const r = await s.append(at, new Uint8Array([7]));
+      if (r.kind !== 'stored') {
+        assert.equal(r.kind, 'too_many_pieces');
+        break;
+      }
+      at += 1;
+      small += 1;
+    }
+    // 99 pieces were left; one-byte pieces are taken while the rest fits in the others at 10 bytes.
+    assert.ok(small > 40 && small < 99, `${small} small pieces taken`);
+    let last;
+    while (at < MAX_UPLOAD_PIECES - 100 + 500) {
+      const n = Math.min(PIECE_BYTES, MAX_UPLOAD_PIECES - 100 + 500 - at);
+      last = await s.append(at, new Uint8Array(n).fill(7));
+      assert.equal(last.kind, 'stored', `at ${at}`);
+      at += n;
+    }
+    assert.equal(s.stored()?.state, 'complete');
   });
 
   it('takes pieces below the bound as before', async () => {

@@ -25,7 +25,8 @@ import { log } from '../log.js';
  * Most pieces an upload is stored in. Its state lists them in one stored value, rewritten on every
  * piece, and SQLite refuses a value past 2 MB: about 21,500 pieces, after which every PATCH failed
  * and the upload stayed unfinishable (found by review; one-byte PATCHes get there). 10,000 pieces
- * of the web page's 512 KiB, or of a streamed PATCH's 8 MiB, hold far more than MAX_UPLOAD_BYTES.
+ * of the web page's 512 KiB, or of a streamed PATCH's 8 MiB, hold far more than MAX_UPLOAD_BYTES;
+ * smaller ones are taken while what is left still fits in the pieces left.
  */
 export const MAX_UPLOAD_PIECES = 10_000;
 
@@ -90,6 +91,8 @@ export class UploadSession extends DurableObject<Env> {
     chunk: { offset: number; sha256: string; bytes: Uint8Array },
     now: number,
     tokenId: string | null = null,
+    /** The largest piece a request may store (MAX_CHUNK_BYTES): what the bound on pieces plans with. */
+    maxPieceBytes = Number.MAX_SAFE_INTEGER,
   ): Promise<AppendResult> {
     return this.serial(async () => {
       const s = await this.live(tenant, now, tokenId);
@@ -104,9 +107,19 @@ export class UploadSession extends DurableObject<Env> {
       }
       if (chunk.offset > s.offset) return { kind: 'offset_conflict', offset: s.offset };
       if (chunk.offset + length > s.length) return { kind: 'beyond_length', length: s.length };
-      // The last piece may always come, so an upload one short of the bound can still be finished.
-      if (s.chunks.length >= MAX_UPLOAD_PIECES - 1 && chunk.offset + length < s.length) {
-        return { kind: 'too_many_pieces', max: MAX_UPLOAD_PIECES, offset: s.offset, length: s.length };
+      // Every upload taken so far can still be finished: a piece is refused only when the bytes after
+      // it could not come in the pieces left, each as large as a piece may be (`maxPieceBytes`, the
+      // route's MAX_CHUNK_BYTES). Small pieces are taken until then (found by review: refusing every
+      // piece but the last once one short of the bound left an upload that no request could end).
+      const after = s.length - (chunk.offset + length);
+      if (after > 0 && Math.ceil(after / maxPieceBytes) > MAX_UPLOAD_PIECES - 1 - s.chunks.length) {
+        return {
+          kind: 'too_many_pieces',
+          max: MAX_UPLOAD_PIECES,
+          offset: s.offset,
+          length: s.length,
+          pieceBytes: maxPieceBytes,
+        };
       }
       await this.env.UPLOADS.put(chunkKey(s, chunk.offset), chunk.bytes, {
         customMetadata: { sha256: chunk.sha256 },

@@ -274,7 +274,10 @@ describe('retryAfterOf', () => {
 });
 
 const servers: Server[] = [];
-after(() => Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve)))));
+after(() => {
+  for (const s of servers) s.closeAllConnections();
+  return Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+});
 
 /** A node whose `POST /v1/run` answers `status` with the problem `code`. */
 async function refusingNode(status: number, code: string): Promise<string> {
@@ -288,12 +291,15 @@ async function refusingNode(status: number, code: string): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-/** A node that reads the request and never answers it (a black-holed or hung node). */
-async function silentNode(): Promise<string> {
-  const server = createServer((req) => req.resume());
+async function listen(server: Server): Promise<string> {
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** A node that reads the request and never answers it (a black-holed or hung node). */
+function silentNode(): Promise<string> {
+  return listen(createServer((req) => req.resume()));
 }
 
 /** A node whose 503 has an endless body; `written()` is how many bytes it got out before it was cut off. */
@@ -332,6 +338,17 @@ describe('startRun', () => {
     const started = Date.now();
     const outcome = await run(await silentNode(), 200);
     assert.deepEqual(outcome, { kind: 'failed', reason: 'no answer within 200 ms' });
+    assert.ok(Date.now() - started < 5000);
+  });
+
+  it('does not wait past the answer timeout for the body of a refusal that stalls', async () => {
+    const server = createServer((req, res) => {
+      req.resume();
+      res.writeHead(503, { 'retry-after': '2', 'content-type': 'text/plain' });
+      res.write('busy'); // and never ends
+    });
+    const started = Date.now();
+    assert.deepEqual(await run(await listen(server), 200), { kind: 'saturated', retryAfterSeconds: 2 });
     assert.ok(Date.now() - started < 5000);
   });
 

@@ -115,8 +115,17 @@ export async function startRun(
   if (res.status === 200 && (res.headers.get('content-type') ?? '').startsWith(FRAMES_CONTENT_TYPE)) {
     return { kind: 'started', response: res };
   }
-  signal.removeEventListener('abort', follow);
-  const text = await readCapped(res, MAX_NODE_ERROR_BYTES);
+  // The refusal's body is read under the caller's signal and the answer timeout again: a node
+  // that sends a 503's headers and then nothing must not hold the attempt.
+  const stalled = setTimeout(() => attempt.abort(new Error('no answer')), answerMs);
+  let text: string;
+  try {
+    text = await readCapped(res, MAX_NODE_ERROR_BYTES);
+  } finally {
+    clearTimeout(stalled);
+    signal.removeEventListener('abort', follow);
+  }
+  if (signal.aborted) throw signal.reason;
   if (res.status === 503) {
     return { kind: 'saturated', retryAfterSeconds: retryAfterOf(res.headers.get('retry-after')) };
   }

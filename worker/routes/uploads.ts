@@ -262,7 +262,13 @@ async function appendBody(c: Context<AppEnv>, id: string, offset: number): Promi
   const { maxChunkBytes } = c.get('config');
   const checksum = c.req.header('Upload-Checksum');
   const send = async (at: number, bytes: Uint8Array) =>
-    stub.append(tenant, { offset: at, sha256: await sha256OfBytes(bytes), bytes }, Date.now(), tokenId);
+    stub.append(
+      tenant,
+      { offset: at, sha256: await sha256OfBytes(bytes), bytes },
+      Date.now(),
+      tokenId,
+      maxChunkBytes,
+    );
   if (checksum !== undefined) {
     if (Number(c.req.header('Content-Length') ?? 0) > maxChunkBytes) {
       throw new LimitError(
@@ -351,7 +357,7 @@ function appended(id: string, offset: number, result: AppendResult): UploadState
     case 'too_many_pieces':
       throw new InputError(
         'upload_too_many_pieces',
-        `An upload is stored in at most ${result.max} pieces; send the remaining ${result.length - result.offset} bytes from offset ${result.offset} in one request.`,
+        `An upload is stored in at most ${result.max} pieces, and the ${result.length - result.offset} bytes left from offset ${result.offset} would not fit in the pieces left: send them in pieces of ${result.pieceBytes} bytes (a PATCH without Upload-Checksum is stored in pieces that large).`,
       );
     case 'whole_checksum_mismatch':
       throw new InputError(

@@ -52,7 +52,7 @@ export type AppendResult =
   | { kind: 'stored' | 'duplicate'; upload: UploadState }
   | { kind: 'offset_conflict'; offset: number }
   | { kind: 'beyond_length'; length: number }
-  | { kind: 'too_many_pieces'; max: number; offset: number; length: number }
+  | { kind: 'too_many_pieces'; max: number; offset: number; length: number; pieceBytes: number }
   | { kind: 'whole_checksum_mismatch'; actual: string }
   | { kind: 'not_found' };
 
