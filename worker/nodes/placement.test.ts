@@ -3,6 +3,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { HEALTH_TIMEOUT_MS, MAX_HEALTH_BYTES, rankNodes } from './placement.js';
+import { flood } from '../../test/support/flood.js';
 
 const servers: Server[] = [];
 after(() => {
@@ -69,26 +70,20 @@ describe('rankNodes', () => {
   });
 
   it('reads no more of a health answer than its bound: a flooding node is not healthy', async () => {
-    let written = 0;
+    let sent = { written: () => 0 };
     const flooding = await listen(
       createServer((req, res) => {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.write(JSON.stringify(load(0)).slice(0, -1) + ', "pad": "');
-        const chunk = Buffer.alloc(64 * 1024, 0x41);
-        const pump = (): void => {
-          while (!res.destroyed && written < 256 * 2 ** 20) {
-            written += chunk.length;
-            if (!res.write(chunk)) return void res.once('drain', pump);
-          }
-          res.end('"}');
-        };
-        pump();
+        sent = flood(res, JSON.stringify(load(0)).slice(0, -1) + ', "pad": "');
       }),
     );
     const healthy = await node(load(3));
     assert.deepEqual(await rankNodes([flooding, healthy], undefined), [healthy, flooding]);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    assert.ok(written < 32 * 2 ** 20, `${written} bytes written, the bound is ${MAX_HEALTH_BYTES}`);
+    assert.ok(
+      sent.written() < 32 * 2 ** 20,
+      `${sent.written()} bytes written, the bound is ${MAX_HEALTH_BYTES}`,
+    );
   });
 
   it('does not take an ok without load counts for an idle node', async () => {

@@ -22,6 +22,7 @@ import {
   startRun,
   type RunAsked,
 } from './remote-run.js';
+import { flood } from '../../test/support/flood.js';
 
 const ASKED: RunAsked = {
   id: 'brain-wm-2d',
@@ -304,23 +305,15 @@ function silentNode(): Promise<string> {
 
 /** A node whose 503 has an endless body; `written()` is how many bytes it got out before it was cut off. */
 async function floodingNode(): Promise<{ url: string; written: () => number }> {
-  let written = 0;
-  const server = createServer((req, res) => {
-    req.resume();
-    res.writeHead(503, { 'retry-after': '2', 'content-type': 'text/html' });
-    const chunk = Buffer.alloc(64 * 1024, 0x41);
-    const pump = (): void => {
-      while (!res.destroyed && written < 256 * 2 ** 20) {
-        written += chunk.length;
-        if (!res.write(chunk)) return void res.once('drain', pump);
-      }
-      res.end();
-    };
-    pump();
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, written: () => written };
+  let sent = { written: () => 0 };
+  const url = await listen(
+    createServer((req, res) => {
+      req.resume();
+      res.writeHead(503, { 'retry-after': '2', 'content-type': 'text/html' });
+      sent = flood(res, '<html>');
+    }),
+  );
+  return { url, written: () => sent.written() };
 }
 
 describe('startRun', () => {

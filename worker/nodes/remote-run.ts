@@ -18,6 +18,7 @@ import {
   runQuery,
   type RunRequest,
 } from '../../engine/edge.js';
+import { concatBytes } from '../../engine/protocol/bytes.js';
 
 /**
  * A node's 413 for a limit its settings set (its `--max-input-mb`, its work bounds), which nodes need
@@ -304,13 +305,7 @@ export async function readCapped(res: Response, max: number): Promise<string> {
   } finally {
     reader.cancel().catch(() => {});
   }
-  const bytes = new Uint8Array(Math.min(length, max));
-  let at = 0;
-  for (const part of parts) {
-    const take = part.subarray(0, bytes.length - at);
-    bytes.set(take, at);
-    at += take.length;
-  }
+  const bytes = concatBytes(parts).subarray(0, max);
   return new TextDecoder().decode(bytes);
 }
 
